@@ -1,0 +1,69 @@
+# Helio Edge. Every target works on a fresh machine: it builds what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+LEGACY_VENV ?= .venv-legacy
+LEGACY_PY := $(LEGACY_VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+LEGACY_STAMP := $(LEGACY_VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+# deploy-to-device parameters
+DEVICE ?=
+SITE ?= configs/sites/abuja.toml
+BUNDLE ?=
+ARCH ?= aarch64
+
+.PHONY: help venv test test-edge-legacy lint bench demo model deploy-to-device clean
+
+help:
+	@echo "make demo              simulated charger + inverter, local broker, agent, live view"
+	@echo "make test              the whole test suite (creates $(VENV) if missing)"
+	@echo "make test-edge-legacy  edge + bridge tests on tflite-runtime 2.14 / numpy<2"
+	@echo "make lint              ruff + mypy"
+	@echo "make bench             benchmarks (figures printed)"
+	@echo "make model             rebuild the shipped Abuja model bundle"
+	@echo "make deploy-to-device DEVICE=user@host [SITE=...] [BUNDLE=...] [ARCH=aarch64|armv7l]"
+
+$(STAMP): setup.py pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[edge,trainer,dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+$(LEGACY_STAMP): setup.py pyproject.toml
+	test -x $(LEGACY_PY) || $(PYTHON) -m venv $(LEGACY_VENV)
+	$(LEGACY_PY) -m pip install --quiet --upgrade pip
+	$(LEGACY_PY) -m pip install --quiet -e '.[edge-legacy,dev]'
+	touch $(LEGACY_STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The edge subset in a second environment: tflite-runtime 2.14 with numpy<2, no TensorFlow.
+test-edge-legacy: $(LEGACY_STAMP)
+	$(LEGACY_PY) -m pytest tests/firmware_bridge tests/edge $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check firmware_bridge edge trainer tests bench
+	$(VENV)/bin/mypy firmware_bridge edge trainer
+
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]' || echo "comparison peers not installed; their columns will be empty"
+	$(PY) -m bench
+
+demo: $(STAMP)
+	$(PY) -m edge.demo
+
+model: $(STAMP)
+	$(PY) -m trainer.cli model-default
+
+deploy-to-device: $(STAMP)
+	@test -n "$(DEVICE)" || { echo "usage: make deploy-to-device DEVICE=user@host [SITE=...] [BUNDLE=...]" >&2; exit 2; }
+	$(VENV)/bin/helio-edge deploy --device '$(DEVICE)' --site '$(SITE)' $(if $(BUNDLE),--bundle '$(BUNDLE)') --arch '$(ARCH)'
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

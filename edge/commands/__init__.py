@@ -1,0 +1,1 @@
+"""Subcommands of ``helio-edge``, one module each."""

@@ -1,0 +1,1 @@
+"""Subcommands of ``helio-bridge``, one module each."""

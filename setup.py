@@ -1,0 +1,69 @@
+"""Helio Edge: solar forecasting and telemetry at the edge of off-grid systems."""
+
+from setuptools import find_packages, setup
+
+EDGE = [
+    "paho-mqtt>=2.1,<3",
+    "pvlib>=0.11",
+    "cryptography>=41",
+    # 64-bit Pis and x86: LiteRT. 32-bit Pis (armv7l): tflite-runtime needs numpy<2.
+    "ai-edge-litert>=2.3; platform_machine!='armv7l'",
+    "tflite-runtime==2.14.0; platform_machine=='armv7l'",
+    "numpy<2; platform_machine=='armv7l'",
+]
+
+setup(
+    name="helio-edge",
+    version="0.1.0",
+    description="Edge telemetry and int8 solar forecasting for off-grid and hybrid PV systems",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    packages=find_packages(include=["firmware_bridge*", "edge*", "trainer*"]),
+    package_data={
+        "firmware_bridge": ["py.typed"],
+        "edge": ["py.typed", "data/*", "data/**/*"],
+        "trainer": ["py.typed"],
+    },
+    include_package_data=True,
+    install_requires=[
+        "numpy>=1.24",
+        "pyserial>=3.5",
+        "pymodbus>=3.8,<4",
+    ],
+    extras_require={
+        "edge": EDGE,
+        # The legacy 32-bit runtime, installable on x86 too (CI's second environment).
+        "edge-legacy": [d for d in EDGE if "litert" not in d and "armv7l" not in d]
+        + ["tflite-runtime==2.14.0", "numpy<2"],
+        "trainer": EDGE
+        + [
+            "tensorflow-cpu>=2.16; platform_machine=='x86_64'",
+            "tensorflow>=2.16; platform_machine!='x86_64'",
+            "pandas>=2",
+            "matplotlib>=3.7",
+        ],
+        "dev": [
+            "pytest>=8",
+            "pytest-timeout>=2.2",
+            "hypothesis>=6",
+            "ruff>=0.6",
+            "mypy>=1.10",
+        ],
+        "bench": ["vedirect==1.1.0", "mppsolar==0.16.56"],
+    },
+    entry_points={
+        "console_scripts": [
+            "helio-bridge=firmware_bridge.cli:main",
+            "helio-edge=edge.cli:main",
+            "helio-train=trainer.cli:main",
+            "helio-monitor=trainer.monitor.cli:main",
+        ],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3.11",
+        "Operating System :: POSIX :: Linux",
+        "Topic :: Scientific/Engineering",
+    ],
+)

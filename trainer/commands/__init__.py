@@ -1,0 +1,1 @@
+"""Subcommands of ``helio-train``, one module each."""

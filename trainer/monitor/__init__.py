@@ -1,0 +1,1 @@
+"""Central monitoring of a Helio Edge fleet over MQTT."""

@@ -1,0 +1,1 @@
+"""Subcommands of ``helio-monitor``, one module each."""
