@@ -321,7 +321,7 @@ def synthetic_weather(
     ghi_clear = geo["ghi_clear"].to_numpy()
     ceiling = 1.1 * geo["dni_extra"].to_numpy() * np.clip(cosz, 0.0, None)
     ghi = np.clip(np.minimum(kt * ghi_clear, ceiling), 0.0, None)
-    parts = pvlib.irradiance.erbs(ghi, zenith, times.dayofyear.to_numpy())
+    parts = pvlib.irradiance.erbs(ghi, zenith, times.day_of_year.to_numpy())
     dni = np.nan_to_num(np.asarray(parts["dni"], dtype=float), nan=0.0)
     dni = np.where(cosz > 0.0, np.minimum(dni, ghi / np.maximum(cosz, 1e-6)), 0.0)
     dhi = np.clip(ghi - dni * np.clip(cosz, 0.0, None), 0.0, None)
