@@ -1,0 +1,276 @@
+"""MQTT topics and JSON payloads, schema_version 1 (docs/architecture.md).
+
+Responsible for: topic names and payload dictionaries for readings,
+forecasts, status, events and the model, and their JSON encoding with the
+sequence number the outbox assigns.
+
+Does NOT: do I/O, assign sequence numbers, or decide when to publish.
+
+Every builder returns a :class:`Message` whose ``body`` lacks ``seq``;
+``Message.encode(seq)`` adds it and serialises compactly. Timestamps are
+ISO 8601 UTC with a ``Z``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+__all__ = [
+    "FORECAST_QUANTITIES",
+    "FORECAST_UNITS",
+    "SCHEMA_VERSION",
+    "ForecastLike",
+    "Message",
+    "ReadingLike",
+    "Topics",
+    "event_message",
+    "forecast_message",
+    "isoformat_z",
+    "model_message",
+    "offline_status",
+    "reading_message",
+    "status_message",
+]
+
+SCHEMA_VERSION = 1
+#: Forecast quantities, in payload order, and their units.
+FORECAST_UNITS: Mapping[str, str] = {"ghi": "W/m2", "dni": "W/m2", "dhi": "W/m2", "pv_power": "W"}
+FORECAST_QUANTITIES: tuple[str, ...] = tuple(FORECAST_UNITS)
+QUANTILES = ("p10", "p50", "p90")
+
+
+class ReadingLike(Protocol):
+    """What :func:`reading_message` needs from ``firmware_bridge.Reading``."""
+
+    @property
+    def device_id(self) -> str: ...
+    @property
+    def timestamp(self) -> datetime: ...
+    @property
+    def values(self) -> Mapping[str, float | int | str]: ...
+
+
+class ForecastLike(Protocol):
+    """What :func:`forecast_message` needs from a post-processed forecast.
+
+    ``quantiles[name]`` is a sequence over horizons of ``(p10, p50, p90)``
+    for each name in :data:`FORECAST_QUANTITIES`. [W/m2] or [W]
+    """
+
+    @property
+    def horizons_min(self) -> Sequence[int]: ...
+    @property
+    def quantiles(self) -> Mapping[str, Sequence[Sequence[float]]]: ...
+
+
+def isoformat_z(ts: datetime) -> str:
+    """``2026-11-26T19:35:00Z`` (UTC; naive datetimes are taken as UTC)."""
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    ts = ts.astimezone(UTC)
+    text = ts.isoformat(timespec="milliseconds" if ts.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """The topic tree ``<prefix>/<site_id>/<device_id>/<stream>``."""
+
+    site_id: str
+    gateway_id: str = "gateway"
+    prefix: str = "helio"
+
+    def of(self, device_id: str, stream: str) -> str:
+        """Topic of ``stream`` for ``device_id``."""
+        return f"{self.prefix}/{self.site_id}/{device_id}/{stream}"
+
+    def gateway(self, stream: str) -> str:
+        """Topic of one of the gateway's own streams."""
+        return self.of(self.gateway_id, stream)
+
+    @property
+    def status(self) -> str:
+        """Retained status / Last Will topic."""
+        return self.gateway("status")
+
+    @property
+    def cmd(self) -> str:
+        """Inbound command topic."""
+        return self.gateway("cmd")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A payload ready for the outbox or the publisher."""
+
+    topic: str
+    device_id: str
+    stream: str
+    body: Mapping[str, Any]
+    retain: bool = False
+    qos: int = 1
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def encode(self, seq: int) -> bytes:
+        """The JSON payload with ``seq`` inserted after ``stream``."""
+        out: dict[str, Any] = {}
+        for k, v in self.body.items():
+            out[k] = v
+            if k == "stream":
+                out["seq"] = seq
+        return json.dumps(out, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _head(topics: Topics, device_id: str, stream: str, ts: datetime) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "site_id": topics.site_id,
+        "device_id": device_id,
+        "stream": stream,
+        "timestamp": isoformat_z(ts),
+    }
+
+
+def _clean(value: float | int | str) -> float | int | str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def reading_message(
+    topics: Topics,
+    reading: ReadingLike,
+    units: Mapping[str, str],
+    *,
+    stale: Sequence[str] = (),
+) -> Message:
+    """A ``reading`` message for one source device.
+
+    Parameters
+    ----------
+    topics : Topics
+        Topic tree of this site.
+    reading : Reading
+        Canonical values in SI units.
+    units : mapping
+        Unit of each value name (from ``firmware_bridge.readings.QUANTITIES``);
+        names without a unit get ``""``.
+    stale : sequence of str
+        Names whose values are held over from an earlier frame.
+    """
+    body = _head(topics, reading.device_id, "reading", reading.timestamp)
+    body["values"] = {k: _clean(v) for k, v in reading.values.items()}
+    body["units"] = {k: units.get(k, "") for k in reading.values}
+    body["stale"] = list(stale)
+    return Message(topics.of(reading.device_id, "reading"), reading.device_id, "reading", body)
+
+
+def forecast_message(
+    topics: Topics,
+    forecast: ForecastLike,
+    *,
+    issue_time: datetime,
+    step_minutes: int,
+    model_version: str,
+    model_sha256: str,
+    inputs_stale: bool,
+    shadow: bool = False,
+) -> Message:
+    """A Solcast-like ``forecast`` message.
+
+    Each entry covers ``period_end - step`` to ``period_end`` where
+    ``period_end = issue_time + horizon``.
+    """
+    body = _head(topics, topics.gateway_id, "forecast", issue_time)
+    body["issue_time"] = isoformat_z(issue_time)
+    body["model"] = {"version": model_version, "sha256": model_sha256}
+    body["shadow"] = shadow
+    body["inputs_stale"] = inputs_stale
+    body["step_minutes"] = step_minutes
+    body["units"] = dict(FORECAST_UNITS)
+    entries = []
+    for i, horizon in enumerate(forecast.horizons_min):
+        entry: dict[str, Any] = {
+            "horizon_min": int(horizon),
+            "period_end": isoformat_z(issue_time + timedelta(minutes=int(horizon))),
+            "period": f"PT{int(step_minutes)}M",
+        }
+        for name in FORECAST_QUANTITIES:
+            q = forecast.quantiles[name][i]
+            pairs = zip(QUANTILES, q, strict=True)
+            entry[name] = {k: round(max(float(v), 0.0), 1) for k, v in pairs}
+        entries.append(entry)
+    body["forecasts"] = entries
+    return Message(topics.gateway("forecast"), topics.gateway_id, "forecast", body)
+
+
+def status_message(
+    topics: Topics,
+    *,
+    now: datetime,
+    devices: Mapping[str, Mapping[str, Any]],
+    queued: int,
+    evicted: int,
+    model_version: str,
+    model_sha256: str,
+    uptime_s: float,
+    state: str = "online",
+) -> Message:
+    """The retained ``status`` message (heartbeat)."""
+    body = _head(topics, topics.gateway_id, "status", now)
+    body["state"] = state
+    body["devices"] = {k: dict(v) for k, v in devices.items()}
+    body["outbox"] = {"queued": queued, "evicted": evicted}
+    body["model"] = {"version": model_version, "sha256": model_sha256}
+    body["uptime_s"] = round(uptime_s, 1)
+    return Message(topics.status, topics.gateway_id, "status", body, retain=True)
+
+
+def offline_status(topics: Topics) -> bytes:
+    """The Last Will payload (no timestamp: the broker sends it later)."""
+    body = {
+        "schema_version": SCHEMA_VERSION,
+        "site_id": topics.site_id,
+        "device_id": topics.gateway_id,
+        "stream": "status",
+        "state": "offline",
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def event_message(
+    topics: Topics,
+    *,
+    now: datetime,
+    level: str,
+    code: str,
+    message: str,
+    data: Mapping[str, Any] | None = None,
+) -> Message:
+    """An ``events`` message (``level`` is info, warning or error)."""
+    if level not in ("info", "warning", "error"):
+        raise ValueError(f"unknown event level {level!r}")
+    body = _head(topics, topics.gateway_id, "events", now)
+    body.update(level=level, code=code, message=message, data=dict(data or {}))
+    return Message(topics.gateway("events"), topics.gateway_id, "events", body)
+
+
+def model_message(
+    topics: Topics,
+    *,
+    now: datetime,
+    version: str,
+    sha256: str,
+    blessed: bool,
+    created: str,
+    role: str = "active",
+) -> Message:
+    """The retained ``model`` message: the model the agent runs."""
+    body = _head(topics, topics.gateway_id, "model", now)
+    body.update(version=version, sha256=sha256, blessed=blessed, created=created, role=role)
+    return Message(topics.gateway("model"), topics.gateway_id, "model", body, retain=True)

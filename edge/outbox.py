@@ -1,0 +1,291 @@
+"""The durable outbox: every message is stored here before it is published.
+
+Responsible for: a SQLite (WAL) queue of outgoing MQTT messages in insertion
+order, per-(device, stream) sequence numbers assigned in the same
+transaction as the insert, deletion only on acknowledgement, and a bounded
+size with oldest-first eviction that is counted (and persisted) so it can
+be reported, never silent.
+
+Does NOT: talk to the network, build payloads, or log.
+
+Durability
+----------
+WAL mode with ``synchronous=FULL`` (the default) syncs the WAL on every
+commit, so a message whose :meth:`Outbox.put` returned survives ``kill -9``
+and power loss, and its sequence number is never reused or skipped after a
+restart (counter and row are one transaction). ``synchronous=NORMAL`` in WAL
+mode is still corruption-free but may roll back the last commits on power
+loss (not on a process crash); it halves SD-card writes. Acknowledged rows
+are deleted in batches: a crash between the broker's acknowledgement and the
+delete re-sends those few messages (at-least-once; receivers de-duplicate on
+``seq``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["Outbox", "OutboxRow", "OutboxStats"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    qos INTEGER NOT NULL,
+    retain INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS seq (
+    device_id TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    last INTEGER NOT NULL,
+    PRIMARY KEY (device_id, stream)
+);
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One queued message."""
+
+    id: int
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    """Queue figures for the status message.
+
+    Attributes
+    ----------
+    queued : int
+        Messages waiting for an acknowledgement.
+    evicted : int
+        Messages dropped because the queue was full, since the database was
+        created.
+    """
+
+    queued: int
+    evicted: int
+
+
+class Outbox:
+    """A bounded, durable FIFO of MQTT messages in one SQLite file.
+
+    Thread-safe: the agent puts from its loop while the publisher reads and
+    acknowledges from its own thread.
+
+    Parameters
+    ----------
+    path : str or Path
+        Database file (created with its directory when missing).
+        ``":memory:"`` for tests that need no durability.
+    max_messages : int
+        Bound on queued messages; beyond it the oldest are evicted.
+    synchronous : {"full", "normal"}
+        SQLite durability level (see module docstring).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        max_messages: int = 600_000,
+        synchronous: Literal["full", "normal"] = "full",
+    ) -> None:
+        if max_messages < 1:
+            raise ValueError("max_messages must be positive")
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.path = str(path)
+        self.max_messages = max_messages
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
+        self._db = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=30.0
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        self._db.executescript(_SCHEMA)
+        self._count = int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        row = self._db.execute("SELECT value FROM counters WHERE name='evicted'").fetchone()
+        self._evicted = int(row[0]) if row else 0
+
+    # ------------------------------------------------------------------ write
+    def put(
+        self,
+        device_id: str,
+        stream: str,
+        topic: str,
+        encode: Callable[[int], bytes],
+        *,
+        qos: int = 1,
+        retain: bool = False,
+    ) -> int:
+        """Assign the next sequence number and store the message, atomically.
+
+        Parameters
+        ----------
+        device_id, stream : str
+            Sequence key.
+        topic : str
+            MQTT topic.
+        encode : callable
+            ``encode(seq) -> bytes``: the payload carrying ``seq``.
+        qos : int
+            MQTT QoS to publish with.
+        retain : bool
+            MQTT retain flag.
+
+        Returns
+        -------
+        int
+            The sequence number given to the message (1 for the first).
+        """
+        return self.put_many(device_id, stream, [(topic, encode)], qos=qos, retain=retain)[0]
+
+    def put_many(
+        self,
+        device_id: str,
+        stream: str,
+        items: Sequence[tuple[str, Callable[[int], bytes]]],
+        *,
+        qos: int = 1,
+        retain: bool = False,
+    ) -> list[int]:
+        """:meth:`put` for several messages of one stream in one transaction."""
+        with self._lock:
+            cur = self._db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                row = cur.execute(
+                    "SELECT last FROM seq WHERE device_id=? AND stream=?", (device_id, stream)
+                ).fetchone()
+                last = int(row[0]) if row else 0
+                seqs = list(range(last + 1, last + 1 + len(items)))
+                cur.executemany(
+                    "INSERT INTO outbox (topic, payload, qos, retain) VALUES (?, ?, ?, ?)",
+                    [
+                        (t, enc(s), qos, int(retain))
+                        for (t, enc), s in zip(items, seqs, strict=True)
+                    ],
+                )
+                cur.execute(
+                    "INSERT INTO seq (device_id, stream, last) VALUES (?, ?, ?) "
+                    "ON CONFLICT(device_id, stream) DO UPDATE SET last=excluded.last",
+                    (device_id, stream, last + len(items)),
+                )
+                evicted = self._evict(cur, self._count + len(items) - self.max_messages)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            self._count += len(items) - evicted
+            self._evicted += evicted
+        self._notify()
+        return seqs
+
+    def next_seq(self, device_id: str, stream: str) -> int:
+        """Take the next sequence number of a stream without queueing a message.
+
+        For retained state (status, model) that is published directly.
+        """
+        with self._lock:
+            cur = self._db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            cur.execute(
+                "INSERT INTO seq (device_id, stream, last) VALUES (?, ?, 1) "
+                "ON CONFLICT(device_id, stream) DO UPDATE SET last=last+1",
+                (device_id, stream),
+            )
+            row = cur.execute(
+                "SELECT last FROM seq WHERE device_id=? AND stream=?", (device_id, stream)
+            ).fetchone()
+            cur.execute("COMMIT")
+            return int(row[0])
+
+    def _evict(self, cur: sqlite3.Cursor, excess: int) -> int:
+        if excess <= 0:
+            return 0
+        cur.execute(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)",
+            (excess,),
+        )
+        n = cur.rowcount
+        cur.execute(
+            "INSERT INTO counters (name, value) VALUES ('evicted', ?) "
+            "ON CONFLICT(name) DO UPDATE SET value=value+excluded.value",
+            (n,),
+        )
+        return n
+
+    # ------------------------------------------------------------------- read
+    def peek(self, limit: int, after_id: int = 0) -> list[OutboxRow]:
+        """The oldest ``limit`` messages with ``id > after_id``, in order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, topic, payload, qos, retain FROM outbox WHERE id > ? "
+                "ORDER BY id LIMIT ?",
+                (after_id, limit),
+            ).fetchall()
+        return [OutboxRow(int(i), str(t), bytes(p), int(q), bool(r)) for i, t, p, q, r in rows]
+
+    def ack(self, ids: Iterable[int]) -> int:
+        """Delete acknowledged messages; returns how many were still queued."""
+        batch = [(i,) for i in ids]
+        if not batch:
+            return 0
+        with self._lock:
+            cur = self._db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            cur.executemany("DELETE FROM outbox WHERE id=?", batch)
+            n = cur.rowcount
+            cur.execute("COMMIT")
+            self._count -= n
+        return n
+
+    def last_seq(self, device_id: str, stream: str) -> int:
+        """The last sequence number given out for a stream (0 when none)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT last FROM seq WHERE device_id=? AND stream=?", (device_id, stream)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    @property
+    def stats(self) -> OutboxStats:
+        """Queued and evicted counts."""
+        with self._lock:
+            return OutboxStats(queued=self._count, evicted=self._evicted)
+
+    # ---------------------------------------------------------------- control
+    def add_listener(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` (no arguments, must not block) after each put."""
+        self._listeners.append(callback)
+
+    def _notify(self) -> None:
+        for cb in self._listeners:
+            cb()
+
+    def close(self) -> None:
+        """Close the database (queued messages stay on disk)."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
