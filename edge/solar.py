@@ -67,9 +67,10 @@ def clear_sky(site: SiteConfig, times: pd.DatetimeIndex) -> pd.DataFrame:
     times = times.tz_convert("UTC")
     loc = location(site)
     solpos = loc.get_solarposition(times)
-    cs = loc.get_clearsky(
-        times, model="ineichen", solar_position=solpos, linke_turbidity=_linke(site, times)
-    )
+    linke = _linke(site, times)
+    # pvlib looks turbidity up only when the keyword is absent (None is not "absent")
+    extra = {} if linke is None else {"linke_turbidity": linke}
+    cs = loc.get_clearsky(times, model="ineichen", solar_position=solpos, **extra)
     dni_extra = pvlib.irradiance.get_extra_radiation(times)
     return pd.DataFrame(
         {
