@@ -1,0 +1,247 @@
+"""Training configuration: what ``helio-train fit`` reads from ``configs/train/*.toml``.
+
+Responsible for: the frozen, typed training configuration (site, features,
+data split, model, quantization, gate thresholds), loaded strictly through
+:func:`edge.config.from_mapping` so an unknown key or a wrong type is an
+error naming the file and the dotted key.
+
+Does NOT: read data, train, or decide whether a model passes (that is
+:mod:`trainer.validate`, which reads the thresholds from here).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from edge.config import ConfigError, Site, from_mapping, load_site, load_toml
+
+__all__ = [
+    "DataSection",
+    "FeatureSection",
+    "GateSection",
+    "ModelSection",
+    "QuantizationSection",
+    "TrainConfig",
+    "load_train_config",
+]
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FeatureSection:
+    """The ``[features]`` table (becomes an :class:`edge.features.FeatureSpec`).
+
+    Attributes
+    ----------
+    step_minutes : int
+        Time step of the data the model sees and forecasts at. [min]
+    horizons_min : tuple of int
+        Forecast horizons, multiples of ``step_minutes``. [min]
+    history_steps : int
+        Number of past steps of clear-sky index the features include.
+    use_temperature : bool
+        Add the air temperature feature (data must have ``temp_air``).
+    """
+
+    step_minutes: int = 15
+    horizons_min: tuple[int, ...] = (15, 30, 60, 120, 180)
+    history_steps: int = 8
+    use_temperature: bool = False
+
+    def __post_init__(self) -> None:
+        if self.step_minutes <= 0:
+            raise ValueError("step_minutes must be positive")
+        if not self.horizons_min:
+            raise ValueError("horizons_min must not be empty")
+        for h in self.horizons_min:
+            if h <= 0 or h % self.step_minutes:
+                raise ValueError(f"horizon {h} min is not a positive multiple of the step")
+        if list(self.horizons_min) != sorted(set(self.horizons_min)):
+            raise ValueError("horizons_min must be strictly increasing")
+        if self.history_steps < 1:
+            raise ValueError("history_steps must be at least 1")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DataSection:
+    """The ``[data]`` table.
+
+    Attributes
+    ----------
+    holdout_fraction : float
+        Share of the time span (the latest part) held out for the gate when
+        no ``--split-date`` is given. [unitless]
+    synthetic_days : int
+        Days of synthetic weather generated when no data file is given.
+    synthetic_start : str
+        First day of the synthetic series (ISO date, UTC).
+    """
+
+    holdout_fraction: float = 0.25
+    synthetic_days: int = 365
+    synthetic_start: str = "2025-01-01"
+
+    def __post_init__(self) -> None:
+        if not 0.05 <= self.holdout_fraction <= 0.8:
+            raise ValueError("holdout_fraction must be within [0.05, 0.8]")
+        if self.synthetic_days < 2:
+            raise ValueError("synthetic_days must be at least 2")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ModelSection:
+    """The ``[model]`` table: the MLP and its training.
+
+    Attributes
+    ----------
+    hidden : tuple of int
+        Units of each hidden ReLU layer.
+    epochs : int
+        Training epochs (fixed, for reproducibility; no early stopping).
+    batch_size : int
+        Mini-batch size.
+    learning_rate : float
+        Adam learning rate.
+    quantiles : tuple of float
+        Must be (0.1, 0.5, 0.9): P10, P50, P90.
+    """
+
+    hidden: tuple[int, ...] = (32, 32)
+    epochs: int = 30
+    batch_size: int = 256
+    learning_rate: float = 0.003
+    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
+
+    def __post_init__(self) -> None:
+        if not self.hidden or any(u < 1 for u in self.hidden):
+            raise ValueError("hidden must list positive layer sizes")
+        if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
+            raise ValueError("epochs, batch_size and learning_rate must be positive")
+        if tuple(self.quantiles) != (0.1, 0.5, 0.9):
+            raise ValueError("quantiles must be [0.1, 0.5, 0.9]")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class QuantizationSection:
+    """The ``[quantization]`` table: int8 calibration.
+
+    Attributes
+    ----------
+    representative_samples : int
+        Training rows used to calibrate activation ranges (spread evenly
+        over the training span so every season is seen).
+    representative_batch : int
+        Rows per calibration batch.
+    """
+
+    representative_samples: int = 4000
+    representative_batch: int = 200
+
+    def __post_init__(self) -> None:
+        if self.representative_samples < 100 or self.representative_batch < 1:
+            raise ValueError("representative_samples >= 100 and representative_batch >= 1")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GateSection:
+    """The ``[gate]`` table: thresholds a model must meet to be blessed.
+
+    Attributes
+    ----------
+    targets : tuple of str
+        Targets whose skill is gated (of ghi, dni, dhi, pv_power); all four
+        are always reported.
+    min_skill : float
+        Minimum skill vs smart persistence, overall, per gated target and
+        horizon. [unitless]
+    min_season_skill : float
+        Minimum skill vs smart persistence per season.
+    min_cliper_skill : float
+        Minimum skill vs CLIPER at horizons of ``cliper_from_min`` and longer.
+    cliper_from_min : int
+        Shortest horizon the CLIPER check applies to. [min]
+    coverage_min, coverage_max : float
+        Allowed share of daytime observations inside P10..P90 (nominal 0.8).
+    max_int8_rmse_increase : float
+        Largest relative RMSE increase of int8 over float32 (0.01 = 1 %).
+    max_rail_share : float
+        Largest share of int8 outputs at -128 or 127.
+    max_model_bytes : int
+        Largest model.tflite size. [bytes]
+    min_season_samples : int
+        Seasons with fewer daytime samples than this are reported, not gated.
+    """
+
+    targets: tuple[str, ...] = ("ghi", "pv_power")
+    min_skill: float = 0.0
+    min_season_skill: float = 0.0
+    min_cliper_skill: float = 0.0
+    cliper_from_min: int = 60
+    coverage_min: float = 0.6
+    coverage_max: float = 0.95
+    max_int8_rmse_increase: float = 0.02
+    max_rail_share: float = 0.005
+    max_model_bytes: int = 65536
+    min_season_samples: int = 200
+
+    def __post_init__(self) -> None:
+        bad = set(self.targets) - {"ghi", "dni", "dhi", "pv_power"}
+        if bad or not self.targets:
+            raise ValueError(f"targets must be among ghi, dni, dhi, pv_power (got {sorted(bad)})")
+        if not 0.0 <= self.coverage_min < self.coverage_max <= 1.0:
+            raise ValueError("need 0 <= coverage_min < coverage_max <= 1")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """A whole training config file.
+
+    Attributes
+    ----------
+    site : str
+        Site file; a relative path is resolved against the config file's
+        directory, then the working directory.
+    seed : int
+        Seed for data shuffling, weight initialisation and synthetic data.
+    model_version : str
+        Version label written to the manifest (``<label>`` plus a timestamp
+        is not added: the same inputs give the same bundle).
+    """
+
+    site: str
+    seed: int = 42
+    model_version: str = "0.1.0"
+    features: FeatureSection = FeatureSection()
+    data: DataSection = DataSection()
+    model: ModelSection = ModelSection()
+    quantization: QuantizationSection = QuantizationSection()
+    gate: GateSection = GateSection()
+    #: Directory of the file this was loaded from (not a TOML key).
+    base_dir: str = dataclasses.field(default=".", init=False, compare=False)
+
+    def site_path(self) -> Path:
+        """The site file, resolved as described for :attr:`site`."""
+        p = Path(self.site)
+        if p.is_absolute():
+            return p
+        near = Path(self.base_dir) / p
+        return near if near.exists() else p
+
+    def load_site(self) -> Site:
+        """Load the site file named by :attr:`site`."""
+        return load_site(self.site_path())
+
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    """Load a training config, strictly.
+
+    Raises
+    ------
+    edge.config.ConfigError
+        On an unreadable file, unknown key, wrong type or bad value.
+    """
+    cfg = from_mapping(TrainConfig, load_toml(path), path=path)
+    object.__setattr__(cfg, "base_dir", str(Path(path).resolve().parent))
+    if not cfg.site_path().exists():
+        raise ConfigError(path, "site", f"site file {cfg.site!r} not found")
+    return cfg

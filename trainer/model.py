@@ -1,0 +1,211 @@
+"""The forecast network: a small MLP giving P10/P50/P90 that never cross.
+
+Responsible for: building the Keras model (input named ``features``),
+the pinball (quantile) loss, deterministic training, and the feature
+standardisation the edge applies before quantising the input.
+
+Does NOT: compute features or targets (:mod:`trainer.dataset`), convert to
+TFLite (:mod:`trainer.quantize`) or judge the model (:mod:`trainer.validate`).
+
+Output layout (the contract with :mod:`edge.predictor`): one vector of
+``3 * n_horizons`` values, quantile-major: ``[P10 of every horizon, P50 of
+every horizon, P90 of every horizon]``. P10 = P50 - relu(a) and
+P90 = P50 + relu(b), so the float model cannot cross; int8 rounding can make
+neighbours equal or, rarely, swap by one quantum, which the edge repairs by
+sorting each horizon's triple.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from trainer.config import ModelSection
+
+__all__ = [
+    "QUANTILES",
+    "FeatureScaling",
+    "build_model",
+    "fit_model",
+    "pinball_loss",
+    "predict_quantiles",
+    "seed_everything",
+]
+
+QUANTILES = (0.1, 0.5, 0.9)
+_MIN_STD = 1e-6
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureScaling:
+    """Per-feature standardisation: ``z = (x - offset) / scale``.
+
+    Attributes
+    ----------
+    offset : numpy.ndarray
+        Mean of each training feature.
+    scale : numpy.ndarray
+        Standard deviation of each training feature (at least 1e-6).
+    """
+
+    offset: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray) -> FeatureScaling:
+        """Scaling from training features ``x`` (rows are samples)."""
+        x = np.asarray(x, dtype=np.float64)
+        std = x.std(axis=0)
+        return cls(
+            offset=x.mean(axis=0).astype(np.float32),
+            scale=np.maximum(std, _MIN_STD).astype(np.float32),
+        )
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """Standardised float32 copy of ``x``."""
+        return ((np.asarray(x, dtype=np.float32) - self.offset) / self.scale).astype(np.float32)
+
+    def to_dict(self) -> dict[str, list[float]]:
+        """JSON form stored in the manifest (``features.scaling``)."""
+        return {
+            "offset": [float(v) for v in self.offset],
+            "scale": [float(v) for v in self.scale],
+        }
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy, TensorFlow and Keras, and turn on op determinism."""
+    os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def build_model(n_features: int, n_horizons: int, cfg: ModelSection) -> Any:
+    """The quantile MLP.
+
+    Parameters
+    ----------
+    n_features : int
+        Length of the (standardised) feature vector.
+    n_horizons : int
+        Number of forecast horizons.
+    cfg : ModelSection
+        Hidden layer sizes.
+
+    Returns
+    -------
+    keras.Model
+        Input ``features`` of shape (n_features,), output ``3 * n_horizons``
+        clear-sky index quantiles, quantile-major. Layers are named
+        explicitly so two builds in one process give identical graphs.
+    """
+    inp = keras.Input((n_features,), name="features")
+    h = inp
+    for i, units in enumerate(cfg.hidden):
+        h = keras.layers.Dense(units, activation="relu", name=f"hidden_{i}")(h)
+    p50 = keras.layers.Dense(n_horizons, name="p50")(h)
+    positive = keras.initializers.Constant(0.1)
+    down = keras.layers.Dense(
+        n_horizons, activation="relu", bias_initializer=positive, name="spread_down"
+    )(h)
+    up = keras.layers.Dense(
+        n_horizons, activation="relu", bias_initializer=positive, name="spread_up"
+    )(h)
+    p10 = keras.layers.Subtract(name="p10")([p50, down])
+    p90 = keras.layers.Add(name="p90")([p50, up])
+    out = keras.layers.Concatenate(name="quantiles")([p10, p50, p90])
+    return keras.Model(inp, out, name="helio_quantile_mlp")
+
+
+def pinball_loss(n_horizons: int) -> Any:
+    """Masked mean pinball loss over P10/P50/P90 for quantile-major outputs.
+
+    ``y_true`` is ``[targets (n_h), mask (n_h)]``: targets where the mask is
+    0 (night, missing) do not count.
+    """
+    taus = np.repeat(np.asarray(QUANTILES, dtype=np.float32), n_horizons)[None, :]
+
+    def loss(y_true: Any, y_pred: Any) -> Any:
+        y, w = y_true[:, :n_horizons], y_true[:, n_horizons:]
+        y3 = keras.ops.concatenate([y, y, y], axis=-1)
+        w3 = keras.ops.concatenate([w, w, w], axis=-1)
+        err = y3 - y_pred
+        per = keras.ops.maximum(taus * err, (taus - 1.0) * err) * w3
+        return keras.ops.sum(per, axis=-1) / keras.ops.maximum(keras.ops.sum(w3, axis=-1), 1.0)
+
+    return loss
+
+
+def fit_model(
+    x: np.ndarray,
+    y: np.ndarray,
+    mask: np.ndarray,
+    cfg: ModelSection,
+    *,
+    seed: int,
+    progress: Any = None,
+) -> Any:
+    """Train the quantile MLP deterministically.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Standardised training features, shape (n, n_features).
+    y : numpy.ndarray
+        Clear-sky index targets, shape (n, n_horizons); NaN where missing. [unitless]
+    mask : numpy.ndarray of bool
+        Which targets count (daytime and measured), shape of ``y``.
+    cfg : ModelSection
+        Architecture and training settings.
+    seed : int
+        Seed for initialisation and shuffling.
+    progress : callable, optional
+        Called as ``progress(epoch, loss)`` after each epoch.
+
+    Returns
+    -------
+    keras.Model
+        The trained model.
+    """
+    if x.ndim != 2 or y.ndim != 2 or len(x) != len(y):
+        raise ValueError(f"x {x.shape} and y {y.shape} must be 2-D with equal rows")
+    use = np.asarray(mask, dtype=bool) & np.isfinite(y)
+    if not np.isfinite(x).all():
+        raise ValueError("training features must be finite")
+    if not use.any():
+        raise ValueError("no daytime, measured targets to train on")
+    y_true = np.concatenate([np.where(use, y, 0.0), use], axis=1).astype(np.float32)
+    seed_everything(seed)
+    model = build_model(x.shape[1], y.shape[1], cfg)
+    model.compile(
+        optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=pinball_loss(y.shape[1])
+    )
+    callbacks = []
+    if progress is not None:
+        callbacks.append(
+            keras.callbacks.LambdaCallback(
+                on_epoch_end=lambda epoch, logs: progress(epoch + 1, float(logs["loss"]))
+            )
+        )
+    model.fit(
+        x.astype(np.float32),
+        y_true,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        verbose=0,
+        callbacks=callbacks,
+    )
+    return model
+
+
+def predict_quantiles(model: Any, x: np.ndarray) -> np.ndarray:
+    """Keras model output for standardised ``x``, as (n, n_horizons, 3) P10/P50/P90."""
+    out = np.asarray(model.predict(x.astype(np.float32), verbose=0, batch_size=4096))
+    n_h = out.shape[1] // 3
+    return out.reshape(len(out), 3, n_h).transpose(0, 2, 1)
