@@ -16,7 +16,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("trainer.monitor.commands.run", "subscribe to the fleet and keep the store"),
     "status": ("trainer.monitor.commands.status", "print the fleet table"),
     "report": ("trainer.monitor.commands.report", "write an HTML report for a site"),
-    "export": ("trainer.monitor.commands.export", "export a site's telemetry for helio-train fit --format helio"),
+    "export": (
+        "trainer.monitor.commands.export",
+        "export a site's telemetry for helio-train fit --format helio",
+    ),
 }
 
 

@@ -1,0 +1,331 @@
+"""Drift alarms: forecast error, skill, and input distribution shift.
+
+Responsible for: the periodic :class:`DriftWatch` task that raises (and
+clears) three kinds of alarm per site and gateway, stores them and returns
+them for publication:
+
+* ``rmse_drift``: rolling daytime RMSE of P50 over ``rmse_window_s`` worse
+  than ``rmse_factor`` x the validation RMSE recorded in the bundle's
+  manifest (per horizon when the manifest has it, pooled otherwise);
+* ``negative_skill``: daily skill against smart persistence below zero on
+  each of the last ``skill_days`` days;
+* ``input_drift``: the distribution of the clear-sky index (PV power over
+  clear-sky PV power, 15-minute means, daytime) or of the air temperature in
+  the last ``input_window_s`` moved away from a *season-matched* reference
+  (the same site's earlier data from the same season): population stability
+  index above ``psi_threshold``; the two-sample KS statistic and p-value
+  are reported alongside.
+
+Does NOT: retrain anything (an alarm is the trigger for a person or a
+pipeline to run ``helio-monitor export`` and ``helio-train fit``).
+
+The PSI rule of thumb (< 0.1 stable, 0.1-0.25 moderate, > 0.25 shift) is an
+industry convention, not a statistical test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from edge.config import Site
+from trainer.monitor.ingest import Alert
+from trainer.monitor.scoring import clear_sky_reference, period_means, rolling_metrics
+from trainer.monitor.store import Store
+
+__all__ = [
+    "ABUJA_SEASONS",
+    "DriftConfig",
+    "DriftWatch",
+    "manifest_of",
+    "psi",
+    "validation_rmse",
+]
+
+#: month (1-12) -> season: Abuja's dry (Harmattan) season November-March, wet April-October
+ABUJA_SEASONS: Mapping[int, str] = {m: ("wet" if 4 <= m <= 10 else "dry") for m in range(1, 13)}
+
+#: reading value tried, in order, as the air temperature
+TEMPERATURE_VALUES = ("ambient_temperature", "temp_air")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DriftConfig:
+    """Alarm thresholds and windows.
+
+    Attributes
+    ----------
+    rmse_factor : float
+        Alarm when rolling RMSE > factor x validation RMSE. [-]
+    rmse_window_s : float
+        Rolling window of the RMSE check, back from the newest score. [s]
+    min_scores : int
+        Fewest scored periods in the window before judging.
+    skill_days : int
+        Consecutive days of negative skill before the alarm.
+    input_window_s : float
+        Recent window of the input-distribution check. [s]
+    reference_s : float
+        Longest stretch of same-season history used as the reference. [s]
+    psi_threshold : float
+        Population stability index that raises ``input_drift``. [-]
+    min_samples : int
+        Fewest 15-minute samples in each window before judging.
+    seasons : mapping
+        Month -> season name for season matching.
+    """
+
+    rmse_factor: float = 1.2
+    rmse_window_s: float = 7 * 86400.0
+    min_scores: int = 30
+    skill_days: int = 3
+    input_window_s: float = 3 * 86400.0
+    reference_s: float = 60 * 86400.0
+    psi_threshold: float = 0.25
+    min_samples: int = 48
+    seasons: Mapping[int, str] = dataclasses.field(default_factory=lambda: dict(ABUJA_SEASONS))
+
+
+def manifest_of(files: Mapping[str, bytes]) -> dict[str, Any]:
+    """The parsed ``manifest.json`` among a bundle's files (ValueError if absent)."""
+    if "manifest.json" not in files:
+        raise ValueError("bundle has no manifest.json")
+    manifest = json.loads(files["manifest.json"])
+    if not isinstance(manifest, dict):
+        raise ValueError("manifest.json is not an object")
+    return manifest
+
+
+def validation_rmse(manifest: Mapping[str, Any], target: str) -> dict[int, float]:
+    """Validation RMSE of ``target`` from a manifest: horizon [min] -> RMSE (0 = pooled).
+
+    Accepts ``metrics[...]`` sections holding, for ``target``, either a
+    number ``rmse``, a list ``rmse`` aligned with ``horizons_min``, or a
+    mapping horizon -> ``rmse``; the first section named ``validation`` /
+    ``test`` / ``holdout`` wins.
+    """
+    horizons = [int(h) for h in manifest.get("horizons_min", [])]
+    metrics = manifest.get("metrics")
+    if not isinstance(metrics, Mapping):
+        return {}
+    sections = [metrics.get(k) for k in ("validation", "test", "holdout", "int8")] + [metrics]
+    for sec in sections:
+        found = _rmse_in(sec, target, horizons) if isinstance(sec, Mapping) else {}
+        if found:
+            return found
+    return {}
+
+
+def _rmse_in(sec: Mapping[str, Any], target: str, horizons: list[int]) -> dict[int, float]:
+    node = sec.get(target)
+    if not isinstance(node, Mapping):
+        return {}
+    rmse = node.get("rmse", node.get("rmse_p50"))
+    if isinstance(rmse, int | float):
+        return {0: float(rmse)}
+    if isinstance(rmse, list) and len(rmse) == len(horizons):
+        return {h: float(v) for h, v in zip(horizons, rmse, strict=False)}
+    if isinstance(rmse, Mapping):
+        return {int(str(h).removeprefix("h")): float(v) for h, v in rmse.items()}
+    return {}
+
+
+def psi(reference: np.ndarray, recent: np.ndarray, edges: np.ndarray, eps: float = 1e-4) -> float:
+    """Population stability index of ``recent`` against ``reference`` over bins ``edges``. [-]"""
+    ref = np.histogram(reference, edges)[0].astype(float)
+    cur = np.histogram(recent, edges)[0].astype(float)
+    ref = np.maximum(ref / max(ref.sum(), 1.0), eps)
+    cur = np.maximum(cur / max(cur.sum(), 1.0), eps)
+    return float(np.sum((cur - ref) * np.log(cur / ref)))
+
+
+class DriftWatch:
+    """Periodic task: evaluate the three drift alarms for every site.
+
+    Parameters
+    ----------
+    store : Store
+        Scores, readings, manifests; alarms are written here.
+    sites : mapping
+        site id -> Site (needed for the clear-sky index).
+    config : DriftConfig
+        Thresholds.
+    """
+
+    def __init__(self, store: Store, sites: Mapping[str, Site] | None = None,
+                 config: DriftConfig = DriftConfig()) -> None:
+        self.store = store
+        self.sites = dict(sites or {})
+        self.config = config
+
+    def __call__(self, now: float) -> Sequence[Alert]:
+        """Alerts raised or cleared by this evaluation."""
+        out: list[Alert] = []
+        for (site,) in self.store.query("SELECT DISTINCT site FROM readings"):
+            out += self.check_errors(site, now)
+            out += self.check_inputs(site, now)
+        return out
+
+    # -------------------------------------------------------------- helpers
+
+    def _set(self, active: bool, alert: Alert, key: str, now: float) -> list[Alert]:
+        base = {"site": alert.site, "device": alert.device, "code": alert.code, "key": key}
+        if active:
+            if self.store.raise_alert(**base, level=alert.level, ts=now, message=alert.message,
+                                      data=alert.data):
+                return [alert]
+            return []
+        if self.store.clear_alert(**base, ts=now):
+            return [dataclasses.replace(alert, level="info", cleared=True,
+                                        message=f"cleared: {alert.code} {key}")]
+        return []
+
+    def _gateway(self, site: str) -> str:
+        rows = self.store.query(
+            "SELECT device FROM forecasts WHERE site=? UNION SELECT device FROM status WHERE site=?"
+            " LIMIT 1", [site, site])
+        return str(rows[0][0]) if rows else "site"
+
+    # ---------------------------------------------------------- error drift
+
+    def check_errors(self, site: str, now: float) -> list[Alert]:
+        """``rmse_drift`` and ``negative_skill`` for one site."""
+        newest = self.store.query("SELECT max(period_end) FROM scores WHERE site=?", [site])[0][0]
+        if newest is None:
+            return []
+        cfg = self.config
+        out: list[Alert] = []
+        metrics = [m for m in rolling_metrics(self.store, site, since=newest - cfg.rmse_window_s)
+                   if not m.shadow]
+        for sha in {m.model_sha for m in metrics}:
+            manifest = self.store.manifest(sha) or {}
+            for target in {m.target for m in metrics if m.model_sha == sha}:
+                limits = validation_rmse(manifest, target)
+                if not limits:
+                    continue
+                for m in [m for m in metrics if m.model_sha == sha and m.target == target]:
+                    out += self._rmse(m, limits, now)
+                if 0 in limits:  # pooled limit: compare the pooled rolling RMSE too
+                    pooled = rolling_metrics(self.store, site, since=newest - cfg.rmse_window_s,
+                                             target=target, by_horizon=False)
+                    for m in pooled:
+                        if m.model_sha == sha and not m.shadow:
+                            out += self._rmse(m, {0: limits[0]}, now)
+        out += self._skill(site, now)
+        return out
+
+    def _rmse(self, m: Any, limits: Mapping[int, float], now: float) -> list[Alert]:
+        limit = limits.get(m.horizon_min)
+        if limit is None or m.n < self.config.min_scores:
+            return []
+        worse = m.rmse > self.config.rmse_factor * limit
+        key = f"{m.target}/h{m.horizon_min}/{m.model_sha[:12]}"
+        msg = (f"{m.site}/{m.device} {m.target} h={m.horizon_min} min: rolling RMSE "
+               f"{m.rmse:.1f} > {self.config.rmse_factor} x validation {limit:.1f}")
+        data = {"target": m.target, "horizon_min": m.horizon_min, "rmse": m.rmse,
+                "validation_rmse": limit, "n": m.n, "model_sha256": m.model_sha}
+        return self._set(worse, Alert(m.site, m.device, "rmse_drift", "warning", msg, now, data),
+                         key, now)
+
+    def _skill(self, site: str, now: float) -> list[Alert]:
+        rows = self.store.query(
+            "SELECT device, target, CAST(period_end / 86400 AS INTEGER) AS day, count(*),"
+            " avg((forecast-actual)*(forecast-actual)),"
+            " avg((persistence-actual)*(persistence-actual))"
+            " FROM scores WHERE site=? AND shadow=0 GROUP BY device, target, day ORDER BY day",
+            [site])
+        frame = pd.DataFrame(rows, columns=["device", "target", "day", "n", "mf", "mp"])
+        out: list[Alert] = []
+        need = self.config.skill_days
+        for (device, target), group in frame.groupby(["device", "target"]):
+            g = group[group["n"] >= 4].tail(need)
+            ref = np.sqrt(np.maximum(g["mp"].to_numpy(), 1e-9))
+            skill = 1.0 - np.sqrt(g["mf"].to_numpy()) / ref
+            days = g["day"].to_numpy()
+            consecutive = len(g) == need and bool(np.all(np.diff(days) == 1))
+            bad = consecutive and bool(np.all(skill < 0))
+            msg = (f"{site}/{device} {target}: skill below zero for {need} days "
+                   f"({', '.join(f'{s:+.2f}' for s in skill)})")
+            alert = Alert(site, str(device), "negative_skill", "warning", msg, now,
+                          {"target": str(target), "daily_skill": [float(s) for s in skill]})
+            out += self._set(bad, alert, str(target), now)
+        return out
+
+    # ---------------------------------------------------------- input drift
+
+    def _series(self, site: str, value: str, start: float, end: float,
+                step: float) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.store.query(
+            "SELECT ts, json_extract(\"values\", ?) FROM readings WHERE site=? AND ts>? AND ts<=?"
+            " AND json_extract(\"values\", ?) IS NOT NULL ORDER BY ts",
+            [f"$.{value}", site, start, end, f"$.{value}"])
+        if not rows:
+            return np.empty(0), np.empty(0)
+        ts = np.array([r[0] for r in rows], dtype=float)
+        vals = pd.to_numeric(pd.Series([r[1] for r in rows]), errors="coerce").to_numpy(float)
+        ends = np.arange(math.ceil(ts[0] / step) * step, ts[-1] + 1e-9, step)
+        return ends, period_means(ts, vals, ends, step)
+
+    def inputs(self, site: str, start: float, end: float) -> dict[str, pd.Series]:
+        """15-minute daytime clear-sky index and air temperature of ``site`` in (start, end]."""
+        out: dict[str, pd.Series] = {}
+        sky = self.sites.get(site)
+        ends, pv = self._series(site, "pv_power", start, end, 900.0)
+        if sky is not None and len(ends):
+            ref = clear_sky_reference(sky, pd.to_datetime(ends - 450.0, unit="s", utc=True))
+            clear = ref["pv_power"].to_numpy()
+            day = (ref["zenith"].to_numpy() < 75.0) & (clear > 0.05 * sky.array.ac_limit)
+            kcs = pv / np.where(day, clear, np.nan)
+            ok = np.isfinite(kcs)
+            out["kcs"] = pd.Series(np.clip(kcs[ok], 0.0, 1.5), index=ends[ok])
+        for name in TEMPERATURE_VALUES:
+            t_ends, temp = self._series(site, name, start, end, 900.0)
+            ok = np.isfinite(temp)
+            if ok.any():
+                out["temp_air"] = pd.Series(temp[ok], index=t_ends[ok])
+                break
+        return out
+
+    def _season(self, t: float) -> str:
+        return self.config.seasons.get(datetime.fromtimestamp(t, UTC).month, "")
+
+    def check_inputs(self, site: str, now: float) -> list[Alert]:
+        """``input_drift`` for one site (recent window vs same-season history)."""
+        cfg = self.config
+        latest = self.store.query("SELECT max(ts) FROM readings WHERE site=?", [site])[0][0]
+        if latest is None:
+            return []
+        split = latest - cfg.input_window_s
+        series = self.inputs(site, split - cfg.reference_s, latest)
+        season = self._season(latest)
+        out: list[Alert] = []
+        gw = self._gateway(site)
+        for name, s in series.items():
+            t = s.index.to_numpy()
+            same = np.array([self._season(x) == season for x in t], dtype=bool)
+            ref = s.to_numpy()[(t <= split) & same]
+            cur = s.to_numpy()[t > split]
+            if len(ref) < cfg.min_samples or len(cur) < cfg.min_samples:
+                continue
+            edges = (np.linspace(0.0, 1.2, 13) if name == "kcs"
+                     else np.unique(np.quantile(ref, np.linspace(0, 1, 11))))
+            edges = np.concatenate([[-np.inf], edges[1:-1], [np.inf]])
+            value = psi(ref, cur, edges)
+            ks = stats.ks_2samp(ref, cur)
+            msg = (f"{site}: {name} distribution moved from the {season}-season reference "
+                   f"(PSI {value:.2f} > {cfg.psi_threshold}, KS {ks.statistic:.2f})")
+            data = {"input": name, "psi": value, "ks": float(ks.statistic),
+                    "ks_pvalue": float(ks.pvalue), "season": season, "n_reference": len(ref),
+                    "n_recent": len(cur), "reference_mean": float(np.mean(ref)),
+                    "recent_mean": float(np.mean(cur))}
+            alert = Alert(site, gw, "input_drift", "warning", msg, now, data)
+            out += self._set(value > cfg.psi_threshold, alert, name, now)
+        return out

@@ -1,0 +1,361 @@
+"""The fleet subscriber: MQTT in, batched SQLite writes out.
+
+Responsible for: parsing ``helio/<site>/<device>/<stream>`` messages
+(:func:`parse_message`, sans-IO), and the :class:`Monitor` I/O shell: a
+paho-mqtt 2.x MQTT 5 client with a persistent session (``clean_start``
+False, a session expiry interval) subscribed at QoS 1 to ``helio/+/+/#``,
+or to ``$share/<group>/helio/+/+/#`` so several monitors split one fleet,
+and a writer thread that stores messages in batches and acknowledges them
+only after the batch is committed (so a crash loses nothing: the broker
+redelivers, the store drops the copies). Periodic tasks (scoring, drift,
+offline detection) run in the writer thread between batches; the alerts
+they return are published to ``helio/<site>/monitor/alerts``.
+
+Does NOT: decide what a message means beyond its topic and envelope (the
+store does), or compute scores.
+
+Retained messages are not delivered through shared subscriptions (MQTT 5,
+section 4.8.2), so a monitor in a shared group also subscribes, unshared, to
+``helio/+/+/status`` and ``helio/+/+/model``; both are idempotent upserts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from trainer.monitor.store import SEQ_STREAMS, FleetMessage, Store, parse_time
+
+__all__ = ["Alert", "MessageError", "Monitor", "MonitorConfig", "alert_payload", "parse_message"]
+
+log = logging.getLogger(__name__)
+
+#: device id of the monitor's own topics (``helio/<site>/monitor/alerts``), never ingested
+MONITOR_DEVICE = "monitor"
+
+
+class MessageError(ValueError):
+    """A fleet message that does not follow the contract (kept in ``rejected``)."""
+
+
+def parse_message(
+    topic: str, payload: bytes, received: float, *, prefix: str = "helio"
+) -> FleetMessage | None:
+    """Decode one message of the topic tree.
+
+    Parameters
+    ----------
+    topic : str
+        ``<prefix>/<site>/<device>/<stream>[/...]``.
+    payload : bytes
+        JSON object (schema_version 1).
+    received : float
+        Receive time, UTC epoch. [s]
+    prefix : str
+        First topic level.
+
+    Returns
+    -------
+    FleetMessage or None
+        None for the monitor's own topics.
+
+    Raises
+    ------
+    MessageError
+        On a foreign topic, non-JSON payload, ids that contradict the topic,
+        or a missing/invalid ``seq`` or ``timestamp`` on a sequenced stream.
+    """
+    parts = topic.split("/")
+    if len(parts) < 4 or parts[0] != prefix or not all(parts[1:4]):
+        raise MessageError(f"topic {topic!r} is not {prefix}/<site>/<device>/<stream>")
+    site, device, stream = parts[1], parts[2], "/".join(parts[3:])
+    if device == MONITOR_DEVICE:
+        return None
+    try:
+        body = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MessageError(f"payload is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise MessageError("payload is not a JSON object")
+    for key, expected in (("site_id", site), ("device_id", device)):
+        if key in body and body[key] != expected:
+            raise MessageError(f"{key} {body[key]!r} contradicts topic {topic!r}")
+    seq = body.get("seq")
+    ts = parse_time(body.get("timestamp"))
+    if stream in SEQ_STREAMS:
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+            raise MessageError(f"{stream} needs an integer seq >= 1, got {seq!r}")
+        if ts is None:
+            raise MessageError(f"{stream} needs an ISO 8601 timestamp")
+    elif not isinstance(seq, int) or isinstance(seq, bool):
+        seq = None
+    return FleetMessage(site, device, stream, seq, ts, received, body)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """An alarm raised by a periodic task (stored and published)."""
+
+    site: str
+    device: str
+    code: str
+    level: str
+    message: str
+    ts: float
+    data: dict[str, Any] = field(default_factory=dict)
+    cleared: bool = False
+
+
+def alert_payload(alert: Alert) -> bytes:
+    """JSON of an alert, events style, for ``helio/<site>/monitor/alerts``."""
+    body = {
+        "schema_version": 1,
+        "site_id": alert.site,
+        "device_id": MONITOR_DEVICE,
+        "stream": "alerts",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(alert.ts)),
+        "level": alert.level,
+        "code": alert.code,
+        "state": "cleared" if alert.cleared else "raised",
+        "message": alert.message,
+        "data": {"device": alert.device, **alert.data},
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorConfig:
+    """Connection and batching settings of ``helio-monitor run``.
+
+    Attributes
+    ----------
+    host, port : str, int
+        Broker.
+    client_id : str
+        Stable id: the persistent session is keyed on it.
+    prefix : str
+        Topic prefix.
+    shared_group : str or None
+        Join ``$share/<group>/...`` instead of a plain subscription.
+    session_expiry_s : int
+        How long the broker keeps the session (and queues QoS 1 messages)
+        while the monitor is away. [s]
+    keepalive : int
+        MQTT keep-alive. [s]
+    batch_size : int
+        Most messages per transaction.
+    flush_s : float
+        Longest wait to fill a batch. [s]
+    tasks_every_s : float
+        Period of the scoring/drift/offline tasks. [s]
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    client_id: str = "helio-monitor"
+    prefix: str = "helio"
+    shared_group: str | None = None
+    session_expiry_s: int = 7 * 86400
+    keepalive: int = 30
+    batch_size: int = 2000
+    flush_s: float = 0.05
+    tasks_every_s: float = 30.0
+
+
+Task = Callable[[float], Sequence[Alert]]
+
+
+@dataclass(slots=True)
+class MonitorStats:
+    """Counters of a running :class:`Monitor`."""
+
+    received: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    batches: int = 0
+    alerts: int = 0
+    connected: bool = False
+
+
+class Monitor:
+    """Subscribe to the fleet and keep ``store`` up to date.
+
+    Parameters
+    ----------
+    config : MonitorConfig
+        Broker, session and batching.
+    store : Store
+        Where messages go; the writer thread is its only user while running.
+    tasks : sequence of callables
+        ``task(now) -> alerts``, run every ``config.tasks_every_s``.
+    clock : callable
+        UTC epoch seconds (receive times, task schedule).
+    """
+
+    def __init__(
+        self,
+        config: MonitorConfig,
+        store: Store,
+        *,
+        tasks: Sequence[Task] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.tasks = list(tasks)
+        self.clock = clock
+        self.stats = MonitorStats()
+        self._inbox: queue.Queue[tuple[str, bytes, int, int, float]] = queue.Queue()
+        self._stop = threading.Event()
+        self._writer = threading.Thread(target=self._write_loop, name="monitor-writer", daemon=True)
+        self._last_tasks = 0.0
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=config.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+        self.client.reconnect_delay_set(1, 30)
+
+    # ------------------------------------------------------------- lifecycle
+
+    @property
+    def filters(self) -> list[str]:
+        """Subscription topic filters."""
+        fleet = f"{self.config.prefix}/+/+/#"
+        if not self.config.shared_group:
+            return [fleet]
+        p = self.config.prefix
+        return [f"$share/{self.config.shared_group}/{fleet}", f"{p}/+/+/status", f"{p}/+/+/model"]
+
+    def start(self) -> None:
+        """Connect (asynchronously, retrying) and start the network and writer threads."""
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.config.session_expiry_s
+        self.client.connect_async(
+            self.config.host, self.config.port, keepalive=self.config.keepalive,
+            clean_start=False, properties=props,
+        )
+        self._writer.start()
+        self.client.loop_start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Disconnect, store what has arrived, and stop the threads."""
+        self.client.disconnect()
+        self.client.loop_stop()
+        self._stop.set()
+        self._writer.join(timeout)
+
+    def wait_connected(self, timeout: float = 10.0) -> None:
+        """Block until connected and subscribed (raises ``TimeoutError``)."""
+        deadline = time.monotonic() + timeout
+        while not self.stats.connected:
+            if time.monotonic() > deadline:
+                raise TimeoutError("monitor did not connect")
+            time.sleep(0.02)
+
+    # ----------------------------------------------------------- callbacks
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, rc: Any, _p: Any) -> None:
+        if rc.is_failure:
+            log.warning("connect refused: %s", rc)
+            return
+        log.info("connected (session present: %s)", flags.session_present)
+        client.subscribe([(f, 1) for f in self.filters])
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, codes: Any, _p: Any) -> None:
+        failed = [c for c in codes if c.is_failure]
+        if failed:
+            log.error("subscription refused: %s", failed)
+            return
+        self.stats.connected = True
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        self.stats.connected = False
+        log.warning("disconnected: %s", rc)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        self._inbox.put((msg.topic, bytes(msg.payload), msg.mid, msg.qos, self.clock()))
+
+    # -------------------------------------------------------------- writer
+
+    def _drain(self) -> list[tuple[str, bytes, int, int, float]]:
+        try:
+            batch = [self._inbox.get(timeout=0.2)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + self.config.flush_s
+        while len(batch) < self.config.batch_size:
+            try:
+                batch.append(self._inbox.get_nowait())
+            except queue.Empty:
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.002)
+        return batch
+
+    def _write_loop(self) -> None:
+        while not (self._stop.is_set() and self._inbox.empty()):
+            batch = self._drain()
+            if batch:
+                self._write(batch)
+            now = self.clock()
+            if self.tasks and now - self._last_tasks >= self.config.tasks_every_s:
+                self._last_tasks = now
+                self.run_tasks(now)
+
+    def _write(self, batch: list[tuple[str, bytes, int, int, float]]) -> None:
+        messages: list[FleetMessage] = []
+        rejects: list[tuple[str, bytes, str, float]] = []
+        for topic, payload, _mid, _qos, received in batch:
+            try:
+                parsed = parse_message(topic, payload, received, prefix=self.config.prefix)
+            except MessageError as exc:
+                log.warning("rejected %s: %s", topic, exc)
+                rejects.append((topic, payload, str(exc), received))
+                continue
+            if parsed is not None:
+                messages.append(parsed)
+        res = self.store.write_batch(messages, rejects)
+        for _topic, _payload, mid, qos, _r in batch:
+            if qos > 0:
+                self.client.ack(mid, qos)
+        s = self.stats
+        s.received += len(batch)
+        s.inserted += res.inserted
+        s.duplicates += res.duplicates
+        s.rejected += res.rejected
+        s.batches += 1
+
+    def run_tasks(self, now: float) -> None:
+        """Run the periodic tasks once and publish their alerts (errors are logged)."""
+        for task in self.tasks:
+            try:
+                alerts = task(now)
+            except Exception:  # one failing task must not stop ingestion
+                log.exception("monitor task %r failed", task)
+                continue
+            for alert in alerts:
+                self.publish_alert(alert)
+
+    def publish_alert(self, alert: Alert) -> None:
+        """Publish ``alert`` on ``<prefix>/<site>/monitor/alerts`` (QoS 1)."""
+        topic = f"{self.config.prefix}/{alert.site}/{MONITOR_DEVICE}/alerts"
+        self.client.publish(topic, alert_payload(alert), qos=1)
+        self.stats.alerts += 1

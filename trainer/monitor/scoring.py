@@ -1,0 +1,328 @@
+"""Forecast scoring as the actual values arrive.
+
+Responsible for: turning stored forecast points into scores (forecast,
+smart-persistence reference and actual for the same period) once the
+site's telemetry has passed the period end, daytime only, and the rolling
+RMSE and skill queries built on them.
+
+Does NOT: talk MQTT, raise alarms (see :mod:`trainer.monitor.drift`), or
+decide which model is running.
+
+What "actual" means for each target:
+
+* ``pv_power``: the mean over the forecast period ``(period_end - step,
+  period_end]`` of the ``pv_power`` reading, summed over the site's source
+  devices that report it (each charge controller feeds its own array), in
+  [W]. A period is scored only when every such device has samples in it. A
+  charge controller that curtails a full battery measures less than the
+  array could give; those periods score as forecast error.
+* ``ghi``: the period mean of a ``ghi`` reading (a pyranometer), in [W/m2];
+  not scored at sites without one.
+* ``dni``, ``dhi``: not measured at the edge, never scored.
+
+Smart persistence: the clear-sky index of the period ending at the issue
+time, times the clear-sky value of the target period (clear-sky GHI for
+``ghi``, clear-sky plane-of-array PV power for ``pv_power``), all computed
+from the same telemetry. At a site without a site file the reference falls
+back to plain persistence. Daytime means a solar zenith below
+``daytime_zenith`` at the period midpoint (without a site file: a non-zero
+actual value).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pvlib
+
+from edge.config import Site
+from edge.solar import clear_sky
+from trainer.monitor.ingest import Alert
+from trainer.monitor.store import Store
+
+__all__ = [
+    "SCORED_TARGETS",
+    "Metric",
+    "Scorer",
+    "ScoringConfig",
+    "clear_sky_reference",
+    "period_means",
+    "rolling_metrics",
+    "smart_persistence",
+]
+
+#: target -> reading value that measures it
+SCORED_TARGETS: Mapping[str, str] = {"pv_power": "pv_power", "ghi": "ghi"}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ScoringConfig:
+    """Scoring settings.
+
+    Attributes
+    ----------
+    grace_s : float
+        Telemetry must reach this long past a period end before the period
+        is scored (late, out-of-order readings still count). [s]
+    daytime_zenith : float
+        Periods with a larger solar zenith are night and not scored. [degrees]
+    """
+
+    grace_s: float = 900.0
+    daytime_zenith: float = 85.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Metric:
+    """Rolling error of one (device, target, horizon, model, shadow) over a window."""
+
+    site: str
+    device: str
+    target: str
+    horizon_min: int
+    model_sha: str
+    shadow: bool
+    n: int
+    rmse: float
+    rmse_persistence: float
+
+    @property
+    def skill(self) -> float:
+        """``1 - rmse / rmse_persistence`` (NaN when the reference is perfect). [-]"""
+        if self.rmse_persistence <= 0:
+            return math.nan
+        return 1.0 - self.rmse / self.rmse_persistence
+
+
+def period_means(
+    ts: np.ndarray, values: np.ndarray, ends: np.ndarray, period_s: np.ndarray | float
+) -> np.ndarray:
+    """Mean of ``values`` sampled at ``ts`` over each ``(end - period_s, end]``.
+
+    Parameters
+    ----------
+    ts : ndarray
+        Sample times, epoch, sorted ascending. [s]
+    values : ndarray
+        Samples (NaN allowed: ignored).
+    ends : ndarray
+        Period ends, epoch. [s]
+    period_s : ndarray or float
+        Period lengths. [s]
+
+    Returns
+    -------
+    ndarray
+        One mean per period, NaN where the period has no sample.
+    """
+    ok = np.isfinite(values)
+    ts, values = ts[ok], values[ok]
+    csum = np.concatenate([[0.0], np.cumsum(values)])
+    hi = np.searchsorted(ts, ends, side="right")
+    lo = np.searchsorted(ts, np.asarray(ends) - period_s, side="right")
+    n = hi - lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (csum[hi] - csum[lo]) / n
+    return np.asarray(np.where(n > 0, out, np.nan), dtype=float)
+
+
+def smart_persistence(
+    actual_now: np.ndarray, clear_now: np.ndarray, clear_target: np.ndarray, *, floor: float = 5.0
+) -> np.ndarray:
+    """Clear-sky index persistence: ``actual_now / clear_now * clear_target``.
+
+    The index is clipped to [0, 1.5]; where ``clear_now`` is below ``floor``
+    (dawn) the index is taken as 1 (clear).
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        k = np.where(clear_now >= floor, actual_now / np.maximum(clear_now, floor), 1.0)
+    k = np.where(np.isfinite(actual_now), np.clip(k, 0.0, 1.5), np.nan)
+    return np.asarray(k * clear_target, dtype=float)
+
+
+def clear_sky_reference(site: Site, mid_times: pd.DatetimeIndex) -> pd.DataFrame:
+    """Zenith [degrees], clear-sky GHI [W/m2] and clear-sky PV power [W] of ``site``.
+
+    PV power is PVWatts on the Ineichen plane-of-array irradiance at 25 C,
+    after system losses and inverter efficiency, clipped at the output limit.
+    """
+    geo = clear_sky(site.site, mid_times)
+    arr = site.array
+    poa = pvlib.irradiance.get_total_irradiance(
+        arr.tilt, arr.azimuth, geo["apparent_zenith"], geo["azimuth"],
+        geo["dni_clear"], geo["ghi_clear"], geo["dhi_clear"],
+    )["poa_global"].to_numpy(dtype=float)
+    pv = arr.dc_capacity * np.nan_to_num(poa) / 1000.0 * (1 - arr.losses_percent / 100.0)
+    pv = np.clip(pv * arr.inverter_efficiency, 0.0, arr.ac_limit)
+    return pd.DataFrame(
+        {"zenith": geo["zenith"].to_numpy(), "ghi": geo["ghi_clear"].to_numpy(), "pv_power": pv},
+        index=mid_times,
+    )
+
+
+class Scorer:
+    """Periodic task scoring every forecast point whose actual has arrived.
+
+    Parameters
+    ----------
+    store : Store
+        The monitor's store.
+    sites : mapping
+        site id -> :class:`edge.config.Site` (for clear-sky references and
+        daytime); sites missing here get plain persistence.
+    config : ScoringConfig
+        Grace period and daytime definition.
+    """
+
+    def __init__(
+        self, store: Store, sites: Mapping[str, Site] | None = None,
+        config: ScoringConfig = ScoringConfig(),
+    ) -> None:
+        self.store = store
+        self.sites = dict(sites or {})
+        self.config = config
+
+    def __call__(self, now: float) -> Sequence[Alert]:
+        """Score what can be scored (the monitor task interface); no alerts."""
+        self.score_all()
+        return ()
+
+    def score_all(self) -> int:
+        """Score every site; returns the number of scores written."""
+        sites = [r[0] for r in self.store.query(
+            "SELECT DISTINCT site FROM forecast_points WHERE scored=0")]
+        return sum(self.score_site(s) for s in sites)
+
+    def _latest(self, site: str) -> float | None:
+        rows = self.store.query("SELECT max(ts) FROM readings WHERE site=?", [site])
+        return rows[0][0] if rows else None
+
+    def _actuals(self, site: str, value: str, start: float, end: float) -> list[pd.Series]:
+        rows = self.store.query(
+            "SELECT device, ts, json_extract(\"values\", ?) FROM readings"
+            " WHERE site=? AND ts>? AND ts<=? ORDER BY ts",
+            [f"$.{value}", site, start, end],
+        )
+        frame = pd.DataFrame(rows, columns=["device", "ts", "v"])
+        frame = frame[pd.to_numeric(frame["v"], errors="coerce").notna()]
+        return [
+            pd.Series(g["v"].to_numpy(dtype=float), index=g["ts"].to_numpy(dtype=float))
+            for _, g in frame.groupby("device")
+        ]
+
+    def score_site(self, site: str) -> int:
+        """Score the open points of ``site`` whose period end plus grace has been reached."""
+        latest = self._latest(site)
+        if latest is None:
+            return 0
+        cols = ["rowid", "device", "target", "horizon_min", "issue", "shadow", "model_sha",
+                "period_end", "period_s", "p50"]
+        pts = pd.DataFrame(self.store.query(
+            f"SELECT {', '.join(cols)} FROM forecast_points"
+            " WHERE site=? AND scored=0 AND period_end<=?",
+            [site, latest - self.config.grace_s]), columns=cols)
+        if pts.empty:
+            return 0
+        done: list[tuple[Any, ...]] = []
+        written = 0
+        for target, group in pts.groupby("target"):
+            rows = self._score_target(site, str(target), group)
+            written += len(rows)
+            done.extend(rows)
+        with self.store.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO scores VALUES (?,?,?,?,?,?,?,?,?,?,?)", done)
+            db.executemany("UPDATE forecast_points SET scored=1 WHERE rowid=?",
+                           [(int(r),) for r in pts["rowid"]])
+        return written
+
+    def _score_target(self, site: str, target: str, g: pd.DataFrame) -> list[tuple[Any, ...]]:
+        value = SCORED_TARGETS.get(target)
+        if value is None:
+            return []
+        period = g["period_s"].to_numpy(dtype=float)
+        ends = g["period_end"].to_numpy(dtype=float)
+        issues = g["issue"].to_numpy(dtype=float)
+        series = self._actuals(site, value, float(issues.min() - period.max()), float(ends.max()))
+        if not series:
+            return []
+        actual = _site_sum(series, ends, period)
+        actual_now = _site_sum(series, issues, period)
+        sky = self.sites.get(site)
+        if sky is not None:
+            mids, inv = np.unique(np.concatenate([ends - period / 2, issues - period / 2]),
+                                  return_inverse=True)
+            ref = clear_sky_reference(sky, pd.to_datetime(mids, unit="s", utc=True))
+            n = len(ends)
+            clear = ref[target].to_numpy()[inv]
+            day = ref["zenith"].to_numpy()[inv][:n] < self.config.daytime_zenith
+            clear_t, clear_now = clear[:n], clear[n:]
+            persistence = smart_persistence(actual_now, clear_now, clear_t)
+        else:
+            day = actual > 0
+            persistence = actual_now
+        keep = day & np.isfinite(actual) & np.isfinite(persistence) & g["p50"].notna().to_numpy()
+        return [
+            (site, r.device, target, int(r.horizon_min), float(r.issue), int(r.shadow),
+             r.model_sha, float(r.period_end), float(r.p50), float(p), float(a))
+            for r, p, a, k in zip(g.itertuples(), persistence, actual, keep, strict=False) if k
+        ]
+
+
+def _site_sum(series: list[pd.Series], ends: np.ndarray, period: np.ndarray) -> np.ndarray:
+    """Sum over devices of each device's period mean (NaN if any device has none)."""
+    total = np.zeros(len(ends))
+    for s in series:
+        total = total + period_means(s.index.to_numpy(), s.to_numpy(), ends, period)
+    return total
+
+
+def rolling_metrics(
+    store: Store,
+    site: str | None = None,
+    *,
+    since: float = 0.0,
+    until: float = math.inf,
+    target: str | None = None,
+    by_horizon: bool = True,
+) -> list[Metric]:
+    """RMSE of forecast and smart persistence per device, target, horizon, model, shadow.
+
+    Parameters
+    ----------
+    store : Store
+        Scores are read from here.
+    site : str, optional
+        One site (all when None).
+    since, until : float
+        Period-end window, epoch. [s]
+    target : str, optional
+        One target (all when None).
+    by_horizon : bool
+        False pools all horizons (``horizon_min`` is then 0).
+    """
+    hz = "horizon_min" if by_horizon else "0"
+    where = ["period_end>=?", "period_end<=?"]
+    params: list[Any] = [since, until if math.isfinite(until) else 1e18]
+    if site:
+        where.append("site=?")
+        params.append(site)
+    if target:
+        where.append("target=?")
+        params.append(target)
+    rows = store.query(
+        f"SELECT site, device, target, {hz} AS h, model_sha, shadow, count(*),"
+        " avg((forecast-actual)*(forecast-actual)), avg((persistence-actual)*(persistence-actual))"
+        f" FROM scores WHERE {' AND '.join(where)}"
+        " GROUP BY site, device, target, h, model_sha, shadow ORDER BY site, device, target, h",
+        params,
+    )
+    return [
+        Metric(s, d, t, int(h), sha, bool(sh), int(n), math.sqrt(mf), math.sqrt(mp))
+        for s, d, t, h, sha, sh, n, mf, mp in rows
+    ]
