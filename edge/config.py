@@ -429,6 +429,9 @@ class AgentSection:
     watchdog_s : float
         Seconds between systemd watchdog pings when ``WATCHDOG_USEC`` is not
         set by systemd. [s]
+    pv_device : str
+        Device whose ``pv_power`` measures the array for the forecast's
+        irradiance history; empty means the first device.
     """
 
     site: str
@@ -437,6 +440,7 @@ class AgentSection:
     heartbeat_s: float = 60.0
     stale_after_s: float = 120.0
     watchdog_s: float = 10.0
+    pv_device: str = ""
 
     def __post_init__(self) -> None:
         if not self.id or not all(c.isalnum() or c in "-_" for c in self.id):
@@ -613,6 +617,8 @@ def load_agent_config(path: str | Path) -> AgentConfig:
             raise ConfigError(path, f"devices[{i}].id", f"duplicate device id {dev_id!r}")
         if dev_id == cfg.agent.id:
             raise ConfigError(path, f"devices[{i}].id", "must differ from agent.id")
+    if cfg.agent.pv_device and cfg.agent.pv_device not in ids:
+        raise ConfigError(path, "agent.pv_device", f"no device {cfg.agent.pv_device!r}")
     base = Path(path).resolve().parent
     r = _resolve
     return dataclasses.replace(

@@ -1,0 +1,169 @@
+"""``helio-edge run --config FILE``: the agent (what systemd starts).
+
+Exit status: 0 after SIGTERM/SIGINT, 2 on a bad config (the message names
+the file and key), 3 when the bundle is refused (tampered, unsigned,
+unblessed) or no TFLite runtime is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from edge.agent import Agent
+from edge.bundle import BundleError, load_bundle
+from edge.clock import Clock, SystemClock
+from edge.config import (
+    AgentConfig,
+    ConfigError,
+    Site,
+    load_agent_config,
+    load_credentials,
+    load_site,
+)
+from edge.engine import ForecastEngine, ModelHolder
+from edge.messages import Topics, offline_status
+from edge.outbox import Outbox
+from edge.publisher import BrokerSettings, MqttPublisher
+from edge.sdnotify import Notifier
+
+log = logging.getLogger("edge.run")
+
+EXIT_CONFIG = 2
+EXIT_BUNDLE = 3
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--config``."""
+    parser.add_argument("--config", required=True, help="agent config (TOML)")
+
+
+def sw_version() -> str:
+    """Installed package version."""
+    try:
+        return version("helio-edge")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def load_holder(cfg: AgentConfig) -> ModelHolder:
+    """The verified bundle and its interpreter; raises BundleError/PredictorError."""
+    from edge.predictor import Predictor  # noqa: PLC0415  (imports the TFLite runtime)
+
+    def load() -> Any:
+        return load_bundle(
+            cfg.model.bundle, cfg.model.public_key, allow_unblessed=cfg.model.allow_unblessed
+        )
+
+    return ModelHolder(load, Predictor)
+
+
+def broker_settings(cfg: AgentConfig, site_id: str) -> BrokerSettings:
+    """Connection settings, credentials read from their own file."""
+    m = cfg.mqtt
+    user = password = ""
+    if m.credentials_file:
+        creds = load_credentials(m.credentials_file)
+        user, password = creds.username, creds.password
+    return BrokerSettings(
+        host=m.host, port=m.port, client_id=m.client_id or f"helio-{site_id}-{cfg.agent.id}",
+        keepalive=m.keepalive, tls=m.tls, ca_file=m.ca_file, cert_file=m.cert_file,
+        key_file=m.key_file, username=user, password=password,
+    )
+
+
+@dataclass
+class Runtime:
+    """Everything :func:`build` opened; :meth:`close` releases it."""
+
+    agent: Agent
+    publisher: MqttPublisher
+    outbox: Outbox
+    devices: dict[str, Any]
+
+    def close(self) -> None:
+        """Stop publishing (``offline`` on a clean stop), close devices and outbox."""
+        self.publisher.stop()
+        for dev in self.devices.values():
+            dev.close()
+        self.outbox.close()
+
+
+def build(
+    cfg: AgentConfig,
+    site: Site,
+    holder: ModelHolder,
+    *,
+    clock: Clock,
+    notifier: Notifier | None = None,
+) -> Runtime:
+    """Wire devices, outbox, publisher, engine and agent from a config."""
+    from firmware_bridge.device import open_device  # noqa: PLC0415
+    from firmware_bridge.readings import QUANTITIES  # noqa: PLC0415
+
+    topics = Topics(site.site.id, cfg.agent.id, cfg.mqtt.topic_prefix)
+    outbox = Outbox(cfg.outbox_path, max_messages=cfg.outbox.max_messages,
+                    synchronous=cfg.outbox.synchronous)
+    publisher = MqttPublisher(
+        broker_settings(cfg, site.site.id), outbox, will_topic=topics.status,
+        will_payload=offline_status(topics), max_inflight=cfg.mqtt.max_inflight,
+        reconnect_min_s=cfg.mqtt.reconnect_min_s, reconnect_max_s=cfg.mqtt.reconnect_max_s,
+    )
+    devices: dict[str, Any] = {d.id: open_device(d, clock=clock) for d in cfg.devices}
+    agent = Agent(
+        config=cfg, site_id=site.site.id, devices=devices, engine=ForecastEngine(site, holder),
+        outbox=outbox, publisher=publisher, clock=clock, notifier=notifier,
+        quantities=QUANTITIES, protocols={d.id: d.protocol for d in cfg.devices},
+        sw_version=sw_version(),
+    )
+    return Runtime(agent, publisher, outbox, devices)
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Set ``stop`` on SIGTERM and SIGINT while inside the block."""
+    def handler(signum: int, _frame: Any) -> None:
+        log.info("signal %d: stopping", signum)
+        stop.set()
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load, verify, run until SIGTERM."""
+    try:
+        cfg = load_agent_config(args.config)
+        site = load_site(cfg.agent.site)
+    except ConfigError as exc:
+        sys.stderr.write(f"helio-edge: config error: {exc}\n")
+        return EXIT_CONFIG
+    try:
+        holder = load_holder(cfg)
+    except (BundleError, RuntimeError) as exc:
+        sys.stderr.write(f"helio-edge: model refused: {exc}\n")
+        return EXIT_BUNDLE
+    try:
+        rt = build(cfg, site, holder, clock=SystemClock(), notifier=Notifier())
+    except ConfigError as exc:
+        sys.stderr.write(f"helio-edge: config error: {exc}\n")
+        return EXIT_CONFIG
+    stop = threading.Event()
+    rt.publisher.start()
+    try:
+        with stop_on_signals(stop):
+            return rt.agent.run(stop)
+    finally:
+        rt.close()
