@@ -1,0 +1,306 @@
+"""Victron VE.Direct text protocol (MPPT chargers, Phoenix inverters), sans-IO.
+
+Responsible for: the field table (vendor label -> canonical name, scale to
+SI, enum maps), the framer that cuts a 19200-baud byte stream into checksummed
+text blocks and asynchronous HEX frames, the decoder of a block into canonical
+values, and the encoders the simulator uses (values -> fields -> block bytes,
+HEX frames), all built from the same table.
+
+Does NOT: open ports, sleep, log, or send HEX requests.
+
+Wire format (VE.Direct Protocol 3.33 p. 5, and real captures)::
+
+    \\r\\nPID\\t0xA053\\r\\nV\\t12800 ... \\r\\nChecksum\\t<byte>
+
+A block runs from its first CR LF through the checksum byte, and all its bytes
+sum to 0 mod 256. The checksum byte may be any value, including ':', CR and LF.
+Asynchronous HEX frames ``:A...\\n`` may interrupt a block anywhere (also right
+after the checksum byte); they are cut out and never count in the text sum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+from firmware_bridge.checksums import vedirect_checksum_byte, vedirect_hex_check
+from firmware_bridge.errors import FrameError, ProtocolError
+from firmware_bridge.protocols.base import Values, from_raw, to_raw
+from firmware_bridge.protocols.vedirect_framer import HexFrame, TextBlock, VeDirectFramer
+from firmware_bridge.readings import Value
+
+__all__ = [
+    "BAUDRATE",
+    "FIELDS",
+    "LABELS",
+    "MPPT_LABELS",
+    "MPPT_LABELS_BASIC",
+    "PHOENIX_LABELS",
+    "HexFrame",
+    "TextBlock",
+    "TextField",
+    "VeDirectFramer",
+    "build_async_frame",
+    "build_block",
+    "build_hex_frame",
+    "decode",
+    "decode_block",
+    "encode_block",
+    "encode_fields",
+    "parse_hex_frame",
+]
+
+BAUDRATE = 19200
+NO_VALUE = "---"
+
+FieldKind = Literal["number", "enum", "flags", "hexflags", "onoff", "text"]
+
+
+def _codes(*pairs: tuple[int, str]) -> Mapping[int, str]:
+    return MappingProxyType(dict(pairs))
+
+
+@dataclass(frozen=True, slots=True)
+class TextField:
+    """How one text-mode label maps onto the vocabulary.
+
+    Attributes
+    ----------
+    label : str
+        Vendor label as sent (``V``, ``PPV``, ``SER#``).
+    name : str
+        Canonical name in :data:`firmware_bridge.readings.QUANTITIES`.
+    kind : {'number', 'enum', 'flags', 'hexflags', 'onoff', 'text'}
+        ``number``: decimal integer scaled by ``10**exp``; ``enum``: decimal
+        code -> name; ``flags``/``hexflags``: decimal / ``0x`` bitmask -> names;
+        ``onoff``: ON/OFF (any case) -> 1/0; ``text``: copied.
+    exp : int
+        SI value = raw * 10**exp (``V`` in mV: -3; ``H19`` in 0.01 kWh -> Wh: 1).
+    codes : Mapping[int, str]
+        Enum code -> name, or flag bit value -> name.
+    """
+
+    label: str
+    name: str
+    kind: FieldKind = "number"
+    exp: int = 0
+    codes: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def decode(self, text: str) -> Value | None:
+        """The SI value of ``text``; None when the code is unknown to the table.
+
+        Raises
+        ------
+        ProtocolError
+            When ``text`` is not a valid value for this field.
+        """
+        try:
+            if self.kind == "number":
+                return from_raw(int(text), self.exp)
+            if self.kind == "enum":
+                return self.codes.get(int(text))
+            if self.kind == "onoff":
+                return {"on": 1, "off": 0}[text.lower()]
+            if self.kind in ("flags", "hexflags"):
+                return _flag_names(int(text, 16 if self.kind == "hexflags" else 10), self.codes)
+        except (ValueError, KeyError) as exc:
+            raise ProtocolError(f"VE.Direct {self.label}: bad value {text!r}") from exc
+        return text
+
+    def encode(self, value: Value) -> str:
+        """The text the device sends for ``value`` (inverse of :meth:`decode`)."""
+        if self.kind == "number":
+            return str(to_raw(float(value), self.exp))
+        if self.kind == "enum":
+            return str(_code_of(self.codes, str(value), self.label))
+        if self.kind == "onoff":
+            return "ON" if value else "OFF"
+        if self.kind in ("flags", "hexflags"):
+            bits = _flag_bits(str(value), self.codes, self.label)
+            return f"0x{bits:08X}" if self.kind == "hexflags" else str(bits)
+        return str(value)
+
+
+def _flag_names(bits: int, codes: Mapping[int, str]) -> str:
+    names = [name for bit, name in codes.items() if bits & bit]
+    unknown = bits & ~sum(codes)
+    names += [f"bit{i}" for i in range(unknown.bit_length()) if unknown >> i & 1]
+    return ",".join(names)
+
+
+def _flag_bits(names: str, codes: Mapping[int, str], label: str) -> int:
+    bits = 0
+    for name in filter(None, names.split(",")):
+        if name.startswith("bit") and name[3:].isdigit():
+            bits |= 1 << int(name[3:])
+        else:
+            bits |= _code_of(codes, name, label)
+    return bits
+
+
+def _code_of(codes: Mapping[int, str], name: str, label: str) -> int:
+    for code, known in codes.items():
+        if known == name:
+            return code
+    raise ValueError(f"VE.Direct {label}: no code for {name!r}")
+
+
+CS_CODES = _codes(
+    (0, "off"), (1, "low_power"), (2, "fault"), (3, "bulk"), (4, "absorption"), (5, "float"),
+    (6, "storage"), (7, "equalize"), (9, "inverting"), (11, "power_supply"),
+    (245, "starting_up"), (246, "repeated_absorption"), (247, "recondition"),
+    (248, "battery_safe"), (252, "external_control"),
+)
+MPPT_CODES = _codes((0, "off"), (1, "limited"), (2, "mppt"))
+MODE_CODES = _codes((1, "charger"), (2, "inverter"), (4, "off"), (5, "eco"), (253, "hibernate"))
+OR_BITS = _codes(
+    (0x1, "no_input_power"), (0x2, "power_switch"), (0x4, "device_mode"), (0x8, "remote_input"),
+    (0x10, "protection"), (0x20, "paygo"), (0x40, "bms"), (0x80, "engine_shutdown"),
+    (0x100, "analysing_input_voltage"),
+)
+AR_BITS = _codes(
+    (1, "low_voltage"), (2, "high_voltage"), (4, "low_soc"), (8, "low_starter_voltage"),
+    (16, "high_starter_voltage"), (32, "low_temperature"), (64, "high_temperature"),
+    (128, "mid_voltage"), (256, "overload"), (512, "dc_ripple"), (1024, "low_ac_out_voltage"),
+    (2048, "high_ac_out_voltage"), (4096, "short_circuit"), (8192, "bms_lockout"),
+)
+
+#: Every label the decoder knows (VE.Direct Protocol 3.33 Table I), MPPT and Phoenix.
+FIELDS: tuple[TextField, ...] = (
+    TextField("PID", "product_id", "text"),
+    TextField("FW", "firmware_version", "text"),
+    TextField("FWE", "firmware_version", "text"),
+    TextField("SER#", "serial_number", "text"),
+    TextField("V", "battery_voltage", exp=-3),
+    TextField("I", "battery_current", exp=-3),
+    TextField("VPV", "pv_voltage", exp=-3),
+    TextField("PPV", "pv_power"),
+    TextField("IL", "load_current", exp=-3),
+    TextField("LOAD", "load_output_on", "onoff"),
+    TextField("Relay", "relay_on", "onoff"),
+    TextField("T", "battery_temperature"),
+    TextField("SOC", "battery_soc", exp=-1),
+    TextField("CS", "charge_state", "enum", codes=CS_CODES),
+    TextField("MPPT", "tracker_mode", "enum", codes=MPPT_CODES),
+    TextField("OR", "off_reason", "hexflags", codes=OR_BITS),
+    TextField("ERR", "error_code"),
+    TextField("H19", "yield_total", exp=1),
+    TextField("H20", "yield_today", exp=1),
+    TextField("H21", "max_power_today"),
+    TextField("H22", "yield_yesterday", exp=1),
+    TextField("H23", "max_power_yesterday"),
+    TextField("HSDS", "day_sequence"),
+    TextField("MODE", "inverter_mode", "enum", codes=MODE_CODES),
+    TextField("AC_OUT_V", "ac_output_voltage", exp=-2),
+    TextField("AC_OUT_I", "ac_output_current", exp=-1),
+    TextField("AC_OUT_S", "ac_output_apparent_power"),
+    TextField("AR", "alarm_reason", "flags", codes=AR_BITS),
+    TextField("WARN", "warnings", "flags", codes=AR_BITS),
+)
+
+#: label -> field.
+LABELS: Mapping[str, TextField] = MappingProxyType({f.label: f for f in FIELDS})
+
+#: Field order of a SmartSolar MPPT with load output (fw >= 1.44).
+MPPT_LABELS: tuple[str, ...] = (
+    "PID", "FW", "SER#", "V", "I", "VPV", "PPV", "CS", "MPPT", "OR", "ERR", "LOAD", "IL",
+    "H19", "H20", "H21", "H22", "H23", "HSDS",
+)
+#: BlueSolar MPPT on older firmware: no MPPT, OR, LOAD or IL field.
+MPPT_LABELS_BASIC: tuple[str, ...] = (
+    "PID", "FW", "SER#", "V", "I", "VPV", "PPV", "CS", "ERR", "H19", "H20", "H21", "H22", "H23",
+    "HSDS",
+)
+#: Phoenix VE.Direct inverter.
+PHOENIX_LABELS: tuple[str, ...] = (
+    "PID", "FW", "SER#", "MODE", "CS", "AC_OUT_V", "AC_OUT_I", "AC_OUT_S", "V", "AR", "WARN", "OR",
+)
+
+
+def decode_block(block: TextBlock) -> Values:
+    """Canonical SI values of a text block.
+
+    Unknown labels, ``---`` (no value) and enum codes missing from the table are
+    left out; the raw fields stay available in ``block.fields``.
+
+    Raises
+    ------
+    ProtocolError
+        When a known label carries a value that cannot be parsed.
+    """
+    out: Values = {}
+    labels = LABELS
+    for label, text in block.fields:
+        spec = labels.get(label)
+        if spec is None or text == NO_VALUE:
+            continue
+        value = spec.decode(text)
+        if value is not None:
+            out[spec.name] = value
+    return out
+
+
+#: The uniform name used through :data:`firmware_bridge.protocols.PROTOCOLS`.
+decode = decode_block
+
+
+def encode_fields(
+    values: Mapping[str, Value | None], labels: Sequence[str] = MPPT_LABELS
+) -> list[tuple[str, str]]:
+    """Ordered ``(label, text)`` fields for ``values``, as a device of ``labels`` sends.
+
+    A label whose canonical name is missing from ``values`` is not sent; a
+    value of None is sent as ``---``.
+    """
+    fields = []
+    for label in labels:
+        spec = LABELS[label]
+        if spec.name not in values:
+            continue
+        value = values[spec.name]
+        fields.append((label, NO_VALUE if value is None else spec.encode(value)))
+    return fields
+
+
+def build_block(fields: Iterable[tuple[str, str]]) -> bytes:
+    """Block bytes ``\\r\\n<label>\\t<value>...\\r\\nChecksum\\t<byte>`` with a valid checksum."""
+    body = "".join(f"\r\n{label}\t{text}" for label, text in fields) + "\r\nChecksum\t"
+    raw = body.encode("ascii")
+    return raw + bytes((vedirect_checksum_byte(raw),))
+
+
+def encode_block(values: Mapping[str, Value | None], labels: Sequence[str] = MPPT_LABELS) -> bytes:
+    """``build_block(encode_fields(values, labels))``."""
+    return build_block(encode_fields(values, labels))
+
+
+def build_hex_frame(command: int, payload: bytes) -> bytes:
+    """``:`` + command nibble + payload hex pairs + check pair + ``\\n`` (upper case)."""
+    if not 0 <= command <= 0xF:
+        raise ValueError(f"HEX command must be one nibble, got {command}")
+    check = vedirect_hex_check(command, payload)
+    return f":{command:X}{payload.hex().upper()}{check:02X}\n".encode("ascii")
+
+
+def build_async_frame(register: int, value: int, *, size: int = 2, flags: int = 0) -> bytes:
+    """An asynchronous ``:A`` frame: register (LE 16-bit), flags, value (LE, ``size`` bytes)."""
+    payload = register.to_bytes(2, "little") + bytes((flags,)) + value.to_bytes(size, "little")
+    return build_hex_frame(0xA, payload)
+
+
+def parse_hex_frame(raw: bytes) -> HexFrame:
+    """Parse and check one HEX frame (``:...`` with or without the ending ``\\n``).
+
+    Raises
+    ------
+    FrameError
+        Not a HEX frame (missing ':', odd digits, non-hex characters).
+    ChecksumError
+        The check byte does not match.
+    """
+    frame = VeDirectFramer.parse_hex(raw.rstrip(b"\n"))
+    if frame is None:
+        raise FrameError(f"not a VE.Direct HEX frame: {raw!r}")
+    return frame

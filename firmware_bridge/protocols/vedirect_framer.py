@@ -1,0 +1,286 @@
+"""Sans-IO framer for the VE.Direct text protocol with interleaved HEX frames.
+
+Re-exported by :mod:`firmware_bridge.protocols.vedirect`; see there for the
+wire format. The framer works on whole chunks with ``bytes.find`` rather than a
+per-byte state machine, so a Raspberry Pi keeps up with many ports at once.
+
+Rules it follows (VE.Direct Protocol 3.33 p. 5 and p. 17; parser bug history
+in OpenDTU-OnBattery#174, VeDirectFrameHandler#15, emonhub#160):
+
+* a block ends at the byte after ``Checksum<TAB>``, whatever that byte is;
+* a ':' anywhere else starts a HEX frame, captured up to ``\\n`` and cut out of
+  the text; a non-hex character aborts the capture (it was noise) and the text
+  resumes at that character;
+* a block runs from its first CR LF; bytes before it are counted as garbage;
+* a block must be ASCII ``\\r\\n<label>\\t<value>`` lines, and sum to 0 mod 256,
+  otherwise it is counted and dropped whole. When a malformed block contains
+  noise followed by well-formed lines, the framer retries once from the first
+  CR LF after the noise (one checksum trial, so a false accept is 1 in 256
+  of such blocks and then holds only bytes that were sent as one block tail);
+* buffers are bounded: a missing ``Checksum`` never grows memory.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from firmware_bridge.checksums import vedirect_hex_ok
+from firmware_bridge.errors import ChecksumError, FrameError
+
+__all__ = ["HexFrame", "TextBlock", "VeDirectFramer"]
+
+_CHECKSUM = b"Checksum\t"
+_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+_MAX_BLOCK = 2048  # 22 fields of at most 9 + 33 characters fit many times over
+_MAX_HEX = 128  # longest real HEX frame is ~40 characters
+
+
+@dataclass(frozen=True, slots=True)
+class TextBlock:
+    """One checksum-valid text block.
+
+    Attributes
+    ----------
+    fields : tuple of (str, str)
+        ``(label, value)`` in the order sent, without the Checksum field.
+    raw : bytes
+        The block bytes from its first CR LF through the checksum byte (HEX frames removed).
+    """
+
+    fields: tuple[tuple[str, str], ...]
+    raw: bytes
+
+    def as_dict(self) -> dict[str, str]:
+        """``{label: value}`` (a repeated label keeps its last value)."""
+        return dict(self.fields)
+
+
+@dataclass(frozen=True, slots=True)
+class HexFrame:
+    """One checksum-valid HEX frame.
+
+    Attributes
+    ----------
+    command : int
+        Command / response nibble (0xA for asynchronous frames).
+    payload : bytes
+        Data bytes after the nibble, without the check byte.
+    raw : bytes
+        The frame as received, ``:`` through the last hex digit (no ``\\n``).
+    """
+
+    command: int
+    payload: bytes
+    raw: bytes
+
+    @property
+    def register(self) -> int | None:
+        """Register id of a get/set/async frame (little-endian), else None."""
+        if self.command in (0x7, 0x8, 0xA) and len(self.payload) >= 3:
+            return int.from_bytes(self.payload[:2], "little")
+        return None
+
+    @property
+    def value(self) -> int | None:
+        """Unsigned register value of a get/set/async frame (after the flags byte), else None."""
+        if self.register is None or len(self.payload) < 4:
+            return None
+        return int.from_bytes(self.payload[3:], "little")
+
+
+class VeDirectFramer:
+    """Cut a VE.Direct byte stream into :class:`TextBlock` and :class:`HexFrame` objects.
+
+    ``feed`` returns the text blocks it completed; HEX frames are queued and
+    taken with :meth:`take_hex_frames` (the last 64 are kept).
+
+    Counters (read-only attributes): ``blocks_ok``, ``checksum_errors``,
+    ``format_errors`` (non-ASCII or malformed lines), ``hex_frames``,
+    ``hex_errors``, ``garbage_bytes`` (bytes outside any frame), ``overflows``.
+    """
+
+    def __init__(self) -> None:
+        self.blocks_ok = 0
+        self.checksum_errors = 0
+        self.format_errors = 0
+        self.hex_frames = 0
+        self.hex_errors = 0
+        self.garbage_bytes = 0
+        self.overflows = 0
+        self._block = bytearray()
+        self._hex: bytearray | None = None
+        self._await_checksum = False
+        self._hex_queue: deque[HexFrame] = deque(maxlen=64)
+
+    @property
+    def frames_ok(self) -> int:
+        """Text blocks delivered (the architecture's common counter name)."""
+        return self.blocks_ok
+
+    @property
+    def frames_bad(self) -> int:
+        """Text blocks dropped for a bad checksum or format."""
+        return self.checksum_errors + self.format_errors
+
+    def reset(self) -> None:
+        """Drop a partial block or HEX frame (call after a >500 ms gap mid-frame)."""
+        self.garbage_bytes += len(self._block) + len(self._hex or b"")
+        self._block = bytearray()
+        self._hex = None
+        self._await_checksum = False
+
+    def take_hex_frames(self) -> list[HexFrame]:
+        """The valid HEX frames received since the last call, oldest first."""
+        frames = list(self._hex_queue)
+        self._hex_queue.clear()
+        return frames
+
+    def feed(self, data: bytes) -> list[TextBlock]:
+        """Consume ``data`` and return the text blocks it completed. Never raises."""
+        out: list[TextBlock] = []
+        pos, n = 0, len(data)
+        while pos < n:
+            if self._hex is not None:
+                pos = self._feed_hex(data, pos)
+            elif self._await_checksum:
+                self._block.append(data[pos])
+                pos += 1
+                self._finish_block(out)
+            else:
+                pos = self._feed_text(data, pos, out)
+        return out
+
+    def _feed_text(self, data: bytes, pos: int, out: list[TextBlock]) -> int:
+        colon = data.find(b":", pos)
+        end = len(data) if colon < 0 else colon
+        block = self._block
+        search_from = max(0, len(block) - len(_CHECKSUM) + 1)
+        block += data[pos:end]
+        k = block.find(_CHECKSUM, search_from)
+        if k >= 0:
+            after = k + len(_CHECKSUM) + 1  # index just past the checksum byte
+            if after <= len(block):
+                extra = len(block) - after
+                del block[after:]
+                self._finish_block(out)
+                return end - extra
+            if colon >= 0:  # the ':' itself is the checksum byte
+                block.append(data[colon])
+                self._finish_block(out)
+                return colon + 1
+            self._await_checksum = True
+            return end
+        if len(block) > _MAX_BLOCK:
+            self._trim()
+        if colon < 0:
+            return end
+        self._hex = bytearray(b":")
+        return colon + 1
+
+    def _feed_hex(self, data: bytes, pos: int) -> int:
+        hexbuf = self._hex
+        assert hexbuf is not None
+        nl = data.find(b"\n", pos)
+        stop = len(data) if nl < 0 else nl
+        chunk = data[pos:stop]
+        bad = next((i for i, b in enumerate(chunk) if b not in _HEX_DIGITS), -1)
+        if bad >= 0:  # noise, not a HEX frame: resume text at the offending byte
+            self.garbage_bytes += len(hexbuf) + bad
+            self._hex = None
+            return pos + bad
+        hexbuf += chunk
+        if len(hexbuf) > _MAX_HEX:
+            self.garbage_bytes += len(hexbuf)
+            self.hex_errors += 1
+            self._hex = None
+            return stop
+        if nl < 0:
+            return stop
+        self._hex = None
+        try:
+            self._hex_queue.append(self.parse_hex(bytes(hexbuf)))
+            self.hex_frames += 1
+        except FrameError:
+            self.hex_errors += 1
+        return nl + 1
+
+    @staticmethod
+    def parse_hex(raw: bytes) -> HexFrame:
+        """Parse ``:`` + nibble + hex pairs + check pair (no ``\\n``); raise on bad frames."""
+        digits = raw[1:]
+        if raw[:1] != b":" or len(digits) < 3 or len(digits) % 2 == 0:
+            raise FrameError(f"malformed VE.Direct HEX frame {raw!r}")
+        try:
+            command = int(digits[:1], 16)
+            body = bytes.fromhex(digits[1:].decode("ascii"))
+        except ValueError as exc:
+            raise FrameError(f"malformed VE.Direct HEX frame {raw!r}") from exc
+        if not vedirect_hex_ok(command, body):
+            raise ChecksumError(f"VE.Direct HEX frame check byte mismatch in {raw!r}")
+        return HexFrame(command, body[:-1], raw)
+
+    def _trim(self) -> None:
+        """Keep only the tail of an over-long block from its last CR LF (or last 8 bytes)."""
+        block = self._block
+        cut = block.rfind(b"\r\n")
+        if cut <= 0:
+            cut = len(block) - len(_CHECKSUM) + 1
+        self.garbage_bytes += cut
+        self.overflows += 1
+        del block[:cut]
+
+    def _finish_block(self, out: list[TextBlock]) -> None:
+        buf = bytes(self._block)
+        self._block = bytearray()
+        self._await_checksum = False
+        start = buf.find(b"\r\n")
+        if start < 0:
+            self.garbage_bytes += len(buf)
+            self.format_errors += 1
+            return
+        self.garbage_bytes += start
+        block = buf[start:]
+        fields = _parse_fields(block)
+        if fields is None:
+            block, fields = _resync(block)
+            if fields is None:
+                self.format_errors += 1
+                return
+        if sum(block) & 0xFF:
+            self.checksum_errors += 1
+            return
+        self.garbage_bytes += len(buf) - start - len(block)
+        self.blocks_ok += 1
+        out.append(TextBlock(fields, block))
+
+
+def _parse_fields(block: bytes) -> tuple[tuple[str, str], ...] | None:
+    """Fields of ``\\r\\n<label>\\t<value>...\\r\\nChecksum\\t<b>``; None if malformed."""
+    try:
+        text = block[2 : -3 - len(_CHECKSUM)].decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    if not block.endswith(b"\r\n" + _CHECKSUM, 0, len(block) - 1):
+        return None
+    if not text:
+        return ()
+    fields = []
+    for line in text.split("\r\n"):
+        label, sep, value = line.partition("\t")
+        if not sep or not label.isprintable() or not label or not value.isprintable():
+            return None
+        fields.append((label, value))
+    return tuple(fields)
+
+
+def _resync(block: bytes) -> tuple[bytes, tuple[tuple[str, str], ...] | None]:
+    """The first well-formed tail of a malformed block, starting at a CR LF."""
+    pos = block.find(b"\r\n", 2)
+    while pos >= 0:
+        tail = block[pos:]
+        fields = _parse_fields(tail)
+        if fields:
+            return tail, fields
+        pos = block.find(b"\r\n", pos + 2)
+    return block, None
