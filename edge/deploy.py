@@ -1,0 +1,225 @@
+"""Ship a release to a Raspberry Pi over SSH, install the service, roll back on failure.
+
+Responsible for: the order of a deploy and its safety rules. A deploy is
+
+1. connect (``ssh``; ``sudo -n`` when the login user is not root),
+2. probe the device (architecture, Python, current release; *already
+   deployed* when the current release has the same id and its installed
+   files still match: nothing is changed),
+3. copy the wheelhouse and the release directory (``rsync``),
+4. install (shared dependency environment + the release's venv, offline),
+5. create the service user (on a real root),
+6. activate (install files, switch ``current`` atomically),
+7. restart the service and wait until it is healthy,
+8. on failure: activate the previous release again and restart it,
+9. prune old releases.
+
+Nothing on the device changes before step 6, so a failed copy or install
+leaves the running release untouched; after step 6 a failed health check
+switches back. The device is never left without a working release.
+
+Does NOT: build the wheel or stage files (:mod:`edge.deploy_build`,
+:mod:`edge.deploy_release`), or print (``report`` receives progress lines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from edge.deploy_release import DeviceLayout, Release
+from edge.deploy_remote import DeployError, Remote
+
+__all__ = ["DeployError", "DeployOptions", "DeployResult", "deploy", "plan"]
+
+Outcome = Literal["deployed", "already-deployed", "rolled-back", "failed", "dry-run"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeployOptions:
+    """How to install on the device.
+
+    Attributes
+    ----------
+    layout : DeviceLayout
+        Device root (``/`` on a Pi; a directory in tests).
+    service_manager : str
+        Command taking ``daemon-reload|enable|restart|is-active <unit>``.
+    service_user : str
+        The unit's ``User=``; owns the credentials file.
+    create_user : bool or None
+        Create ``service_user`` (``useradd --system``, group dialout);
+        None means only when the device root is ``/``.
+    keep : int
+        Releases kept on the device (the current one included).
+    health_timeout : float
+        Seconds to wait for the service to become healthy. [s]
+    dry_run : bool
+        List every step; change nothing.
+    """
+
+    layout: DeviceLayout = field(default_factory=DeviceLayout)
+    service_manager: str = "systemctl"
+    service_user: str = "helio"
+    create_user: bool | None = None
+    keep: int = 3
+    health_timeout: float = 60.0
+    dry_run: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeployResult:
+    """What happened.
+
+    Attributes
+    ----------
+    release_id : str
+        The release that was to be deployed.
+    outcome : str
+        ``deployed``, ``already-deployed``, ``rolled-back`` (the new release
+        failed its health check; ``previous`` runs again), ``failed`` (no
+        previous release to go back to) or ``dry-run``.
+    previous : str
+        The release that ran before ('' on a first deploy).
+    message : str
+        Why a deploy was rolled back or failed.
+    """
+
+    release_id: str
+    outcome: Outcome
+    previous: str = ""
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the requested release now runs (or would, in a dry run)."""
+        return self.outcome in ("deployed", "already-deployed", "dry-run")
+
+
+def plan(release: Release, opts: DeployOptions, wheelhouse: Path | None) -> list[str]:
+    """One line per step, as ``--dry-run`` prints them."""
+    lay = opts.layout
+    rel = lay.release_dir(release.id)
+    steps = ["connect over ssh; use `sudo -n` if the login user is not root",
+             f"probe: architecture, python3, current release (same id {release.id} "
+             "and unchanged files: already deployed, stop here)"]
+    if wheelhouse is not None:
+        steps.append(f"rsync {wheelhouse}/ -> {lay.base}/wheelhouse/")
+    steps += [
+        f"rsync {release.dir}/ -> {rel}/",
+        f"install: {lay.base}/deps/<hash> (python3 -m venv, pip install --no-index "
+        f"--find-links {lay.base}/wheelhouse) and {rel}/venv ({release.wheel_name})",
+    ]
+    if opts.create_user if opts.create_user is not None else lay.root == "/":
+        steps.append(f"create system user {opts.service_user} in group dialout if missing")
+    steps += [f"install {f['path']} mode {f['mode']} owner {f['owner']}"
+              for f in release.manifest["files"]]
+    steps += [
+        f"ln -s releases/{release.id} current.helio-new && mv -T current.helio-new {lay.current}",
+        f"{opts.service_manager} daemon-reload; enable; restart helio-edge.service",
+        f"health: is-active + helio-edge check --config {lay.config} + status topic online "
+        f"(up to {opts.health_timeout:.0f} s)",
+        "on failure: switch current back to the previous release and restart it",
+        f"prune: keep the newest {opts.keep} releases",
+    ]
+    return steps
+
+
+def _args(opts: DeployOptions, **extra: Any) -> dict[str, Any]:
+    return {"root": opts.layout.root, **extra}
+
+
+def _start(remote: Remote, opts: DeployOptions, release_id: str) -> None:
+    """Activate ``release_id``, restart, and raise DeployError unless healthy."""
+    remote.step("activate", _args(opts, release=release_id, user=opts.service_user))
+    mgr = opts.service_manager
+    when = remote.step("service", _args(opts, manager=mgr,
+                                         verbs=["daemon-reload", "enable", "restart"]))
+    remote.step("health", _args(opts, manager=mgr, timeout=opts.health_timeout,
+                                since=when["time"]), timeout=opts.health_timeout + 120)
+
+
+def deploy(
+    release: Release,
+    remote: Remote,
+    opts: DeployOptions,
+    *,
+    wheelhouse: Path | None,
+    report: Callable[[str], None],
+) -> DeployResult:
+    """Deploy ``release`` to the device behind ``remote``.
+
+    Raises
+    ------
+    DeployError
+        Before activation (unreachable host, missing key, wrong
+        architecture or Python, failed copy or install): nothing on the
+        device changed.
+    """
+    if opts.dry_run:
+        for i, line in enumerate(plan(release, opts, wheelhouse), 1):
+            report(f"[dry-run {i}] {line}")
+        return DeployResult(release.id, "dry-run")
+    lay = opts.layout
+    report(f"connecting to {remote.target.destination}")
+    remote.connect()
+    info = remote.step("probe", _args(opts))
+    report(f"device: {info['machine']}, python {info['python']}, "
+           f"current release: {info['current'] or 'none'}")
+    _check_platform(release, info)
+    if info["current"] == release.id and not info["drift"]:
+        report(f"already deployed: {release.id} is current and its files are unchanged")
+        return DeployResult(release.id, "already-deployed", previous=release.id)
+    if wheelhouse is not None:
+        report(f"copying wheelhouse ({len(release.manifest['wheelhouse'])} wheels)")
+        remote.push(wheelhouse, f"{lay.base}/wheelhouse", delete=False)
+    report(f"copying release {release.id}")
+    remote.push(release.dir, lay.release_dir(release.id), delete=True)
+    report("installing (offline)")
+    try:
+        remote.step("install", _args(opts, release=release.id, python=remote.python))
+    except DeployError as exc:
+        raise DeployError(f"install failed; {info['current'] or 'nothing'} still runs.\n{exc}") \
+            from None
+    create = opts.create_user if opts.create_user is not None else lay.root == "/"
+    if create:
+        remote.step("ensure_user", {"user": opts.service_user})
+    previous = info["current"] if info["current"] != release.id else ""
+    report(f"activating {release.id}")
+    try:
+        _start(remote, opts, release.id)
+    except DeployError as exc:
+        return _roll_back(remote, opts, release.id, previous=previous, why=str(exc),
+                          report=report)
+    report(f"healthy: {release.id} is live")
+    remote.step("prune", _args(opts, keep=opts.keep, python=remote.python))
+    return DeployResult(release.id, "deployed", previous=previous)
+
+
+def _check_platform(release: Release, info: dict[str, Any]) -> None:
+    target = release.manifest.get("target", {})
+    machine, python = target.get("machine"), target.get("python")
+    if machine and machine != info["machine"]:
+        raise DeployError(f"the release was built for {machine} but the device is "
+                          f"{info['machine']}: pass --arch {info['machine']}")
+    if python and python != info["python"]:
+        raise DeployError(f"the wheelhouse is for Python {python} but the device has "
+                          f"{info['python']}: pass --python-version {info['python']}")
+
+
+def _roll_back(remote: Remote, opts: DeployOptions, failed: str, *, previous: str, why: str,
+               report: Callable[[str], None]) -> DeployResult:
+    report(f"health check failed for {failed}:\n{why}")
+    if not previous:
+        report("no previous release to roll back to; the new release stays installed")
+        return DeployResult(failed, "failed", message=why)
+    report(f"rolling back to {previous}")
+    try:
+        _start(remote, opts, previous)
+    except DeployError as exc:
+        raise DeployError(f"rollback to {previous} is active but not healthy either: {exc}") \
+            from None
+    report(f"rolled back: {previous} runs again")
+    return DeployResult(failed, "rolled-back", previous=previous, message=why)

@@ -1,0 +1,189 @@
+"""Deploy, transport: SSH commands and rsync copies to the device.
+
+Responsible for: building the ``ssh``/``rsync`` command lines (port,
+identity file, options, ``sudo -n`` when the login user is not root),
+running the device-side steps of :mod:`edge.deploy_device` by sending that
+file to the device's ``python3`` over SSH, and turning SSH failures into a
+:class:`DeployError` that says what to fix (unreachable host, refused key,
+no passwordless sudo).
+
+Does NOT: decide what to deploy or when to roll back (:mod:`edge.deploy`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge import deploy_device
+
+__all__ = ["DeployError", "Remote", "SshTarget"]
+
+log = logging.getLogger(__name__)
+
+#: ssh's own exit status for connection and authentication failures.
+SSH_FAILED = 255
+
+
+class DeployError(RuntimeError):
+    """A deploy could not go on; the message tells the installer what to fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class SshTarget:
+    """How to reach the device.
+
+    Attributes
+    ----------
+    destination : str
+        ``user@host`` (or an alias from ``~/.ssh/config``).
+    port : int
+        SSH port; 0 leaves it to ``~/.ssh/config`` (22).
+    identity : str
+        Private key file (``-i``); empty uses the SSH agent / defaults.
+    options : tuple of str
+        Extra ``-o`` options (``UserKnownHostsFile=...``).
+    connect_timeout : int
+        Seconds before an unreachable host is reported. [s]
+    """
+
+    destination: str
+    port: int = 0
+    identity: str = ""
+    options: tuple[str, ...] = ()
+    connect_timeout: int = 10
+
+    def ssh_argv(self) -> list[str]:
+        """``ssh`` and its options, without the destination."""
+        argv = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={self.connect_timeout}",
+                "-o", "StrictHostKeyChecking=accept-new", "-o", "ServerAliveInterval=15"]
+        if self.port:
+            argv += ["-p", str(self.port)]
+        if self.identity:
+            argv += ["-i", self.identity, "-o", "IdentitiesOnly=yes"]
+        for opt in self.options:
+            argv += ["-o", opt]
+        return argv
+
+
+def _explain(target: SshTarget, stderr: str) -> str:
+    text = stderr.strip()
+    hint = ""
+    if "Permission denied" in text:
+        hint = ("the device refused the key: copy it with "
+                f"`ssh-copy-id {target.destination}` (see docs/deploy.md)")
+    elif "Host key verification failed" in text or "REMOTE HOST IDENTIFICATION" in text:
+        hint = "the device's host key changed: check it, then `ssh-keygen -R <host>`"
+    else:
+        hint = "is the device on, on the network, and running sshd?"
+    return f"cannot reach {target.destination}: {text.splitlines()[-1] if text else 'ssh failed'}" \
+           f"\n  {hint}"
+
+
+@dataclass
+class Remote:
+    """Runs device steps over SSH and copies directories with rsync.
+
+    Parameters
+    ----------
+    target : SshTarget
+        The device.
+    python : str
+        The device's Python interpreter.
+    report : callable
+        Receives progress lines (the device's own output included).
+    """
+
+    target: SshTarget
+    python: str = "python3"
+    report: Callable[[str], None] = lambda _m: None
+    sudo: bool = field(default=False, init=False)
+
+    def check_identity(self) -> None:
+        """Raise :class:`DeployError` when the identity file is missing."""
+        if self.target.identity and not Path(self.target.identity).is_file():
+            raise DeployError(f"SSH key {self.target.identity} not found "
+                              "(create one with `ssh-keygen -t ed25519`, see docs/deploy.md)")
+
+    def _ssh(self, command: str, stdin: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        argv = [*self.target.ssh_argv(), self.target.destination, command]
+        log.debug("ssh: %s", shlex.join(argv))
+        try:
+            return subprocess.run(argv, input=stdin, capture_output=True, text=True,
+                                  timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise DeployError(f"{self.target.destination}: no answer within {timeout:.0f} s") \
+                from None
+        except OSError as exc:
+            raise DeployError(f"cannot run ssh: {exc}") from None
+
+    def connect(self) -> None:
+        """Check the device answers, and decide whether to use ``sudo -n``."""
+        self.check_identity()
+        done = self._ssh("id -u", "", timeout=self.target.connect_timeout + 20)
+        if done.returncode == SSH_FAILED:
+            raise DeployError(_explain(self.target, done.stderr))
+        if done.returncode != 0:
+            raise DeployError(f"{self.target.destination}: `id -u` failed: {done.stderr.strip()}")
+        self.sudo = done.stdout.strip() != "0"
+        if self.sudo:
+            probe = self._ssh("sudo -n true", "", timeout=30)
+            if probe.returncode != 0:
+                raise DeployError(
+                    f"{self.target.destination}: the login user is not root and has no "
+                    "passwordless sudo; see docs/deploy.md (sudoers line)")
+
+    def step(self, name: str, args: dict[str, Any], *, timeout: float = 1800.0) -> dict[str, Any]:
+        """Run :mod:`edge.deploy_device` step ``name`` on the device.
+
+        Raises
+        ------
+        DeployError
+            With the step's own explanation when it fails.
+        """
+        cmd = shlex.join([self.python, "-", name, json.dumps(args)])
+        if self.sudo:
+            cmd = "sudo -n " + cmd
+        source = Path(deploy_device.__file__).read_text()
+        done = self._ssh(cmd, source, timeout=timeout)
+        if done.returncode == SSH_FAILED:
+            raise DeployError(_explain(self.target, done.stderr))
+        result: dict[str, Any] = {}
+        for line in done.stdout.splitlines():
+            if line.startswith("RESULT "):
+                result = json.loads(line[len("RESULT "):])
+            elif line.strip():
+                self.report(line)
+        if done.returncode != 0:
+            raise DeployError(f"{name} on {self.target.destination}: "
+                              f"{done.stderr.strip() or 'failed'}")
+        return result
+
+    def push(self, local_dir: Path, remote_dir: str, *, delete: bool) -> None:
+        """rsync ``local_dir/`` into ``remote_dir/`` (created if missing)."""
+        argv = ["rsync", "-a", "--no-owner", "--no-group", "--mkpath",
+                "-e", shlex.join(self.target.ssh_argv())]
+        if delete:
+            argv.append("--delete")
+        if self.sudo:
+            argv += ["--rsync-path", "sudo -n rsync"]
+        argv += [f"{local_dir}/", f"{self.target.destination}:{remote_dir}/"]
+        log.debug("rsync: %s", shlex.join(argv))
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode == SSH_FAILED:
+            raise DeployError(_explain(self.target, done.stderr))
+        if done.returncode != 0:
+            raise DeployError(f"copying {local_dir.name} to the device failed "
+                              f"(rsync exit {done.returncode}; is rsync installed there?):\n"
+                              f"{done.stderr.strip()}")
+
+    def describe(self, commands: Sequence[str]) -> list[str]:
+        """The shell form of what a step would run (for ``--dry-run``)."""
+        return [shlex.join([*self.target.ssh_argv(), self.target.destination, c])
+                for c in commands]
