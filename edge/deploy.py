@@ -56,6 +56,10 @@ class DeployOptions:
         Releases kept on the device (the current one included).
     health_timeout : float
         Seconds to wait for the service to become healthy. [s]
+    health_skip : tuple of str
+        ``helio-edge check --skip`` groups left out when judging a release
+        (default ``broker``: a site with no internet is no reason to roll
+        back; the status topic is still checked whenever the broker answers).
     dry_run : bool
         List every step; change nothing.
     """
@@ -66,6 +70,7 @@ class DeployOptions:
     create_user: bool | None = None
     keep: int = 3
     health_timeout: float = 60.0
+    health_skip: tuple[str, ...] = ("broker",)
     dry_run: bool = False
 
 
@@ -119,7 +124,8 @@ def plan(release: Release, opts: DeployOptions, wheelhouse: Path | None) -> list
     steps += [
         f"ln -s releases/{release.id} current.helio-new && mv -T current.helio-new {lay.current}",
         f"{opts.service_manager} daemon-reload; enable; restart helio-edge.service",
-        f"health: is-active + helio-edge check --config {lay.config} + status topic online "
+        f"health: is-active + helio-edge check --config {lay.config} "
+        f"{' '.join('--skip ' + k for k in opts.health_skip)} + status topic online "
         f"(up to {opts.health_timeout:.0f} s)",
         "on failure: switch current back to the previous release and restart it",
         f"prune: keep the newest {opts.keep} releases",
@@ -138,7 +144,8 @@ def _start(remote: Remote, opts: DeployOptions, release_id: str) -> None:
     when = remote.step("service", _args(opts, manager=mgr,
                                          verbs=["daemon-reload", "enable", "restart"]))
     remote.step("health", _args(opts, manager=mgr, timeout=opts.health_timeout,
-                                since=when["time"]), timeout=opts.health_timeout + 120)
+                                since=when["time"], skip=list(opts.health_skip)),
+                timeout=opts.health_timeout + 120)
 
 
 def deploy(

@@ -243,7 +243,7 @@ def service(args: dict[str, Any]) -> dict[str, Any]:
     return {"time": started}
 
 
-def _check_once(root: str, manager: list[str]) -> str:
+def _check_once(root: str, manager: list[str], skip: list[str]) -> str:
     """Empty when healthy, else what is wrong."""
     active = subprocess.run([*manager, "is-active", UNIT],
                             capture_output=True, text=True, check=False)
@@ -251,7 +251,8 @@ def _check_once(root: str, manager: list[str]) -> str:
         return f"service not active: {(active.stdout + active.stderr).strip()}"
     exe = str(_base(root) / "current" / "venv" / "bin" / "helio-edge")
     cfg = str(Path(root) / "etc" / "helio-edge" / "config.toml")
-    chk = subprocess.run([exe, "check", "--config", cfg],
+    skips = [a for k in skip for a in ("--skip", k)]
+    chk = subprocess.run([exe, "check", "--config", cfg, *skips],
                          capture_output=True, text=True, check=False)
     if chk.returncode != 0:
         return "helio-edge check failed:\n" + (chk.stdout + chk.stderr).strip()
@@ -264,7 +265,7 @@ def health(args: dict[str, Any]) -> dict[str, Any]:
     deadline = time.monotonic() + float(args["timeout"])
     problem = "not checked"
     while time.monotonic() < deadline:
-        problem = _check_once(root, manager)
+        problem = _check_once(root, manager, list(args.get("skip", [])))
         if not problem:
             break
         time.sleep(1.0)

@@ -77,7 +77,10 @@ def wait_online(cfg: AgentConfig, since: float, timeout: float) -> tuple[int, st
     topic = status_topic(cfg)
     client = _client(cfg)
     got: queue.Queue[bytes] = queue.Queue()
+    refused: list[str] = []
     client.on_message = lambda _c, _u, msg: got.put(bytes(msg.payload))
+    client.on_connect = lambda _c, _u, _f, rc, _p: refused.append(str(rc)) if rc.is_failure \
+        else None
     try:
         client.connect(cfg.mqtt.host, cfg.mqtt.port, keepalive=30)
     except (OSError, ssl.SSLError) as exc:
@@ -88,10 +91,12 @@ def wait_online(cfg: AgentConfig, since: float, timeout: float) -> tuple[int, st
         deadline = time.monotonic() + timeout
         last = b""
         while time.monotonic() < deadline:
+            if refused:
+                return 1, f"broker {cfg.mqtt.host}:{cfg.mqtt.port} refused: {refused[0]}"
             try:
-                last = got.get(timeout=max(0.05, deadline - time.monotonic()))
+                last = got.get(timeout=0.2)
             except queue.Empty:
-                break
+                continue
             if online_since(last, since):
                 return 0, f"status online on {topic}"
         return 1, f"no online status on {topic} within {timeout:.0f} s (last: {last[:200]!r})"

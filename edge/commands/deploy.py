@@ -30,7 +30,7 @@ from edge.deploy_release import DeviceLayout, Release, ReleaseInputs, stage_rele
 from edge.deploy_remote import Remote, SshTarget
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_CONFIG = "configs/edge/agent.toml"
+DEFAULT_CONFIG = "configs/edge/abuja.toml"
 DEFAULT_UNIT = "configs/systemd/helio-edge.service"
 
 
@@ -39,8 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("what to deploy")
     g.add_argument("--device", required=True, metavar="USER@HOST", help="the Pi, as for ssh")
     g.add_argument("--site", type=Path, help="site file (default: the one the config names)")
-    g.add_argument("--config", type=Path, default=REPO / DEFAULT_CONFIG,
-                   help=f"agent config template (default {DEFAULT_CONFIG})")
+    g.add_argument("--config", type=Path, default=None,
+                   help="agent config template (default configs/edge/<site name>.toml, "
+                   f"else {DEFAULT_CONFIG})")
     g.add_argument("--bundle", type=Path, help="model bundle dir or .tar.gz (default: config's)")
     g.add_argument("--public-key", type=Path, help="bundle signing public key (default: config's)")
     g.add_argument("--credentials", type=Path,
@@ -75,6 +76,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="create the service user (default: when --device-root is /)")
     d.add_argument("--keep", type=int, default=3, help="releases kept on the device")
     d.add_argument("--health-timeout", type=float, default=60.0, help="[s]")
+    d.add_argument("--health-skip", action="append", choices=["bundle", "devices", "broker"],
+                   default=None, help="checks `helio-edge check` leaves out when judging the "
+                   "new release (default: broker; the status topic is checked when reachable)")
     parser.add_argument("--dry-run", action="store_true", help="list every step, change nothing")
 
 
@@ -85,6 +89,16 @@ def _say(msg: str) -> None:
 
 def _fail(msg: str) -> None:
     sys.stderr.write(f"helio-edge deploy: {msg}\n")
+
+
+def _agent_config(args: argparse.Namespace) -> Path:
+    if args.config is not None:
+        return Path(args.config)
+    if args.site is not None:
+        by_site = Path(args.source) / "configs" / "edge" / f"{Path(args.site).stem}.toml"
+        if by_site.exists():
+            return by_site
+    return Path(args.source) / DEFAULT_CONFIG
 
 
 def _build(
@@ -105,7 +119,7 @@ def _build(
                                       extra_index_urls=args.extra_index_url, report=_say)
     inputs = ReleaseInputs(
         wheel=wheel, requirements=tuple(reqs), wheelhouse=wheelhouse,
-        agent_config=args.config, unit=args.unit, site=args.site, bundle=args.bundle,
+        agent_config=_agent_config(args), unit=args.unit, site=args.site, bundle=args.bundle,
         public_key=args.public_key, credentials=args.credentials,
     )
     release = stage_release(
@@ -124,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     opts = DeployOptions(
         layout=layout, service_manager=args.service_manager, service_user=args.service_user,
         create_user=args.create_user, keep=args.keep, health_timeout=args.health_timeout,
-        dry_run=args.dry_run,
+        health_skip=tuple(args.health_skip or ["broker"]), dry_run=args.dry_run,
     )
     target = SshTarget(args.device, port=args.port, identity=args.identity,
                        options=tuple(args.ssh_option), connect_timeout=args.connect_timeout)

@@ -9,6 +9,7 @@ and starts the installed release's agent directly.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shutil
@@ -16,15 +17,19 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from edge.deploy_build import Target, build_wheel, build_wheelhouse, default_cache_dir
-from edge.deploy_build import wheel_requirements
+from edge.deploy_build import (
+    Target,
+    build_wheel,
+    build_wheelhouse,
+    default_cache_dir,
+    wheel_requirements,
+)
 from tests.conftest import REPO, free_port, wait_port
 
 SSHD = "/usr/sbin/sshd"
@@ -218,8 +223,5 @@ def device(tmp_path: Path) -> Iterator[Device]:
         dev.stop()
         pid = dev.agent_pid()
         if pid:
-            try:
+            with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        time.sleep(0)

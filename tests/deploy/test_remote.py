@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -54,18 +55,16 @@ def test_remote_unreachable_host_is_a_clear_error() -> None:
 
 def test_remote_missing_identity_file_is_a_clear_error(tmp_path: Path) -> None:
     remote = Remote(SshTarget("pi@127.0.0.1", identity=str(tmp_path / "nope")))
-    with pytest.raises(DeployError, match="SSH key .*nope not found"):
+    with pytest.raises(DeployError, match=r"SSH key .*nope not found"):
         remote.connect()
 
 
 def test_remote_refused_key_says_how_to_fix(sshd, tmp_path: Path) -> None:
-    import subprocess
-
     other = tmp_path / "other_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
     target = SshTarget(sshd.destination, port=sshd.port, identity=str(other),
                        options=(f"UserKnownHostsFile={sshd.known_hosts}",), connect_timeout=5)
-    with pytest.raises(DeployError, match="refused the key.*ssh-copy-id"):
+    with pytest.raises(DeployError, match=r"refused the key.*ssh-copy-id"):
         Remote(target).connect()
 
 
