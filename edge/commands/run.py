@@ -32,6 +32,7 @@ from edge.config import (
 from edge.engine import ForecastEngine, ModelHolder
 from edge.messages import Topics, offline_status
 from edge.outbox import Outbox
+from edge.predictor import Predictor
 from edge.publisher import BrokerSettings, MqttPublisher
 from edge.sdnotify import Notifier
 
@@ -56,8 +57,6 @@ def sw_version() -> str:
 
 def load_holder(cfg: AgentConfig) -> ModelHolder:
     """The verified bundle and its interpreter; raises BundleError/PredictorError."""
-    from edge.predictor import Predictor  # noqa: PLC0415  (imports the TFLite runtime)
-
     def load() -> Any:
         return load_bundle(
             cfg.model.bundle, cfg.model.public_key, allow_unblessed=cfg.model.allow_unblessed

@@ -1,0 +1,168 @@
+"""``helio-edge check --config FILE``: is this device ready to run?
+
+Checks the config, the site, the bundle (signature, hashes, one test
+prediction), each device (one reading), the outbox location and the broker
+(a real MQTT connect with the configured TLS and credentials), and prints
+one line per check. Exit status: 0 all good, 1 a check failed, 2 the
+config itself is bad. Creates nothing on disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import functools
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from edge.bundle import BundleError
+from edge.config import AgentConfig, ConfigError, Site, load_agent_config, load_site
+
+Check = tuple[bool, str]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--config``, ``--skip``."""
+    parser.add_argument("--config", required=True, help="agent config (TOML)")
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["bundle", "devices", "broker"],
+        help="leave out a group of checks (repeatable)",
+    )
+    parser.add_argument("--timeout", type=float, default=5.0,
+                        help="seconds to wait for each device and the broker")
+
+
+def check_bundle(cfg: AgentConfig, site: Site) -> Check:
+    """Load and verify the bundle, run one prediction on clear-sky inputs."""
+    from edge.commands.run import load_holder  # noqa: PLC0415
+    from edge.engine import ForecastEngine  # noqa: PLC0415
+    from edge.predictor import runtime_name  # noqa: PLC0415
+
+    holder = load_holder(cfg)
+    engine = ForecastEngine(site, holder)
+    step = holder.spec.step_seconds
+    issue = int(time.time() // step * step)
+    geo = engine.geometry_for(issue)
+    k = geo.index(issue)
+    n = holder.spec.history_steps
+    result = engine.forecast(issue, geo.ghi_clear[k - n + 1: k + 1].tolist(), inputs_stale=False)
+    p50 = [row[1] for row in result.quantiles["pv_power"]]
+    if not all(math.isfinite(v) for v in p50):
+        return False, "test prediction is not finite"
+    b = holder.bundle
+    return True, (
+        f"{b.version} sha256 {b.sha256[:12]}… {'blessed' if b.blessed else 'UNBLESSED'}, "
+        f"runtime {runtime_name()}, step {holder.spec.step_minutes} min, "
+        f"horizons {list(holder.spec.horizons_min)}"
+    )
+
+
+def check_device(cfg: AgentConfig, index: int, timeout: float) -> Check:
+    """Open one device and wait for one reading."""
+    from firmware_bridge.device import open_device  # noqa: PLC0415
+
+    dcfg = cfg.devices[index]
+    dev = open_device(dcfg)
+    try:
+        deadline = time.monotonic() + max(timeout, 2 * dcfg.poll_interval)
+        while time.monotonic() < deadline:
+            reading = dev.poll()
+            if reading is not None:
+                return True, f"{dcfg.protocol} on {dcfg.port}: {len(reading.values)} values"
+            time.sleep(min(dcfg.poll_interval, 0.5))
+        st = dev.stats
+        state = "connected but no valid reading" if st.connected else "cannot open the port"
+        return False, (
+            f"{dcfg.protocol} on {dcfg.port}: {state} within {timeout:.0f} s "
+            f"(checksum errors {st.checksum_errors}, timeouts {st.timeouts})"
+        )
+    finally:
+        dev.close()
+
+
+def check_outbox(cfg: AgentConfig) -> Check:
+    """The outbox file or its directory is writable (nothing is created)."""
+    path = Path(cfg.outbox_path)
+    target = path if path.exists() else path.parent
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    if os.access(target, os.W_OK):
+        return True, f"{path} (writable)"
+    return False, f"{path}: {target} is not writable by uid {os.getuid()}"
+
+
+def check_broker(cfg: AgentConfig, site_id: str, timeout: float) -> Check:
+    """One MQTT connect with the configured TLS and credentials."""
+    import paho.mqtt.client as mqtt  # noqa: PLC0415
+    from paho.mqtt.enums import CallbackAPIVersion  # noqa: PLC0415
+
+    from edge.commands.run import broker_settings  # noqa: PLC0415
+
+    b = broker_settings(cfg, site_id)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=b.client_id + "-check")
+    result: list[str] = []
+    client.on_connect = lambda _c, _u, _f, rc, _p: result.append(str(rc))
+    if b.username:
+        client.username_pw_set(b.username, b.password or None)
+    if b.tls:
+        client.tls_set(ca_certs=b.ca_file or None, certfile=b.cert_file or None,
+                       keyfile=b.key_file or None)
+    t0 = time.monotonic()
+    try:
+        client.connect(b.host, b.port, keepalive=10)
+        while not result and time.monotonic() - t0 < timeout:
+            client.loop(timeout=0.1)
+    except (OSError, ValueError) as exc:
+        return False, f"{b.host}:{b.port}: {exc}"
+    finally:
+        client.disconnect()
+    if not result:
+        return False, f"{b.host}:{b.port}: no CONNACK within {timeout:.0f} s"
+    if result[0] != "Success":
+        return False, f"{b.host}:{b.port}: refused: {result[0]}"
+    ms = (time.monotonic() - t0) * 1000
+    return True, f"{b.host}:{b.port} {'TLS ' if b.tls else ''}connected in {ms:.0f} ms"
+
+
+def _run_check(name: str, fn: Callable[[], Check], out: list[tuple[str, bool, str]]) -> None:
+    try:
+        ok, detail = fn()
+    except (BundleError, OSError, ValueError, KeyError, RuntimeError) as exc:
+        ok, detail = False, f"{type(exc).__name__}: {exc}"
+    out.append((name, ok, detail))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the report; 0 when everything passed."""
+    try:
+        cfg = load_agent_config(args.config)
+        site = load_site(cfg.agent.site)
+    except ConfigError as exc:
+        sys.stderr.write(f"helio-edge: config error: {exc}\n")
+        return 2
+    results: list[tuple[str, bool, str]] = [
+        ("config", True, str(Path(args.config).resolve())),
+        ("site", True, f"{site.site.id} ({site.site.latitude}, {site.site.longitude}), "
+                       f"{site.array.dc_capacity:.0f} Wp"),
+    ]
+    if "bundle" not in args.skip:
+        _run_check("bundle", lambda: check_bundle(cfg, site), results)
+    if "devices" not in args.skip:
+        for i, d in enumerate(cfg.devices):
+            _run_check(f"device {d.id}", functools.partial(check_device, cfg, i, args.timeout),
+                       results)
+    _run_check("outbox", lambda: check_outbox(cfg), results)
+    if "broker" not in args.skip:
+        _run_check("broker", lambda: check_broker(cfg, site.site.id, args.timeout), results)
+    width = max(len(name) for name, _, _ in results)
+    for name, ok, detail in results:
+        sys.stdout.write(f"{name:<{width}}  {'OK  ' if ok else 'FAIL'}  {detail}\n")
+    failed = [name for name, ok, _ in results if not ok]
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    names = ": " + ", ".join(failed) if failed else ""
+    sys.stdout.write(f"{stamp}: {len(failed)} problem(s){names}\n")
+    return 1 if failed else 0

@@ -1,0 +1,114 @@
+"""``helio-edge predict --bundle DIR --at TIME [--history CSV]``: one forecast as JSON.
+
+For debugging a bundle off the device. The issue time is ``--at`` rounded
+down to the bundle's step. History comes from a CSV of recent
+measurements (``timestamp`` in UTC plus ``ghi`` [W/m2] or ``pv_power`` [W];
+averaged per period ``(t - step, t]``), or, without one, from clear-sky
+irradiance (a clear-sky index of 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import math
+import sys
+from pathlib import Path
+
+from edge.bundle import BundleError, load_bundle
+from edge.config import ConfigError, load_site
+from edge.engine import ForecastEngine, ModelHolder
+from edge.messages import Topics, forecast_message
+from edge.predictor import Predictor
+from edge.window import ReadingWindow
+
+#: Looked for when --public-key is not given: next to the bundle, then inside it.
+KEY_CANDIDATES = ("{bundle}.pub", "{bundle}/../signing.pub", "{bundle}/signing.pub")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Command-line options."""
+    parser.add_argument("--bundle", required=True, help="bundle directory or .tar.gz")
+    parser.add_argument("--at", required=True,
+                        help="issue time, ISO 8601 (UTC unless an offset is given)")
+    parser.add_argument("--history", help="CSV: timestamp, ghi [W/m2] or pv_power [W]")
+    parser.add_argument("--site", default="configs/sites/abuja.toml", help="site file")
+    parser.add_argument("--public-key", help="Ed25519 public key (PEM) the bundle is signed with")
+    parser.add_argument("--allow-unblessed", action="store_true",
+                        help="accept a bundle that failed the validation gate")
+
+
+def parse_time(text: str) -> dt.datetime:
+    """ISO 8601 -> aware UTC datetime (naive means UTC)."""
+    t = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+
+
+def find_key(bundle: str, given: str | None) -> str:
+    """The public key to verify with."""
+    if given:
+        return given
+    for pattern in KEY_CANDIDATES:
+        p = Path(pattern.format(bundle=str(bundle).rstrip("/")))
+        if p.is_file():
+            return str(p)
+    raise BundleError(f"no public key found next to {bundle}; pass --public-key")
+
+
+def read_history(path: str, step_s: int) -> tuple[str, ReadingWindow]:
+    """Period means of the CSV's ``ghi`` (preferred) or ``pv_power`` column."""
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        cols = set(reader.fieldnames or ())
+        if "timestamp" not in cols or not cols & {"ghi", "pv_power"}:
+            raise ValueError(f"{path}: need columns timestamp and ghi or pv_power, got "
+                             f"{sorted(cols)}")
+        name = "ghi" if "ghi" in cols else "pv_power"
+        window = ReadingWindow(step_s, 10**6)
+        for i, row in enumerate(reader, start=2):
+            try:
+                ts, value = parse_time(row["timestamp"]), float(row[name])
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{path}: line {i}: {exc}") from None
+            window.add("csv", ts, {name: value})
+    return name, window
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print one forecast (the MQTT payload without ``seq``)."""
+    try:
+        site = load_site(args.site)
+        at = parse_time(args.at)
+        key = find_key(args.bundle, args.public_key)
+        holder = ModelHolder(
+            lambda: load_bundle(args.bundle, key, allow_unblessed=args.allow_unblessed),
+            Predictor,
+        )
+        spec = holder.spec
+        issue = int(at.timestamp() // spec.step_seconds * spec.step_seconds)
+        engine = ForecastEngine(site, holder)
+        geo = engine.geometry_for(issue)
+        k, n = geo.index(issue), spec.history_steps
+        ends = [issue - (n - 1 - i) * spec.step_seconds for i in range(n)]
+        if args.history:
+            name, window = read_history(args.history, spec.step_seconds)
+            values = [window.mean("csv", name, e) for e in ends]
+            ghi = values if name == "ghi" else engine.ghi_history(issue, values, [False] * n)
+        else:
+            ghi = geo.ghi_clear[k - n + 1: k + 1].tolist()
+        stale = not math.isfinite(ghi[-1])
+        result = engine.forecast(issue, ghi, inputs_stale=stale)
+    except (ConfigError, BundleError, ValueError, OSError, RuntimeError) as exc:
+        sys.stderr.write(f"helio-edge predict: {exc}\n")
+        return 2 if isinstance(exc, ConfigError) else 1
+    msg = forecast_message(
+        Topics(site.site.id), result, issue_time=result.issue_time,
+        step_minutes=spec.step_minutes, model_version=holder.version,
+        model_sha256=holder.sha256, inputs_stale=result.inputs_stale,
+    )
+    body = dict(msg.body)
+    body["history_ghi"] = [None if not math.isfinite(v) else round(v, 1) for v in ghi]
+    sys.stdout.write(json.dumps(body, indent=2) + "\n")
+    return 0
