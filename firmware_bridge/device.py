@@ -1,0 +1,322 @@
+"""A polled device: transport + protocol, surviving real serial failures.
+
+Responsible for: turning a :class:`~edge.config.DeviceConfig`-shaped entry
+into a :class:`Device` whose :meth:`Device.poll` returns a
+:class:`~firmware_bridge.readings.Reading` (or None) and never raises on
+serial faults: an adapter that vanishes and comes back (reconnect with
+exponential backoff, without restarting the process), a device that stops
+answering (timeouts counted, values go stale), garbage and noise (framers
+drop bad frames, counted as checksum errors). Counters live in
+:class:`DeviceStats`; state transitions are logged.
+
+Does NOT: parse bytes (the protocol modules do, in :mod:`firmware_bridge.drivers`),
+sleep for backoff (``poll`` returns None at once while waiting to retry; the
+caller paces its loop), or publish anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from firmware_bridge.drivers import Driver, make_driver
+from firmware_bridge.errors import BridgeError, DeviceTimeout, DeviceUnavailable
+from firmware_bridge.readings import Reading, Value
+
+__all__ = ["Clock", "Device", "DeviceSettings", "DeviceStats", "SystemClock", "open_device"]
+
+log = logging.getLogger(__name__)
+
+
+class Clock(Protocol):
+    """Time source injected into devices (tests pass a fake)."""
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back. [s]"""
+        ...
+
+    def now_utc(self) -> datetime:
+        """Wall-clock time, UTC-aware."""
+        ...
+
+    def sleep(self, seconds: float) -> None:
+        """Block for ``seconds``. [s]"""
+        ...
+
+
+class SystemClock:
+    """The real clocks."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def now_utc(self) -> datetime:
+        return datetime.now(UTC)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(seconds, 0.0))
+
+
+class DeviceConfigLike(Protocol):
+    """What :func:`open_device` needs of :class:`edge.config.DeviceConfig`."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def protocol(self) -> str: ...
+    @property
+    def port(self) -> str: ...
+    @property
+    def poll_interval(self) -> float: ...
+    @property
+    def baudrate(self) -> int: ...
+    @property
+    def timeout(self) -> float: ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DeviceSettings:
+    """Resilience knobs of a device (defaults suit real hardware).
+
+    Attributes
+    ----------
+    stale_after : float
+        A value not refreshed for this long is stale; 0 means
+        ``max(10, 5 * poll_interval)``. [s]
+    backoff_initial, backoff_max : float
+        First and largest wait between reconnect attempts. [s]
+    reopen_after_timeouts : int
+        Consecutive timeouts after which the port is closed and reopened
+        (USB adapters that wedge); 0 disables.
+    device_id : int
+        Modbus unit id (EPEver default 1).
+    """
+
+    stale_after: float = 0.0
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    reopen_after_timeouts: int = 5
+    device_id: int = 1
+
+
+@dataclasses.dataclass(slots=True)
+class DeviceStats:
+    """Counters of one device (the ``devices`` entry of the status message)."""
+
+    connected: bool = False
+    frames_good: int = 0
+    checksum_errors: int = 0
+    protocol_errors: int = 0
+    timeouts: int = 0
+    reconnects: int = 0
+    last_reading_utc: datetime | None = None
+    stale: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; ``last_reading`` as ISO 8601 with ``Z`` (or None)."""
+        out = dataclasses.asdict(self)
+        stamp = out.pop("last_reading_utc")
+        out["last_reading"] = (
+            stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z") if stamp else None
+        )
+        return out
+
+
+class Device:
+    """One device on one port. Build with :func:`open_device`.
+
+    Parameters
+    ----------
+    device_id : str
+        Id put on every reading.
+    driver : Driver
+        Protocol-specific port handling (see :mod:`firmware_bridge.drivers`).
+    clock : Clock
+        Time source.
+    settings : DeviceSettings
+        Staleness and reconnection knobs.
+    poll_interval : float
+        Configured poll period, for the default staleness. [s]
+    """
+
+    def __init__(
+        self,
+        device_id: str,
+        driver: Driver,
+        *,
+        clock: Clock,
+        settings: DeviceSettings,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.device_id = device_id
+        self.driver = driver
+        self.clock = clock
+        self.settings = settings
+        self.stale_after = settings.stale_after or max(10.0, 5.0 * poll_interval)
+        self._stats = DeviceStats()
+        self._values: dict[str, Value] = {}
+        self._seen: dict[str, float] = {}
+        self._last_mono: float | None = None
+        self._retry_at = clock.monotonic()
+        self._backoff = settings.backoff_initial
+        self._ever_connected = False
+        self._timeouts_in_row = 0
+        self._down_logged = False
+
+    # ---------------------------------------------------------------- public
+    @property
+    def stats(self) -> DeviceStats:
+        """Counters, with ``stale`` evaluated now."""
+        now = self.clock.monotonic()
+        self._stats.stale = self._last_mono is None or now - self._last_mono > self.stale_after
+        return dataclasses.replace(self._stats)
+
+    @property
+    def values(self) -> dict[str, Value]:
+        """Last known value of every name this device has sent."""
+        return dict(self._values)
+
+    def stale_names(self) -> list[str]:
+        """Names whose last value is older than ``stale_after`` (sorted)."""
+        now = self.clock.monotonic()
+        return sorted(n for n, t in self._seen.items() if now - t > self.stale_after)
+
+    def poll(self) -> Reading | None:
+        """One poll cycle: connect if needed, exchange, return the fresh values.
+
+        Returns None when disconnected (waiting to retry), on a timeout or
+        when nothing valid arrived. Never raises on serial faults.
+        """
+        if not self._stats.connected and not self._connect():
+            return None
+        try:
+            values = self.driver.poll(self._stats)
+        except DeviceTimeout as exc:
+            self._on_timeout(exc)
+            return None
+        except DeviceUnavailable as exc:
+            self._on_lost(exc)
+            return None
+        except BridgeError as exc:
+            self._stats.protocol_errors += 1
+            log.debug("%s: %s", self.device_id, exc)
+            return None
+        self._timeouts_in_row = 0
+        if not values:
+            return None
+        return self._accept(values)
+
+    def close(self) -> None:
+        """Close the port (``poll`` would reopen it)."""
+        self.driver.close()
+        self._stats.connected = False
+
+    def __enter__(self) -> Device:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --------------------------------------------------------------- private
+    def _connect(self) -> bool:
+        now = self.clock.monotonic()
+        if now < self._retry_at:
+            return False
+        try:
+            self.driver.open()
+        except DeviceUnavailable as exc:
+            self._retry_at = now + self._backoff
+            if not self._down_logged:
+                log.warning("%s: cannot open (%s); retrying with backoff", self.device_id, exc)
+                self._down_logged = True
+            else:
+                log.debug(
+                    "%s: still unavailable, next try in %.1f s", self.device_id, self._backoff
+                )
+            self._backoff = min(self._backoff * 2.0, self.settings.backoff_max)
+            return False
+        if self._ever_connected:
+            self._stats.reconnects += 1
+        self._ever_connected = True
+        self._stats.connected = True
+        self._backoff = self.settings.backoff_initial
+        self._down_logged = False
+        log.info("%s: connected to %s", self.device_id, self.driver.url)
+        return True
+
+    def _on_lost(self, exc: BaseException) -> None:
+        log.warning("%s: connection lost (%s)", self.device_id, exc)
+        self.driver.close()
+        self._stats.connected = False
+        self._retry_at = self.clock.monotonic() + self.settings.backoff_initial
+        self._backoff = self.settings.backoff_initial * 2.0
+        self._down_logged = True
+
+    def _on_timeout(self, exc: DeviceTimeout) -> None:
+        self._stats.timeouts += 1
+        self._timeouts_in_row += 1
+        if self._timeouts_in_row == 1:
+            log.warning("%s: %s", self.device_id, exc)
+        limit = self.settings.reopen_after_timeouts
+        if limit and self._timeouts_in_row % limit == 0:
+            log.warning("%s: %d timeouts in a row, reopening the port", self.device_id, limit)
+            self.driver.close()
+            self._stats.connected = False
+            self._retry_at = self.clock.monotonic()
+
+    def _accept(self, values: dict[str, Value]) -> Reading:
+        now = self.clock.monotonic()
+        stamp = self.clock.now_utc()
+        if self._last_mono is not None and now - self._last_mono > self.stale_after:
+            log.info("%s: readings resumed", self.device_id)
+        self._values.update(values)
+        for name in values:
+            self._seen[name] = now
+        self._last_mono = now
+        self._stats.last_reading_utc = stamp
+        return Reading(self.device_id, stamp, values)
+
+
+def open_device(
+    cfg: DeviceConfigLike,
+    *,
+    clock: Clock | None = None,
+    settings: DeviceSettings | None = None,
+    connect: bool = True,
+) -> Device:
+    """A :class:`Device` for ``cfg`` (``edge.config.DeviceConfig``).
+
+    Parameters
+    ----------
+    cfg : DeviceConfig
+        Id, protocol (a key of ``PROTOCOLS``), port URL, poll interval,
+        baudrate (0 = the protocol's) and reply timeout.
+    clock : Clock, optional
+        Time source; the system clocks by default.
+    settings : DeviceSettings, optional
+        Staleness and reconnection knobs.
+    connect : bool
+        Try to open the port now (a failure is not an error: ``poll`` retries).
+
+    Raises
+    ------
+    KeyError
+        Unknown protocol name.
+    """
+    clock = clock or SystemClock()
+    settings = settings or DeviceSettings()
+    driver = make_driver(
+        cfg.protocol,
+        cfg.port,
+        baudrate=cfg.baudrate,
+        timeout=cfg.timeout,
+        device_id=settings.device_id,
+        monotonic=clock.monotonic,
+    )
+    device = Device(cfg.id, driver, clock=clock, settings=settings, poll_interval=cfg.poll_interval)
+    if connect:
+        device._connect()
+    return device

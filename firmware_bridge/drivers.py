@@ -1,0 +1,275 @@
+"""Per-protocol port handling under :class:`firmware_bridge.device.Device`.
+
+Responsible for: one exchange with a device per ``poll``: listen to a
+streaming device for a window (VE.Direct: the latest complete block wins,
+blocks merged so split field sets add up), send queries and frame the
+replies (PI30: flush stale input, send QPIGS/QMOD/QPIWS, QPIRI once per
+connection), or read register blocks through pymodbus (EPEver). Framer
+rejects are added to ``stats.checksum_errors``.
+
+Does NOT: retry or reconnect (the device does), log, or keep readings.
+Raises only :class:`~firmware_bridge.errors.DeviceUnavailable` (port gone),
+:class:`~firmware_bridge.errors.DeviceTimeout` (nothing valid came) and
+other :class:`~firmware_bridge.errors.BridgeError` subclasses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from pymodbus.client import ModbusSerialClient
+from pymodbus.exceptions import ConnectionException, ModbusException
+
+from firmware_bridge.errors import BridgeError, DeviceTimeout, DeviceUnavailable
+from firmware_bridge.protocols import PROTOCOLS
+from firmware_bridge.protocols.base import Values
+from firmware_bridge.transport import SerialPort, open_serial
+
+if TYPE_CHECKING:
+    from firmware_bridge.device import DeviceStats
+
+__all__ = ["Driver", "ModbusDriver", "Pi30Driver", "VeDirectDriver", "make_driver"]
+
+#: VE.Direct: restart framing after this much silence mid-block (OnBattery's rule) [s]
+_STALL_RESET = 0.5
+
+
+class Driver(Protocol):
+    """What a device needs from a protocol driver."""
+
+    url: str
+
+    def open(self) -> None:
+        """Open the port; raises DeviceUnavailable."""
+        ...
+
+    def poll(self, stats: DeviceStats) -> Values:
+        """One exchange; returns fresh canonical values."""
+        ...
+
+    def close(self) -> None:
+        """Close the port; never raises."""
+        ...
+
+
+class _PortDriver:
+    """Shared open/close of a pyserial port."""
+
+    def __init__(
+        self, url: str, *, baudrate: int, timeout: float, monotonic: Callable[[], float]
+    ) -> None:
+        self.url = url
+        self.baudrate = baudrate
+        self.timeout = timeout
+        self.monotonic = monotonic
+        self.port: SerialPort | None = None
+
+    def open(self) -> None:
+        self.close()
+        self.port = open_serial(self.url, baudrate=self.baudrate, timeout=self.timeout)
+        self.on_open()
+
+    def on_open(self) -> None:
+        """Hook run after each (re)open."""
+
+    def close(self) -> None:
+        if self.port is not None:
+            self.port.close()
+            self.port = None
+
+    def _port(self) -> SerialPort:
+        if self.port is None:
+            raise DeviceUnavailable(f"{self.url}: not open")
+        return self.port
+
+
+class VeDirectDriver(_PortDriver):
+    """Listen to a VE.Direct text stream for up to ``timeout`` seconds per poll."""
+
+    def on_open(self) -> None:
+        self.framer = PROTOCOLS["vedirect"].module.VeDirectFramer()
+
+    def poll(self, stats: DeviceStats) -> Values:
+        port, framer = self._port(), self.framer
+        module = PROTOCOLS["vedirect"].module
+        bad0 = framer.frames_bad
+        blocks: list[object] = []
+        deadline = self.monotonic() + self.timeout
+        last_byte = self.monotonic()
+        while (left := deadline - self.monotonic()) > 0:
+            chunk = port.read_some(left)
+            now = self.monotonic()
+            if chunk:
+                if now - last_byte > _STALL_RESET:
+                    framer.reset()
+                last_byte = now
+                blocks += framer.feed(chunk)
+            if blocks and not port.raw.in_waiting:
+                break
+        stats.checksum_errors += framer.frames_bad - bad0
+        if not blocks:
+            raise DeviceTimeout(f"{self.url}: no valid VE.Direct block within {self.timeout} s")
+        values: Values = {}
+        for block in blocks:
+            try:
+                values.update(module.decode_block(block))
+            except BridgeError:
+                stats.protocol_errors += 1
+                continue
+            stats.frames_good += 1
+        return values
+
+
+class Pi30Driver(_PortDriver):
+    """Query a PI30 inverter: QPIGS, QMOD, QPIWS each poll; QPIRI once per connection."""
+
+    def on_open(self) -> None:
+        self.need_ratings = True
+
+    def poll(self, stats: DeviceStats) -> Values:
+        module = PROTOCOLS["pi30"].module
+        commands = (("QPIRI",) if self.need_ratings else ()) + tuple(module.POLL_COMMANDS)
+        values: Values = {}
+        for command in commands:
+            try:
+                values.update(self.query(command, stats))
+            except DeviceTimeout:
+                if not values:
+                    raise  # silent from the first query: one timeout for the poll
+                stats.timeouts += 1
+                continue
+            except BridgeError:  # NAK or a reply that does not decode
+                stats.protocol_errors += 1
+                continue
+            if command == "QPIRI":
+                self.need_ratings = False
+        return values
+
+    def query(self, command: str, stats: DeviceStats) -> Values:
+        """Send one command and decode its reply."""
+        module = PROTOCOLS["pi30"].module
+        port = self._port()
+        framer = module.Pi30Framer()
+        port.flush_input()
+        port.write(module.build_request(command))
+        replies: list[object] = []
+
+        def done(chunk: bytes) -> bool:
+            replies.extend(framer.feed(chunk))
+            return bool(replies)
+
+        port.read_for(self.timeout, stop=done)
+        stats.checksum_errors += framer.frames_bad
+        if not replies:
+            raise DeviceTimeout(f"{self.url}: no valid reply to {command} within {self.timeout} s")
+        values: Values = module.decode(command, replies[-1])
+        stats.frames_good += 1
+        return values
+
+
+class ModbusDriver:
+    """Read an EPEver Tracer's input-register blocks through pymodbus's serial client.
+
+    pymodbus's ``ModbusSerialClient`` opens ports with ``serial.serial_for_url``,
+    so device paths, pty links and ``socket://host:port`` all work.
+    """
+
+    def __init__(self, url: str, *, baudrate: int, timeout: float, device_id: int) -> None:
+        self.url = url
+        self.baudrate = baudrate
+        self.timeout = timeout
+        self.device_id = device_id
+        self.client: ModbusSerialClient | None = None
+        self._rx = bytearray()
+
+    def _trace(self, sending: bool, data: bytes) -> bytes:
+        """pymodbus packet hook: keep the bytes received since the last request."""
+        if sending:
+            self._rx.clear()
+        else:
+            self._rx += data
+        return data
+
+    def open(self) -> None:
+        self.close()
+        client = ModbusSerialClient(
+            self.url,
+            baudrate=self.baudrate,
+            timeout=self.timeout,
+            retries=0,
+            reconnect_delay=0,
+            trace_packet=self._trace,
+        )
+        if not client.connect():
+            raise DeviceUnavailable(f"cannot open {self.url}")
+        self.client = client
+
+    def poll(self, stats: DeviceStats) -> Values:
+        module = PROTOCOLS["epever"].module
+        registers: dict[int, int] = {}
+        for address, count in module.READ_BLOCKS:
+            words = self._read_block(address, count, stats)
+            if words is None:  # no reply at all
+                if not registers:
+                    raise DeviceTimeout(f"{self.url}: no reply from unit {self.device_id}")
+                stats.timeouts += 1
+                continue
+            registers.update(zip(range(address, address + count), words, strict=False))
+        values: Values = module.decode(registers)
+        return values
+
+    def _read_block(self, address: int, count: int, stats: DeviceStats) -> list[int] | None:
+        """Words of one block ([] after a bad or refused reply, None after silence)."""
+        client = self.client
+        if client is None or not client.connected:
+            raise DeviceUnavailable(f"{self.url}: not open")
+        try:
+            reply = client.read_input_registers(address, count=count, device_id=self.device_id)
+        except ConnectionException as exc:
+            raise DeviceUnavailable(f"{self.url}: {exc}") from exc
+        except ModbusException:
+            if not client.connected:
+                raise DeviceUnavailable(f"{self.url}: port closed") from None
+            if self._rx:  # bytes came, but no valid frame: CRC or framing damage
+                stats.checksum_errors += 1
+                return []
+            return None
+        if reply.isError():
+            stats.protocol_errors += 1
+            return []
+        stats.frames_good += 1
+        return list(reply.registers)
+
+    def close(self) -> None:
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                self.client.close()  # type: ignore[no-untyped-call]
+            self.client = None
+
+
+def make_driver(
+    protocol: str,
+    url: str,
+    *,
+    baudrate: int = 0,
+    timeout: float = 2.0,
+    device_id: int = 1,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Driver:
+    """The driver for ``protocol`` (a key of ``PROTOCOLS``) on ``url``.
+
+    Raises
+    ------
+    KeyError
+        Unknown protocol.
+    """
+    spec = PROTOCOLS[protocol]
+    baud = baudrate or spec.baudrate
+    if spec.kind == "streaming":
+        return VeDirectDriver(url, baudrate=baud, timeout=timeout, monotonic=monotonic)
+    if spec.kind == "request-response":
+        return Pi30Driver(url, baudrate=baud, timeout=timeout, monotonic=monotonic)
+    return ModbusDriver(url, baudrate=baud, timeout=timeout, device_id=device_id)

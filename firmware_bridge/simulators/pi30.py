@@ -1,0 +1,183 @@
+"""Simulated Voltronic PI30 (Axpert-class) hybrid inverter.
+
+Responsible for: parsing ``command + CRC + CR`` requests with the
+protocol's :class:`RequestFramer` / :func:`parse_request`, answering QPIGS,
+QPIRI, QMOD, QPIWS (and QPI, QID, QVFW) from the plant through the
+protocol's own encoders, NAK for unknown commands and bad CRCs, a realistic
+reply latency, and the byte faults of :mod:`.faults`.
+
+Does NOT: accept setting commands (they are NAKed) or emulate USB-HID
+8-byte chunking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from firmware_bridge.checksums import crc16_xmodem
+from firmware_bridge.errors import BridgeError
+from firmware_bridge.protocols import pi30
+from firmware_bridge.readings import Value
+from firmware_bridge.simulators.base import OutputQueue
+from firmware_bridge.simulators.faults import STALL_S, Faults
+from firmware_bridge.simulators.plant import Plant
+
+__all__ = ["LATENCY_S", "Pi30Session", "inverter_values", "ratings"]
+
+#: Command to reply: real inverters take 0.4-0.5 s, most of it the 2400-baud wire time.
+LATENCY_S = 0.45
+_STATIC = {"QPI": "PI30", "QID": "92932004102453", "QVFW": "VERFW:00072.70"}
+
+
+def ratings(plant: Plant) -> dict[str, Value]:
+    """QPIRI values from the site's inverter and battery configuration."""
+    inv, bat = plant.site.inverter, plant.site.battery
+    current = round(inv.rated_apparent_power / inv.output_voltage, 1)
+    nominal = bat.nominal_voltage
+    return {
+        "rated_grid_voltage": inv.output_voltage,
+        "rated_grid_current": current,
+        "rated_ac_output_voltage": inv.output_voltage,
+        "rated_ac_output_frequency": inv.output_frequency,
+        "rated_ac_output_current": current,
+        "rated_ac_output_apparent_power": inv.rated_apparent_power,
+        "rated_ac_output_power": inv.rated_power,
+        "rated_battery_voltage": nominal,
+        "battery_recharge_voltage": round(nominal * 0.958, 1),
+        "battery_under_voltage": round(nominal * 0.875, 1),
+        "battery_bulk_voltage": bat.absorption_voltage,
+        "battery_float_voltage": bat.float_voltage,
+        "battery_type": "user",
+        "max_ac_charge_current": 30,
+        "max_charge_current": 80,
+        "input_voltage_range": "appliance",
+        "output_source_priority": "sbu_first",
+        "charger_source_priority": "solar_only",
+        "parallel_max_num": 9,
+        "machine_type": "off_grid",
+        "topology": "transformerless",
+        "output_mode": "single",
+        "battery_redischarge_voltage": round(nominal * 1.125, 1),
+        "pv_ok_condition": 0,
+        "pv_power_balance": 1,
+    }
+
+
+def inverter_values(plant: Plant) -> dict[str, Value]:
+    """QPIGS/QMOD/QPIWS values for the plant's present state."""
+    state = plant.state()
+    values: dict[str, Value] = dict(state.inverter_values())
+    warnings = ["line_fail"]  # stand-alone system: no grid on the AC input
+    if state.battery_soc < 20.0:
+        warnings.append("battery_low_alarm")
+    if not state.inverter_on:
+        warnings.append("battery_under_shutdown")
+    values.update(
+        scc_battery_voltage=0.0,
+        charging_source="none",
+        load_output_on=int(state.inverter_on),
+        charging_to_float=0,
+        warnings=",".join(warnings),
+        faults="",
+    )
+    return values
+
+
+class Pi30Session:
+    """One reader's conversation with the inverter.
+
+    Parameters
+    ----------
+    plant : Plant
+        Source of the values.
+    faults : Faults
+        Active faults.
+    variant : str
+        ``pi30`` (21-field QPIGS) or ``max`` (24 fields).
+    time_scale : float
+        Multiplies the reply latency.
+    """
+
+    def __init__(
+        self, plant: Plant, faults: Faults, *, variant: str = "pi30", time_scale: float = 1.0
+    ) -> None:
+        self.plant = plant
+        self.faults = faults
+        self.variant = variant
+        self.latency = LATENCY_S * time_scale
+        self.framer = pi30.RequestFramer()
+        self.out = OutputQueue()
+        self.requests: list[str] = []
+
+    def receive(self, data: bytes, now: float) -> None:
+        for frame in self.framer.feed(data):
+            if self.faults.on("silent"):
+                continue
+            try:
+                command = pi30.parse_request(frame)
+            except BridgeError:
+                self.out.put(now + self.latency, pi30.NAK)
+                continue
+            self.requests.append(command)
+            self._reply(command, now + self.latency)
+
+    def wakeup(self) -> float:
+        return self.out.next_time()
+
+    def due(self, now: float) -> list[bytes]:
+        return self.out.pop_due(now)
+
+    def payload(self, command: str) -> str | None:
+        """The reply payload for ``command``; None when the inverter does not know it."""
+        if command in _STATIC:
+            return _STATIC[command]
+        if command == "QPIRI":
+            return pi30.encode_qpiri(ratings(self.plant))
+        if command == "QPIGS":
+            return self._qpigs(inverter_values(self.plant))
+        if command in ("QMOD", "QPIWS"):
+            return pi30.encode_payload(command, inverter_values(self.plant))
+        return None
+
+    def _qpigs(self, values: Mapping[str, Value]) -> str:
+        payload = pi30.encode_qpigs(values, variant=self.variant)
+        if not self.faults.hit("raw_zero_crc"):
+            return payload
+        # Vary free digits (bus voltage, AC voltage tenths) until the CRC holds 0x00.
+        bus, acv = float(values["bus_voltage"]), float(values["ac_output_voltage"])
+        for k in range(400):
+            trial = dict(
+                values, bus_voltage=bus + k % 40 - 20, ac_output_voltage=acv + k // 40 / 10
+            )
+            text = pi30.encode_qpigs(trial, variant=self.variant)
+            crc = crc16_xmodem(b"(" + text.encode("ascii"))
+            if crc >> 8 == 0 or crc & 0xFF == 0:
+                return text
+        return payload
+
+    def _reply(self, command: str, at: float) -> None:
+        payload = self.payload(command)
+        if payload is None:
+            self.out.put(at, pi30.NAK)
+            return
+        f = self.faults
+        frame = pi30.build_response(payload, raw_zero_crc=True, trailing_lf=f.hit("trailing_lf"))
+        end = len(frame) - (2 if frame.endswith(b"\n") else 1)  # index of CR
+        if f.hit("bad_checksum"):
+            crc = frame[end - 1]
+            bad = crc ^ 0x5A
+            frame = (
+                frame[: end - 1]
+                + bytes((bad if bad not in b"\r\n(" else bad ^ 0x01,))
+                + frame[end:]
+            )
+        if f.hit("corrupt_bytes"):
+            frame = f.corrupt(frame, start=1, end=end - 2)
+        if f.hit("truncated"):
+            frame = f.truncate(frame[:end])
+        if f.hit("stall"):
+            head, tail = f.split(frame)
+            self.out.put(at, head)
+            self.out.put(at + STALL_S, tail)
+            return
+        self.out.put(at, frame)

@@ -1,0 +1,204 @@
+"""``start_simulator``: a protocol simulator for a site, served in a thread.
+
+Responsible for: wiring a :class:`~.plant.Plant` (shared by every simulator
+of a site), a protocol session factory, the active faults and an endpoint
+(pty or TCP) into a running :class:`SimulatorHandle` that tests, the demo and
+``helio-bridge simulate`` control (``url``, ``stop``, ``unplug``, ``replug``,
+``set_faults``).
+
+Does NOT: block (serving runs in a daemon thread) or parse command lines.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+from edge.config import Site, load_site
+from firmware_bridge.simulators.base import PtyEndpoint, Server, Session, TcpEndpoint
+from firmware_bridge.simulators.epever import EpeverController, EpeverSession
+from firmware_bridge.simulators.faults import DISAPPEAR_DOWN_S, DISAPPEAR_PERIOD_S, Faults
+from firmware_bridge.simulators.pi30 import Pi30Session
+from firmware_bridge.simulators.plant import Plant
+from firmware_bridge.simulators.vedirect import VeDirectSession
+
+__all__ = ["SIMULATED_PROTOCOLS", "SimulatorHandle", "parse_listen", "start_simulator"]
+
+SIMULATED_PROTOCOLS = ("vedirect", "pi30", "epever")
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``"127.0.0.1:5000"`` -> ``("127.0.0.1", 5000)``; ``":0"`` binds loopback, any port.
+
+    Raises
+    ------
+    ValueError
+        Not ``HOST:PORT`` with a port in [0, 65535].
+    """
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"--listen wants HOST:PORT, got {listen!r}")
+    return host or "127.0.0.1", int(port)
+
+
+class SimulatorHandle:
+    """A running simulator.
+
+    Attributes
+    ----------
+    protocol : str
+        ``vedirect``, ``pi30`` or ``epever``.
+    url : str
+        What a device opens: the pty's stable link path, or ``socket://host:port``.
+    plant : Plant
+        The site model behind it (share it with a second simulator).
+    faults : Faults
+        The active faults (change with :meth:`set_faults`).
+    """
+
+    def __init__(self, protocol: str, server: Server, plant: Plant, faults: Faults) -> None:
+        self.protocol = protocol
+        self.plant = plant
+        self.faults = faults
+        self._server = server
+
+    @property
+    def url(self) -> str:
+        return self._server.endpoint.url
+
+    @property
+    def pty_path(self) -> str | None:
+        """The current ``/dev/pts/N`` behind :attr:`url` (None on TCP or unplugged)."""
+        endpoint = self._server.endpoint
+        return endpoint.pty_path if isinstance(endpoint, PtyEndpoint) else None
+
+    @property
+    def plugged(self) -> bool:
+        return self._server.plugged
+
+    def unplug(self) -> None:
+        """The device vanishes: the pty hangs up and its path goes; TCP drops and refuses."""
+        self._server.unplug()
+
+    def replug(self) -> None:
+        """The device comes back at the same :attr:`url` (a fresh power-up)."""
+        self._server.replug()
+
+    def set_faults(self, specs: Iterable[str] | Mapping[str, float]) -> None:
+        """Switch faults (``name[:rate]``) on; an empty list switches all off."""
+        self.faults.set(specs)
+
+    def stop(self) -> None:
+        """Stop serving and remove the pty link."""
+        self._server.stop()
+
+    def __enter__(self) -> SimulatorHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _session_factory(
+    protocol: str, plant: Plant, faults: Faults, *, time_scale: float, profile: str | None
+) -> Callable[[], Session]:
+    if protocol == "vedirect":
+        return lambda: VeDirectSession(
+            plant,
+            faults,
+            profile=profile or "smartsolar",
+            time_scale=time_scale,
+            now=time.monotonic(),
+        )
+    if protocol == "pi30":
+        return lambda: Pi30Session(plant, faults, variant=profile or "pi30", time_scale=time_scale)
+    if protocol == "epever":
+        controller = EpeverController(plant, faults)
+        return lambda: EpeverSession(controller, time_scale=time_scale)
+    raise ValueError(f"no simulator for protocol {protocol!r} (have {SIMULATED_PROTOCOLS})")
+
+
+def _disappear_ticker(
+    faults: Faults, server_ref: list[Server], time_scale: float
+) -> Callable[[float], None]:
+    """Unplug for DISAPPEAR_DOWN_S out of every DISAPPEAR_PERIOD_S while ``disappear`` is on."""
+    start = time.monotonic()
+    period, down = DISAPPEAR_PERIOD_S * time_scale, DISAPPEAR_DOWN_S * time_scale
+
+    def tick(now: float) -> None:
+        if not faults.on("disappear") or not server_ref:
+            return
+        phase = (now - start) % period
+        server = server_ref[0]
+        gone = phase >= period - down
+        if gone and server.plugged:
+            server.endpoint.down()
+            server.plugged = False
+        elif not gone and not server.plugged:
+            server.endpoint.up()
+            server.plugged = True
+
+    return tick
+
+
+def start_simulator(
+    protocol: str,
+    *,
+    site: Site | str | Path,
+    speed: float = 1.0,
+    faults: Iterable[str] | Mapping[str, float] = (),
+    listen: str | tuple[str, int] | None = None,
+    seed: int = 0,
+    plant: Plant | None = None,
+    link: str | Path | None = None,
+    time_scale: float = 1.0,
+    profile: str | None = None,
+) -> SimulatorHandle:
+    """Start a simulated device and serve it in a daemon thread.
+
+    Parameters
+    ----------
+    protocol : str
+        ``vedirect``, ``pi30`` or ``epever``.
+    site : Site or path
+        The site (or its TOML file) the plant models.
+    speed : float
+        Simulated seconds per real second (ignored when ``plant`` is given).
+    faults : iterable of str or mapping
+        Faults to switch on (``name[:rate]``, see :mod:`.faults`).
+    listen : str or (host, port), optional
+        Serve on TCP (``socket://host:port``) instead of a pseudo-terminal.
+    seed : int
+        Seed of the plant (sky, load) and of the faults.
+    plant : Plant, optional
+        Share one plant between a site's simulators so they agree.
+    link : path, optional
+        Stable path of the pty link (default: a private temporary directory).
+    time_scale : float
+        Multiplies protocol timings (block interval, reply latency, the
+        disappear cycle); tests use ~0.1.
+    profile : str, optional
+        Firmware profile: VE.Direct ``smartsolar``/``bluesolar``; PI30 ``pi30``/``max``.
+
+    Returns
+    -------
+    SimulatorHandle
+        Serving already; call :meth:`SimulatorHandle.stop` when done.
+    """
+    if plant is None:
+        the_site = site if isinstance(site, Site) else load_site(site)
+        plant = Plant(the_site, seed=seed, speed=speed)
+    active = Faults(faults, seed=seed)
+    new_session = _session_factory(protocol, plant, active, time_scale=time_scale, profile=profile)
+    endpoint: PtyEndpoint | TcpEndpoint
+    if listen is None:
+        endpoint = PtyEndpoint(link)
+    else:
+        host, port = parse_listen(listen) if isinstance(listen, str) else listen
+        endpoint = TcpEndpoint(host, port)
+    server_ref: list[Server] = []
+    server = Server(endpoint, new_session, tick=_disappear_ticker(active, server_ref, time_scale))
+    server_ref.append(server)
+    server.start()
+    return SimulatorHandle(protocol, server, plant, active)

@@ -1,0 +1,133 @@
+"""Simulated Victron SmartSolar/BlueSolar MPPT speaking VE.Direct text mode.
+
+Responsible for: one text block per second (scaled by ``time_scale``) built
+with :func:`firmware_bridge.protocols.vedirect.encode_block` (the decoder's
+own table) from the plant's charge controller state, in the field order of
+real firmware profiles, with the faults of :mod:`.faults` applied to the
+bytes on the wire.
+
+Does NOT: answer HEX requests (text-mode only; input is ignored, as a
+device with HEX disabled does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from firmware_bridge.protocols import vedirect
+from firmware_bridge.readings import Value
+from firmware_bridge.simulators.base import OutputQueue
+from firmware_bridge.simulators.faults import STALL_S, Faults
+from firmware_bridge.simulators.plant import Plant, PlantState
+
+__all__ = ["PROFILES", "VeDirectSession", "mppt_values"]
+
+#: firmware profile -> (labels in order, product id, firmware)
+PROFILES: Mapping[str, tuple[tuple[str, ...], str, str]] = {
+    "smartsolar": (vedirect.MPPT_LABELS, "0xA060", "161"),
+    "bluesolar": (vedirect.MPPT_LABELS_BASIC, "0xA042", "123"),
+}
+BLOCK_INTERVAL_S = 1.0
+_EDBB_PANEL_VOLTAGE = 0xEDBB  # HEX register, 0.01 V
+
+
+def mppt_values(state: PlantState, *, product_id: str, firmware: str) -> dict[str, Value]:
+    """The canonical values a VE.Direct MPPT reports for ``state``."""
+    v = state.charger_values()
+    stage = str(v["charge_state"])
+    tracker = "off" if stage == "off" else ("mppt" if stage == "bulk" else "limited")
+    return {
+        "product_id": product_id,
+        "firmware_version": firmware,
+        "serial_number": "HQ2235ABC12",
+        "battery_voltage": v["battery_voltage"],
+        "battery_current": v["battery_current"],
+        "pv_voltage": v["pv_voltage"],
+        "pv_power": round(float(v["pv_power"])),
+        "charge_state": stage,
+        "tracker_mode": tracker,
+        "off_reason": "no_input_power" if stage == "off" else "",
+        "error_code": 0,
+        "load_output_on": 0,
+        "load_current": 0.0,
+        "yield_total": state.yield_total,
+        "yield_today": state.yield_today,
+        "max_power_today": round(state.max_power_today),
+        "yield_yesterday": state.yield_yesterday,
+        "max_power_yesterday": round(state.max_power_yesterday),
+        "day_sequence": state.day_sequence % 365,
+    }
+
+
+class VeDirectSession:
+    """The text stream one reader sees.
+
+    Parameters
+    ----------
+    plant : Plant
+        Source of the values.
+    faults : Faults
+        Active faults.
+    profile : str
+        A key of :data:`PROFILES`.
+    time_scale : float
+        Multiplies the block interval (tests run at 0.1).
+    now : float
+        Monotonic time of the connection. [s]
+    """
+
+    def __init__(
+        self,
+        plant: Plant,
+        faults: Faults,
+        *,
+        profile: str = "smartsolar",
+        time_scale: float = 1.0,
+        now: float = 0.0,
+    ) -> None:
+        self.plant = plant
+        self.faults = faults
+        self.labels, self.product_id, self.firmware = PROFILES[profile]
+        self.interval = BLOCK_INTERVAL_S * time_scale
+        self.out = OutputQueue()
+        self._next = now + 0.05 * time_scale
+
+    def receive(self, data: bytes, now: float) -> None:
+        """Text mode ignores input."""
+
+    def wakeup(self) -> float:
+        return min(self._next, self.out.next_time())
+
+    def due(self, now: float) -> list[bytes]:
+        while self._next <= now:
+            if not self.faults.on("silent"):
+                self._emit(self._next)
+            self._next += self.interval
+            if self._next < now - 5 * self.interval:  # fell far behind: skip, do not burst
+                self._next = now
+        return self.out.pop_due(now)
+
+    def block(self) -> tuple[bytes, PlantState]:
+        """One valid block for the plant's present state."""
+        state = self.plant.state()
+        values = mppt_values(state, product_id=self.product_id, firmware=self.firmware)
+        return vedirect.encode_block(values, self.labels), state
+
+    def _emit(self, at: float) -> None:
+        frame, state = self.block()
+        f = self.faults
+        if f.hit("bad_checksum"):
+            frame = frame[:-1] + bytes(((frame[-1] + 1) & 0xFF,))
+        if f.hit("corrupt_bytes"):
+            frame = f.corrupt(frame, start=2, end=len(frame) - 1)
+        if f.hit("truncated"):
+            frame = f.truncate(frame)
+        if f.hit("hex_after_checksum"):
+            raw = round(state.pv_voltage * 100.0)
+            frame += vedirect.build_async_frame(_EDBB_PANEL_VOLTAGE, raw & 0xFFFF)
+        if f.hit("stall"):
+            head, tail = f.split(frame)
+            self.out.put(at, head)
+            self.out.put(at + STALL_S, tail)
+            return
+        self.out.put(at, frame)
