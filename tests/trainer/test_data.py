@@ -1,0 +1,193 @@
+"""trainer.data: readers, timestamp conventions, location, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pvlib
+import pytest
+
+from edge.config import load_site
+from edge.solar import clear_sky
+from trainer.data import FORMATS, READERS, DataError, read_weather, site_from_metadata
+
+ROOT = Path(__file__).resolve().parents[2]
+PVLIB_DATA = Path(pvlib.__file__).parent / "data"
+DATA = Path(__file__).parent / "data"
+TMY_FILES = [
+    pytest.param(PVLIB_DATA / "723170TYA.CSV", "tmy3", (36.1, -79.95), id="tmy3-greensboro"),
+    pytest.param(PVLIB_DATA / "703165TY.csv", "tmy3", (55.317, -160.517), id="tmy3-sandpoint"),
+    pytest.param(PVLIB_DATA / "12839.tm2", "tmy2", (25.8, -80.267), id="tmy2-miami"),
+]
+
+
+@pytest.fixture(scope="module")
+def abuja():
+    return load_site(ROOT / "configs/sites/abuja.toml")
+
+
+def test_every_pvlib_reader_is_known():
+    names = {n[len("read_"):] for n in dir(pvlib.iotools) if n.startswith("read_")}
+    names -= {"panond", "midc_raw_data_from_nrel"}  # not weather time series
+    assert names <= set(READERS)
+    assert {"csv", "helio"} <= set(FORMATS)
+    for spec in READERS.values():
+        assert callable(getattr(pvlib.iotools, spec.function))
+
+
+@pytest.mark.parametrize(("path", "fmt", "latlon"), TMY_FILES)
+def test_tmy_files_read_to_the_canonical_frame(path, fmt, latlon):
+    frame, meta = read_weather(path, fmt)
+    assert len(frame) == 8760
+    assert str(frame.index.tz) == "UTC"
+    assert frame.index.is_monotonic_increasing and frame.index.is_unique
+    assert {"ghi", "dni", "dhi", "temp_air"} <= set(frame.columns)
+    assert (meta["latitude"], meta["longitude"]) == pytest.approx(latlon, abs=1e-3)
+    assert meta["location_source"] == "file"
+    assert meta["interval_minutes"] == 60.0 and meta["interval_label"] == "center"
+    assert (frame.index.minute == 30).all()  # hourly means, centred on the half hour
+    assert -40.0 < frame["temp_air"].min() < frame["temp_air"].max() < 45.0
+    assert frame["ghi"].max() > 700.0
+    assert frame.attrs["interval_minutes"] == 60.0
+
+
+@pytest.mark.parametrize(("path", "fmt", "latlon"), TMY_FILES)
+def test_timestamp_convention_matches_the_sun(path, fmt, latlon):
+    """Measured GHI lines up with computed clear-sky GHI best with no shift.
+
+    Getting a convention wrong by half or one hour moves the best match away
+    from zero; also, on clear days the GHI-weighted centre of the day (the
+    data's solar noon) is within half a step of the clear-sky model's.
+    """
+    frame, meta = read_weather(path, fmt)
+    site = site_from_metadata(meta)
+    ghi = frame["ghi"].to_numpy()
+    corr = {}
+    for shift in (-60, -30, 0, 30, 60):
+        cs = clear_sky(site, frame.index + pd.Timedelta(minutes=shift))["ghi_clear"]
+        corr[shift] = np.corrcoef(ghi, cs.to_numpy())[0, 1]
+    assert max(corr, key=corr.get) == 0, corr
+    cs = clear_sky(site, frame.index)
+    kt = frame["ghi"] / cs["ghi_clear"].where(cs["ghi_clear"] > 50)
+    daily = kt.groupby(frame.index.floor("D")).mean()
+    clear_days = daily[daily > 0.7].index[:20]
+    assert len(clear_days) >= 5
+    # averaged over clear days the peak sits within half a step of solar noon
+    offsets = []
+    for day in clear_days:
+        sel = frame.index.floor("D") == day
+        weights = frame["ghi"][sel].to_numpy()
+        centre = np.average(frame.index[sel].asi8, weights=weights)
+        weights_cs = cs["ghi_clear"][sel].to_numpy()
+        offsets.append((centre - np.average(frame.index[sel].asi8, weights=weights_cs)) / 6e10)
+    assert abs(float(np.mean(offsets))) < 30.0
+
+
+def test_epw_and_tmy3_agree_on_time():
+    """The EPW fixture holds two TMY3 days: same UTC centres, same values."""
+    epw, meta = read_weather(DATA / "greensboro_2days.epw", "epw")
+    tmy, _ = read_weather(PVLIB_DATA / "723170TYA.CSV", "tmy3")
+    assert len(epw) == 48
+    assert meta["interval_minutes"] == 60.0 and meta["source_interval_label"] == "start"
+    joined = tmy.loc[epw.index]
+    np.testing.assert_allclose(epw[["ghi", "dni", "dhi"]], joined[["ghi", "dni", "dhi"]])
+    np.testing.assert_allclose(epw["temp_air"], joined["temp_air"], atol=0.06)
+
+
+def test_csv_reader_end_labelled(tmp_path):
+    path = tmp_path / "w.csv"
+    path.write_text(
+        "timestamp,ghi,temp_air,pv_power,comment\n"
+        "2026-01-01T10:15:00Z,500,30,1000,a\n"
+        "2026-01-01T10:30:00Z,510,31,1010,b\n"
+        "2026-01-01T11:45:00+01:00,520,,1020,c\n"
+    )
+    frame, meta = read_weather(path, "csv", site=load_site(ROOT / "configs/sites/abuja.toml"))
+    assert list(frame.columns) == ["ghi", "temp_air", "pv_power"]
+    assert frame.index[0] == pd.Timestamp("2026-01-01 10:07:30", tz="UTC")
+    assert frame.index[2] == pd.Timestamp("2026-01-01 10:37:30", tz="UTC")  # from +01:00
+    assert meta["location_source"] == "site" and meta["latitude"] == pytest.approx(9.0765)
+    assert np.isnan(frame["temp_air"].iloc[2])
+
+
+def test_interval_label_override(tmp_path):
+    path = tmp_path / "w.csv"
+    path.write_text("timestamp,ghi\n2026-01-01T10:00:00Z,1\n2026-01-01T10:10:00Z,2\n")
+    start, _ = read_weather(path, "csv", site=_site(), interval_label="start")
+    inst, _ = read_weather(path, "csv", site=_site(), interval_label="instant")
+    assert start.index[0] == pd.Timestamp("2026-01-01 10:05", tz="UTC")
+    assert inst.index[0] == pd.Timestamp("2026-01-01 10:00", tz="UTC")
+
+
+def test_helio_telemetry(abuja):
+    frame, meta = read_weather(DATA / "helio_abuja_1day.csv", "helio", site=abuja)
+    assert meta["site_id"] == "abuja-01" and meta["ghi_source"] == "pyranometer"
+    assert {"ghi", "pv_power", "charge_state", "battery_voltage"} <= set(frame.columns)
+    assert frame["charge_state"].isin(["off", "bulk", "absorption", "float"]).all()
+    assert frame.index[0] == pd.Timestamp("2026-03-10 00:07:30", tz="UTC")
+
+
+def test_helio_without_pyranometer_derives_ghi_from_pv(abuja, tmp_path):
+    raw = pd.read_csv(DATA / "helio_abuja_1day.csv")
+    raw[["ghi", "dni", "dhi"]] = np.nan
+    path = tmp_path / "nopyr.csv"
+    raw.to_csv(path, index=False)
+    frame, meta = read_weather(path, "helio", site=abuja)
+    assert meta["ghi_source"] == "pv_power"
+    truth, _ = read_weather(DATA / "helio_abuja_1day.csv", "helio", site=abuja)
+    bulk = (frame["charge_state"] == "bulk") & (truth["ghi"] > 300)
+    assert bulk.sum() > 10
+    np.testing.assert_allclose(frame["ghi"][bulk], truth["ghi"][bulk], rtol=0.15)
+    with pytest.raises(DataError, match="full Site"):
+        read_weather(path, "helio", site=abuja.site)
+
+
+def _site():
+    return load_site(ROOT / "configs/sites/abuja.toml").site
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("time,ghi\n2026-01-01T10:00:00Z,1\n", "no 'timestamp' column"),
+        ("timestamp,ghi\nyesterday,1\nlater,2\n", "unparseable timestamps"),
+        ("timestamp,ghi\n", "no data rows"),
+        ("timestamp,GHI_wrong\n2026-01-01T10:00:00Z,1\n", "no GHI"),
+        ("timestamp,ghi\n2026-01-01T10:00:00Z,\n2026-01-01T10:01:00Z,\n", "no GHI"),
+    ],
+    ids=["no-timestamp-column", "bad-timestamps", "empty", "wrong-columns", "ghi-all-missing"],
+)
+def test_bad_csv_is_refused_clearly(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(DataError, match=message):
+        read_weather(path, "csv", site=_site())
+
+
+def test_unknown_format_missing_file_and_no_location(tmp_path):
+    with pytest.raises(DataError, match="unknown format 'tmy4'"):
+        read_weather(PVLIB_DATA / "723170TYA.CSV", "tmy4")
+    with pytest.raises(DataError, match="no such file"):
+        read_weather(tmp_path / "nope.csv", "csv")
+    path = tmp_path / "w.csv"
+    path.write_text("timestamp,ghi\n2026-01-01T10:00:00Z,1\n")
+    with pytest.raises(DataError, match="no location"):
+        read_weather(path, "csv")
+
+
+def test_pvlib_reader_failure_is_a_data_error(tmp_path):
+    path = tmp_path / "garbage.csv"
+    path.write_text("this is not a TMY3 file\n1,2,3\n")
+    with pytest.raises(DataError, match="read_tmy3 cannot read it"):
+        read_weather(path, "tmy3")
+
+
+def test_site_from_metadata_prefers_the_file_location(abuja):
+    _, meta = read_weather(PVLIB_DATA / "723170TYA.CSV", "tmy3")
+    site = site_from_metadata(meta, abuja)
+    assert site.latitude == pytest.approx(36.1) and site.linke_turbidity == ()
+    assert site.id == "greensboro-piedmont-triad-int"
+    _, meta = read_weather(DATA / "helio_abuja_1day.csv", "helio", site=abuja)
+    assert site_from_metadata(meta, abuja) is abuja.site
