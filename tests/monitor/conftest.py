@@ -119,10 +119,10 @@ def start_monitor(tmp_path: Path) -> Iterator[Callable[..., Monitor]]:
     running: list[Monitor] = []
 
     def make(port: int, *, db: Path | None = None, client_id: str = "mon-1",
-             group: str | None = None, **kw: Any) -> Monitor:
+             group: str | None = None, tasks: Any = (), **kw: Any) -> Monitor:
         store = Store(db or tmp_path / "monitor.sqlite")
         mon = Monitor(MonitorConfig(port=port, client_id=client_id, shared_group=group,
-                                    flush_s=0.02, **kw), store)
+                                    flush_s=0.02, **kw), store, tasks=tasks)
         mon.start()
         mon.wait_connected()
         time.sleep(0.2)  # SUBACK
@@ -133,3 +133,21 @@ def start_monitor(tmp_path: Path) -> Iterator[Callable[..., Monitor]]:
     for mon in running:
         mon.stop()
         mon.store.close()
+
+
+class Sub:
+    """A paho client collecting (topic, JSON body) of everything on ``topic_filter``."""
+
+    def __init__(self, port: int, topic_filter: str) -> None:
+        self.messages: list[tuple[str, dict[str, Any]]] = []
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client.on_message = lambda _c, _u, m: self.messages.append(
+            (m.topic, json.loads(m.payload)))
+        self.client.connect("127.0.0.1", port)
+        self.client.subscribe(topic_filter, qos=1)
+        self.client.loop_start()
+        time.sleep(0.3)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

@@ -13,8 +13,9 @@ them for publication:
   clear-sky PV power, 15-minute means, daytime) or of the air temperature in
   the last ``input_window_s`` moved away from a *season-matched* reference
   (the same site's earlier data from the same season): population stability
-  index above ``psi_threshold``; the two-sample KS statistic and p-value
-  are reported alongside.
+  index above ``psi_threshold`` and a two-sample KS test rejecting equality
+  at ``ks_pvalue``. Periods in which the charge controller curtailed PV
+  (absorption/float: battery full) are left out of the clear-sky index.
 
 Does NOT: retrain anything (an alarm is the trigger for a person or a
 pipeline to run ``helio-monitor export`` and ``helio-train fit``).
@@ -53,6 +54,9 @@ __all__ = [
 #: month (1-12) -> season: Abuja's dry (Harmattan) season November-March, wet April-October
 ABUJA_SEASONS: Mapping[int, str] = {m: ("wet" if 4 <= m <= 10 else "dry") for m in range(1, 13)}
 
+#: charger states in which PV power is curtailed (battery full): not the sky's doing
+CURTAILED_STATES = frozenset({"absorption", "float", "equalize", "storage"})
+
 #: reading value tried, in order, as the air temperature
 TEMPERATURE_VALUES = ("ambient_temperature", "temp_air")
 
@@ -76,7 +80,12 @@ class DriftConfig:
     reference_s : float
         Longest stretch of same-season history used as the reference. [s]
     psi_threshold : float
-        Population stability index that raises ``input_drift``. [-]
+        Population stability index that raises ``input_drift`` (six bins). [-]
+    ks_pvalue : float
+        The two-sample KS test must also reject equal distributions at this
+        level (PSI alone is biased upwards on small samples; 15-minute
+        samples are autocorrelated, so the nominal p-value is optimistic and
+        the default is strict). [-]
     min_samples : int
         Fewest 15-minute samples in each window before judging.
     seasons : mapping
@@ -90,6 +99,7 @@ class DriftConfig:
     input_window_s: float = 3 * 86400.0
     reference_s: float = 60 * 86400.0
     psi_threshold: float = 0.25
+    ks_pvalue: float = 0.001
     min_samples: int = 48
     seasons: Mapping[int, str] = dataclasses.field(default_factory=lambda: dict(ABUJA_SEASONS))
 
@@ -104,38 +114,30 @@ def manifest_of(files: Mapping[str, bytes]) -> dict[str, Any]:
     return manifest
 
 
-def validation_rmse(manifest: Mapping[str, Any], target: str) -> dict[int, float]:
-    """Validation RMSE of ``target`` from a manifest: horizon [min] -> RMSE (0 = pooled).
+def validation_rmse(
+    manifest: Mapping[str, Any], target: str, season: str | None = None
+) -> dict[int, float]:
+    """Hold-out RMSE of ``target`` per horizon from a manifest: horizon [min] -> RMSE.
 
-    Accepts ``metrics[...]`` sections holding, for ``target``, either a
-    number ``rmse``, a list ``rmse`` aligned with ``horizons_min``, or a
-    mapping horizon -> ``rmse``; the first section named ``validation`` /
-    ``test`` / ``holdout`` wins.
+    ``manifest["metrics"]`` is the list of metric rows ``helio-train fit``
+    writes (``target``, ``horizon_min``, ``season``, ``n``, ``rmse``, ...).
+    The rows of ``season`` are used when the manifest has them (a
+    season-matched limit), else those of season ``"all"``.
     """
-    horizons = [int(h) for h in manifest.get("horizons_min", [])]
-    metrics = manifest.get("metrics")
-    if not isinstance(metrics, Mapping):
+    rows = manifest.get("metrics")
+    if not isinstance(rows, list):
         return {}
-    sections = [metrics.get(k) for k in ("validation", "test", "holdout", "int8")] + [metrics]
-    for sec in sections:
-        found = _rmse_in(sec, target, horizons) if isinstance(sec, Mapping) else {}
-        if found:
-            return found
-    return {}
-
-
-def _rmse_in(sec: Mapping[str, Any], target: str, horizons: list[int]) -> dict[int, float]:
-    node = sec.get(target)
-    if not isinstance(node, Mapping):
-        return {}
-    rmse = node.get("rmse", node.get("rmse_p50"))
-    if isinstance(rmse, int | float):
-        return {0: float(rmse)}
-    if isinstance(rmse, list) and len(rmse) == len(horizons):
-        return {h: float(v) for h, v in zip(horizons, rmse, strict=False)}
-    if isinstance(rmse, Mapping):
-        return {int(str(h).removeprefix("h")): float(v) for h, v in rmse.items()}
-    return {}
+    by_season: dict[str, dict[int, float]] = {}
+    for r in rows:
+        if not isinstance(r, Mapping) or r.get("target") != target:
+            continue
+        rmse = r.get("rmse")
+        if isinstance(rmse, int | float) and math.isfinite(rmse) and r.get("n", 1):
+            by_season.setdefault(str(r.get("season", "all")), {})[int(r["horizon_min"])] = float(
+                rmse)
+    if season is not None and season in by_season:
+        return by_season[season]
+    return by_season.get("all", {})
 
 
 def psi(reference: np.ndarray, recent: np.ndarray, edges: np.ndarray, eps: float = 1e-4) -> float:
@@ -205,20 +207,11 @@ class DriftWatch:
         out: list[Alert] = []
         metrics = [m for m in rolling_metrics(self.store, site, since=newest - cfg.rmse_window_s)
                    if not m.shadow]
-        for sha in {m.model_sha for m in metrics}:
+        season = self._season(newest)
+        for sha in sorted({m.model_sha for m in metrics}):
             manifest = self.store.manifest(sha) or {}
-            for target in {m.target for m in metrics if m.model_sha == sha}:
-                limits = validation_rmse(manifest, target)
-                if not limits:
-                    continue
-                for m in [m for m in metrics if m.model_sha == sha and m.target == target]:
-                    out += self._rmse(m, limits, now)
-                if 0 in limits:  # pooled limit: compare the pooled rolling RMSE too
-                    pooled = rolling_metrics(self.store, site, since=newest - cfg.rmse_window_s,
-                                             target=target, by_horizon=False)
-                    for m in pooled:
-                        if m.model_sha == sha and not m.shadow:
-                            out += self._rmse(m, {0: limits[0]}, now)
+            for m in (m for m in metrics if m.model_sha == sha):
+                out += self._rmse(m, validation_rmse(manifest, m.target, season), now)
         out += self._skill(site, now)
         return out
 
@@ -263,16 +256,22 @@ class DriftWatch:
 
     def _series(self, site: str, value: str, start: float, end: float,
                 step: float) -> tuple[np.ndarray, np.ndarray]:
+        """Period means of a reading; periods with any curtailment are NaN."""
         rows = self.store.query(
-            "SELECT ts, json_extract(\"values\", ?) FROM readings WHERE site=? AND ts>? AND ts<=?"
+            "SELECT ts, json_extract(\"values\", ?), json_extract(\"values\", '$.charge_state')"
+            " FROM readings WHERE site=? AND ts>? AND ts<=?"
             " AND json_extract(\"values\", ?) IS NOT NULL ORDER BY ts",
             [f"$.{value}", site, start, end, f"$.{value}"])
         if not rows:
             return np.empty(0), np.empty(0)
         ts = np.array([r[0] for r in rows], dtype=float)
         vals = pd.to_numeric(pd.Series([r[1] for r in rows]), errors="coerce").to_numpy(float)
+        curtailed = np.array([r[2] in CURTAILED_STATES for r in rows], dtype=float)
         ends = np.arange(math.ceil(ts[0] / step) * step, ts[-1] + 1e-9, step)
-        return ends, period_means(ts, vals, ends, step)
+        means = period_means(ts, vals, ends, step)
+        if value == "pv_power":
+            means[period_means(ts, curtailed, ends, step) > 0] = np.nan
+        return ends, means
 
     def inputs(self, site: str, start: float, end: float) -> dict[str, pd.Series]:
         """15-minute daytime clear-sky index and air temperature of ``site`` in (start, end]."""
@@ -315,8 +314,8 @@ class DriftWatch:
             cur = s.to_numpy()[t > split]
             if len(ref) < cfg.min_samples or len(cur) < cfg.min_samples:
                 continue
-            edges = (np.linspace(0.0, 1.2, 13) if name == "kcs"
-                     else np.unique(np.quantile(ref, np.linspace(0, 1, 11))))
+            edges = (np.linspace(0.0, 1.2, 7) if name == "kcs"
+                     else np.unique(np.quantile(ref, np.linspace(0, 1, 7))))
             edges = np.concatenate([[-np.inf], edges[1:-1], [np.inf]])
             value = psi(ref, cur, edges)
             ks = stats.ks_2samp(ref, cur)
@@ -327,5 +326,6 @@ class DriftWatch:
                     "n_recent": len(cur), "reference_mean": float(np.mean(ref)),
                     "recent_mean": float(np.mean(cur))}
             alert = Alert(site, gw, "input_drift", "warning", msg, now, data)
-            out += self._set(value > cfg.psi_threshold, alert, name, now)
+            shifted = value > cfg.psi_threshold and ks.pvalue < cfg.ks_pvalue
+            out += self._set(shifted, alert, name, now)
         return out

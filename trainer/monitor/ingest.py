@@ -220,7 +220,8 @@ class Monitor:
         self._inbox: queue.Queue[tuple[str, bytes, int, int, float]] = queue.Queue()
         self._stop = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="monitor-writer", daemon=True)
-        self._last_tasks = 0.0
+        self._last_tasks = clock()
+        self._store_lock = threading.Lock()
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=config.client_id,
@@ -332,7 +333,8 @@ class Monitor:
                 continue
             if parsed is not None:
                 messages.append(parsed)
-        res = self.store.write_batch(messages, rejects)
+        with self._store_lock:
+            res = self.store.write_batch(messages, rejects)
         for _topic, _payload, mid, qos, _r in batch:
             if qos > 0:
                 self.client.ack(mid, qos)
@@ -344,10 +346,14 @@ class Monitor:
         s.batches += 1
 
     def run_tasks(self, now: float) -> None:
-        """Run the periodic tasks once and publish their alerts (errors are logged)."""
+        """Run the periodic tasks once and publish their alerts (errors are logged).
+
+        Safe to call from any thread: the store is locked meanwhile.
+        """
         for task in self.tasks:
             try:
-                alerts = task(now)
+                with self._store_lock:
+                    alerts = task(now)
             except Exception:  # one failing task must not stop ingestion
                 log.exception("monitor task %r failed", task)
                 continue
