@@ -92,3 +92,108 @@ def distinct_in_order(seqs: list[int]) -> list[int]:
             seen.add(s)
             out.append(s)
     return out
+
+
+# --------------------------------------------------------------------------
+# agent seams: a bundle stub + constant predictor (the real model is tested
+# under the tflite marker with the shipped bundle), scripted devices, a
+# recording publisher
+# --------------------------------------------------------------------------
+
+
+def stub_bundle(spec: Any = None, version: str = "stub-1") -> Any:
+    """A Bundle whose manifest carries ``spec`` (no model bytes needed)."""
+    from edge.bundle import Bundle
+    from edge.features import FeatureSpec
+
+    spec = spec or FeatureSpec()
+    features = spec.to_dict()
+    features["scaling"] = {"offset": [0.0] * spec.n_features, "scale": [1.0] * spec.n_features}
+    manifest = {
+        "model_version": version, "blessed": True, "created": "2026-11-26T00:00:00Z",
+        "step_minutes": spec.step_minutes, "horizons_min": list(spec.horizons_min),
+        "features": features,
+    }
+    return Bundle("<stub>", manifest, json.dumps(manifest).encode(), b"", "00" * 32)
+
+
+class ConstPredictor:
+    """Clear-sky index quantiles (0.5, 0.8, 1.0) for every horizon."""
+
+    def __init__(self, bundle: Any) -> None:
+        self.n = len(bundle.manifest["horizons_min"])
+        self.calls = 0
+
+    def predict(self, features: Any, out: Any = None) -> Any:
+        import numpy as np
+
+        self.calls += 1
+        assert np.all(np.isfinite(features))
+        return np.tile(np.array([0.5, 0.8, 1.0], dtype=np.float32), self.n)
+
+
+class ScriptedDevice:
+    """A device whose readings come from ``values()``; ``plugged`` toggles faults."""
+
+    def __init__(self, device_id: str, clock: Any, values: Callable[[], dict]) -> None:
+        from firmware_bridge.device import DeviceStats
+
+        self.device_id, self.clock, self.values = device_id, clock, values
+        self.plugged = True
+        self._stats = DeviceStats()
+
+    def poll(self) -> Any:
+        from firmware_bridge.readings import Reading
+
+        if not self.plugged:
+            if self._stats.connected:
+                self._stats.connected = False
+            self._stats.stale = True
+            return None
+        if not self._stats.connected:
+            self._stats.connected = True
+            self._stats.reconnects += 1
+        now = self.clock.now_utc()
+        self._stats.frames_good += 1
+        self._stats.last_reading_utc = now
+        self._stats.stale = False
+        return Reading(self.device_id, now, self.values())
+
+    @property
+    def stats(self) -> Any:
+        import dataclasses
+
+        return dataclasses.replace(self._stats)
+
+    def close(self) -> None:
+        self._stats.connected = False
+
+
+class RecordingPublisher:
+    """Keeps what the agent hands to a publisher (no network)."""
+
+    def __init__(self) -> None:
+        self.retained: dict[str, list[bytes]] = {}
+        self.live: list[tuple[str, bytes]] = []
+        self.handlers: dict[str, Callable[[str, bytes], None]] = {}
+        self.listeners: list[Callable[[], None]] = []
+
+    def set_retained(self, topic: str, payload: bytes) -> None:
+        self.retained.setdefault(topic, []).append(payload)
+
+    def publish_live(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        self.live.append((topic, payload))
+
+    def subscribe(self, topic_filter: str, handler: Callable[[str, bytes], None]) -> None:
+        self.handlers[topic_filter] = handler
+
+    def add_connect_listener(self, callback: Callable[[], None]) -> None:
+        self.listeners.append(callback)
+
+    def is_alive(self) -> bool:
+        return True
+
+    def inbound(self, topic: str, payload: bytes) -> None:
+        for topic_filter, handler in self.handlers.items():
+            if mqtt.topic_matches_sub(topic_filter, topic):
+                handler(topic, payload)
