@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -9,8 +10,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
+
+from edge.bundle import Bundle
+from edge.features import FeatureSpec
+from firmware_bridge.device import DeviceStats
+from firmware_bridge.readings import Reading
 
 
 @dataclass
@@ -103,8 +110,6 @@ def distinct_in_order(seqs: list[int]) -> list[int]:
 
 def stub_bundle(spec: Any = None, version: str = "stub-1") -> Any:
     """A Bundle whose manifest carries ``spec`` (no model bytes needed)."""
-    from edge.bundle import Bundle
-    from edge.features import FeatureSpec
 
     spec = spec or FeatureSpec()
     features = spec.to_dict()
@@ -125,8 +130,6 @@ class ConstPredictor:
         self.calls = 0
 
     def predict(self, features: Any, out: Any = None) -> Any:
-        import numpy as np
-
         self.calls += 1
         assert np.all(np.isfinite(features))
         return np.tile(np.array([0.5, 0.8, 1.0], dtype=np.float32), self.n)
@@ -136,15 +139,11 @@ class ScriptedDevice:
     """A device whose readings come from ``values()``; ``plugged`` toggles faults."""
 
     def __init__(self, device_id: str, clock: Any, values: Callable[[], dict]) -> None:
-        from firmware_bridge.device import DeviceStats
-
         self.device_id, self.clock, self.values = device_id, clock, values
         self.plugged = True
         self._stats = DeviceStats()
 
     def poll(self) -> Any:
-        from firmware_bridge.readings import Reading
-
         if not self.plugged:
             if self._stats.connected:
                 self._stats.connected = False
@@ -161,8 +160,6 @@ class ScriptedDevice:
 
     @property
     def stats(self) -> Any:
-        import dataclasses
-
         return dataclasses.replace(self._stats)
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ edge.agent); the real simulators, model and broker are in test_agent_e2e.py.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -48,7 +49,7 @@ class Rig:
             devices=(DeviceConfig("mppt", "vedirect", "loop://", poll_interval=0.05),
                      DeviceConfig("inverter", "pi30", "loop://", poll_interval=0.1)),
         )
-        self.holder = ModelHolder(lambda: stub_bundle(), ConstPredictor)
+        self.holder = ModelHolder(stub_bundle, ConstPredictor)
         self.engine = ForecastEngine(SITE, self.holder)
         self.outbox = Outbox(tmp_path / "outbox.sqlite", max_messages=max_messages)
         self.publisher = RecordingPublisher()
@@ -99,7 +100,7 @@ def test_agent_forecasts_every_step_from_fresh_inputs(rig: Rig) -> None:
     assert [f["seq"] for f in fcs] == list(range(1, len(fcs) + 1))
     issues = [datetime.fromisoformat(f["issue_time"].replace("Z", "+00:00")) for f in fcs]
     assert all(t.minute % 15 == 0 and t.second == 0 for t in issues)
-    assert all((b - a).total_seconds() == 900 for a, b in zip(issues, issues[1:], strict=False))
+    assert all((b - a).total_seconds() == 900 for a, b in itertools.pairwise(issues))
     # after the first full step the PV source is fresh: not stale; daytime forecast is positive
     assert fcs[-1]["inputs_stale"] is False
     assert fcs[-1]["forecasts"][0]["pv_power"]["p50"] > 0
@@ -131,7 +132,7 @@ def test_agent_flags_stale_inputs_and_reports_unplug(rig: Rig) -> None:
     rig.wait(lambda: len(rig.messages("/forecast")) >= n + 2, what="fresh forecasts")
     assert rig.messages("/forecast")[-1]["inputs_stale"] is False
     rig.close()
-    ev = [e for e in rig.messages("/events") if e["code"] == "device_disconnected"][0]
+    ev = next(e for e in rig.messages("/events") if e["code"] == "device_disconnected")
     assert ev["level"] == "warning" and ev["data"]["device"] == "mppt"
 
 
