@@ -124,7 +124,8 @@ def pv_power_from_poa(
     numpy.ndarray
         AC (charge controller output) power, ``0 <= P <= ac_limit``. [W]
     """
-    poa = np.clip(np.nan_to_num(np.asarray(poa, dtype=np.float64)), 0.0, None)
+    poa = np.asarray(poa, dtype=np.float64)
+    poa = np.where(poa > 0.0, poa, 0.0)  # also NaN -> 0
     temp = np.asarray(temp_air, dtype=np.float64)
     temp = np.where(np.isfinite(temp), temp, DEFAULT_TEMP_AIR)
     tcell = pvlib.temperature.sapm_cell(poa, temp, WIND_SPEED, **SAPM_PARAMS)
@@ -155,11 +156,16 @@ def decompose(
         [W/m2]
     """
     ghi = np.clip(np.asarray(ghi, dtype=np.float64), 0.0, None)
-    zen = np.broadcast_to(np.asarray(zenith, dtype=np.float64), ghi.shape)
-    extra = np.broadcast_to(np.asarray(dni_extra, dtype=np.float64), ghi.shape)
+    zen = np.asarray(zenith, dtype=np.float64)
+    extra = np.asarray(dni_extra, dtype=np.float64)
+    if zen.shape != ghi.shape:
+        zen = np.broadcast_to(zen, ghi.shape)
+    if extra.shape != ghi.shape:
+        extra = np.broadcast_to(extra, ghi.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = pvlib.irradiance.erbs_driesse(ghi, zen, dni_extra=extra)
-    dni = np.clip(np.nan_to_num(np.asarray(out["dni"], dtype=np.float64)), 0.0, None)
+    raw = np.asarray(out["dni"], dtype=np.float64)
+    dni = np.where(raw > 0.0, raw, 0.0)  # also NaN -> 0
     cosz = np.cos(np.radians(zen))
     dhi = ghi - dni * cosz  # the closure, exactly (all diffuse when the beam is dropped)
     return dni, dhi

@@ -89,6 +89,16 @@ class QCReport:
     start: pd.Timestamp
     end: pd.Timestamp
 
+    def summary(self) -> str:
+        """One line: rows kept and every non-zero flag count."""
+        flags = ", ".join(f"{k} {v}" for k, v in self.counts.items() if v and k != "night")
+        return (f"{self.rows_out}/{self.rows_in} rows kept ({self.daytime_rows} daytime), "
+                f"{self.gaps} gaps ({self.missing_rows} missing rows); "
+                f"flagged: {flags or 'none'}")
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
     def lines(self) -> list[str]:
         """A short human-readable report, one line per item."""
         out = [f"rows: {self.rows_in} in, {self.rows_out} kept "
