@@ -18,9 +18,10 @@ in DNI, DHI and GHI, so three pvlib calls with unit irradiance give it).
 
 Model output layout
 -------------------
-``float32[n_horizons * 3]`` (or ``(n_horizons, 3)``), horizon-major, quantiles
-:data:`QUANTILES` in order: ``[h0_p10, h0_p50, h0_p90, h1_p10, ...]``;
-values are clear-sky indices.
+What :meth:`edge.predictor.Predictor.predict` returns: ``float32[n_horizons * 3]``
+(or ``(n_horizons, 3)``), horizon-major, quantiles :data:`QUANTILES` in order:
+``[h0_p10, h0_p50, h0_p90, h1_p10, ...]``; values are clear-sky indices.
+(The raw network output may be ordered otherwise; the predictor reorders it.)
 """
 
 from __future__ import annotations

@@ -64,8 +64,8 @@ One header row, one row per site and interval, in this column order::
 * ``ghi``, ``dni``, ``dhi``: interval means from a pyranometer. [W/m2]
   Empty when the site has none: with ``site=`` a :class:`edge.config.Site`,
   ``ghi`` is then derived from ``pv_power`` through the array model
-  (:func:`edge.forecast.ghi_from_pv_power`), and ``ghi_source`` in the
-  metadata says ``"pv_power"``.
+  (:func:`edge.forecast.ghi_from_pv_power`; NaN while curtailed or
+  clipped), and ``ghi_source`` in the metadata says ``"pv_power"``.
 * ``temp_air``: interval mean air temperature. [C] May be empty.
 * ``pv_power``: interval mean PV (charge controller input) power. [W]
 * ``pv_voltage``, ``battery_voltage``: interval means. [V] May be empty.
@@ -95,6 +95,7 @@ from edge.solar import clear_sky
 
 __all__ = [
     "CANONICAL_COLUMNS",
+    "CURTAILING_STATES",
     "FORMATS",
     "HELIO_COLUMNS",
     "READERS",
@@ -110,6 +111,10 @@ IntervalLabel = Literal["start", "center", "end", "instant"]
 
 #: Canonical numeric weather columns (units in the module docstring).
 CANONICAL_COLUMNS = ("ghi", "dni", "dhi", "temp_air", "pv_power")
+#: ``charge_state`` values during which the charger curtails the array (PV power
+#: then says nothing about the sky).
+CURTAILING_STATES = frozenset({"absorption", "float", "storage", "equalize",
+                               "repeated_absorption"})
 #: Columns of the ``helio`` telemetry CSV, in order.
 HELIO_COLUMNS = ("timestamp", "site_id", "ghi", "dni", "dhi", "temp_air", "pv_power",
                  "pv_voltage", "battery_voltage", "charge_state", "samples")
@@ -325,10 +330,13 @@ def _helio_ghi(frame: pd.DataFrame, meta: dict[str, Any], site: Any
                         "to derive GHI from PV power")
     geo = clear_sky(_site_config(site), pd.DatetimeIndex(frame.index))
     temp = frame["temp_air"] if "temp_air" in frame.columns else None
+    power = frame["pv_power"].to_numpy(dtype=float)
+    if "charge_state" in frame.columns:  # a curtailed array says nothing about the sky
+        curtailed = frame["charge_state"].isin(CURTAILING_STATES).fillna(False)
+        power = np.where(curtailed.to_numpy(dtype=bool), np.nan, power)
     frame = frame.copy()
     frame["ghi"] = ghi_from_pv_power(
-        frame["pv_power"].to_numpy(dtype=float), geo, array,
-        temp_air=None if temp is None else temp.to_numpy(dtype=float),
+        power, geo, array, temp_air=None if temp is None else temp.to_numpy(dtype=float),
     )
     return frame, meta
 

@@ -44,17 +44,13 @@ import numpy as np
 import pandas as pd
 
 from edge.solar import clear_sky
-from trainer.data import DataError
+from trainer.data import CURTAILING_STATES, DataError
 
 __all__ = ["CURTAILING_STATES", "FLAGS", "QCReport", "quality_control"]
 
 #: Every flag counted, in report order.
 FLAGS = ("duplicate", "ghi_limits", "dni_limits", "dhi_limits", "closure", "night",
          "temp_limits", "pv_limits", "curtailed")
-
-#: ``charge_state`` values during which the charger curtails the array.
-CURTAILING_STATES = frozenset({"absorption", "float", "storage", "equalize",
-                               "repeated_absorption"})
 
 
 @dataclasses.dataclass(frozen=True)

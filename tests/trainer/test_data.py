@@ -140,6 +140,8 @@ def test_helio_without_pyranometer_derives_ghi_from_pv(abuja, tmp_path):
     bulk = (frame["charge_state"] == "bulk") & (truth["ghi"] > 300)
     assert bulk.sum() > 10
     np.testing.assert_allclose(frame["ghi"][bulk], truth["ghi"][bulk], rtol=0.15)
+    curtailed = frame["charge_state"].isin(["absorption", "float"])
+    assert frame.loc[curtailed, "ghi"].isna().all()  # throttled PV is no sky measurement
     with pytest.raises(DataError, match="full Site"):
         read_weather(path, "helio", site=abuja.site)
 
