@@ -12,10 +12,16 @@ import pytest
 
 from edge.config import load_site
 from tests.monitor.conftest import forecast, reading
+from trainer.monitor.cli import main
 from trainer.monitor.drift import DriftConfig, DriftWatch, psi, validation_rmse
 from trainer.monitor.ingest import parse_message
-from trainer.monitor.scoring import Scorer, ScoringConfig, period_means, rolling_metrics
-from trainer.monitor.scoring import smart_persistence
+from trainer.monitor.scoring import (
+    Scorer,
+    ScoringConfig,
+    period_means,
+    rolling_metrics,
+    smart_persistence,
+)
 from trainer.monitor.store import Store
 
 SITE = load_site(Path(__file__).resolve().parents[2] / "configs/sites/abuja.toml")
@@ -167,3 +173,20 @@ def test_psi_zero_for_same_distribution_and_large_for_shift() -> None:
     edges = np.linspace(0, 1.2, 13)
     assert psi(a, b, edges) < 0.05
     assert psi(a, rng.normal(0.4, 0.15, 2000), edges) > 0.25
+
+
+def test_report_html_embeds_plots_and_metrics(tmp_path: Path) -> None:
+    db = tmp_path / "m.sqlite"
+    store = Store(db)
+    _day(store, DAY0, err15=10.0, err60=-20.0)
+    Scorer(store, {SID: SITE}, ScoringConfig(grace_s=0)).score_all()
+    store.close()
+    page = tmp_path / "r.html"
+    assert main(["report", "--store", str(db), "--site", SID, "--out", str(page)]) == 0
+    text = page.read_text()
+    assert text.count("data:image/png;base64,") == 2
+    assert "<td>10.0</td>" in text and "<td>20.0</td>" in text  # RMSE per horizon
+    png = tmp_path / "r.png"
+    assert main(["report", "--store", str(db), "--site", SID, "--out", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["report", "--store", str(db), "--site", "nowhere", "--out", str(png)]) == 1

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from trainer.monitor.fleet import fleet_table
+from trainer.monitor.fleet import fleet_table, format_table
 from trainer.monitor.store import Store
 
 
@@ -21,13 +22,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the table; exit 1 if the store does not exist."""
     if not Path(args.store).exists():
+        sys.stderr.write(f"no store at {args.store} (run helio-monitor run first)\n")
         return 1
     store = Store(args.store)
     try:
-        fleet_table(store, offline_after_s=args.offline_after, site=args.site)
+        rows = fleet_table(store, offline_after_s=args.offline_after, site=args.site)
+        sys.stdout.write(format_table(rows) + "\n")
         if args.alerts:
-            for _a in store.alerts(args.site, open_only=True):
-                pass
+            for a in store.alerts(args.site, open_only=True):
+                sys.stdout.write(f"ALERT {a['level']:7} {a['site']}/{a['device']} {a['code']}:"
+                                 f" {a['message']}\n")
     finally:
         store.close()
     return 0
