@@ -180,9 +180,15 @@ class Device:
         return dict(self._values)
 
     def stale_names(self) -> list[str]:
-        """Names whose last value is older than ``stale_after`` (sorted)."""
+        """Names whose last value is older than ``stale_after`` (sorted).
+
+        Names the driver reads once per connection (PI30 QPIRI ratings) never go stale.
+        """
         now = self.clock.monotonic()
-        return sorted(n for n, t in self._seen.items() if now - t > self.stale_after)
+        static = self.driver.static_names
+        return sorted(
+            n for n, t in self._seen.items() if now - t > self.stale_after and n not in static
+        )
 
     def poll(self) -> Reading | None:
         """One poll cycle: connect if needed, exchange, return the fresh values.

@@ -41,6 +41,8 @@ class Driver(Protocol):
     """What a device needs from a protocol driver."""
 
     url: str
+    #: names read once per connection (ratings): never reported stale
+    static_names: frozenset[str]
 
     def open(self) -> None:
         """Open the port; raises DeviceUnavailable."""
@@ -66,6 +68,7 @@ class _PortDriver:
         self.timeout = timeout
         self.monotonic = monotonic
         self.port: SerialPort | None = None
+        self.static_names: frozenset[str] = frozenset()
 
     def open(self) -> None:
         self.close()
@@ -135,17 +138,21 @@ class Pi30Driver(_PortDriver):
         values: Values = {}
         for command in commands:
             try:
-                values.update(self.query(command, stats))
+                answer = self.query(command, stats)
             except DeviceTimeout:
                 if not values:
                     raise  # silent from the first query: one timeout for the poll
                 stats.timeouts += 1
                 continue
+            except DeviceUnavailable:
+                raise
             except BridgeError:  # NAK or a reply that does not decode
                 stats.protocol_errors += 1
                 continue
             if command == "QPIRI":
                 self.need_ratings = False
+                self.static_names = frozenset(answer)
+            values.update(answer)
         return values
 
     def query(self, command: str, stats: DeviceStats) -> Values:
@@ -184,6 +191,7 @@ class ModbusDriver:
         self.device_id = device_id
         self.client: ModbusSerialClient | None = None
         self._rx = bytearray()
+        self.static_names: frozenset[str] = frozenset()
 
     def _trace(self, sending: bool, data: bytes) -> bytes:
         """pymodbus packet hook: keep the bytes received since the last request."""
