@@ -272,6 +272,15 @@ def _read_pvlib(path: Path, spec: ReaderSpec) -> tuple[pd.DataFrame, dict[str, A
     if spec.fix_columns is not None:
         data = spec.fix_columns(data)
     meta = dict(meta) if isinstance(meta, Mapping) else {"metadata": meta}
+    # some readers nest the location (PVGIS: inputs.location) or keep it in columns (CRN)
+    inputs = meta.get("inputs")
+    nests = (meta.get("location"), inputs.get("location") if isinstance(inputs, Mapping) else None)
+    for nested in nests:
+        if isinstance(nested, Mapping):
+            meta = {**nested, **meta}
+    for key in ("latitude", "longitude", "elevation"):
+        if key not in meta and key in data.columns and data[key].notna().any():
+            meta[key] = float(data[key].dropna().iloc[0])
     return data, meta
 
 

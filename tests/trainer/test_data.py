@@ -193,3 +193,31 @@ def test_site_from_metadata_prefers_the_file_location(abuja):
     assert site.id == "greensboro-piedmont-triad-int"
     _, meta = read_weather(DATA / "helio_abuja_1day.csv", "helio", site=abuja)
     assert site_from_metadata(meta, abuja) is abuja.site
+
+
+def _crn_line(end: pd.Timestamp, ghi: float, temp: float) -> str:
+    """One USCRN sub-hourly record (fixed width, as pvlib.iotools.crn.WIDTHS)."""
+    hhmm = end.strftime("%H%M").lstrip("0") or "0"
+    fields = [("23801", 5), (end.strftime("%Y%m%d"), 8), (hhmm, 4),
+              (end.strftime("%Y%m%d"), 8), (end.strftime("%H%M"), 4), ("2.623", 6),
+              ("7.40", 7), ("9.08", 7), (f"{temp:.1f}", 7), ("0.00", 7), (f"{ghi:.0f}", 6),
+              ("0", 1), (f"{temp:.1f}", 7), ("C", 1), ("0", 1), ("50", 5), ("0", 1),
+              ("-99.000", 7), ("-9999.0", 7), ("964", 5), ("0", 1), ("1.66", 6), ("0", 1)]
+    return " ".join(v.rjust(w) for v, w in fields)
+
+
+def test_crn_five_minute_means_end_labelled_location_from_columns(tmp_path):
+    """A USCRN file: location comes from its columns, stamps move back 2.5 min."""
+    site = _site()
+    ends = pd.date_range("2026-02-02 11:05", periods=12, freq="5min", tz="UTC")
+    cs = clear_sky(site, ends - pd.Timedelta(minutes=2.5))["ghi_clear"].to_numpy()
+    path = tmp_path / "CRNS0101-05-2026-Abuja.txt"
+    path.write_text("\n".join(_crn_line(t, g, 30.0) for t, g in zip(ends, cs, strict=True))
+                    + "\n")
+    frame, meta = read_weather(path, "crn")
+    assert meta["location_source"] == "file"
+    assert (meta["latitude"], meta["longitude"]) == pytest.approx((9.08, 7.40))
+    assert meta["interval_minutes"] == 5.0 and meta["source_interval_label"] == "end"
+    assert frame.index[0] == pd.Timestamp("2026-02-02 11:02:30", tz="UTC")
+    np.testing.assert_allclose(frame["ghi"], np.round(cs))
+    assert (frame["temp_air"] == 30.0).all()
