@@ -24,8 +24,14 @@ from edge.messages import Topics, forecast_message
 from edge.predictor import Predictor
 from edge.window import ReadingWindow
 
-#: Looked for when --public-key is not given: next to the bundle, then inside it.
-KEY_CANDIDATES = ("{bundle}.pub", "{bundle}/../signing.pub", "{bundle}/signing.pub")
+#: Looked for when --public-key is not given: next to the bundle, then the
+#: repository's default key (``make model`` writes it).
+KEY_CANDIDATES = (
+    "{bundle}.pub",
+    "{bundle}/../signing.pub",
+    "{repo}/configs/keys/helio-default.pub",
+)
+REPO = Path(__file__).resolve().parents[2]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +57,7 @@ def find_key(bundle: str, given: str | None) -> str:
     if given:
         return given
     for pattern in KEY_CANDIDATES:
-        p = Path(pattern.format(bundle=str(bundle).rstrip("/")))
+        p = Path(pattern.format(bundle=str(bundle).rstrip("/"), repo=REPO))
         if p.is_file():
             return str(p)
     raise BundleError(f"no public key found next to {bundle}; pass --public-key")
