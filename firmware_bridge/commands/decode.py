@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -122,11 +123,15 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         sys.stderr.write(f"helio-bridge decode: cannot read {args.capture}: {exc.strerror}\n")
         return 2
-    with stream:
-        if args.protocol == "vedirect":
-            summary = _vedirect(_chunks(stream), emit)
-        else:
-            summary = _pi30(_chunks(stream), args.command, emit)
-    sys.stdout.flush()
+    try:
+        with stream:
+            if args.protocol == "vedirect":
+                summary = _vedirect(_chunks(stream), emit)
+            else:
+                summary = _pi30(_chunks(stream), args.command, emit)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     sys.stderr.write(f"{args.protocol}: {summary}\n")
     return 0 if index else 1

@@ -13,10 +13,10 @@ in OpenDTU-OnBattery#174, VeDirectFrameHandler#15, emonhub#160):
   resumes at that character;
 * a block runs from its first CR LF; bytes before it are counted as garbage;
 * a block must be ASCII ``\\r\\n<label>\\t<value>`` lines, and sum to 0 mod 256,
-  otherwise it is counted and dropped whole. When a malformed block contains
-  noise followed by well-formed lines, the framer retries once from the first
-  CR LF after the noise (one checksum trial, so a false accept is 1 in 256
-  of such blocks and then holds only bytes that were sent as one block tail);
+  otherwise it is counted and dropped whole. Two recoveries, each one
+  checksum trial: when noise precedes well-formed lines, retry from the first
+  CR LF after the noise; when a label repeats (a block truncated by a stall,
+  then the next block), drop the head and retry from the repeated label;
 * buffers are bounded: a missing ``Checksum`` never grows memory.
 """
 
@@ -242,17 +242,57 @@ class VeDirectFramer:
         self.garbage_bytes += start
         block = buf[start:]
         fields = _parse_fields(block)
+        malformed = fields is None
         if fields is None:
             block, fields = _resync(block)
-            if fields is None:
+        if fields is not None and _has_repeat(fields):
+            # A truncated block ran into the next one (a repeated label is never valid,
+            # even when the merged bytes happen to sum to 0).
+            if not malformed:
+                self.checksum_errors += 1
+            block, fields = _split_merged(block, fields)
+        if fields is None or sum(block) & 0xFF:
+            if malformed:
                 self.format_errors += 1
-                return
-        if sum(block) & 0xFF:
-            self.checksum_errors += 1
+            else:
+                self.checksum_errors += 1
             return
-        self.garbage_bytes += len(buf) - start - len(block)
+        head = buf[start : len(buf) - len(block)]
+        if malformed and b"\t" in head:
+            self.format_errors += 1  # the head was a damaged block, not just noise
+        self.garbage_bytes += len(head)
         self.blocks_ok += 1
         out.append(TextBlock(fields, block))
+
+
+def _has_repeat(fields: tuple[tuple[str, str], ...]) -> bool:
+    return len({label for label, _ in fields}) < len(fields)
+
+
+def _split_merged(
+    block: bytes, fields: tuple[tuple[str, str], ...]
+) -> tuple[bytes, tuple[tuple[str, str], ...] | None]:
+    """The tail of a merged block that is a whole block: no repeated label, sum 0.
+
+    The next block starts within the longest tail without repeated labels, at
+    its first field or one of the next three; each candidate is one checksum trial.
+    """
+    labels = [label for label, _ in fields]
+    seen: set[str] = set()
+    longest = 0
+    for i in range(len(labels) - 1, -1, -1):
+        if labels[i] in seen:
+            longest = i + 1
+            break
+        seen.add(labels[i])
+    pos = 0
+    for _ in range(longest):
+        pos = block.find(b"\r\n", pos + 2)
+    for k in range(longest, min(longest + 4, len(labels))):
+        if sum(block[pos:]) & 0xFF == 0:
+            return block[pos:], fields[k:]
+        pos = block.find(b"\r\n", pos + 2)
+    return block, None
 
 
 def _parse_fields(block: bytes) -> tuple[tuple[str, str], ...] | None:

@@ -1,0 +1,318 @@
+"""VE.Direct text framer, decoder and encoders (sans-IO)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from firmware_bridge.errors import BridgeError, ChecksumError, FrameError, ProtocolError
+from firmware_bridge.protocols import vedirect
+from firmware_bridge.protocols.vedirect import TextBlock, VeDirectFramer
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "vedirect"
+
+# A SmartSolar 75/15 block, laid out by hand from VE.Direct Protocol 3.33 (pp. 5-8).
+MPPT_BLOCK = bytes.fromhex(
+    "0d0a" "504944" "09" "307841303533"  # \r\n PID \t 0xA053 (SmartSolar 75/15)
+    "0d0a" "4657" "09" "313539"  # FW 159 (v1.59)
+    "0d0a" "53455223" "09" "485131333238593654463" "6"  # SER# HQ1328Y6TF6
+    "0d0a" "56" "09" "3132383030"  # V 12800 mV
+    "0d0a" "49" "09" "2d353030"  # I -500 mA (discharging)
+    "0d0a" "565056" "09" "3335323030"  # VPV 35200 mV
+    "0d0a" "505056" "09" "3230"  # PPV 20 W
+    "0d0a" "4353" "09" "34"  # CS 4 = absorption
+    "0d0a" "4d505054" "09" "32"  # MPPT 2 = MPP tracker active
+    "0d0a" "4f52" "09" "30783030303030303031"  # OR 0x00000001 = no input power
+    "0d0a" "455252" "09" "3231"  # ERR 21 = current sensor issue
+    "0d0a" "4c4f4144" "09" "6f6e"  # LOAD on (lower case, as old firmware)
+    "0d0a" "494c" "09" "333030"  # IL 300 mA
+    "0d0a" "483139" "09" "3132333435"  # H19 12345 x 0.01 kWh
+    "0d0a" "483230" "09" "3137"  # H20 17 x 0.01 kWh
+    "0d0a" "483231" "09" "313230"  # H21 120 W
+    "0d0a" "48534453" "09" "2d2d2d"  # HSDS --- (no value)
+    "0d0a" "5a5a5a" "09" "31"  # ZZZ 1 (a label this table does not know)
+    "0d0a" "436865636b73756d" "09"  # Checksum \t
+    "e5"  # checksum byte: all bytes sum to 0 mod 256
+)
+MPPT_VALUES = {
+    "product_id": "0xA053", "firmware_version": "159", "serial_number": "HQ1328Y6TF6",
+    "battery_voltage": 12.8, "battery_current": -0.5, "pv_voltage": 35.2, "pv_power": 20,
+    "charge_state": "absorption", "tracker_mode": "mppt", "off_reason": "no_input_power",
+    "error_code": 21, "load_output_on": 1, "load_current": 0.3, "yield_total": 123450,
+    "yield_today": 170, "max_power_today": 120,
+}
+
+# README.md of tests/data/vedirect: blocks ok, checksum errors, format errors, hex ok, hex bad
+CAPTURES = {
+    "smartsolar_mppt.bin": (12, 1, 0, 4, 0),
+    "bluesolar_fw123.bin": (5, 0, 0, 0, 0),
+    "phoenix_inverter.bin": (6, 0, 0, 0, 0),
+    "noisy.bin": (4, 2, 1, 0, 1),
+}
+
+
+def _feed_all(data: bytes, cuts: list[int] | None = None) -> tuple[list[TextBlock], VeDirectFramer]:
+    framer = VeDirectFramer()
+    bounds = [0, *(cuts or []), len(data)]
+    blocks: list[TextBlock] = []
+    for a, b in itertools.pairwise(bounds):
+        blocks += framer.feed(data[a:b])
+    return blocks, framer
+
+
+def _counts(framer: VeDirectFramer) -> tuple[int, ...]:
+    return (framer.blocks_ok, framer.checksum_errors, framer.format_errors, framer.hex_frames,
+            framer.hex_errors)
+
+
+def test_fixture_block_checksum_is_valid() -> None:
+    assert sum(MPPT_BLOCK) % 256 == 0
+
+
+def test_decode_annotated_block() -> None:
+    blocks, framer = _feed_all(MPPT_BLOCK)
+    assert len(blocks) == 1 and framer.blocks_ok == 1
+    assert blocks[0].raw == MPPT_BLOCK
+    assert vedirect.decode(blocks[0]) == MPPT_VALUES
+
+
+@pytest.mark.parametrize("name", sorted(CAPTURES), ids=sorted(CAPTURES))
+def test_captures_counts(name: str) -> None:
+    blocks, framer = _feed_all((DATA / name).read_bytes())
+    assert _counts(framer) == CAPTURES[name]
+    assert len(blocks) == CAPTURES[name][0]
+    assert framer.frames_bad == CAPTURES[name][1] + CAPTURES[name][2]
+
+
+@pytest.mark.parametrize("name", sorted(CAPTURES), ids=sorted(CAPTURES))
+def test_captures_split_at_every_offset(name: str) -> None:
+    data = (DATA / name).read_bytes()
+    whole, framer = _feed_all(data)
+    for cut in range(1, len(data)):
+        blocks, split = _feed_all(data, [cut])
+        assert blocks == whole, cut
+        assert _counts(split) == _counts(framer), cut
+
+
+def test_capture_byte_by_byte_and_random_chunks() -> None:
+    data = (DATA / "smartsolar_mppt.bin").read_bytes()
+    whole, _ = _feed_all(data)
+    assert _feed_all(data, list(range(1, len(data))))[0] == whole
+    assert _feed_all(data, list(range(7, len(data), 61)))[0] == whole
+
+
+def test_capture_smartsolar_values() -> None:
+    blocks, framer = _feed_all((DATA / "smartsolar_mppt.bin").read_bytes())
+    first = vedirect.decode(blocks[0])
+    assert first["product_id"] == "0xA060"
+    assert first["battery_voltage"] == 51.2  # V 51200 mV
+    assert first["charge_state"] == "bulk"
+    assert {b.raw[-1] for b in blocks} >= {0x3A, 0x0D, 0x0A}  # ':' CR LF checksum bytes
+    assert [f.register for f in framer.take_hex_frames()] == [0x1050, 0x1050, 0xEDBB, 0x1050]
+    assert framer.take_hex_frames() == []
+
+
+def test_capture_bluesolar_no_value_and_missing_fields() -> None:
+    blocks, _ = _feed_all((DATA / "bluesolar_fw123.bin").read_bytes())
+    decoded = [vedirect.decode(b) for b in blocks]
+    assert ["pv_voltage" in d for d in decoded] == [True, True, True, False, False]
+    assert not {"tracker_mode", "off_reason", "load_output_on"} & decoded[0].keys()
+
+
+def test_capture_phoenix_inverter() -> None:
+    blocks, _ = _feed_all((DATA / "phoenix_inverter.bin").read_bytes())
+    last = vedirect.decode(blocks[-1])
+    assert last["inverter_mode"] == "inverter" and last["charge_state"] == "inverting"
+    assert last["ac_output_voltage"] == 230.1 and last["ac_output_current"] == 1.6
+    assert last["warnings"] == "low_voltage" and last["alarm_reason"] == ""
+
+
+def _block_with_checksum(target: int) -> bytes:
+    """An MPPT block whose serial number is chosen so the checksum byte is ``target``."""
+    base = vedirect.encode_block({"serial_number": "HQ", "battery_voltage": 12.5})
+    need = (-target - sum(base[:-1])) % 256 + 256  # what the extra characters must add
+    count = -(-need // 122)
+    chars = [need // count] * count
+    chars[0] += need - sum(chars)
+    raw = vedirect.encode_block({"serial_number": "HQ" + bytes(chars).decode(),
+                                 "battery_voltage": 12.5})
+    assert raw[-1] == target
+    return raw
+
+
+@pytest.mark.parametrize("target", [0x3A, 0x0D, 0x0A, 0x00, 0x09],
+                         ids=[":", "CR", "LF", "NUL", "TAB"])
+def test_checksum_byte_any_value_then_hex_frame(target: int) -> None:
+    raw = _block_with_checksum(target)
+    assert raw[-1] == target
+    hexf = vedirect.build_async_frame(0xEDD5, 1280)
+    data = raw + hexf + raw + raw
+    for cut in range(len(data)):
+        blocks, framer = _feed_all(data, [cut])
+        assert [b.raw for b in blocks] == [raw] * 3, cut
+        assert framer.hex_frames == 1 and framer.take_hex_frames()[0].value == 1280
+
+
+def test_hex_frame_mid_block_is_cut_out() -> None:
+    hexf = vedirect.build_async_frame(0x0201, 3, size=1)
+    for at in range(2, len(MPPT_BLOCK) - 11):  # anywhere before "Checksum\t"
+        blocks, framer = _feed_all(MPPT_BLOCK[:at] + hexf + MPPT_BLOCK[at:])
+        assert [b.raw for b in blocks] == [MPPT_BLOCK], at
+        assert framer.hex_frames == 1
+
+
+def test_garbage_before_inside_and_after() -> None:
+    before = b"\x00\xff\x80garbage\xfe"
+    blocks, framer = _feed_all(before + MPPT_BLOCK + b"\xaa\x55" + MPPT_BLOCK + b"tail\xff")
+    assert len(blocks) == 2 and framer.garbage_bytes == len(before) + 2
+    broken = MPPT_BLOCK[:60] + b"\xff" + MPPT_BLOCK[60:]
+    blocks, framer = _feed_all(MPPT_BLOCK + broken + MPPT_BLOCK)
+    assert len(blocks) == 2 and framer.frames_bad == 1
+
+
+def test_bad_block_dropped_whole() -> None:
+    corrupted = bytearray(MPPT_BLOCK)
+    corrupted[MPPT_BLOCK.index(b"12800")] = ord("2")  # V 22800: checksum now wrong
+    blocks, framer = _feed_all(bytes(corrupted))
+    assert blocks == [] and framer.checksum_errors == 1
+
+
+def test_non_ascii_with_valid_sum_is_rejected() -> None:
+    block = bytearray(MPPT_BLOCK)
+    at = MPPT_BLOCK.index(b"HQ13")
+    block[at] += 0x80
+    block[at + 1] += 0x80  # +0x100 in all: sum mod 256 unchanged
+    assert sum(block) % 256 == 0
+    blocks, framer = _feed_all(bytes(block))
+    assert blocks == [] and framer.format_errors == 1
+
+
+def test_truncated_block_then_next_block() -> None:
+    """A stall mid-block (no reset from the device layer) loses only the truncated block.
+
+    A head shorter than one label and tab cannot be told from noise: it counts as garbage.
+    """
+    for cut in range(MPPT_BLOCK.index(b"\t") + 1, len(MPPT_BLOCK) - 12):
+        blocks, framer = _feed_all(MPPT_BLOCK[:cut] + MPPT_BLOCK + MPPT_BLOCK)
+        assert [b.raw for b in blocks] == [MPPT_BLOCK] * 2, cut
+        assert framer.frames_bad == 1, cut
+
+
+def test_reset_drops_partial_block() -> None:
+    framer = VeDirectFramer()
+    assert framer.feed(MPPT_BLOCK[:100]) == []
+    framer.reset()
+    assert framer.feed(MPPT_BLOCK[100:]) == []
+    assert len(framer.feed(MPPT_BLOCK)) == 1
+
+
+def test_runaway_input_is_bounded() -> None:
+    framer = VeDirectFramer()
+    for _ in range(200):
+        assert framer.feed(b"\r\nV\t12800" * 100) == []
+    assert framer.overflows > 0 and framer.garbage_bytes > 100_000
+    assert len(framer.feed(MPPT_BLOCK)) == 1
+
+
+def test_decode_bad_value_raises_protocol_error() -> None:
+    block = vedirect.build_block([("V", "12.8"), ("PPV", "20")])
+    (parsed,) = VeDirectFramer().feed(block)
+    with pytest.raises(ProtocolError, match=r"VE\.Direct V: bad value '12\.8'"):
+        vedirect.decode(parsed)
+
+
+def test_decode_unknown_enum_code_is_left_out() -> None:
+    (parsed,) = VeDirectFramer().feed(vedirect.build_block([("CS", "99"), ("PPV", "5")]))
+    assert vedirect.decode(parsed) == {"pv_power": 5}
+
+
+ROUND_TRIP = {
+    "mppt": (vedirect.MPPT_LABELS, {
+        "product_id": "0xA060", "firmware_version": "159", "serial_number": "HQ2132QY2KR",
+        "battery_voltage": 53.12, "battery_current": -3.4, "pv_voltage": 81.03,
+        "pv_power": 412, "charge_state": "float", "tracker_mode": "limited",
+        "off_reason": "", "error_code": 0, "load_output_on": 0, "load_current": 0.0,
+        "yield_total": 1045000, "yield_today": 2310, "max_power_today": 1015,
+        "yield_yesterday": 3120, "max_power_yesterday": 990, "day_sequence": 17}),
+    "phoenix": (vedirect.PHOENIX_LABELS, {
+        "product_id": "0xA2E2", "firmware_version": "0116", "serial_number": "HQ1740ABCDE",
+        "inverter_mode": "eco", "charge_state": "inverting", "ac_output_voltage": 229.87,
+        "ac_output_current": 1.3, "ac_output_apparent_power": 299, "battery_voltage": 12.41,
+        "alarm_reason": "low_voltage,overload", "warnings": "high_temperature",
+        "off_reason": "power_switch,bit12"}),
+}
+
+
+@pytest.mark.parametrize("model", sorted(ROUND_TRIP), ids=sorted(ROUND_TRIP))
+def test_encode_block_round_trip(model: str) -> None:
+    labels, values = ROUND_TRIP[model]
+    raw = vedirect.encode_block(values, labels)
+    (block,) = VeDirectFramer().feed(raw)
+    assert [label for label, _ in block.fields] == [
+        label for label in labels if vedirect.LABELS[label].name in values]
+    assert vedirect.decode(block) == values
+
+
+def test_encode_none_is_sent_as_no_value() -> None:
+    fields = vedirect.encode_fields({"battery_voltage": 12.5, "pv_voltage": None})
+    assert fields == [("V", "12500"), ("VPV", "---")]
+
+
+def test_hex_frame_builder_and_parser() -> None:
+    raw = vedirect.build_async_frame(0xEDBB, 7712)
+    check = (0x55 - 0xA - 0xBB - 0xED - 0x00 - 0x20 - 0x1E) & 0xFF  # 7712 = 0x1E20, LE
+    assert raw == b":ABBED00201E" + f"{check:02X}\n".encode()
+    frame = vedirect.parse_hex_frame(raw)
+    assert (frame.command, frame.register, frame.value) == (0xA, 0xEDBB, 7712)
+    with pytest.raises(ChecksumError):
+        vedirect.parse_hex_frame(raw[:-3] + b"00\n")
+    with pytest.raises(FrameError):
+        vedirect.parse_hex_frame(b":A12\n"[:-2])
+
+
+# -- properties -------------------------------------------------------------
+
+
+@given(st.binary(max_size=2000), st.integers(min_value=0, max_value=2000))
+def test_random_bytes_never_raise(data: bytes, cut: int) -> None:
+    framer = VeDirectFramer()
+    try:
+        blocks = framer.feed(data[:cut]) + framer.feed(data[cut:])
+        for block in blocks:
+            vedirect.decode(block)
+    except BridgeError:
+        pass
+    assert framer.blocks_ok == len(blocks)
+
+
+# Noise never contains CR or LF (a CR LF in noise legitimately starts a block, which
+# then swallows the real one: the protocol has no other start marker), nor the
+# end marker "Checksum<TAB>".
+NOISE = (st.binary(max_size=40)
+         .map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))
+         .filter(lambda b: b"Checksum\t" not in b))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(NOISE, st.integers(0, 4), st.integers(10000, 60000)),
+                min_size=1, max_size=6), NOISE, st.integers(0, 10_000))
+def test_blocks_buried_in_noise_are_all_recovered(
+    parts: list[tuple[bytes, int, int]], tail: bytes, cut_seed: int
+) -> None:
+    stream = b""
+    expected = []
+    for noise, cs, mv in parts:
+        block = vedirect.encode_block(
+            {"battery_voltage": mv / 1000, "charge_state": ("off", "bulk", "absorption",
+                                                             "float", "fault")[cs]})
+        expected.append(block)
+        stream += noise + block
+    stream += tail
+    cut = cut_seed % (len(stream) + 1)
+    blocks, framer = _feed_all(stream, [cut])
+    assert [b.raw for b in blocks] == expected
+    assert framer.frames_bad == 0
