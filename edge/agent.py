@@ -15,13 +15,15 @@ talk MQTT (:mod:`edge.publisher`), or load bundles (:class:`ModelHolder`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import queue
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from edge import discovery
 from edge.bundle import BundleError
@@ -41,6 +43,9 @@ from edge.messages import (
 from edge.outbox import Outbox
 from edge.sdnotify import Notifier
 from edge.window import ReadingWindow
+
+if TYPE_CHECKING:
+    from edge.rollout import Rollout
 
 __all__ = ["Agent", "DeviceLike", "PublisherLike"]
 
@@ -125,6 +130,8 @@ class Agent:
     protocols : mapping, optional
         Device id -> protocol name (shown in Home Assistant).
     sw_version : str
+    rollout : Rollout, optional
+        Model rollout over ``cmd/model`` with shadow runs (issue #5).
     """
 
     def __init__(
@@ -141,6 +148,7 @@ class Agent:
         quantities: Mapping[str, Any] | None = None,
         protocols: Mapping[str, str] | None = None,
         sw_version: str = "",
+        rollout: Rollout | None = None,
     ) -> None:
         self.config = config
         self.topics = Topics(site_id, config.agent.id, config.mqtt.topic_prefix)
@@ -174,6 +182,10 @@ class Agent:
         self._next_issue = 0
         self.forecasts_issued = 0
         self.cycle_errors = 0
+        self.rollout = rollout
+        if rollout is not None:
+            rollout.bind(report=self._event, on_change=self._publish_model)
+            self.commands.register_topic("model", rollout.handle_payload)
 
     # ---------------------------------------------------------------- setup
     def _prepare(self) -> None:
@@ -334,11 +346,34 @@ class Agent:
         )
         self._put(msg)
         self.forecasts_issued += 1
+        if self.rollout is not None:
+            self._shadow(result, ghi, pv[-1] if pv else math.nan,
+                         bool(curtailed and curtailed[-1]), temp)
         if stale:
             log.warning("forecast at %s issued with stale inputs", result.issue_time)
 
+    def _shadow(self, result: Any, ghi: list[float], pv: float, curtailed: bool,
+                temp: float) -> None:
+        """Issue #5: score the period just measured; publish the shadow model's forecast."""
+        assert self.rollout is not None
+        shadow = self.rollout.after_forecast(result, ghi, pv=pv, curtailed=curtailed,
+                                             temp_air=temp)
+        cand = self.rollout.candidate
+        if shadow is not None and cand is not None:
+            self._put(forecast_message(
+                self.topics, shadow, issue_time=shadow.issue_time,
+                step_minutes=self.holder.spec.step_minutes, model_version=cand.version,
+                model_sha256=cand.sha256, inputs_stale=shadow.inputs_stale, shadow=True,
+            ))
+
     # ------------------------------------------------------ status, events
     def _status_message(self) -> Message:
+        msg = self._plain_status()
+        if self.rollout is None:
+            return msg
+        return dataclasses.replace(msg, body={**msg.body, "rollout": self.rollout.status()})
+
+    def _plain_status(self) -> Message:
         st = self.outbox.stats
         return status_message(
             self.topics, now=self.clock.now_utc(),

@@ -575,6 +575,36 @@ class DiscoveryConfig:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class RolloutConfig:
+    """The ``[rollout]`` table: how a model received over MQTT is tried (issue #5).
+
+    Attributes
+    ----------
+    shadow_s : float
+        How long a new model runs in shadow before the decision (two diurnal
+        cycles by default). [s]
+    max_shadow_s : float
+        Give up (roll back) when there is still too little evidence. [s]
+    min_pairs : int
+        Fewest scored daytime periods needed to decide.
+    tolerance : float
+        Promote when the new model's live RMSE <= (1 + tolerance) x the
+        running model's. [-]
+    """
+
+    shadow_s: float = 2 * 86400.0
+    max_shadow_s: float = 4 * 86400.0
+    min_pairs: int = 24
+    tolerance: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.shadow_s <= self.max_shadow_s:
+            raise ValueError("need 0 <= shadow_s <= max_shadow_s")
+        if self.min_pairs < 1 or self.tolerance < 0:
+            raise ValueError("min_pairs must be >= 1 and tolerance >= 0")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class AgentConfig:
     """A whole agent config file (``/etc/helio-edge/config.toml``).
 
@@ -587,6 +617,7 @@ class AgentConfig:
     outbox: OutboxConfig = OutboxConfig()
     discovery: DiscoveryConfig = DiscoveryConfig()
     devices: tuple[DeviceConfig, ...] = ()
+    rollout: RolloutConfig = RolloutConfig()
 
     @property
     def outbox_path(self) -> str:

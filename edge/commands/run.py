@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from edge.agent import Agent
@@ -34,6 +35,7 @@ from edge.messages import Topics, offline_status
 from edge.outbox import Outbox
 from edge.predictor import Predictor
 from edge.publisher import BrokerSettings, MqttPublisher
+from edge.rollout import Rollout
 from edge.sdnotify import Notifier
 
 log = logging.getLogger("edge.run")
@@ -117,11 +119,16 @@ def build(
         reconnect_min_s=cfg.mqtt.reconnect_min_s, reconnect_max_s=cfg.mqtt.reconnect_max_s,
     )
     devices: dict[str, Any] = {d.id: open_device(d, clock=clock) for d in cfg.devices}
+    rollout = Rollout(
+        holder=holder, site=site, public_key=cfg.model.public_key,
+        models_dir=Path(cfg.agent.state_dir) / "models", config=cfg.rollout, clock=clock,
+        make_predictor=Predictor, allow_unblessed=cfg.model.allow_unblessed,
+    )
     agent = Agent(
         config=cfg, site_id=site.site.id, devices=devices, engine=ForecastEngine(site, holder),
         outbox=outbox, publisher=publisher, clock=clock, notifier=notifier,
         quantities=QUANTITIES, protocols={d.id: d.protocol for d in cfg.devices},
-        sw_version=sw_version(),
+        sw_version=sw_version(), rollout=rollout,
     )
     return Runtime(agent, publisher, outbox, devices)
 
