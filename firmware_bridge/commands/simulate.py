@@ -20,16 +20,14 @@ from pathlib import Path
 from types import FrameType
 
 from edge.config import ConfigError, load_site
+from firmware_bridge.simulators.faults import FAULT_NAMES, parse_faults
 
 DEFAULT_SITE = "configs/sites/abuja.toml"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``helio-bridge simulate``."""
-    from firmware_bridge.simulators.faults import FAULT_NAMES  # noqa: PLC0415 - pvlib is slow
-    from firmware_bridge.simulators.runner import SIMULATED_PROTOCOLS  # noqa: PLC0415
-
-    parser.add_argument("--protocol", required=True, choices=SIMULATED_PROTOCOLS)
+    parser.add_argument("--protocol", required=True, choices=("vedirect", "pi30", "epever"))
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal (default)")
     where.add_argument("--listen", metavar="HOST:PORT", help="serve on TCP (socket://HOST:PORT)")
@@ -69,6 +67,12 @@ def _site_path(name: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Start the simulator, print where it is, serve until a signal."""
+    try:
+        parse_faults(args.fault)
+    except ValueError as exc:
+        sys.stderr.write(f"helio-bridge simulate: {exc}\n")
+        return 2
+    # imported here: pvlib and pandas take a second, and `read` shares this parser
     from firmware_bridge.simulators.plant import Plant  # noqa: PLC0415
     from firmware_bridge.simulators.runner import start_simulator  # noqa: PLC0415
 
