@@ -110,7 +110,7 @@ class VeDirectDriver(_PortDriver):
                     framer.reset()
                 last_byte = now
                 blocks += framer.feed(chunk)
-            if blocks and not port.raw.in_waiting:
+            if blocks and not port.pending():
                 break
         stats.checksum_errors += framer.frames_bad - bad0
         if not blocks:

@@ -128,6 +128,13 @@ class SerialPort:
             raise self._fail("flush", exc) from exc
         return stale
 
+    def pending(self) -> int:
+        """Bytes waiting in the input buffer (at least 1 on sockets with data)."""
+        try:
+            return int(self.raw.in_waiting)
+        except _FAULTS as exc:
+            raise self._fail("in_waiting", exc) from exc
+
     def read_some(self, max_wait: float) -> bytes:
         """What arrives within ``max_wait`` seconds (returns as soon as bytes come)."""
         try:

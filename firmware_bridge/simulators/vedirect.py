@@ -6,14 +6,18 @@ own table) from the plant's charge controller state, in the field order of
 real firmware profiles, with the faults of :mod:`.faults` applied to the
 bytes on the wire.
 
-Does NOT: answer HEX requests (text-mode only; input is ignored, as a
-device with HEX disabled does).
+It also answers HEX ``get`` (``:7``) requests for the common run-time
+registers and ``ping`` (``:1``), as newer firmware does while streaming
+text; other HEX commands get the "unknown command" reply (``:3``).
+
+Does NOT: implement HEX ``set`` (settings cannot be changed).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
+from firmware_bridge.errors import BridgeError
 from firmware_bridge.protocols import vedirect
 from firmware_bridge.readings import Value
 from firmware_bridge.simulators.base import OutputQueue
@@ -29,6 +33,25 @@ PROFILES: Mapping[str, tuple[tuple[str, ...], str, str]] = {
 }
 BLOCK_INTERVAL_S = 1.0
 _EDBB_PANEL_VOLTAGE = 0xEDBB  # HEX register, 0.01 V
+_HEX_LATENCY_S = 0.02
+_CS_CODE = {name: code for code, name in vedirect.CS_CODES.items()}
+_TRACKER_CODE = {name: code for code, name in vedirect.MPPT_CODES.items()}
+
+#: HEX register -> (size [bytes], raw value from the plant state), VE.Direct HEX scales
+HEX_REGISTERS: Mapping[int, tuple[int, Callable[[PlantState], int]]] = {
+    0xEDBB: (2, lambda s: round(s.pv_voltage * 100)),  # panel voltage 0.01 V
+    0xEDBC: (4, lambda s: round(s.pv_power * 100)),  # panel power 0.01 W
+    0xEDD5: (2, lambda s: round(s.battery_voltage * 100)),  # charger voltage 0.01 V
+    0xEDD7: (2, lambda s: round(s.charger_current * 10)),  # charger current 0.1 A
+    0xEDAD: (2, lambda s: 0),  # load current 0.1 A
+    0x0201: (1, lambda s: _CS_CODE[s.charge_state]),  # device state
+    0xEDDA: (1, lambda s: 0),  # charger error
+    0xEDB3: (1, lambda s: 0 if s.charge_state == "off" else 2 if s.charge_state == "bulk" else 1),
+    0xEDD3: (2, lambda s: round(s.yield_today / 10)),  # yield today 0.01 kWh
+    0xEDDC: (4, lambda s: round(s.yield_total / 10)),  # user yield 0.01 kWh
+    0xEDD2: (2, lambda s: round(s.max_power_today)),  # max power today W
+    0xEDD0: (2, lambda s: round(s.max_power_yesterday)),  # max power yesterday W
+}
 
 
 def mppt_values(state: PlantState, *, product_id: str, firmware: str) -> dict[str, Value]:
@@ -91,9 +114,40 @@ class VeDirectSession:
         self.interval = BLOCK_INTERVAL_S * time_scale
         self.out = OutputQueue()
         self._next = now + 0.05 * time_scale
+        self._rx = bytearray()
 
     def receive(self, data: bytes, now: float) -> None:
-        """Text mode ignores input."""
+        """HEX requests (``:`` ... ``\\n``); anything else is ignored, as in text mode."""
+        self._rx += data
+        while (nl := self._rx.find(b"\n")) >= 0:
+            line = bytes(self._rx[:nl]).strip()
+            del self._rx[: nl + 1]
+            start = line.rfind(b":")
+            if start < 0 or self.faults.on("silent"):
+                continue
+            try:
+                request = vedirect.parse_hex_frame(line[start:])
+            except BridgeError:
+                continue  # a real device ignores HEX frames with a bad check byte
+            self.out.put(now + _HEX_LATENCY_S, self.hex_reply(request.command, request.payload))
+        if len(self._rx) > 256:
+            self._rx.clear()
+
+    def hex_reply(self, command: int, payload: bytes) -> bytes:
+        """The HEX frame answering ``command`` with ``payload``."""
+        if command == 0x1:  # ping -> 0x5 with the firmware version (BCD-ish, LE)
+            return vedirect.build_hex_frame(
+                0x5, (0x4000 | int(self.firmware, 16)).to_bytes(2, "little")
+            )
+        if command != 0x7 or len(payload) < 2:
+            return vedirect.build_hex_frame(0x3, payload[:2])  # unknown command
+        register = int.from_bytes(payload[:2], "little")
+        entry = HEX_REGISTERS.get(register)
+        if entry is None:
+            return vedirect.build_hex_frame(0x7, payload[:2] + b"\x01")  # flags: unknown id
+        size, value = entry
+        raw = value(self.plant.state()) & ((1 << 8 * size) - 1)
+        return vedirect.build_hex_frame(0x7, payload[:2] + b"\x00" + raw.to_bytes(size, "little"))
 
     def wakeup(self) -> float:
         return min(self._next, self.out.next_time())

@@ -8,6 +8,7 @@ import socket
 import time
 
 import pytest
+import serial
 from pymodbus.client import ModbusTcpClient
 from pymodbus.framer import FramerRTU, FramerType
 
@@ -153,3 +154,26 @@ def test_disappear_fault_cycles_the_link(simulator: SimFactory) -> None:
         time.sleep(0.02)
     assert any(present) and not all(present)
     assert True in present[present.index(False) :]  # gone, then back
+
+
+@pty
+def test_vedirect_answers_hex_get_while_streaming(
+    simulator: SimFactory, frozen_plant: Plant
+) -> None:
+    sim = simulator("vedirect", time_scale=0.5)
+    port = serial.serial_for_url(sim.url, baudrate=19200, timeout=0.05)
+    framer = vedirect.VeDirectFramer()
+    try:
+        port.write(vedirect.build_hex_frame(0x7, (0xEDBB).to_bytes(2, "little") + b"\x00"))
+        port.write(vedirect.build_hex_frame(0x7, (0x1234).to_bytes(2, "little") + b"\x00"))
+        frames = []
+        deadline = time.monotonic() + 2.0
+        while len(frames) < 2 and time.monotonic() < deadline:
+            framer.feed(port.read(512))
+            frames += framer.take_hex_frames()
+    finally:
+        port.close()
+    panel, unknown = sorted(frames, key=lambda f: f.register != 0xEDBB)
+    assert panel.command == 0x7 and panel.payload[2] == 0  # flags: ok
+    assert panel.value == round(frozen_plant.state().pv_voltage * 100)
+    assert unknown.register == 0x1234 and unknown.payload[2] == 0x01  # unknown id
