@@ -14,6 +14,8 @@ DEVICE ?=
 SITE ?= configs/sites/abuja.toml
 BUNDLE ?=
 ARCH ?= aarch64
+CREDENTIALS ?=
+DEPLOY_ARGS ?=
 
 .PHONY: help venv test test-edge-legacy lint bench demo model deploy-to-device clean
 
@@ -24,7 +26,7 @@ help:
 	@echo "make lint              ruff + mypy"
 	@echo "make bench             benchmarks (figures printed)"
 	@echo "make model             rebuild the shipped Abuja model bundle"
-	@echo "make deploy-to-device DEVICE=user@host [SITE=...] [BUNDLE=...] [ARCH=aarch64|armv7l]"
+	@echo "make deploy-to-device DEVICE=user@host [SITE=...] [BUNDLE=...] [ARCH=aarch64|armv7l] [CREDENTIALS=file] [DEPLOY_ARGS='--dry-run ...']"
 
 $(STAMP): setup.py pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,7 +65,7 @@ model: $(STAMP)
 
 deploy-to-device: $(STAMP)
 	@test -n "$(DEVICE)" || { echo "usage: make deploy-to-device DEVICE=user@host [SITE=...] [BUNDLE=...]" >&2; exit 2; }
-	$(VENV)/bin/helio-edge deploy --device '$(DEVICE)' --site '$(SITE)' $(if $(BUNDLE),--bundle '$(BUNDLE)') --arch '$(ARCH)'
+	$(VENV)/bin/helio-edge deploy --device '$(DEVICE)' --site '$(SITE)' $(if $(BUNDLE),--bundle '$(BUNDLE)') --arch '$(ARCH)' $(if $(CREDENTIALS),--credentials '$(CREDENTIALS)') $(DEPLOY_ARGS)
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

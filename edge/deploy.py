@@ -60,6 +60,10 @@ class DeployOptions:
         ``helio-edge check --skip`` groups left out when judging a release
         (default ``broker``: a site with no internet is no reason to roll
         back; the status topic is still checked whenever the broker answers).
+    compile_bytecode : bool
+        Byte-compile the dependencies at install time (the service cannot
+        write ``.pyc`` files under ``ProtectSystem=strict``, so this makes
+        every start faster; tests turn it off to install 3x faster).
     dry_run : bool
         List every step; change nothing.
     """
@@ -71,6 +75,7 @@ class DeployOptions:
     keep: int = 3
     health_timeout: float = 60.0
     health_skip: tuple[str, ...] = ("broker",)
+    compile_bytecode: bool = True
     dry_run: bool = False
 
 
@@ -186,7 +191,8 @@ def deploy(
     remote.push(release.dir, lay.release_dir(release.id), delete=True)
     report("installing (offline)")
     try:
-        remote.step("install", _args(opts, release=release.id, python=remote.python))
+        remote.step("install", _args(opts, release=release.id, python=remote.python,
+                                     compile=opts.compile_bytecode))
     except DeployError as exc:
         raise DeployError(f"install failed; {info['current'] or 'nothing'} still runs.\n{exc}") \
             from None

@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from email.parser import Parser
 from pathlib import Path
 
-from packaging.requirements import Requirement
-
 __all__ = [
     "ARCHES",
     "BuildError",
@@ -206,6 +204,9 @@ def wheel_requirements(wheel: Path, target: Target, extra: str = "edge") -> list
 
     Returns requirement strings without markers (``"pvlib>=0.11"``), sorted.
     """
+    # packaging is a build-side tool (pip, setuptools); the device's CLI never needs it
+    from packaging.requirements import Requirement  # noqa: PLC0415
+
     meta = Parser().parsestr(_wheel_metadata(wheel), headersonly=True)
     env = target.marker_environment()
     out = []

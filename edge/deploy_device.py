@@ -49,7 +49,8 @@ def _base(root: str) -> Path:
 
 def _run(cmd: list[str], what: str, timeout: float = 900.0) -> str:
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
+                              cwd="/")  # never import from the login directory
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise StepError(f"{what}: {exc}") from None
     if done.returncode != 0:
@@ -133,6 +134,8 @@ def install(args: dict[str, Any]) -> dict[str, Any]:
         shutil.rmtree(deps, ignore_errors=True)
         _run([python, "-m", "venv", str(deps)], "python3 -m venv (is python3-venv installed?)")
         pip = [str(deps / "bin" / "python"), "-m", "pip", "install", "-q"]
+        if not args.get("compile", True):
+            pip.append("--no-compile")
         if man.get("wheelhouse"):
             wh = base / "wheelhouse"
             pip += ["--no-index", "--find-links", str(wh)]
@@ -277,7 +280,7 @@ def health(args: dict[str, Any]) -> dict[str, Any]:
     left = max(5.0, deadline - time.monotonic())
     cmd = [vpy, "-m", "edge.deploy_health", "--config", cfg, "--timeout", f"{left:.0f}",
            "--since", str(args["since"])]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd="/")
     out = (done.stdout + done.stderr).strip()
     if done.returncode == 2:
         _say(f"status topic not checked: {out}")

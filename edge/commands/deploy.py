@@ -74,6 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d.add_argument("--service-user", default="helio", help="the unit's User=")
     d.add_argument("--create-user", action=argparse.BooleanOptionalAction, default=None,
                    help="create the service user (default: when --device-root is /)")
+    d.add_argument("--no-bytecode", dest="compile_bytecode", action="store_false",
+                   help="do not byte-compile dependencies on the device (faster install, "
+                   "slower first start)")
     d.add_argument("--keep", type=int, default=3, help="releases kept on the device")
     d.add_argument("--health-timeout", type=float, default=60.0, help="[s]")
     d.add_argument("--health-skip", action="append", choices=["bundle", "devices", "broker"],
@@ -138,7 +141,8 @@ def run(args: argparse.Namespace) -> int:
     opts = DeployOptions(
         layout=layout, service_manager=args.service_manager, service_user=args.service_user,
         create_user=args.create_user, keep=args.keep, health_timeout=args.health_timeout,
-        health_skip=tuple(args.health_skip or ["broker"]), dry_run=args.dry_run,
+        health_skip=tuple(args.health_skip or ["broker"]),
+        compile_bytecode=args.compile_bytecode, dry_run=args.dry_run,
     )
     target = SshTarget(args.device, port=args.port, identity=args.identity,
                        options=tuple(args.ssh_option), connect_timeout=args.connect_timeout)

@@ -121,11 +121,10 @@ def build_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def native_wheelhouse(build_cache: Path) -> Path:
+def native_wheelhouse(session_wheel: Path) -> Path:
     """The ``edge`` extra's wheels for this machine (built once, cached across sessions)."""
     target = Target("native", "{}.{}".format(*sys.version_info[:2]))
-    wheel = build_wheel(REPO, build_cache / "wheels")
-    reqs = wheel_requirements(wheel, target)
+    reqs = wheel_requirements(session_wheel, target)
     return build_wheelhouse(reqs, target, cache_dir=default_cache_dir())
 
 
@@ -225,3 +224,9 @@ def device(tmp_path: Path) -> Iterator[Device]:
         if pid:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def session_wheel(build_cache: Path) -> Path:
+    """The project wheel, built once per session from the working tree."""
+    return build_wheel(REPO, build_cache / "wheels")
