@@ -12,6 +12,7 @@ Does NOT: read data, train, or decide whether a model passes (that is
 from __future__ import annotations
 
 import dataclasses
+import typing
 from pathlib import Path
 
 from edge.config import ConfigError, Site, from_mapping, load_site, load_toml
@@ -44,7 +45,7 @@ class FeatureSection:
 
     step_minutes: int = 15
     horizons_min: tuple[int, ...] = (15, 30, 60, 120, 180)
-    history_steps: int = 8
+    history_steps: int = 4
     use_temperature: bool = False
 
     def __post_init__(self) -> None:
@@ -74,11 +75,18 @@ class DataSection:
         Days of synthetic weather generated when no data file is given.
     synthetic_start : str
         First day of the synthetic series (ISO date, UTC).
+    holdout : {"tail", "monthly"}
+        ``tail``: the latest ``holdout_fraction`` of the span is held out.
+        ``monthly``: the last ``holdout_fraction`` of every calendar month
+        is held out (chronological blocks; for one typical year, whose
+        months would otherwise be seen in one season only), with training
+        rows whose history or targets touch a hold-out block dropped.
     """
 
     holdout_fraction: float = 0.25
     synthetic_days: int = 365
     synthetic_start: str = "2025-01-01"
+    holdout: typing.Literal["tail", "monthly"] = "tail"
 
     def __post_init__(self) -> None:
         if not 0.05 <= self.holdout_fraction <= 0.8:

@@ -9,8 +9,8 @@ TFLite (:mod:`trainer.quantize`) or judge the model (:mod:`trainer.validate`).
 
 Output layout (the contract with :mod:`edge.predictor`): one vector of
 ``3 * n_horizons`` values, quantile-major: ``[P10 of every horizon, P50 of
-every horizon, P90 of every horizon]``. P10 = P50 - relu(a) and
-P90 = P50 + relu(b), so the float model cannot cross; int8 rounding can make
+every horizon, P90 of every horizon]``. P10 = P50 - |a| and
+P90 = P50 + |b|, so the float model cannot cross; int8 rounding can make
 neighbours equal or, rarely, swap by one quantum, which the edge repairs by
 sorting each horizon's triple.
 """
@@ -68,7 +68,8 @@ class FeatureScaling:
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         """Standardised float32 copy of ``x``."""
-        return ((np.asarray(x, dtype=np.float32) - self.offset) / self.scale).astype(np.float32)
+        z = (np.asarray(x, dtype=np.float32) - self.offset) / self.scale
+        return np.asarray(z, dtype=np.float32)
 
     def to_dict(self) -> dict[str, list[float]]:
         """JSON form stored in the manifest (``features.scaling``)."""
@@ -108,14 +109,20 @@ def build_model(n_features: int, n_horizons: int, cfg: ModelSection) -> Any:
     h = inp
     for i, units in enumerate(cfg.hidden):
         h = keras.layers.Dense(units, activation="relu", name=f"hidden_{i}")(h)
-    p50 = keras.layers.Dense(n_horizons, name="p50")(h)
-    positive = keras.initializers.Constant(0.1)
-    down = keras.layers.Dense(
-        n_horizons, activation="relu", bias_initializer=positive, name="spread_down"
-    )(h)
-    up = keras.layers.Dense(
-        n_horizons, activation="relu", bias_initializer=positive, name="spread_up"
-    )(h)
+    # P50 = nonlinear part + a linear skip from the inputs, so persistence
+    # (the clear-sky index now) is easy to represent from the first step
+    p50 = keras.layers.Add(name="p50")([
+        keras.layers.Dense(n_horizons, name="p50_mlp")(h),
+        keras.layers.Dense(n_horizons, use_bias=False, name="p50_linear")(inp),
+    ])
+    # spreads are |dense|: non-negative without a dead zone (a ReLU spread that dies
+    # collapses a quantile onto P50 for good); ABS is a plain int8 TFLite op
+    down = keras.layers.Activation(keras.ops.absolute, name="spread_down_abs")(
+        keras.layers.Dense(n_horizons, name="spread_down")(h)
+    )
+    up = keras.layers.Activation(keras.ops.absolute, name="spread_up_abs")(
+        keras.layers.Dense(n_horizons, name="spread_up")(h)
+    )
     p10 = keras.layers.Subtract(name="p10")([p50, down])
     p90 = keras.layers.Add(name="p90")([p50, up])
     out = keras.layers.Concatenate(name="quantiles")([p10, p50, p90])

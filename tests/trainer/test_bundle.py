@@ -1,0 +1,88 @@
+"""Writing and signing bundles; keys; what the edge then accepts or refuses."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.bundle import CARD_FILE, MANIFEST_FILE, BundleError, load_bundle
+from edge.features import FeatureSpec
+from trainer.bundle import CardData, FanDay, write_bundle
+from trainer.signing import SigningError, generate_keypair, load_private_key, sign_bundle_dir
+from trainer.validate import GateResult, MetricRow
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED = REPO / "edge" / "data" / "bundles" / "abuja"
+
+
+def _write(out: Path, key: Path | None, *, blessed: bool = True) -> Path:
+    """A bundle from the shipped model bytes and a synthetic manifest/card."""
+    shipped = json.loads((SHIPPED / MANIFEST_FILE).read_text())
+    spec = FeatureSpec()
+    manifest = {k: shipped[k] for k in ("model_version", "created", "site", "step_minutes",
+                                         "horizons_min", "features", "training_data",
+                                         "code_version", "seed", "int8", "model")}
+    manifest["features"] = {**spec.to_dict(), "scaling": shipped["features"]["scaling"]}
+    manifest["blessed"] = blessed
+    rows = [MetricRow("ghi", h, "all", 100, 50.0, 30.0, 1.0, 0.2, 0.1, 0.8)
+            for h in spec.horizons_min]
+    hours = np.arange(6.0, 18.0, 0.25)
+    day = FanDay("2025-01-01", hours, hours * 10, hours * 8, hours * 10, hours * 12)
+    card = CardData(60, [day], {60: [0.1, 0.5, 0.9]}, ["a note"])
+    return write_bundle(out, manifest=manifest, model_bytes=(SHIPPED / "model.tflite").read_bytes(),
+                        float_model_bytes=(SHIPPED / "model_float32.tflite").read_bytes(),
+                        rows=rows, gate=GateResult(()), card=card, key_path=key)
+
+
+def test_keygen_writes_private_key_0600_and_refuses_overwrite(tmp_path: Path) -> None:
+    priv, pub = generate_keypair(tmp_path / "keys")
+    assert stat.S_IMODE(priv.stat().st_mode) == 0o600
+    assert b"PUBLIC KEY" in pub.read_bytes()
+    load_private_key(priv)
+    with pytest.raises(SigningError, match="refusing to overwrite"):
+        generate_keypair(tmp_path / "keys")
+
+
+def test_written_bundle_has_card_plots_and_loads_signed(tmp_path: Path) -> None:
+    priv, pub = generate_keypair(tmp_path / "keys")
+    out = _write(tmp_path / "b", priv)
+    names = {p.name for p in out.iterdir()}
+    assert {"model.tflite", "model_float32.tflite", MANIFEST_FILE, "manifest.sig", CARD_FILE,
+            "skill_by_horizon.png", "fan_chart.png", "reliability.png"} <= names
+    card = (out / CARD_FILE).read_text()
+    assert "![fan](fan_chart.png)" in card and "| ghi | 60 | all |" in card
+    assert (out / "fan_chart.png").read_bytes()[:4] == b"\x89PNG"
+    bundle = load_bundle(out, pub)
+    assert bundle.blessed and bundle.manifest["schema_version"] == 1
+
+
+def test_unsigned_bundle_refused_until_signed(tmp_path: Path) -> None:
+    priv, pub = generate_keypair(tmp_path / "keys")
+    out = _write(tmp_path / "b", None)
+    with pytest.raises(BundleError, match=r"manifest\.sig is missing"):
+        load_bundle(out, pub)
+    sign_bundle_dir(out, priv)
+    assert load_bundle(out, pub).blessed
+
+
+def test_unblessed_bundle_refused_unless_allowed(tmp_path: Path) -> None:
+    priv, pub = generate_keypair(tmp_path / "keys")
+    out = _write(tmp_path / "b", priv, blessed=False)
+    with pytest.raises(BundleError, match="NOT blessed"):
+        load_bundle(out, pub)
+    assert not load_bundle(out, pub, allow_unblessed=True).blessed
+    assert "NOT BLESSED" in (out / CARD_FILE).read_text()
+
+
+def test_sign_refuses_non_bundle_and_bad_key(tmp_path: Path) -> None:
+    priv, _ = generate_keypair(tmp_path / "keys")
+    with pytest.raises(SigningError, match=r"no manifest\.json"):
+        sign_bundle_dir(tmp_path, priv)
+    bad = tmp_path / "bad.key"
+    bad.write_text("nope")
+    with pytest.raises(SigningError, match="not an unencrypted PEM key"):
+        load_private_key(bad)

@@ -1,0 +1,218 @@
+"""``helio-train fit / evaluate / keygen / sign`` end to end on tiny synthetic data.
+
+Each fit trains a 16-unit MLP for 3 epochs on 24 synthetic Abuja days: a few
+seconds on 2 cores.
+"""
+
+# ruff: noqa: PLC0415  (TensorFlow-heavy modules are imported inside the tests that need them)
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.bundle import MODEL_FILE, BundleError, load_bundle
+from firmware_bridge.clitools import dispatch
+from trainer.cli import COMMANDS
+
+pytestmark = pytest.mark.tensorflow
+
+REPO = Path(__file__).resolve().parents[2]
+
+LAX_GATE = """
+[gate]
+targets = ["ghi", "pv_power"]
+min_skill = -10.0
+min_season_skill = -10.0
+min_cliper_skill = -10.0
+coverage_min = 0.0
+coverage_max = 1.0
+max_int8_rmse_increase = 0.5
+max_rail_share = 0.5
+"""
+
+STRICT_GATE = """
+[gate]
+targets = ["ghi"]
+min_skill = 0.99
+"""
+
+
+def write_config(path: Path, gate: str = LAX_GATE, days: int = 24, seed: int = 7) -> Path:
+    """A training config: 15-min step, three horizons, a few epochs, synthetic Abuja days."""
+    path.write_text(
+        f'site = "{REPO / "configs" / "sites" / "abuja.toml"}"\n'
+        f"seed = {seed}\n"
+        'model_version = "test-0.0.1"\n'
+        "[features]\nstep_minutes = 15\nhorizons_min = [15, 30, 60]\nhistory_steps = 4\n"
+        f"[data]\nholdout_fraction = 0.25\nsynthetic_days = {days}\n"
+        'synthetic_start = "2025-03-01"\n'
+        "[model]\nhidden = [16]\nepochs = 3\nbatch_size = 128\n"
+        "[quantization]\nrepresentative_samples = 500\nrepresentative_batch = 100\n"
+        + gate
+    )
+    return path
+
+
+@pytest.fixture
+def lax_config(tmp_path: Path) -> Path:
+    return write_config(tmp_path / "lax.toml")
+
+
+@pytest.fixture
+def strict_config(tmp_path: Path) -> Path:
+    return write_config(tmp_path / "strict.toml", STRICT_GATE)
+
+
+def cli(*argv: str) -> int:
+    """Run one helio-train subcommand through the real dispatcher."""
+    name = argv[0]
+    return dispatch("helio-train", "test", {name: COMMANDS[name]}, list(argv))
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> tuple[Path, Path]:
+    assert cli("keygen", "--out", str(tmp_path / "keys")) == 0
+    return tmp_path / "keys" / "signing.key", tmp_path / "keys" / "signing.pub"
+
+
+def test_fit_writes_blessed_signed_bundle_the_edge_loads(
+    tmp_path: Path, lax_config: Path, keys: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "bundle"
+    assert cli("fit", "--config", str(lax_config), "--out", str(out), "--key", str(keys[0])) == 0
+    captured = capsys.readouterr()
+    assert "epoch 3/3" in captured.err  # progress while it works
+    assert "blessed bundle written" in captured.out
+    bundle = load_bundle(out, keys[1])
+    m = bundle.manifest
+    assert bundle.blessed and m["gate"]["passed"]
+    assert m["horizons_min"] == [15, 30, 60] and m["seed"] == 7
+    assert len(m["training_data"]["sha256"]) == 64
+    assert {r["target"] for r in m["metrics"]} == {"ghi", "dni", "dhi", "pv_power"}
+    assert m["model"]["size_bytes"] == len(bundle.model_bytes) < 64 * 1024
+    assert (out / "model_card.md").read_text().startswith("# Model card: test-0.0.1")
+
+
+def test_gate_failure_exits_nonzero_and_force_writes_unblessed(
+    tmp_path: Path, strict_config: Path, keys: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "bundle"
+    args = ("fit", "--config", str(strict_config), "--out", str(out), "--key", str(keys[0]))
+    assert cli(*args) == 1
+    err = capsys.readouterr().err
+    assert "FAIL  skill vs smart persistence, ghi 15 min" in err
+    assert "no bundle written" in err
+    assert not out.exists()
+    assert cli(*args, "--force") == 1
+    assert "UNBLESSED" in capsys.readouterr().err
+    with pytest.raises(BundleError, match="NOT blessed"):
+        load_bundle(out, keys[1])
+    assert load_bundle(out, keys[1], allow_unblessed=True).manifest["blessed"] is False
+
+
+def test_same_data_config_and_seed_give_identical_model(tmp_path: Path, lax_config: Path) -> None:
+    from trainer.config import load_train_config
+    from trainer.fit import fit
+
+    cfg = load_train_config(lax_config)
+    a = fit(cfg, out_dir=tmp_path / "a")
+    b = fit(cfg, out_dir=tmp_path / "b")
+    assert (tmp_path / "a" / MODEL_FILE).read_bytes() == (tmp_path / "b" / MODEL_FILE).read_bytes()
+    assert a.manifest["training_data"]["sha256"] == b.manifest["training_data"]["sha256"]
+    other = load_train_config(write_config(tmp_path / "seed8.toml", seed=8))
+    assert fit(other, out_dir=tmp_path / "c").model_bytes != a.model_bytes
+
+
+def test_gate_rejects_a_deliberately_broken_model(tmp_path: Path, lax_config: Path) -> None:
+    """Random (untrained) weights through the real scoring path fail the default gate."""
+    from edge.bundle import Bundle, sha256_hex
+    from trainer.config import GateSection, ModelSection, QuantizationSection, load_train_config
+    from trainer.dataset import build_dataset
+    from trainer.fit import _int8_report, _split, feature_spec, load_data, score_bundle
+    from trainer.model import FeatureScaling, build_model, seed_everything
+    from trainer.quantize import to_float_tflite, to_int8_tflite
+    from trainer.validate import run_gate
+
+    cfg = load_train_config(lax_config)
+    site = cfg.load_site()
+    loaded = load_data(cfg, site, None, None)
+    ds = build_dataset(loaded.frame, feature_spec(cfg), loaded.site)
+    train, test = _split(ds, cfg, None)
+    train = train.daytime()
+    scaling = FeatureScaling.fit(train.X)
+    seed_everything(0)
+    broken = build_model(ds.X.shape[1], 3, ModelSection(hidden=(16,)))  # never trained
+    z = scaling.apply(train.X)
+    int8 = to_int8_tflite(broken, z, QuantizationSection(representative_samples=500))
+    manifest = {"horizons_min": [15, 30, 60], "features": {"scaling": scaling.to_dict()}}
+    bundle = Bundle("<memory>", manifest, b"", int8, sha256_hex(int8), to_float_tflite(broken))
+    scored = score_bundle(bundle, test, train=train, frame=loaded.frame, site=site,
+                          loc=loaded.site)
+    gate = run_gate(scored.rows, _int8_report(bundle, scored), len(int8), GateSection())
+    assert not gate.passed
+    failed = {c.name for c in gate.failures}
+    assert "skill vs smart persistence, ghi 15 min" in failed
+
+
+def test_evaluate_json_on_csv_data(
+    tmp_path: Path, lax_config: Path, keys: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pandas as pd
+
+    from edge.config import load_site
+    from firmware_bridge.simulators.sky import synthetic_weather
+
+    out = tmp_path / "bundle"
+    assert cli("fit", "--config", str(lax_config), "--out", str(out), "--key", str(keys[0])) == 0
+    site = load_site(Path(__file__).resolve().parents[2] / "configs/sites/abuja.toml")
+    times = pd.date_range("2025-06-01", periods=6 * 96, freq="15min", tz="UTC")
+    w = synthetic_weather(site.site, times, seed=3)[["ghi", "dni", "dhi", "temp_air"]]
+    csv = tmp_path / "data.csv"
+    w.rename_axis("timestamp").reset_index().to_csv(csv, index=False)
+    capsys.readouterr()
+    code = cli("evaluate", "--bundle", str(out), "--data", str(csv), "--format", "csv",
+               "--since", "2025-06-03", "--json", "--public-key", str(keys[1]))
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    rows = [r for r in result["metrics"] if r["season"] == "all"]
+    assert {r["target"] for r in rows} == {"ghi", "dni", "dhi", "pv_power"}
+    for r in rows:
+        assert {"target", "horizon_min", "n", "rmse", "mae", "mbe",
+                "skill_vs_smart_persistence"} <= set(r)
+        assert r["n"] > 50 and np.isfinite(r["rmse"])
+    assert cli("evaluate", "--bundle", str(out), "--data", str(csv), "--format", "csv",
+               "--public-key", str(keys[1])) == 0
+    assert "skill_vs_smart_persistence" in capsys.readouterr().out
+
+
+def test_fit_bad_input_is_a_clear_error(tmp_path: Path, lax_config: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(lax_config.read_text() + "\nunknown_key = 1\n")
+    assert cli("fit", "--config", str(bad), "--out", str(tmp_path / "o")) == 2
+    assert "unknown_key" in capsys.readouterr().err
+    csv = tmp_path / "empty.csv"
+    csv.write_text("when,ghi\n2025-01-01,1\n")
+    assert cli("fit", "--config", str(lax_config), "--data", str(csv), "--format", "csv",
+               "--out", str(tmp_path / "o")) == 2
+    assert "timestamp" in capsys.readouterr().err
+
+
+def test_keygen_and_sign_commands(tmp_path: Path, keys: tuple[Path, Path], lax_config: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert stat.S_IMODE(keys[0].stat().st_mode) == 0o600
+    assert cli("keygen", "--out", str(keys[0].parent)) == 1  # never overwrites silently
+    out = tmp_path / "bundle"
+    assert cli("fit", "--config", str(lax_config), "--out", str(out), "--key", str(keys[0])) == 0
+    other = tmp_path / "other"
+    assert cli("keygen", "--out", str(other)) == 0
+    with pytest.raises(BundleError, match="signature"):
+        load_bundle(out, other / "signing.pub")
+    assert cli("sign", "--bundle", str(out), "--key", str(other / "signing.key")) == 0
+    assert load_bundle(out, other / "signing.pub").blessed

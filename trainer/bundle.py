@@ -1,0 +1,282 @@
+"""Write a bundle: model files, manifest, model card with plots, signature.
+
+Responsible for: laying out a bundle directory (``model.tflite``,
+``model_float32.tflite``, ``manifest.json``, ``model_card.md``, the card's PNG
+plots, ``manifest.sig``), listing the SHA-256 of every file in the
+manifest so the edge can refuse any altered file, rendering the card
+(Markdown + matplotlib Agg plots: skill by horizon, P10-P90 fan charts on
+sample days, quantile reliability), and signing the manifest.
+
+Does NOT: train, score, or decide blessing (the caller passes the gate
+result); verify bundles (:mod:`edge.bundle`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.bundle import (
+    CARD_FILE,
+    FLOAT_MODEL_FILE,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    SCHEMA_VERSION,
+    sha256_hex,
+)
+from trainer.signing import sign_bundle_dir
+from trainer.validate import ALL_SEASONS, GateResult, MetricRow
+
+__all__ = ["CardData", "FanDay", "manifest_bytes", "write_bundle"]
+
+SKILL_PNG = "skill_by_horizon.png"
+FAN_PNG = "fan_chart.png"
+RELIABILITY_PNG = "reliability.png"
+
+
+@dataclasses.dataclass(frozen=True)
+class FanDay:
+    """One sample day for the fan chart (GHI at one horizon).
+
+    Attributes
+    ----------
+    label : str
+        Day label (``YYYY-MM-DD``).
+    hours : numpy.ndarray
+        Hour of day of each target period end (UTC). [h]
+    observed, p10, p50, p90 : numpy.ndarray
+        GHI. [W/m2]
+    """
+
+    label: str
+    hours: np.ndarray
+    observed: np.ndarray
+    p10: np.ndarray
+    p50: np.ndarray
+    p90: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class CardData:
+    """What the model card shows besides the manifest.
+
+    Attributes
+    ----------
+    fan_horizon_min : int
+        Horizon of the fan chart. [min]
+    fan_days : sequence of FanDay
+    reliability : mapping of horizon -> sequence of float
+        Observed share of clear-sky index below P10, P50, P90 per horizon.
+    notes : sequence of str
+        Known limits and failure modes.
+    """
+
+    fan_horizon_min: int
+    fan_days: Sequence[FanDay]
+    reliability: Mapping[int, Sequence[float]]
+    notes: Sequence[str] = ()
+
+
+def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
+    """Canonical JSON bytes of a manifest (sorted keys, 2-space indent, newline)."""
+    return (json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
+
+
+def _plt() -> Any:
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    return plt
+
+
+def _plot_skill(rows: Sequence[MetricRow], path: Path) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=80)
+    for target in ("ghi", "dni", "dhi", "pv_power"):
+        pts = [(r.horizon_min, r.skill_vs_smart_persistence) for r in rows
+               if r.target == target and r.season == ALL_SEASONS]
+        if pts:
+            ax.plot(*zip(*pts, strict=True), marker="o", label=target)
+    ax.axhline(0.0, color="grey", lw=0.8)
+    ax.set_xlabel("horizon [min]")
+    ax.set_ylabel("skill vs smart persistence")
+    ax.set_title("Hold-out skill by horizon (daytime)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+
+
+def _plot_fan(card: CardData, path: Path) -> None:
+    plt = _plt()
+    days = list(card.fan_days)
+    fig, axes = plt.subplots(1, max(1, len(days)), figsize=(3.2 * max(1, len(days)), 3), dpi=80,
+                             squeeze=False)
+    for ax, day in zip(axes[0], days, strict=False):
+        ax.fill_between(day.hours, day.p10, day.p90, alpha=0.3, label="P10-P90")
+        ax.plot(day.hours, day.p50, label="P50")
+        ax.plot(day.hours, day.observed, "k.", ms=3, label="observed")
+        ax.set_title(day.label, fontsize=9)
+        ax.set_xlabel("hour [UTC]")
+    axes[0][0].set_ylabel(f"GHI [W/m2], {card.fan_horizon_min} min ahead")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+
+
+def _plot_reliability(card: CardData, path: Path) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4, 4), dpi=80)
+    nominal = [0.1, 0.5, 0.9]
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
+    for h, shares in sorted(card.reliability.items()):
+        ax.plot(nominal, list(shares), marker="o", label=f"{h} min")
+    ax.set_xlabel("nominal quantile")
+    ax.set_ylabel("observed share below")
+    ax.set_title("Quantile reliability")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+
+
+def _fmt(v: Any) -> str:
+    return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.3f}"
+
+
+def _metrics_table(rows: Sequence[MetricRow]) -> list[str]:
+    lines = ["| target | horizon [min] | season | n | RMSE | MAE | MBE | skill vs SP |"
+             " skill vs CLIPER | P10-P90 coverage |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r.target} | {r.horizon_min} | {r.season} | {r.n} | {r.rmse:.1f} | "
+                     f"{r.mae:.1f} | {r.mbe:+.1f} | {_fmt(r.skill_vs_smart_persistence)} | "
+                     f"{_fmt(r.skill_vs_cliper)} | {_fmt(r.coverage_p10_p90)} |")
+    return lines
+
+
+def _card_text(manifest: Mapping[str, Any], rows: Sequence[MetricRow], gate: GateResult,
+               card: CardData) -> str:
+    site = manifest["site"]
+    data = manifest["training_data"]
+    verdict = "BLESSED (passed the gate)" if manifest["blessed"] else "NOT BLESSED"
+    lines = [
+        f"# Model card: {manifest['model_version']}",
+        "",
+        f"**{verdict}**. Site {site['id']} ({site['latitude']:.4f}, {site['longitude']:.4f}), "
+        f"step {manifest['step_minutes']} min, horizons {manifest['horizons_min']} min, "
+        "quantiles P10/P50/P90 of the clear-sky index; GHI, DNI, DHI and PV power are "
+        "derived on the device by `edge.forecast`.",
+        "",
+        "## Training data",
+        "",
+        f"- source: `{data.get('source')}` (format `{data.get('format')}`), "
+        f"SHA-256 `{data.get('sha256', '')[:16]}...`",
+        f"- span {data.get('start')} .. {data.get('end')}; hold-out from {data.get('split')}; "
+        f"{data.get('train_rows')} training rows, {data.get('holdout_rows')} hold-out rows",
+        f"- seed {manifest['seed']}, code {manifest['code_version']}",
+        "",
+        "## Model",
+        "",
+        f"- MLP {manifest['model']['hidden']}, {len(manifest['features']['names'])} inputs, "
+        f"full-integer int8 TFLite, {manifest['model']['size_bytes']} bytes, "
+        f"SHA-256 `{manifest['model']['sha256'][:16]}...`",
+        f"- int8 vs float32 (edge interpreter): {manifest['int8']['rmse_increase'] * 100:+.2f} % "
+        f"RMSE, {manifest['int8']['rail_share'] * 100:.3f} % of outputs at the rails",
+        "- P10 = P50 - |a|, P90 = P50 + |b|: the float model cannot cross; the edge "
+        "sorts each horizon's int8 triple (one-quantum swaps).",
+        "",
+        "## Gate",
+        "",
+        *[f"- {'PASS' if c.passed else 'FAIL'}: {c.name}: {c.detail}" for c in gate.checks],
+        "",
+        "## Skill by horizon",
+        "",
+        f"![skill]({SKILL_PNG})",
+        "",
+        f"## P10-P90 fan charts ({card.fan_horizon_min} min ahead)",
+        "",
+        f"![fan]({FAN_PNG})",
+        "",
+        "## Quantile reliability",
+        "",
+        f"![reliability]({RELIABILITY_PNG})",
+        "",
+        "## Metrics (daytime hold-out, zenith < 85 degrees)",
+        "",
+        *_metrics_table(rows),
+        "",
+        "## Known limits",
+        "",
+        *[f"- {n}" for n in card.notes],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_bundle(
+    out_dir: str | Path,
+    *,
+    manifest: dict[str, Any],
+    model_bytes: bytes,
+    float_model_bytes: bytes,
+    rows: Sequence[MetricRow],
+    gate: GateResult,
+    card: CardData,
+    key_path: str | Path | None,
+) -> Path:
+    """Write and (with ``key_path``) sign a bundle directory.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Created if missing; existing bundle files are replaced.
+    manifest : dict
+        Everything but ``schema_version``, ``model.sha256/size_bytes``,
+        ``files``, ``metrics`` and ``gate``, which are filled in here.
+    model_bytes, float_model_bytes : bytes
+        The int8 model and its float32 twin.
+    rows : sequence of MetricRow
+        Hold-out metrics.
+    gate : GateResult
+        The verdict; ``manifest["blessed"]`` must already be set.
+    card : CardData
+        Plot data and notes for the model card.
+    key_path : str or Path or None
+        Ed25519 private key; without it the bundle is left unsigned.
+
+    Returns
+    -------
+    Path
+        The bundle directory.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = dict(manifest)
+    manifest["schema_version"] = SCHEMA_VERSION
+    manifest["model"] = {**manifest.get("model", {}), "file": MODEL_FILE,
+                         "sha256": sha256_hex(model_bytes), "size_bytes": len(model_bytes)}
+    manifest["metrics"] = [r.to_dict() for r in rows]
+    manifest["gate"] = gate.to_dict()
+    (out / MODEL_FILE).write_bytes(model_bytes)
+    (out / FLOAT_MODEL_FILE).write_bytes(float_model_bytes)
+    _plot_skill(rows, out / SKILL_PNG)
+    _plot_fan(card, out / FAN_PNG)
+    _plot_reliability(card, out / RELIABILITY_PNG)
+    (out / CARD_FILE).write_text(_card_text(manifest, rows, gate, card), encoding="utf-8")
+    manifest["files"] = {
+        name: sha256_hex((out / name).read_bytes())
+        for name in (FLOAT_MODEL_FILE, CARD_FILE, SKILL_PNG, FAN_PNG, RELIABILITY_PNG)
+    }
+    (out / MANIFEST_FILE).write_bytes(manifest_bytes(manifest))
+    if key_path is not None:
+        sign_bundle_dir(out, key_path)
+    return out
