@@ -19,6 +19,7 @@ raw_zero_crc           PI30: replies whose CRC holds a raw 0x00 byte (a free
                        digit is varied until the CRC has one)
 trailing_lf            PI30: LF after the CR
 truncated              a frame cut short (no terminator)
+concatenated           PI30: the previous reply sent again in front of the new one
 silent                 the device stops answering (EPEver: until replugged)
 disappear              the device vanishes and returns every ``DISAPPEAR_PERIOD_S``
                        (down for ``DISAPPEAR_DOWN_S``), scaled by ``time_scale``
@@ -43,6 +44,7 @@ DEFAULT_RATES: Mapping[str, float] = {
     "raw_zero_crc": 1.0,
     "trailing_lf": 1.0,
     "truncated": 0.2,
+    "concatenated": 0.2,
     "silent": 1.0,
     "disappear": 1.0,
 }

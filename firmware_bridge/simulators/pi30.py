@@ -108,6 +108,7 @@ class Pi30Session:
         self.framer = pi30.RequestFramer()
         self.out = OutputQueue()
         self.requests: list[str] = []
+        self._previous = b""
 
     def receive(self, data: bytes, now: float) -> None:
         for frame in self.framer.feed(data):
@@ -175,6 +176,9 @@ class Pi30Session:
             frame = f.corrupt(frame, start=1, end=end - 2)
         if f.hit("truncated"):
             frame = f.truncate(frame[:end])
+        previous, self._previous = self._previous, frame
+        if previous and f.hit("concatenated"):  # overlapping reads on real inverters
+            frame = previous + frame
         if f.hit("stall"):
             head, tail = f.split(frame)
             self.out.put(at, head)

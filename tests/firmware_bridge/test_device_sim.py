@@ -221,14 +221,18 @@ def test_vedirect_hex_after_checksum_is_harmless(
     assert dev.stats.checksum_errors == 0
 
 
-@pytest.mark.parametrize("faults", [["raw_zero_crc"], ["trailing_lf"]])
+@pytest.mark.parametrize("faults", [["raw_zero_crc"], ["trailing_lf"], ["concatenated:1.0"]])
 def test_pi30_quirks_decode(
-    simulator: SimFactory, device: DeviceFactory, faults: list[str]
+    simulator: SimFactory, device: DeviceFactory, frozen_plant: Plant, faults: list[str]
 ) -> None:
     sim = simulator("pi30", faults=faults)
     dev = device("pi30", sim.url)
     for _ in range(2):
-        first_reading(dev, ("battery_voltage", "inverter_mode"))
+        reading = first_reading(dev, ("battery_voltage", "inverter_mode", "warnings"))
+        assert reading.values["inverter_mode"] == "battery"
+        assert reading.values["battery_voltage"] == pytest.approx(
+            frozen_plant.state().battery_voltage, abs=0.005
+        )
     assert dev.stats.checksum_errors == 0 and dev.stats.timeouts == 0
 
 
