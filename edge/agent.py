@@ -196,6 +196,7 @@ class Agent:
         if self.config.discovery.enabled:
             self.publisher.subscribe(self.discovery.birth_topic, self._on_inbound)
         self.publisher.add_connect_listener(lambda: self._enqueue(("connected", b"")))
+        self._enqueue(("connected", b""))  # the publisher may have connected already
         self._publish_model()
         self._publish_status()
 

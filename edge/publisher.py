@@ -142,6 +142,7 @@ class MqttPublisher:
         self._dirty: set[str] = set()
         self._live: deque[tuple[str, bytes, bool]] = deque(maxlen=10_000)
         self._handlers: dict[str, Handler] = {}
+        self._new_filters: set[str] = set()
         self._connect_listeners: list[Callable[[], None]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -182,6 +183,7 @@ class MqttPublisher:
         block) for messages matching ``topic_filter``; kept across reconnects."""
         with self._lock:
             self._handlers[topic_filter] = handler
+            self._new_filters.add(topic_filter)
 
     def add_connect_listener(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` in the publisher thread after each connect."""
@@ -286,9 +288,7 @@ class MqttPublisher:
     def _on_connected(self, client: mqtt.Client) -> None:
         with self._lock:
             self._dirty = set(self._retained)
-            filters = list(self._handlers)
-        for topic_filter in filters:
-            client.subscribe(topic_filter, qos=1)
+            self._new_filters = set(self._handlers)
         for cb in self._connect_listeners:
             cb()
 
@@ -330,6 +330,9 @@ class MqttPublisher:
         with self._lock:
             dirty = [(t, self._retained[t]) for t in self._retained if t in self._dirty]
             self._dirty.clear()
+            filters, self._new_filters = self._new_filters, set()
+        for topic_filter in sorted(filters):  # subscriptions added before or after connect
+            client.subscribe(topic_filter, qos=1)
         for topic, payload in dirty:
             client.publish(topic, payload, qos=1, retain=True)
         n_live = 0

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.bundle import Bundle
 from edge.features import FeatureSpec
 from firmware_bridge.device import DeviceStats
 from firmware_bridge.readings import Reading
+from tests.conftest import MOSQUITTO, Mosquitto, free_port, wait_port
 
 
 @dataclass
@@ -37,11 +42,14 @@ class Subscriber:
     host: str
     port: int
     topic: str = "#"
+    client_id: str = ""
     messages: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="")
+        # a client id means a persistent session (clean_session=False)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                                  clean_session=not self.client_id)
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, *_: c.subscribe(self.topic, qos=1)
         self.client.reconnect_delay_set(0.1, 0.5)
@@ -194,3 +202,53 @@ class RecordingPublisher:
         for topic_filter, handler in self.handlers.items():
             if mqtt.topic_matches_sub(topic_filter, topic):
                 handler(topic, payload)
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def shipped_bundle() -> tuple[str, str]:
+    """The shipped Abuja bundle and its public key (``HELIO_TEST_BUNDLE`` /
+    ``HELIO_TEST_PUBKEY`` point elsewhere); skips when absent."""
+    bundle = os.environ.get("HELIO_TEST_BUNDLE") or str(REPO / "edge/data/bundles/abuja")
+    key = os.environ.get("HELIO_TEST_PUBKEY") or str(REPO / "configs/keys/helio-default.pub")
+    if not (os.path.isdir(bundle) and os.path.isfile(key)):
+        pytest.skip("no shipped bundle (make model)")
+    return bundle, key
+
+
+class PersistentMosquitto(Mosquitto):
+    """Keeps subscriber sessions (and their queued QoS 1 messages) across restarts."""
+
+    def start(self) -> None:
+        assert MOSQUITTO is not None
+        self.conf.write_text(
+            f"listener {self.port} {self.host}\nallow_anonymous true\n"
+            f"persistence true\npersistence_location {self.workdir}/\n"
+            "max_queued_messages 1000000\nlog_dest none\n"
+            # as root mosquitto drops to user mosquitto, which cannot write the test's dir
+            + ("user root\n" if os.geteuid() == 0 else "")
+        )
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.host, self.port)
+
+
+@pytest.fixture
+def persistent_broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    if MOSQUITTO is None:
+        pytest.skip("mosquitto not installed")
+    workdir = tmp_path / "broker"
+    workdir.mkdir()
+    b = PersistentMosquitto(host="127.0.0.1", port=free_port(), workdir=workdir)
+    b.start()
+    yield b
+    b.stop()
+
+
+def persistent_subscriber(port: int, topic: str = "#") -> Subscriber:
+    """A persistent-session subscriber: what is queued while it is away is kept."""
+    s = Subscriber("127.0.0.1", port, topic, client_id=f"test-sub-{port}")
+    s.wait_connected()
+    return s

@@ -10,7 +10,7 @@ import pytest
 
 from edge.outbox import Outbox
 from edge.publisher import BrokerSettings, MqttPublisher
-from tests.edge.conftest import distinct_in_order
+from tests.edge.conftest import distinct_in_order, persistent_subscriber
 
 pytestmark = pytest.mark.broker
 
@@ -52,12 +52,13 @@ def test_publisher_drains_in_order_and_deletes_on_ack(mosquitto, subscriber_fact
         pub.stop()
 
 
-def test_publisher_outage_loses_nothing(mosquitto, subscriber_factory, tmp_path):
+def test_publisher_outage_loses_nothing(persistent_broker, tmp_path):
+    mosquitto = persistent_broker
     box = Outbox(tmp_path / "o.sqlite")
     pub = _publisher(mosquitto, box, max_inflight=20)
     pub.start()
+    sub = persistent_subscriber(mosquitto.port, "helio/s/mppt/#")
     try:
-        sub = subscriber_factory(mosquitto.host, mosquitto.port, "helio/s/mppt/#")
         _put(box, 100)
         assert pub.wait_drained(20)
         mosquitto.stop()
@@ -77,6 +78,7 @@ def test_publisher_outage_loses_nothing(mosquitto, subscriber_factory, tmp_path)
         assert pub.stats.connects >= 2
     finally:
         pub.stop()
+        sub.close()
 
 
 def test_publisher_keeps_trying_when_broker_absent(mosquitto, subscriber_factory, tmp_path):
