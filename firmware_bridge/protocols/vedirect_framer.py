@@ -22,8 +22,10 @@ in OpenDTU-OnBattery#174, VeDirectFrameHandler#15, emonhub#160):
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from firmware_bridge.checksums import vedirect_hex_ok
 from firmware_bridge.errors import ChecksumError, FrameError
@@ -31,25 +33,33 @@ from firmware_bridge.errors import ChecksumError, FrameError
 __all__ = ["HexFrame", "TextBlock", "VeDirectFramer"]
 
 _CHECKSUM = b"Checksum\t"
-_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
+_LINE_BYTES = bytes(range(0x20, 0x7F)) + b"\r\n\t"  # what a block body may contain
+#: A whole well-formed block without its checksum byte: printable-ASCII lines
+#: "\r\n<label>\t<value>" (a label holds no TAB), then "\r\nChecksum\t".
+_BLOCK = re.compile(rb"(?:\r\n[\x20-\x7e]+\t[\x20-\x7e]*)*\r\nChecksum\t")
 _MAX_BLOCK = 2048  # 22 fields of at most 9 + 33 characters fit many times over
 _MAX_HEX = 128  # longest real HEX frame is ~40 characters
 
 
-@dataclass(frozen=True, slots=True)
-class TextBlock:
-    """One checksum-valid text block.
+class TextBlock(NamedTuple):
+    """One checksum-valid text block (an immutable named tuple: cheap to create).
 
     Attributes
     ----------
-    fields : tuple of (str, str)
-        ``(label, value)`` in the order sent, without the Checksum field.
+    lines : tuple of str
+        ``"<label>\t<value>"`` in the order sent, without the Checksum field.
     raw : bytes
         The block bytes from its first CR LF through the checksum byte (HEX frames removed).
     """
 
-    fields: tuple[tuple[str, str], ...]
+    lines: tuple[str, ...]
     raw: bytes
+
+    @property
+    def fields(self) -> tuple[tuple[str, str], ...]:
+        """``(label, value)`` pairs in the order sent."""
+        return tuple((label, value) for label, _, value in (x.partition("\t") for x in self.lines))
 
     def as_dict(self) -> dict[str, str]:
         """``{label: value}`` (a repeated label keeps its last value)."""
@@ -146,33 +156,39 @@ class VeDirectFramer:
             elif self._await_checksum:
                 self._block.append(data[pos])
                 pos += 1
-                self._finish_block(out)
+                self._finish_block(bytes(self._block), out)
             else:
                 pos = self._feed_text(data, pos, out)
         return out
 
     def _feed_text(self, data: bytes, pos: int, out: list[TextBlock]) -> int:
-        colon = data.find(b":", pos)
+        found = data.find(_CHECKSUM, pos)
+        colon = data.find(b":", pos, len(data) if found < 0 else found)
+        if colon >= 0:
+            found = -1  # a HEX frame comes first
         end = len(data) if colon < 0 else colon
         block = self._block
-        search_from = max(0, len(block) - len(_CHECKSUM) + 1)
-        block += data[pos:end]
-        k = block.find(_CHECKSUM, search_from)
-        if k >= 0:
-            after = k + len(_CHECKSUM) + 1  # index just past the checksum byte
-            if after <= len(block):
-                extra = len(block) - after
-                del block[after:]
-                self._finish_block(out)
-                return end - extra
-            if colon >= 0:  # the ':' itself is the checksum byte
-                block.append(data[colon])
-                self._finish_block(out)
-                return colon + 1
-            self._await_checksum = True
-            return end
-        if len(block) > _MAX_BLOCK:
-            self._trim()
+        mark = -1 if found < 0 else found + len(_CHECKSUM)  # index of the checksum byte
+        if block and found != pos:  # the marker may straddle the previous feed
+            head = bytes(block[-len(_CHECKSUM) + 1 :])
+            j = (head + data[pos : min(end, pos + len(_CHECKSUM) - 1)]).find(_CHECKSUM)
+            if j >= 0:
+                mark = pos + j - len(head) + len(_CHECKSUM)
+        if mark < 0:
+            block += data[pos:end]
+            if len(block) > _MAX_BLOCK:
+                self._trim()
+        else:  # the checksum byte may be the ':' at ``end``
+            if mark >= len(data):
+                block += data[pos:]
+                self._await_checksum = True
+                return len(data)
+            if block:
+                block += data[pos : mark + 1]
+                self._finish_block(bytes(block), out)
+            else:  # the common case: a whole block inside one chunk, no copy
+                self._finish_block(data[pos : mark + 1], out)
+            return mark + 1
         if colon < 0:
             return end
         self._hex = bytearray(b":")
@@ -181,11 +197,12 @@ class VeDirectFramer:
     def _feed_hex(self, data: bytes, pos: int) -> int:
         hexbuf = self._hex
         assert hexbuf is not None
-        nl = data.find(b"\n", pos)
-        stop = len(data) if nl < 0 else nl
+        limit = min(len(data), pos + _MAX_HEX + 1 - len(hexbuf))
+        nl = data.find(b"\n", pos, limit)
+        stop = limit if nl < 0 else nl
         chunk = data[pos:stop]
-        bad = next((i for i, b in enumerate(chunk) if b not in _HEX_DIGITS), -1)
-        if bad >= 0:  # noise, not a HEX frame: resume text at the offending byte
+        if chunk.translate(None, _HEX_DIGITS):  # noise, not a HEX frame: resume text there
+            bad = next(i for i, b in enumerate(chunk) if b not in _HEX_DIGITS)
             self.garbage_bytes += len(hexbuf) + bad
             self._hex = None
             return pos + bad
@@ -230,10 +247,18 @@ class VeDirectFramer:
         self.overflows += 1
         del block[:cut]
 
-    def _finish_block(self, out: list[TextBlock]) -> None:
-        buf = bytes(self._block)
+    def _finish_block(self, buf: bytes, out: list[TextBlock]) -> None:
+        """Check ``buf`` (everything since the last block, HEX cut out) and deliver it."""
         self._block = bytearray()
         self._await_checksum = False
+        if (buf.startswith(b"\r\n") and _BLOCK.fullmatch(buf, 0, len(buf) - 1)
+                and not sum(buf) & 0xFF
+                and buf.count(buf[: buf.index(b"\t") + 1]) == 1):  # first label not repeated
+            # fast path: a clean block (blocks merged by a stall repeat the first label)
+            body = buf[2 : -3 - len(_CHECKSUM)]
+            self.blocks_ok += 1
+            out.append(TextBlock(tuple(body.decode("ascii").split("\r\n")) if body else (), buf))
+            return
         start = buf.find(b"\r\n")
         if start < 0:
             self.garbage_bytes += len(buf)
@@ -262,11 +287,11 @@ class VeDirectFramer:
             self.format_errors += 1  # the head was a damaged block, not just noise
         self.garbage_bytes += len(head)
         self.blocks_ok += 1
-        out.append(TextBlock(fields, block))
+        out.append(TextBlock(tuple(f"{label}\t{value}" for label, value in fields), block))
 
 
 def _has_repeat(fields: tuple[tuple[str, str], ...]) -> bool:
-    return len({label for label, _ in fields}) < len(fields)
+    return len(dict(fields)) < len(fields)
 
 
 def _split_merged(
@@ -296,22 +321,27 @@ def _split_merged(
 
 
 def _parse_fields(block: bytes) -> tuple[tuple[str, str], ...] | None:
-    """Fields of ``\\r\\n<label>\\t<value>...\\r\\nChecksum\\t<b>``; None if malformed."""
-    try:
-        text = block[2 : -3 - len(_CHECKSUM)].decode("ascii")
-    except UnicodeDecodeError:
-        return None
+    """Fields of ``\r\n<label>\t<value>...\r\nChecksum\t<b>``; None if malformed.
+
+    Each line must be exactly ``<label>\t<value>`` with a non-empty label and
+    printable ASCII only; every check runs in C (``translate``, ``split``).
+    """
     if not block.endswith(b"\r\n" + _CHECKSUM, 0, len(block) - 1):
         return None
-    if not text:
+    body = block[2 : -3 - len(_CHECKSUM)]
+    if body.translate(None, _LINE_BYTES):  # a byte that is not printable ASCII
+        return None
+    if not body:
         return ()
-    fields = []
-    for line in text.split("\r\n"):
-        label, sep, value = line.partition("\t")
-        if not sep or not label.isprintable() or not label or not value.isprintable():
-            return None
-        fields.append((label, value))
-    return tuple(fields)
+    text = body.decode("ascii")
+    flat = text.replace("\r\n", "\t")
+    if "\r" in flat or "\n" in flat:  # a CR or LF outside a CR LF pair
+        return None
+    parts = flat.split("\t")
+    labels = parts[0::2]
+    if len(parts) != 2 * text.count("\r\n") + 2 or not all(labels):
+        return None
+    return tuple(zip(labels, parts[1::2], strict=True))
 
 
 def _resync(block: bytes) -> tuple[bytes, tuple[tuple[str, str], ...] | None]:
