@@ -174,5 +174,5 @@ def test_two_monitors_in_shared_group_store_every_message_once(mosquitto, start_
     assert all(stats[f"site-{s}"]["lost"] == 0 for s in range(n_sites))
     assert sum(r["duplicates"] for r in stats.values()) == 50
     assert a.stats.duplicates + b.stats.duplicates == 50
-    assert json.loads(store.query("SELECT \"values\" FROM readings WHERE site='site-3'"
-                                  " AND seq=77")[0][0]) == {"pv_power": 77.0}
+    assert json.loads(store.query("SELECT body FROM readings WHERE site='site-3'"
+                                  " AND seq=77")[0][0])["values"] == {"pv_power": 77.0}

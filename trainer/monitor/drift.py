@@ -258,10 +258,10 @@ class DriftWatch:
                 step: float) -> tuple[np.ndarray, np.ndarray]:
         """Period means of a reading; periods with any curtailment are NaN."""
         rows = self.store.query(
-            "SELECT ts, json_extract(\"values\", ?), json_extract(\"values\", '$.charge_state')"
+            "SELECT ts, json_extract(body, ?), json_extract(body, '$.values.charge_state')"
             " FROM readings WHERE site=? AND ts>? AND ts<=?"
-            " AND json_extract(\"values\", ?) IS NOT NULL ORDER BY ts",
-            [f"$.{value}", site, start, end, f"$.{value}"])
+            " AND json_extract(body, ?) IS NOT NULL ORDER BY ts",
+            [f"$.values.{value}", site, start, end, f"$.values.{value}"])
         if not rows:
             return np.empty(0), np.empty(0)
         ts = np.array([r[0] for r in rows], dtype=float)

@@ -35,7 +35,7 @@ _VALUES = ("pv_power", "pv_voltage", "battery_voltage", "charge_state", "ghi", "
 
 
 def _load(store: Store, site: str, since: float, until: float) -> pd.DataFrame:
-    cols = ", ".join(f"json_extract(\"values\", '$.{v}')" for v in _VALUES)
+    cols = ", ".join(f"json_extract(body, '$.values.{v}')" for v in _VALUES)
     rows = store.query(
         f"SELECT device, ts, {cols} FROM readings WHERE site=? AND ts>? AND ts<=? ORDER BY ts",
         [site, since, until])

@@ -100,7 +100,8 @@ def parse_message(
             raise MessageError(f"{stream} needs an ISO 8601 timestamp")
     elif not isinstance(seq, int) or isinstance(seq, bool):
         seq = None
-    return FleetMessage(site, device, stream, seq, ts, received, body)
+    return FleetMessage(site, device, stream, seq, ts, received, body,
+                        payload if stream == "reading" else b"")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +160,10 @@ class MonitorConfig:
         Longest wait to fill a batch. [s]
     tasks_every_s : float
         Period of the scoring/drift/offline tasks. [s]
+    ack_after_commit : bool
+        Send each PUBACK only once the message is committed (nothing is lost
+        if the monitor dies; costs throughput). False lets paho acknowledge
+        on receipt: a crash can then lose the batch being written.
     """
 
     host: str = "127.0.0.1"
@@ -171,6 +176,7 @@ class MonitorConfig:
     batch_size: int = 2000
     flush_s: float = 0.05
     tasks_every_s: float = 30.0
+    ack_after_commit: bool = True
 
 
 Task = Callable[[float], Sequence[Alert]]
@@ -226,7 +232,7 @@ class Monitor:
             CallbackAPIVersion.VERSION2,
             client_id=config.client_id,
             protocol=mqtt.MQTTv5,
-            manual_ack=True,
+            manual_ack=config.ack_after_commit,
         )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -335,9 +341,10 @@ class Monitor:
                 messages.append(parsed)
         with self._store_lock:
             res = self.store.write_batch(messages, rejects)
-        for _topic, _payload, mid, qos, _r in batch:
-            if qos > 0:
-                self.client.ack(mid, qos)
+        if self.config.ack_after_commit:
+            for _topic, _payload, mid, qos, _r in batch:
+                if qos > 0:
+                    self.client.ack(mid, qos)
         s = self.stats
         s.received += len(batch)
         s.inserted += res.inserted

@@ -204,9 +204,9 @@ class Scorer:
 
     def _actuals(self, site: str, value: str, start: float, end: float) -> list[pd.Series]:
         rows = self.store.query(
-            "SELECT device, ts, json_extract(\"values\", ?) FROM readings"
+            "SELECT device, ts, json_extract(body, ?) FROM readings"
             " WHERE site=? AND ts>? AND ts<=? ORDER BY ts",
-            [f"$.{value}", site, start, end],
+            [f"$.values.{value}", site, start, end],
         )
         frame = pd.DataFrame(rows, columns=["device", "ts", "v"])
         frame = frame[pd.to_numeric(frame["v"], errors="coerce").notna()]

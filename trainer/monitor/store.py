@@ -35,7 +35,7 @@ SEQ_STREAMS = ("reading", "forecast", "events")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings(
-    site TEXT, device TEXT, seq INTEGER, ts REAL, received REAL, "values" TEXT,
+    site TEXT, device TEXT, seq INTEGER, ts REAL, received REAL, body TEXT,
     PRIMARY KEY(site, device, seq));
 CREATE INDEX IF NOT EXISTS readings_ts ON readings(site, ts);
 CREATE TABLE IF NOT EXISTS forecasts(
@@ -92,6 +92,9 @@ class FleetMessage:
         When the monitor received it, UTC epoch. [s]
     body : dict
         The decoded JSON payload.
+    raw : bytes
+        The payload as received (readings are stored verbatim, queried with
+        ``json_extract(body, '$.values.<name>')``).
     """
 
     site: str
@@ -101,6 +104,7 @@ class FleetMessage:
     ts: float | None
     received: float
     body: dict[str, Any] = field(default_factory=dict)
+    raw: bytes = b""
 
 
 @dataclass(slots=True)
@@ -181,17 +185,57 @@ class Store:
         stream, seq)`` is already stored.
         """
         res = BatchResult(rejected=len(rejects))
+        readings: dict[tuple[str, str], list[FleetMessage]] = {}
+        rest = []
+        for msg in messages:
+            if msg.stream == "reading" and msg.seq is not None:
+                readings.setdefault((msg.site, msg.device), []).append(msg)
+            else:
+                rest.append(msg)
         with self.transaction() as db:
             db.executemany(
                 "INSERT INTO rejected(topic, payload, reason, received) VALUES (?,?,?,?)", rejects
             )
-            for msg in messages:
+            for (site, device), group in readings.items():
+                self._readings(db, site, device, group, res)
+            for msg in rest:
                 self._write_one(db, msg, res)
         return res
 
+    def _readings(self, db: sqlite3.Connection, site: str, device: str,
+                  group: list[FleetMessage], res: BatchResult) -> None:
+        """Readings of one source device: one existence query, one insert, one counter update."""
+        seqs = [m.seq for m in group if m.seq is not None]
+        have = {r[0] for r in db.execute(
+            "SELECT seq FROM readings WHERE site=? AND device=? AND seq BETWEEN ? AND ?",
+            (site, device, min(seqs), max(seqs)))}
+        rows = []
+        for m in group:
+            if m.seq in have:
+                continue
+            have.add(m.seq)
+            rows.append((site, device, m.seq, m.ts, m.received,
+                         m.raw.decode() if m.raw else json.dumps(m.body)))
+        db.executemany("INSERT INTO readings VALUES (?,?,?,?,?,?)", rows)
+        new = [int(r[2]) for r in rows if r[2] is not None]
+        dup = len(group) - len(rows)
+        res.inserted += len(rows)
+        res.duplicates += dup
+        db.execute(
+            "INSERT INTO streams(site, device, stream, first_seq, max_seq, received, duplicates,"
+            " last_seen) VALUES (?,?,'reading',?,?,?,?,?) ON CONFLICT(site, device, stream)"
+            " DO UPDATE SET"
+            " first_seq=coalesce(min(first_seq, excluded.first_seq), first_seq,"
+            " excluded.first_seq),"
+            " max_seq=coalesce(max(max_seq, excluded.max_seq), max_seq, excluded.max_seq),"
+            " received=received+excluded.received, duplicates=duplicates+excluded.duplicates,"
+            " last_seen=max(last_seen, excluded.last_seen)",
+            (site, device, min(new) if new else None, max(new) if new else None, len(new), dup,
+             max(m.received for m in group)),
+        )
+
     def _write_one(self, db: sqlite3.Connection, msg: FleetMessage, res: BatchResult) -> None:
         writer = {
-            "reading": self._reading,
             "forecast": self._forecast,
             "events": self._event,
         }.get(msg.stream)
@@ -234,15 +278,6 @@ class Store:
             " last_seen=max(last_seen, excluded.last_seen)",
             (msg.site, msg.device, msg.stream, msg.received),
         )
-
-    @staticmethod
-    def _reading(db: sqlite3.Connection, msg: FleetMessage) -> bool:
-        values = json.dumps(msg.body.get("values", {}), separators=(",", ":"))
-        cur = db.execute(
-            "INSERT OR IGNORE INTO readings VALUES (?,?,?,?,?,?)",
-            (msg.site, msg.device, msg.seq, msg.ts, msg.received, values),
-        )
-        return cur.rowcount == 1
 
     @staticmethod
     def _forecast(db: sqlite3.Connection, msg: FleetMessage) -> bool:
