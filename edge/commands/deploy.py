@@ -48,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="TOML file with this device's MQTT username and password")
     g.add_argument("--unit", type=Path, default=REPO / DEFAULT_UNIT, help="systemd unit file")
     g.add_argument("--source", type=Path, default=REPO, help="project tree to build the wheel from")
+    g.add_argument("--wheel", type=Path, help="deploy this wheel instead of building one")
     b = parser.add_argument_group("wheelhouse (offline install)")
     b.add_argument("--arch", choices=ARCHES, default="aarch64",
                    help="device architecture: aarch64 (64-bit Pi OS), armv7l (32-bit)")
@@ -108,8 +109,13 @@ def _build(
     args: argparse.Namespace, layout: DeviceLayout, cache: Path
 ) -> tuple[Release, Path | None]:
     target = Target(args.arch, args.python_version)
-    _say(f"building the wheel from {args.source}")
-    wheel = build_wheel(args.source, cache / "wheels")
+    if args.wheel is not None:
+        if not args.wheel.is_file():
+            raise BuildError(f"wheel {args.wheel} not found")
+        wheel = args.wheel
+    else:
+        _say(f"building the wheel from {args.source}")
+        wheel = build_wheel(args.source, cache / "wheels")
     reqs = wheel_requirements(wheel, target)
     if args.no_wheelhouse:
         wheelhouse = None

@@ -27,24 +27,36 @@ from tests.deploy.helpers import needs_bundle, write_template
 pytestmark = [pytest.mark.sshd, pytest.mark.broker, needs_bundle]
 
 
-def _deploy(capsys, sshd, device, wheelhouse, cache, template, cred, *extra):  # type: ignore[no-untyped-def]
-    argv = ["deploy", *sshd.cli_args(), "--native", "--wheelhouse", str(wheelhouse),
-            "--cache-dir", str(cache), "--config", str(template), "--credentials", str(cred),
-            "--device-root", str(device.root), "--service-manager", str(device.manager),
-            "--health-timeout", "40", "--no-bytecode", *extra]
-    code = main(argv)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+@pytest.fixture
+def deploy_cli(capsys, sshd, device, native_wheelhouse, build_cache, session_wheel):  # type: ignore[no-untyped-def]
+    """Run ``helio-edge deploy`` against the test sshd and device; (exit, stdout, stderr)."""
+
+    def run(template: Path, cred: Path, *extra: str) -> tuple[int, str, str]:
+        # one wheel for the whole session: the working tree may change under a running test
+        argv = ["deploy", *sshd.cli_args(), "--native", "--wheelhouse", str(native_wheelhouse),
+                "--wheel", str(session_wheel), "--cache-dir", str(build_cache),
+                "--config", str(template), "--credentials", str(cred),
+                "--device-root", str(device.root), "--service-manager", str(device.manager),
+                "--health-timeout", "40", "--no-bytecode", *extra]
+        code = main(argv)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
 
 
 def _tree(root: Path) -> dict[str, tuple[int, float]]:
-    """Every path below root (not the venvs) with its size and mtime."""
+    """Every path deploy owns below root with its size and mtime.
+
+    Leaves out the venvs' insides and the running agent's own state (outbox).
+    """
     out = {}
     for p in sorted(root.rglob("*")):
-        if "/venv/" in str(p) or "/deps/" in str(p) or "__pycache__" in str(p):
+        rel = str(p.relative_to(root))
+        if "/venv/" in rel or "/deps/" in rel or "__pycache__" in rel or "outbox" in rel:
             continue
         st = p.lstat()
-        out[str(p.relative_to(root))] = (st.st_size, st.st_mtime)
+        out[rel] = (st.st_size, st.st_mtime)
     return out
 
 
@@ -56,16 +68,15 @@ def _check_installed(device) -> subprocess.CompletedProcess[str]:  # type: ignor
 
 
 def test_deploy_lifecycle_first_same_second_broken_rollback(  # type: ignore[no-untyped-def]
-    capsys, sshd, device, native_wheelhouse, build_cache, mosquitto, tmp_path
+    deploy_cli, device, mosquitto, tmp_path
 ) -> None:
     cred = tmp_path / "cred.toml"
     cred.write_text('username = "abuja-01"\npassword = "not-a-real-secret"\n')
     cred.chmod(0o600)
     tpl_a = write_template(tmp_path / "a.toml", port=mosquitto.port)
-    args = (capsys, sshd, device, native_wheelhouse, build_cache)
 
     # 1. first deploy: installs, starts, healthy
-    code, out, err = _deploy(*args, tpl_a, cred)
+    code, out, err = deploy_cli(tpl_a, cred)
     assert code == 0, out + err
     assert "deployed: 0.1.0-" in out and "healthy" in out
     rel_a = device.current()
@@ -93,14 +104,14 @@ def test_deploy_lifecycle_first_same_second_broken_rollback(  # type: ignore[no-
 
     # 2. the same release again: nothing changes, not even a restart
     before, calls, pid = _tree(root), device.calls(), device.agent_pid()
-    code, out, _ = _deploy(*args, tpl_a, cred)
+    code, out, _ = deploy_cli(tpl_a, cred)
     assert code == 0
     assert f"already deployed: {rel_a}" in out
     assert _tree(root) == before and device.calls() == calls and device.agent_pid() == pid
 
     # 3. a second release (config change): new id, previous kept for rollback
     tpl_b = write_template(tmp_path / "b.toml", port=mosquitto.port, heartbeat_s=3.0)
-    code, out, err = _deploy(*args, tpl_b, cred)
+    code, out, err = deploy_cli(tpl_b, cred)
     assert code == 0, out + err
     rel_b = device.current()
     assert rel_b != rel_a
@@ -114,7 +125,7 @@ def test_deploy_lifecycle_first_same_second_broken_rollback(  # type: ignore[no-
     # 4. a broken release (its serial device does not exist): check fails, rolled back
     tpl_c = write_template(tmp_path / "c.toml", port=mosquitto.port, devices=[
         {"id": "mppt", "protocol": "vedirect", "port": "/dev/ttyHELIO-NOT-THERE"}])
-    code, out, err = _deploy(*args, tpl_c, cred, "--health-timeout", "15")
+    code, out, err = deploy_cli(tpl_c, cred, "--health-timeout", "15")
     assert code == 1
     assert "health check failed" in out and "device mppt" in out
     assert f"rolling back to {rel_b}" in out and f"{rel_b} runs again" in err
@@ -144,13 +155,12 @@ def test_unreachable_host_is_a_clear_error_and_changes_nothing(  # type: ignore[
 
 
 def test_dry_run_lists_every_step_and_touches_nothing(  # type: ignore[no-untyped-def]
-    capsys, sshd, device, native_wheelhouse, build_cache, tmp_path
+    deploy_cli, device, tmp_path
 ) -> None:
     cred = tmp_path / "cred.toml"
     cred.write_text('username = "u"\npassword = "p"\n')
     tpl = write_template(tmp_path / "a.toml", port=1883)
-    code, out, _ = _deploy(capsys, sshd, device, native_wheelhouse, build_cache, tpl, cred,
-                           "--dry-run")
+    code, out, _ = deploy_cli(tpl, cred, "--dry-run")
     assert code == 0
     steps = [ln for ln in out.splitlines() if ln.startswith("[dry-run")]
     text = "\n".join(steps)
