@@ -195,18 +195,24 @@ class _PvDay:
             pvlib.temperature.sapm_cell(poa, frame["temp_air"].to_numpy(), 1.5, **params)
         )
         pdc = np.asarray(pvlib.pvsystem.pvwatts_dc(poa, tcell, arr.dc_capacity, arr.gamma_pdc))
-        self.columns = {
-            "ghi": frame["ghi"].to_numpy(dtype=float),
-            "poa": poa,
-            "tcell": tcell,
-            "temp_air": frame["temp_air"].to_numpy(dtype=float),
-            "pdc": np.clip(pdc, 0.0, None) * (1.0 - arr.losses_percent / 100.0),
-        }
+        self.names = ("ghi", "poa", "tcell", "temp_air", "pdc")
+        self.table = np.vstack(
+            [
+                frame["ghi"].to_numpy(dtype=float),
+                poa,
+                tcell,
+                frame["temp_air"].to_numpy(dtype=float),
+                np.clip(pdc, 0.0, None) * (1.0 - arr.losses_percent / 100.0),
+            ]
+        )
 
     def at(self, epoch: float) -> dict[str, float]:
-        grid = np.arange(next(iter(self.columns.values())).size, dtype=float)
-        minute = (epoch - self.start) / 60.0
-        return {k: float(np.interp(minute, grid, v)) for k, v in self.columns.items()}
+        last = self.table.shape[1] - 1
+        minute = min(max((epoch - self.start) / 60.0, 0.0), float(last))
+        i = min(int(minute), last - 1)
+        w = minute - i
+        row = self.table[:, i] * (1.0 - w) + self.table[:, i + 1] * w
+        return dict(zip(self.names, row.tolist(), strict=True))
 
 
 class Plant:

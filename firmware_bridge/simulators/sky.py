@@ -155,11 +155,33 @@ def _day_start(site: SiteConfig, key: int) -> float:
     return key * _DAY_S + _solar_day_offset(site)
 
 
-def _soft_box(minutes: np.ndarray, start: float, end: float, ramp: float) -> np.ndarray:
-    """1 inside [start, end], 0 outside, linear ramps of ``ramp`` minutes."""
-    up = np.clip((minutes - start) / ramp + 1.0, 0.0, 1.0)
-    down = np.clip((end - minutes) / ramp + 1.0, 0.0, 1.0)
-    return np.minimum(up, down)
+def _soft_box(n: int, start: float, end: float, ramp: float) -> tuple[slice, np.ndarray]:
+    """1 inside [start, end], 0 outside, linear ramps of ``ramp`` minutes.
+
+    Returns the slice of the ``n``-point minute grid where the box is non-zero
+    and its values there (events are short: touching only their window keeps
+    a year of weather fast).
+    """
+    lo = min(max(int(np.floor(start - ramp)), 0), n)
+    hi = min(max(int(np.ceil(end + ramp)) + 1, lo), n)
+    m = np.arange(lo, hi, dtype=float)
+    up = np.minimum(np.maximum((m - start) / ramp + 1.0, 0.0), 1.0)
+    down = np.minimum(np.maximum((end - m) / ramp + 1.0, 0.0), 1.0)
+    return slice(lo, hi), np.minimum(up, down)
+
+
+def _boxes(starts: np.ndarray, ends: np.ndarray, ramp: float) -> np.ndarray:
+    """:func:`_soft_box` of many events at once: shape (events, minutes)."""
+    m = np.arange(_MINUTES + 1, dtype=float)[None, :]
+    up = np.clip((m - starts[:, None]) / ramp + 1.0, 0.0, 1.0)
+    down = np.clip((ends[:, None] - m) / ramp + 1.0, 0.0, 1.0)
+    return np.asarray(np.minimum(up, down))
+
+
+def _dim(trans: np.ndarray, depth: float, start: float, end: float, ramp: float) -> None:
+    """Multiply ``trans`` in place by ``1 - depth * box`` (``depth < 0`` brightens)."""
+    where, box = _soft_box(trans.size, start, end, ramp)
+    trans[where] *= 1.0 - depth * box
 
 
 def _event_rate(hours: np.ndarray, wet: float, cover: float) -> np.ndarray:
@@ -172,33 +194,33 @@ def _cloud_transmission(
     rng: np.random.Generator, wet: float, cloudiness: float
 ) -> tuple[np.ndarray, float]:
     """One day's cloud transmission on the minute grid, and the day's cover."""
-    m = np.arange(_MINUTES + 1, dtype=float)
     mean_cover = float(np.clip((0.06 + 0.55 * wet) * cloudiness, 0.0, 0.95))
     cover = float(rng.beta(4.0 * mean_cover + 0.05, 4.0 * (1.0 - mean_cover) + 0.05))
-    trans = np.ones_like(m)
+    trans = np.ones(_MINUTES + 1)
     # broken cumulus: Poisson arrivals with an hour-dependent rate (thinning)
     hours = np.arange(24) + 0.5
     rates = _event_rate(hours, wet, cover)
     n_max = rng.poisson(float(rates.max()) * 24.0)
     starts = rng.uniform(0.0, _MINUTES, n_max)
     keep = rng.uniform(0.0, 1.0, n_max) < np.interp(starts / 60.0, hours, rates) / rates.max()
-    for start in starts[keep]:
-        dur = float(rng.lognormal(np.log(4.0 + 20.0 * cover), 0.8))
-        depth = float(rng.beta(2.0, 2.0)) * (0.45 + 0.45 * cover)
-        trans *= 1.0 - depth * _soft_box(m, start, start + dur, 1.5)
-        if rng.uniform() < 0.4:  # cloud-edge enhancement just after the cloud
-            bump = float(rng.uniform(0.04, 0.18))
-            trans *= 1.0 + bump * _soft_box(m, start + dur + 1.0, start + dur + 3.0, 1.0)
+    starts = starts[keep]
+    k = starts.size
+    ends = starts + rng.lognormal(np.log(4.0 + 20.0 * cover), 0.8, k)
+    depths = rng.beta(2.0, 2.0, k) * (0.45 + 0.45 * cover)
+    # cloud-edge enhancement just after 40 % of the clouds
+    bumps = rng.uniform(0.04, 0.18, k) * (rng.uniform(0.0, 1.0, k) < 0.4)
+    trans *= np.prod(1.0 - depths[:, None] * _boxes(starts, ends, 1.5), axis=0)
+    trans *= np.prod(1.0 + bumps[:, None] * _boxes(ends + 1.0, ends + 3.0, 1.0), axis=0)
     # convective storm in the wet-season afternoon
     if rng.uniform() < min(0.55 * wet * cloudiness, 0.95):
         start = float(rng.normal(15.5, 1.5)) * 60.0
         dur = float(rng.uniform(50.0, 180.0))
-        trans *= 1.0 - float(rng.uniform(0.7, 0.92)) * _soft_box(m, start, start + dur, 15.0)
+        _dim(trans, float(rng.uniform(0.7, 0.92)), start, start + dur, 15.0)
     # stratiform overcast spells (monsoon)
     if rng.uniform() < min(0.3 * wet * cover * cloudiness, 0.9):
         start = float(rng.uniform(0.0, 14.0)) * 60.0
         dur = float(rng.uniform(180.0, 600.0))
-        trans *= 1.0 - float(rng.uniform(0.35, 0.7)) * _soft_box(m, start, start + dur, 30.0)
+        _dim(trans, float(rng.uniform(0.35, 0.7)), start, start + dur, 30.0)
     return trans, cover
 
 
@@ -371,7 +393,7 @@ class SkyModel:
         self.seed = seed
         self.climate = climate
         self._regime = regime or SkyRegime()
-        self._days: dict[int, tuple[float, pd.DataFrame]] = {}
+        self._days: dict[int, tuple[float, pd.DataFrame, np.ndarray]] = {}
 
     @property
     def regime(self) -> SkyRegime:
@@ -385,6 +407,10 @@ class SkyModel:
 
     def day(self, t: datetime) -> tuple[float, pd.DataFrame]:
         """(start epoch seconds, one-minute frame) of the solar day holding ``t``."""
+        start, frame, _ = self._day(t)
+        return start, frame
+
+    def _day(self, t: datetime) -> tuple[float, pd.DataFrame, np.ndarray]:
         key = int(_day_keys(self.site, np.array([_to_epoch(t)]))[0])
         cached = self._days.get(key)
         if cached is None:
@@ -395,24 +421,22 @@ class SkyModel:
             frame = synthetic_weather(
                 self.site, index, seed=self.seed, regime=self._regime, climate=self.climate
             )
-            cached = (start, frame)
+            az = np.radians(frame["azimuth"].to_numpy())  # interpolated as a unit vector
+            table = np.vstack([frame.to_numpy(dtype=float).T, np.sin(az), np.cos(az)])
+            cached = (start, frame, table)
             self._days = {k: v for k, v in self._days.items() if abs(k - key) <= 1}
             self._days[key] = cached
         return cached
 
     def sample(self, t: datetime) -> dict[str, float]:
         """All :data:`WEATHER_COLUMNS` at instant ``t`` (UTC-aware), interpolated."""
-        start, frame = self.day(t)
-        minute = (_to_epoch(t) - start) / 60.0
-        grid = np.arange(_MINUTES + 1, dtype=float)
-        out = {c: float(np.interp(minute, grid, frame[c].to_numpy())) for c in frame.columns}
-        az = np.radians(frame["azimuth"].to_numpy())  # interpolate across the 360/0 wrap
-        out["azimuth"] = float(
-            np.degrees(
-                np.arctan2(np.interp(minute, grid, np.sin(az)), np.interp(minute, grid, np.cos(az)))
-            )
-            % 360.0
-        )
+        start, frame, table = self._day(t)
+        minute = min(max((_to_epoch(t) - start) / 60.0, 0.0), float(_MINUTES))
+        i = min(int(minute), _MINUTES - 1)
+        w = minute - i
+        row = table[:, i] * (1.0 - w) + table[:, i + 1] * w
+        out = dict(zip(frame.columns, row[:-2].tolist(), strict=True))
+        out["azimuth"] = float(np.degrees(np.arctan2(row[-2], row[-1])) % 360.0)
         return out
 
 
