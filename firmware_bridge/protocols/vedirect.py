@@ -105,7 +105,10 @@ class TextField:
             if self.kind == "onoff":
                 return {"on": 1, "off": 0}[text.lower()]
             if self.kind in ("flags", "hexflags"):
-                return _flag_names(int(text, 16 if self.kind == "hexflags" else 10), self.codes)
+                bits = int(text, 16 if self.kind == "hexflags" else 10)
+                if bits < 0:
+                    raise ValueError("negative bit mask")
+                return _flag_names(bits, self.codes)
         except (ValueError, KeyError) as exc:
             raise ProtocolError(f"VE.Direct {self.label}: bad value {text!r}") from exc
         return text

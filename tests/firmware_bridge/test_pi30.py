@@ -348,3 +348,17 @@ def test_replies_buried_in_noise_are_all_recovered(
     assert [r.payload for r in replies] == expected
     assert framer.frames_bad == 0
     assert [pi30.decode("QPIGS", r)["battery_soc"] for r in replies] == [p[1] for p in parts]
+
+
+PRINTABLE = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=140)
+FIELDS_LIKE = st.lists(st.sampled_from(["0", "1", "00110110", "010", "12.5", "-3", "x", "NAK",
+                                        "230.0", "0000", "99999", ""]), max_size=30).map(" ".join)
+
+
+@given(st.sampled_from(sorted(pi30.DECODERS)), st.one_of(PRINTABLE, FIELDS_LIKE))
+def test_decoders_raise_only_protocol_error(command: str, payload: str) -> None:
+    try:
+        values = pi30.decode(command, payload)
+    except ProtocolError:
+        return
+    assert values

@@ -316,3 +316,23 @@ def test_blocks_buried_in_noise_are_all_recovered(
     blocks, framer = _feed_all(stream, [cut])
     assert [b.raw for b in blocks] == expected
     assert framer.frames_bad == 0
+
+
+LABEL_TEXT = st.tuples(
+    st.sampled_from([*sorted(vedirect.LABELS), "XYZ"]),
+    st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=12)
+    .filter(lambda t: ":" not in t),
+)
+
+
+@given(st.lists(LABEL_TEXT, max_size=25, unique_by=lambda f: f[0]))  # a block has no repeats
+def test_decode_of_any_well_formed_block_raises_only_protocol_error(
+    fields: list[tuple[str, str]],
+) -> None:
+    (block,) = VeDirectFramer().feed(vedirect.build_block(fields))
+    assert block.fields == tuple(fields)
+    try:
+        values = vedirect.decode(block)
+    except ProtocolError:
+        return
+    assert set(values) <= {vedirect.LABELS[label].name for label, _ in fields if label != "XYZ"}
