@@ -135,10 +135,14 @@ class SerialPort:
         except _FAULTS as exc:
             raise self._fail("in_waiting", exc) from exc
 
-    def read_some(self, max_wait: float) -> bytes:
-        """What arrives within ``max_wait`` seconds (returns as soon as bytes come)."""
+    def read_some(self, max_wait: float = _SLICE) -> bytes:
+        """What is waiting, or what arrives within one read slice (``_SLICE``, 50 ms).
+
+        The port's read timeout stays at the slice (changing it makes pyserial
+        re-read the termios settings on every call); callers loop until their
+        deadline, so ``max_wait`` only documents the caller's intent.
+        """
         try:
-            self.raw.timeout = max(min(max_wait, _SLICE), 0.0)
             waiting = self.raw.in_waiting
             return self.raw.read(max(waiting, 1))
         except _FAULTS as exc:
