@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pymodbus.framer import FramerRTU
+from pymodbus.pdu import DecodePDU
+from pymodbus.pdu.register_message import ReadInputRegistersResponse
 
 from firmware_bridge.protocols import epever
 from firmware_bridge.readings import check_values
@@ -121,3 +124,39 @@ def test_encode_decode_property(current: int, temperature: int, energy: int, sta
               "yield_total": energy * 10, "charge_state": state}
     decoded = epever.decode(epever.encode(values))
     assert {k: decoded[k] for k in values} == values
+
+
+def _rtu_client_framer() -> FramerRTU:
+    return FramerRTU(DecodePDU(is_server=False))
+
+
+# EPEVER V2.3 p. 12 worked example: the reply to "read input register 0x3104, count 1".
+EXAMPLE_REPLY = bytes.fromhex(
+    "01"  # slave id 1
+    "04"  # function 0x04 read input registers
+    "02"  # byte count 2
+    "04ce"  # 0x04CE = 1230 -> 12.30 V
+    "3a64"  # CRC-16/MODBUS, low byte first
+)
+
+
+def test_pymodbus_rtu_reply_through_the_table() -> None:
+    """pymodbus frames RTU; the table turns its words into SI values."""
+    framer = _rtu_client_framer()
+    used, pdu = framer.handleFrame(EXAMPLE_REPLY, 1, 0)
+    assert used == len(EXAMPLE_REPLY) and pdu.registers == [0x04CE]
+    assert epever.decode({0x3104: pdu.registers[0]}) == {"battery_voltage": 12.3}
+
+
+def test_pymodbus_read_blocks_round_trip() -> None:
+    """Every READ_BLOCK of a simulated controller survives pymodbus RTU framing."""
+    registers = epever.encode(SIM)
+    framer = _rtu_client_framer()
+    snapshot: dict[int, int] = {}
+    for start, count in epever.READ_BLOCKS:
+        words = [registers.get(a, 0) for a in range(start, start + count)]
+        wire = framer.buildFrame(
+            ReadInputRegistersResponse(registers=words, dev_id=epever.SLAVE_ID))
+        _, pdu = framer.handleFrame(wire, epever.SLAVE_ID, 0)
+        snapshot.update(zip(range(start, start + count), pdu.registers, strict=True))
+    assert epever.decode(snapshot) == SIM
