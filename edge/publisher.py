@@ -31,7 +31,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.outbox import Outbox
+from edge.outbox import Outbox, OutboxRow
 
 __all__ = ["BrokerSettings", "MqttPublisher", "PublisherStats"]
 
@@ -293,7 +293,9 @@ class MqttPublisher:
             cb()
 
     def _drain(self, client: mqtt.Client, session: _Session) -> None:
-        last_sent = 0
+        """Publish queued rows in id order; delete each batch once acknowledged."""
+        buffer: deque[OutboxRow] = deque()  # prefetched rows: few SQLite queries
+        last_fetched = 0
         to_delete: list[int] = []
         last_flush = time.monotonic()
         while not self._stop.is_set() and not session.lost:
@@ -302,22 +304,26 @@ class MqttPublisher:
                 if row_id is not None:
                     to_delete.append(row_id)
             now = time.monotonic()
-            if to_delete and (len(to_delete) >= 500 or now - last_flush > 0.2):
+            if to_delete and (len(to_delete) >= 1000 or now - last_flush > 0.2):
                 self.stats.acked += self.outbox.ack(to_delete)
                 to_delete.clear()
                 last_flush = now
             busy = self._publish_state(client)
             free = self.max_inflight - len(session.inflight)
-            if free > 0:
-                for row in self.outbox.peek(free, after_id=last_sent):
-                    info = client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
-                    if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                        session.lost = True
-                        break
-                    session.inflight[info.mid] = row.id
-                    last_sent = row.id
-                    self.stats.published += 1
-                    busy = True
+            if free > 0 and not buffer:
+                buffer.extend(self.outbox.peek(max(self.max_inflight, 500), after_id=last_fetched))
+                if buffer:
+                    last_fetched = buffer[-1].id
+            while free > 0 and buffer:
+                row = buffer.popleft()
+                info = client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    session.lost = True
+                    break
+                session.inflight[info.mid] = row.id
+                self.stats.published += 1
+                free -= 1
+                busy = True
             if client.loop(timeout=0.0 if busy else 0.05) != mqtt.MQTT_ERR_SUCCESS:
                 session.lost = True
         if to_delete:
