@@ -12,11 +12,15 @@ in OpenDTU-OnBattery#174, VeDirectFrameHandler#15, emonhub#160):
   the text; a non-hex character aborts the capture (it was noise) and the text
   resumes at that character;
 * a block runs from its first CR LF; bytes before it are counted as garbage;
-* a block must be ASCII ``\\r\\n<label>\\t<value>`` lines, and sum to 0 mod 256,
-  otherwise it is counted and dropped whole. Two recoveries, each one
-  checksum trial: when noise precedes well-formed lines, retry from the first
-  CR LF after the noise; when a label repeats (a block truncated by a stall,
-  then the next block), drop the head and retry from the repeated label;
+* a block must be printable-ASCII ``\\r\\n<label>\\t<value>`` lines with no
+  repeated label, and sum to 0 mod 256; otherwise it is counted and dropped
+  whole. Two recoveries: when noise precedes well-formed lines, retry once
+  from the first CR LF after the noise; when a label repeats (a block cut
+  short by a stall ran into the next one), count the head as a checksum error
+  and retry from where the repeats end (at most four checksum trials).
+  Clean blocks take a fast path (one regex, one sum) that checks the first
+  label for repeats: a merged head always starts with a label of the device's
+  next block;
 * buffers are bounded: a missing ``Checksum`` never grows memory.
 """
 

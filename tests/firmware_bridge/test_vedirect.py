@@ -202,6 +202,16 @@ def test_truncated_block_then_next_block() -> None:
         assert framer.frames_bad == 1, cut
 
 
+def test_merged_block_summing_to_zero_is_still_split() -> None:
+    """A truncated head whose bytes happen to sum to 0 must not pass as one big block."""
+    cut = next(c for c in range(20, len(MPPT_BLOCK) - 12) if sum(MPPT_BLOCK[:c]) % 256 == 0)
+    merged = MPPT_BLOCK[:cut] + MPPT_BLOCK
+    assert sum(merged) % 256 == 0
+    blocks, framer = _feed_all(merged)
+    assert [b.raw for b in blocks] == [MPPT_BLOCK]
+    assert framer.checksum_errors == 1
+
+
 def test_reset_drops_partial_block() -> None:
     framer = VeDirectFramer()
     assert framer.feed(MPPT_BLOCK[:100]) == []
