@@ -9,7 +9,7 @@ answering (timeouts counted, values go stale), garbage and noise (framers
 drop bad frames, counted as checksum errors). Counters live in
 :class:`DeviceStats`; state transitions are logged.
 
-Does NOT: parse bytes (the protocol modules do, in :mod:`firmware_bridge.drivers`),
+Does NOT: parse bytes (the protocol modules do, driven by :mod:`firmware_bridge.drivers`),
 sleep for backoff (``poll`` returns None at once while waiting to retry; the
 caller paces its loop), or publish anything.
 """
