@@ -110,7 +110,7 @@ class Predictor:
         Input length and number of horizons.
     outputs_total, outputs_at_rails : int
         Running count of int8 output values, and of those at -128 or 127
-        (saturation), since construction.
+        (saturation), over all :meth:`predict_batch` calls.
     """
 
     def __init__(
@@ -164,6 +164,9 @@ class Predictor:
         self._in_gain = gain.astype(np.float32)
         self._in_bias = (in_zero - self._offset * gain).astype(np.float32)
         self._deq = np.zeros(n_out, dtype=np.float32)
+        out_scale, out_zero = self.output_quantization
+        codes = np.arange(256, dtype=np.uint8).view(np.int8).astype(np.float32)
+        self._lut = ((codes - out_zero) * out_scale).astype(np.float32)
         self._deq_hq = self._deq.reshape(3, self.n_horizons).T  # view: [horizon, quantile]
         self._shape = (self.n_features,)
 
@@ -174,24 +177,26 @@ class Predictor:
 
     def _quantize_input(self, features: npt.NDArray[Any]) -> None:
         # z = (x - offset) / scale, then q = rint(z / s_in + zp), folded into one affine map
-        np.multiply(features, self._in_gain, out=self._z, casting="unsafe")
-        np.add(self._z, self._in_bias, out=self._z)
+        z = self._z
+        np.multiply(features, self._in_gain, out=z, casting="unsafe")
+        np.add(z, self._in_bias, out=z)
         if self._quantized_in:
-            np.rint(self._z, out=self._z)
-            np.clip(self._z, -128, 127, out=self._z)
-        self._in_flat[:] = self._z
+            np.clip(z, -128.0, 127.0, out=z)
+            np.rint(z, out=self._in_flat, casting="unsafe")
+        else:
+            self._in_flat[:] = z
 
     def _dequantize_output(self, raw: npt.NDArray[Any]) -> None:
-        flat = raw.reshape(-1)
-        self._deq[:] = flat  # widen first: int8 arithmetic would wrap
         if self._quantized_out:
-            self.outputs_total += flat.size
-            self.outputs_at_rails += int(np.count_nonzero((flat == -128) | (flat == 127)))
-            scale, zero = self.output_quantization
-            np.subtract(self._deq, zero, out=self._deq)
-            np.multiply(self._deq, scale, out=self._deq)
+            # one table lookup per value: int8 code (as uint8 index) -> float
+            np.take(self._lut, raw.reshape(-1).view(np.uint8), out=self._deq)
+        else:
+            self._deq[:] = raw.reshape(-1)
 
-    def predict(self, features: npt.ArrayLike, out: F32 | None = None) -> F32:
+    def predict(
+        self, features: npt.ArrayLike, out: F32 | None = None, *,
+        raw_out: npt.NDArray[Any] | None = None,
+    ) -> F32:
         """Clear-sky index quantiles for one feature vector.
 
         Parameters
@@ -201,6 +206,8 @@ class Predictor:
             :attr:`n_features`.
         out : numpy.ndarray of float32, optional
             Preallocated result of length ``3 * n_horizons`` (no allocation).
+        raw_out : numpy.ndarray, optional
+            Receives the raw (int8) model output, model order.
 
         Returns
         -------
@@ -213,7 +220,10 @@ class Predictor:
         self._quantize_input(x)
         self._interp.set_tensor(self._in_index, self._in)
         self._interp.invoke()
-        self._dequantize_output(self._interp.get_tensor(self._out_index))
+        raw = self._interp.get_tensor(self._out_index)
+        self._dequantize_output(raw)
+        if raw_out is not None:
+            raw_out[:] = raw.reshape(-1)
         if out is None:
             out = np.empty(3 * self.n_horizons, dtype=np.float32)
         # quantile-major [3, H] -> horizon-major [H, 3], sorted per horizon
@@ -223,11 +233,19 @@ class Predictor:
         return out
 
     def predict_batch(self, features: npt.ArrayLike) -> F32:
-        """:meth:`predict` for each row; returns (n, n_horizons, 3) quantiles."""
+        """:meth:`predict` for each row; returns (n, n_horizons, 3) quantiles.
+
+        Also counts int8 output values at the rails (-128 or 127) into
+        :attr:`outputs_at_rails` / :attr:`outputs_total`.
+        """
         x = np.asarray(features, dtype=np.float32)
         if x.ndim != 2:
             raise ValueError(f"expected a 2-D feature array, got shape {x.shape}")
         result = np.empty((len(x), self.n_horizons, 3), dtype=np.float32)
+        raw = np.empty((len(x), 3 * self.n_horizons), dtype=self._out_dtype)
         for i in range(len(x)):
-            self.predict(x[i], out=result[i].reshape(-1))
+            self.predict(x[i], out=result[i].reshape(-1), raw_out=raw[i])
+        if self._quantized_out:
+            self.outputs_total += raw.size
+            self.outputs_at_rails += int(np.count_nonzero((raw == -128) | (raw == 127)))
         return result

@@ -111,6 +111,10 @@ class ModelSection:
         Adam learning rate.
     quantiles : tuple of float
         Must be (0.1, 0.5, 0.9): P10, P50, P90.
+    point_weight : float
+        Weight of the squared error of P50 added to the pinball loss (0 =
+        pure quantile regression; >0 moves P50 towards the mean, which is
+        what RMSE and skill reward).
     """
 
     hidden: tuple[int, ...] = (32, 32)
@@ -118,8 +122,11 @@ class ModelSection:
     batch_size: int = 256
     learning_rate: float = 0.003
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
+    point_weight: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.point_weight < 0:
+            raise ValueError("point_weight must not be negative")
         if not self.hidden or any(u < 1 for u in self.hidden):
             raise ValueError("hidden must list positive layer sizes")
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:

@@ -129,11 +129,13 @@ def build_model(n_features: int, n_horizons: int, cfg: ModelSection) -> Any:
     return keras.Model(inp, out, name="helio_quantile_mlp")
 
 
-def pinball_loss(n_horizons: int) -> Any:
+def pinball_loss(n_horizons: int, point_weight: float = 0.0) -> Any:
     """Masked mean pinball loss over P10/P50/P90 for quantile-major outputs.
 
     ``y_true`` is ``[targets (n_h), mask (n_h)]``: targets where the mask is
-    0 (night, missing) do not count.
+    0 (night, missing) do not count. ``point_weight`` adds that multiple of
+    the squared error of P50, pulling the middle output from the median
+    towards the mean (the RMSE-optimal point forecast the gate scores).
     """
     taus = np.repeat(np.asarray(QUANTILES, dtype=np.float32), n_horizons)[None, :]
 
@@ -143,7 +145,13 @@ def pinball_loss(n_horizons: int) -> Any:
         w3 = keras.ops.concatenate([w, w, w], axis=-1)
         err = y3 - y_pred
         per = keras.ops.maximum(taus * err, (taus - 1.0) * err) * w3
-        return keras.ops.sum(per, axis=-1) / keras.ops.maximum(keras.ops.sum(w3, axis=-1), 1.0)
+        total = keras.ops.sum(per, axis=-1) / keras.ops.maximum(keras.ops.sum(w3, axis=-1), 1.0)
+        if point_weight:
+            sq = keras.ops.square(y - y_pred[:, n_horizons : 2 * n_horizons]) * w
+            total += point_weight * keras.ops.sum(sq, axis=-1) / keras.ops.maximum(
+                keras.ops.sum(w, axis=-1), 1.0
+            )
+        return total
 
     return loss
 
@@ -190,7 +198,8 @@ def fit_model(
     seed_everything(seed)
     model = build_model(x.shape[1], y.shape[1], cfg)
     model.compile(
-        optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=pinball_loss(y.shape[1])
+        optimizer=keras.optimizers.Adam(cfg.learning_rate),
+        loss=pinball_loss(y.shape[1], cfg.point_weight),
     )
     callbacks = []
     if progress is not None:
