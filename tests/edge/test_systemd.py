@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import configparser
 import shutil
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
+
+from edge.sdnotify import Notifier
+from tests.edge.test_agent import Rig
 
 REPO = Path(__file__).resolve().parents[2]
 UNIT = REPO / "configs/systemd/helio-edge.service"
@@ -73,3 +78,41 @@ def test_unit_parses_as_ini() -> None:
     cp.read_string(UNIT.read_text())
     assert set(cp.sections()) == {"Unit", "Service", "Install"}
     assert cp["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_sd_notify_datagrams(tmp_path: Path) -> None:
+    """READY/WATCHDOG/STOPPING reach a real AF_UNIX datagram socket; no socket: no-op."""
+    path = str(tmp_path / "notify")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.bind(path)
+        server.settimeout(2)
+        n = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "30000000"})
+        assert n.enabled and n.watchdog_s == 30.0
+        assert n.ready("polling 2 devices") and n.watchdog() and n.stopping()
+        got = [server.recv(4096).decode() for _ in range(3)]
+    assert got == ["READY=1\nSTATUS=polling 2 devices", "WATCHDOG=1", "STOPPING=1"]
+    quiet = Notifier({})
+    assert not quiet.enabled and not quiet.ready() and quiet.watchdog_s is None
+    other = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "1000", "WATCHDOG_PID": "1"})
+    assert other.watchdog_s is None  # the watchdog belongs to another process
+
+
+def test_agent_notifies_systemd(tmp_path: Path) -> None:
+    """The agent loop sends READY=1, keeps pinging WATCHDOG=1, and says STOPPING=1."""
+    path = str(tmp_path / "notify")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.bind(path)
+        server.settimeout(5)
+        rig = Rig(tmp_path)
+        rig.agent.notifier = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"})
+        rig.start()
+        got: list[str] = []
+        deadline = time.monotonic() + 10
+        while sum(m == "WATCHDOG=1" for m in got) < 3 and time.monotonic() < deadline:
+            got.append(server.recv(4096).decode())
+        rig.close()
+        while not got or got[-1] != "STOPPING=1":
+            got.append(server.recv(4096).decode())
+        rig.outbox.close()
+    assert got[0].startswith("READY=1")
+    assert sum(m == "WATCHDOG=1" for m in got) >= 3
