@@ -216,3 +216,26 @@ def test_keygen_and_sign_commands(tmp_path: Path, keys: tuple[Path, Path], lax_c
         load_bundle(out, other / "signing.pub")
     assert cli("sign", "--bundle", str(out), "--key", str(other / "signing.key")) == 0
     assert load_bundle(out, other / "signing.pub").blessed
+
+
+def test_monthly_holdout_blocks_do_not_leak(tmp_path: Path) -> None:
+    """Every month is in both sets; no training row's history or targets touch a hold-out block."""
+    import pandas as pd
+
+    from edge.features import FeatureSpec
+    from trainer.config import load_train_config
+    from trainer.dataset import build_dataset
+    from trainer.fit import monthly_split, synthetic_frame
+
+    cfg = load_train_config(write_config(tmp_path / "c.toml"))
+    site = cfg.load_site().site
+    frame = synthetic_frame(site, "2025-01-01", 365, seed=1, sample_minutes=60)
+    spec = FeatureSpec(step_minutes=60, horizons_min=(60, 180), history_steps=3)
+    ds = build_dataset(frame, spec, site)
+    train, test = monthly_split(ds, 0.25)
+    assert set(train.times.month) == set(test.times.month) == set(range(1, 13))
+    held = set(test.times)
+    hour = pd.Timedelta(hours=1)
+    for t in train.times[::7]:
+        assert all(t + k * hour not in held for k in range(-2, 4))
+    assert len(test) / len(ds) == pytest.approx(0.25, abs=0.03)
