@@ -247,6 +247,10 @@ class Reading:
         object.__setattr__(self, "timestamp", self.timestamp.astimezone(UTC))
         object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
 
+    def __reduce__(self) -> tuple[type[Reading], tuple[str, datetime, dict[str, Value]]]:
+        """Pickle and deep-copy through the constructor (a mappingproxy cannot be pickled)."""
+        return (Reading, (self.device_id, self.timestamp, dict(self.values)))
+
     def to_json_dict(self) -> dict[str, Any]:
         """``{"device_id", "timestamp" (ISO 8601 with Z), "values"}``, JSON-ready."""
         stamp = self.timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")

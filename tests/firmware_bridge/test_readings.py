@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -106,6 +108,13 @@ def test_reading_is_immutable() -> None:
         reading.values["pv_power"] = 3  # type: ignore[index]
     with pytest.raises(AttributeError):
         reading.device_id = "x"  # type: ignore[misc]
+
+
+def test_reading_pickles_and_copies() -> None:
+    reading = Reading("inverter", datetime(2026, 3, 1, tzinfo=UTC), {"inverter_mode": "line"})
+    for clone in (pickle.loads(pickle.dumps(reading)), copy.deepcopy(reading)):
+        assert clone == reading and clone is not reading
+        assert clone.values["inverter_mode"] == "line"
 
 
 def test_registry_entries() -> None:
