@@ -241,3 +241,27 @@ def test_bluesolar_profile_omits_fields(simulator: SimFactory, device: DeviceFac
     reading = first_reading(device("vedirect", sim.url))
     assert "tracker_mode" not in reading.values and "load_current" not in reading.values
     assert reading.values["product_id"] == "0xA042"
+
+
+def test_pi30_max_profile_sends_24_fields(simulator: SimFactory, device: DeviceFactory) -> None:
+    sim = simulator("pi30", profile="max")
+    reading = first_reading(device("pi30", sim.url), ("battery_voltage", "grid_feed_power"))
+    assert reading.values["grid_feed_active"] == 0 and reading.values["grid_feed_power"] == 0
+
+
+def test_silent_epever_stays_silent_until_power_cycled(
+    simulator: SimFactory, device: DeviceFactory
+) -> None:
+    sim = simulator("epever")
+    dev = device("epever", sim.url, timeout=0.15, reopen_after_timeouts=0)
+    first_reading(dev)
+    sim.set_faults(["silent"])
+    assert dev.poll() is None
+    sim.set_faults([])  # the fault is gone, but the controller is latched up
+    for _ in range(3):
+        assert dev.poll() is None
+    assert dev.stats.timeouts >= 4
+    sim.unplug()
+    sim.replug()
+    first_reading(dev)
+    assert dev.stats.reconnects == 1
