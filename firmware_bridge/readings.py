@@ -103,7 +103,8 @@ QUANTITIES: Mapping[str, Quantity] = MappingProxyType(dict([
     _q("load_output_on", "", "Load output switched on (1) or off (0)."),
     _q("charge_state", "", "State of operation of the charger.", "enum", CHARGE_STATES),
     _q("tracker_mode", "", "MPP tracker operation.", "enum", ("off", "limited", "mppt")),
-    _q("error_code", "", "Charger error code as sent by the device (0 = no error)."),
+    _q("error_code", "", "Charger error code as sent by the device (0 = no error; "
+       "VE.Direct names in protocols.vedirect.ERR_CODES)."),
     _q("off_reason", "", "Why the device is switched off.", "flags"),
     _q("alarm_reason", "", "Cause of the active alarm (inverters).", "flags"),
     _q("warnings", "", "Active warnings.", "flags"),

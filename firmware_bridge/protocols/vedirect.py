@@ -34,8 +34,12 @@ from firmware_bridge.readings import Value
 
 __all__ = [
     "BAUDRATE",
+    "CS_CODES",
+    "ERR_CODES",
     "FIELDS",
     "LABELS",
+    "MODE_CODES",
+    "MPPT_CODES",
     "MPPT_LABELS",
     "MPPT_LABELS_BASIC",
     "PHOENIX_LABELS",
@@ -158,6 +162,19 @@ CS_CODES = _codes(
     (248, "battery_safe"), (252, "external_control"),
 )
 MPPT_CODES = _codes((0, "off"), (1, "limited"), (2, "mppt"))
+#: ERR codes (VE.Direct Protocol 3.33 p. 15) -> name; ``error_code`` stays the number,
+#: this table names it for messages and the simulator.
+ERR_CODES = _codes(
+    (0, "none"), (2, "battery_voltage_too_high"), (17, "charger_temperature_too_high"),
+    (18, "charger_over_current"), (19, "charger_current_reversed"),
+    (20, "bulk_time_limit_exceeded"), (21, "current_sensor_issue"),
+    (26, "terminals_overheated"), (28, "converter_issue"), (33, "input_voltage_too_high"),
+    (34, "input_current_too_high"), (38, "input_shutdown_battery_voltage"),
+    (39, "input_shutdown_current_flow_while_off"), (65, "lost_communication"),
+    (66, "synchronised_charging_config_issue"), (67, "bms_connection_lost"),
+    (68, "network_misconfigured"), (116, "factory_calibration_data_lost"),
+    (117, "invalid_firmware"), (119, "user_settings_invalid"),
+)
 MODE_CODES = _codes((1, "charger"), (2, "inverter"), (4, "off"), (5, "eco"), (253, "hibernate"))
 OR_BITS = _codes(
     (0x1, "no_input_power"), (0x2, "power_switch"), (0x4, "device_mode"), (0x8, "remote_input"),

@@ -235,6 +235,11 @@ def test_decode_bad_value_raises_protocol_error() -> None:
         vedirect.decode(parsed)
 
 
+def test_err_codes_name_the_documented_errors() -> None:
+    assert vedirect.ERR_CODES[0] == "none" and vedirect.ERR_CODES[119] == "user_settings_invalid"
+    assert len(set(vedirect.ERR_CODES.values())) == len(vedirect.ERR_CODES)
+
+
 def test_decode_unknown_enum_code_is_left_out() -> None:
     (parsed,) = VeDirectFramer().feed(vedirect.build_block([("CS", "99"), ("PPV", "5")]))
     assert vedirect.decode(parsed) == {"pv_power": 5}
