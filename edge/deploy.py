@@ -9,14 +9,16 @@ Responsible for: the order of a deploy and its safety rules. A deploy is
 3. copy the wheelhouse and the release directory (``rsync``),
 4. install (shared dependency environment + the release's venv, offline),
 5. create the service user (on a real root),
-6. activate (install files, switch ``current`` atomically),
-7. restart the service and wait until it is healthy,
-8. on failure: activate the previous release again and restart it,
-9. prune old releases.
+6. switch, in one step that runs on the device: install the files and
+   switch ``current`` atomically, restart the service, wait until it is
+   healthy, and if it is not, switch back to the previous release and
+   restart that (the device does this by itself, so a dropped SSH
+   connection cannot leave it half way),
+7. prune old releases (failed ones first) and unused wheels.
 
 Nothing on the device changes before step 6, so a failed copy or install
-leaves the running release untouched; after step 6 a failed health check
-switches back. The device is never left without a working release.
+leaves the running release untouched. The device is never left without a
+working release.
 
 Does NOT: build the wheel or stage files (:mod:`edge.deploy_build`,
 :mod:`edge.deploy_release`), or print (``report`` receives progress lines).
@@ -60,6 +62,9 @@ class DeployOptions:
         ``helio-edge check --skip`` groups left out when judging a release
         (default ``broker``: a site with no internet is no reason to roll
         back; the status topic is still checked whenever the broker answers).
+    settle : float
+        After the health check passes, the service must still be active
+        this much later. [s]
     compile_bytecode : bool
         Byte-compile the dependencies at install time (the service cannot
         write ``.pyc`` files under ``ProtectSystem=strict``, so this makes
@@ -75,6 +80,7 @@ class DeployOptions:
     keep: int = 3
     health_timeout: float = 60.0
     health_skip: tuple[str, ...] = ("broker",)
+    settle: float = 5.0
     compile_bytecode: bool = True
     dry_run: bool = False
 
@@ -142,17 +148,6 @@ def _args(opts: DeployOptions, **extra: Any) -> dict[str, Any]:
     return {"root": opts.layout.root, **extra}
 
 
-def _start(remote: Remote, opts: DeployOptions, release_id: str) -> None:
-    """Activate ``release_id``, restart, and raise DeployError unless healthy."""
-    remote.step("activate", _args(opts, release=release_id, user=opts.service_user))
-    mgr = opts.service_manager
-    when = remote.step("service", _args(opts, manager=mgr,
-                                         verbs=["daemon-reload", "enable", "restart"]))
-    remote.step("health", _args(opts, manager=mgr, timeout=opts.health_timeout,
-                                since=when["time"], skip=list(opts.health_skip)),
-                timeout=opts.health_timeout + 120)
-
-
 def deploy(
     release: Release,
     remote: Remote,
@@ -177,12 +172,16 @@ def deploy(
     lay = opts.layout
     report(f"connecting to {remote.target.destination}")
     remote.connect()
-    info = remote.step("probe", _args(opts))
+    info = remote.step("probe", _args(opts, manager=opts.service_manager))
     report(f"device: {info['machine']}, python {info['python']}, "
-           f"current release: {info['current'] or 'none'}")
+           f"current release: {info['current'] or 'none'} (service {info.get('service', '?')})")
+    last = info.get("last_deploy")
+    if last and last.get("outcome") != "deployed":
+        report(f"note: the last deploy ({last.get('release')}) ended {last.get('outcome')}")
     _check_platform(release, info)
     if info["current"] == release.id and not info["drift"]:
-        report(f"already deployed: {release.id} is current and its files are unchanged")
+        report(f"already deployed: {release.id} is current and its files are unchanged; "
+               "nothing changed")
         return DeployResult(release.id, "already-deployed", previous=release.id)
     if wheelhouse is not None:
         report(f"copying wheelhouse ({len(release.manifest['wheelhouse'])} wheels)")
@@ -199,13 +198,17 @@ def deploy(
     create = opts.create_user if opts.create_user is not None else lay.root == "/"
     if create:
         remote.step("ensure_user", {"user": opts.service_user})
-    previous = info["current"] if info["current"] != release.id else ""
-    report(f"activating {release.id}")
-    try:
-        _start(remote, opts, release.id)
-    except DeployError as exc:
-        return _roll_back(remote, opts, release.id, previous=previous, why=str(exc),
-                          report=report)
+    report(f"switching to {release.id} (the device rolls back by itself if it is not healthy)")
+    out = remote.step("switch", _args(
+        opts, release=release.id, user=opts.service_user, manager=opts.service_manager,
+        timeout=opts.health_timeout, skip=list(opts.health_skip), settle=opts.settle,
+    ), timeout=3 * opts.health_timeout + 600)
+    previous, why = str(out["previous"]), str(out["message"])
+    if out["outcome"] == "rollback-failed":
+        raise DeployError(f"{release.id} failed and the rollback to {previous} did not become "
+                          f"healthy either:\n{why}")
+    if out["outcome"] != "deployed":
+        return DeployResult(release.id, out["outcome"], previous=previous, message=why)
     report(f"healthy: {release.id} is live")
     remote.step("prune", _args(opts, keep=opts.keep, python=remote.python))
     return DeployResult(release.id, "deployed", previous=previous)
@@ -220,19 +223,3 @@ def _check_platform(release: Release, info: dict[str, Any]) -> None:
     if python and python != info["python"]:
         raise DeployError(f"the wheelhouse is for Python {python} but the device has "
                           f"{info['python']}: pass --python-version {info['python']}")
-
-
-def _roll_back(remote: Remote, opts: DeployOptions, failed: str, *, previous: str, why: str,
-               report: Callable[[str], None]) -> DeployResult:
-    report(f"health check failed for {failed}:\n{why}")
-    if not previous:
-        report("no previous release to roll back to; the new release stays installed")
-        return DeployResult(failed, "failed", message=why)
-    report(f"rolling back to {previous}")
-    try:
-        _start(remote, opts, previous)
-    except DeployError as exc:
-        raise DeployError(f"rollback to {previous} is active but not healthy either: {exc}") \
-            from None
-    report(f"rolled back: {previous} runs again")
-    return DeployResult(failed, "rolled-back", previous=previous, message=why)

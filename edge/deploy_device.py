@@ -18,6 +18,7 @@ about SSH.
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import hashlib
 import json
@@ -25,6 +26,7 @@ import os
 import pwd
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -39,8 +41,11 @@ class StepError(Exception):
 
 
 def _say(msg: str) -> None:
-    sys.stdout.write(f"  {msg}\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(f"  {msg}\n")
+        sys.stdout.flush()
+    except OSError:  # the installer's connection is gone; the step goes on
+        pass
 
 
 def _base(root: str) -> Path:
@@ -95,6 +100,13 @@ def probe(args: dict[str, Any]) -> dict[str, Any]:
         "drift": [],
         "releases": sorted(p.name for p in releases.iterdir()) if releases.is_dir() else [],
     }
+    last = _base(root) / "last-deploy.json"
+    with contextlib.suppress(OSError, ValueError):
+        out["last_deploy"] = json.loads(last.read_text())
+    if args.get("manager"):
+        st = subprocess.run([*shlex.split(args["manager"]), "is-active", UNIT],
+                            capture_output=True, text=True, check=False)
+        out["service"] = st.stdout.strip() or f"exit {st.returncode}"
     if current:
         try:
             man = _manifest(root, current)
@@ -256,14 +268,18 @@ def _check_once(root: str, manager: list[str], skip: list[str]) -> str:
     cfg = str(Path(root) / "etc" / "helio-edge" / "config.toml")
     skips = [a for k in skip for a in ("--skip", k)]
     chk = subprocess.run([exe, "check", "--config", cfg, *skips],
-                         capture_output=True, text=True, check=False)
+                         capture_output=True, text=True, check=False, cwd="/")
     if chk.returncode != 0:
         return "helio-edge check failed:\n" + (chk.stdout + chk.stderr).strip()
     return ""
 
 
 def health(args: dict[str, Any]) -> dict[str, Any]:
-    """Wait until the service is active, ``check`` passes and status is online."""
+    """Wait until the service is active, ``check`` passes and status is online.
+
+    After that the service must still be active ``settle`` seconds later
+    (a crash-looping agent can look active for a moment).
+    """
     root, manager = args["root"], shlex.split(args["manager"])
     deadline = time.monotonic() + float(args["timeout"])
     problem = "not checked"
@@ -288,7 +304,57 @@ def health(args: dict[str, Any]) -> dict[str, Any]:
         raise StepError(f"status topic: {out}")
     else:
         _say(out)
+    time.sleep(float(args.get("settle", 0.0)))
+    again = subprocess.run([*manager, "is-active", UNIT], capture_output=True, text=True,
+                           check=False)
+    if again.returncode != 0:
+        raise StepError(f"service stopped after starting: {again.stdout.strip()}")
     return {}
+
+
+def _start(args: dict[str, Any], rid: str) -> dict[str, Any]:
+    """Activate ``rid``, restart the service, wait for health (StepError if not)."""
+    out = activate({**args, "release": rid})
+    started = service({**args, "verbs": ["daemon-reload", "enable", "restart"]})
+    health({**args, "since": started["time"]})
+    return out
+
+
+def switch(args: dict[str, Any]) -> dict[str, Any]:
+    """Switch to the new release; if it is not healthy, switch back. All on the device.
+
+    Runs as one step so that a dropped SSH connection cannot stop it half
+    way: hangups are ignored, and progress that cannot be shown is dropped.
+    The outcome is also written to ``/opt/helio-edge/last-deploy.json``.
+    """
+    root, rid = args["root"], args["release"]
+    previous = _current_id(root)
+    previous = "" if previous == rid else previous
+    marker = _base(root) / "releases" / rid / "FAILED"
+    result: dict[str, Any] = {"release": rid, "previous": previous, "time": time.time()}
+    try:
+        _start(args, rid)
+        marker.unlink(missing_ok=True)
+        result.update(outcome="deployed", message="")
+    except StepError as exc:
+        why = str(exc)
+        marker.write_text(why + "\n")
+        _say(f"health check failed for {rid}:")
+        for line in why.splitlines():
+            _say(f"  {line}")
+        result.update(outcome="failed", message=why)
+        if previous:
+            _say(f"rolling back to {previous}")
+            try:
+                _start(args, previous)
+                result["outcome"] = "rolled-back"
+                _say(f"rolled back: {previous} runs again")
+            except StepError as again:
+                result.update(outcome="rollback-failed", message=f"{why}\nrollback: {again}")
+        else:
+            _say("no previous release to roll back to; the new release stays installed")
+    (_base(root) / "last-deploy.json").write_text(json.dumps(result, indent=1) + "\n")
+    return result
 
 
 def prune(args: dict[str, Any]) -> dict[str, Any]:
@@ -296,18 +362,27 @@ def prune(args: dict[str, Any]) -> dict[str, Any]:
     root, keep = args["root"], int(args["keep"])
     base = _base(root)
     current = _current_id(root)
-    rels = sorted((base / "releases").iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+    rels = sorted((base / "releases").iterdir(),
+                  key=lambda p: ((p / "FAILED").exists(), -p.stat().st_mtime))
     kept = [p for p in rels if p.name == current] + [p for p in rels if p.name != current]
     removed = [p.name for p in kept[max(keep, 1):]]
     for name in removed:
         shutil.rmtree(base / "releases" / name)
         _say(f"removed release {name}")
-    used = set()
+    used, wheels = set(), set()
     for p in kept[: max(keep, 1)]:
         try:
-            used.add(_deps_key(json.loads((p / "release.json").read_text()), args["python"]))
+            man = json.loads((p / "release.json").read_text())
+            used.add(_deps_key(man, args["python"]))
+            wheels.update(man.get("wheelhouse", []))
         except (OSError, ValueError, KeyError):
-            continue
+            return {"removed": removed}  # unreadable manifest: keep everything else
+    house = base / "wheelhouse"
+    stale = [w for w in house.glob("*.whl") if w.name not in wheels] if house.is_dir() else []
+    for w in stale:
+        w.unlink()
+    if stale:
+        _say(f"removed {len(stale)} wheels no kept release needs")
     deps = base / "deps"
     for d in sorted(deps.iterdir()) if deps.is_dir() else []:
         if d.name not in used:
@@ -316,17 +391,20 @@ def prune(args: dict[str, Any]) -> dict[str, Any]:
     return {"removed": removed}
 
 
-STEPS = {f.__name__: f for f in (probe, install, ensure_user, activate, service, health, prune)}
+STEPS = {f.__name__: f for f in
+         (probe, install, ensure_user, activate, service, health, switch, prune)}
 
 
 def main(argv: list[str]) -> int:
     """``python3 - <step> '<json args>'``."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # finish the step if SSH drops
     try:
         result = STEPS[argv[0]](json.loads(argv[1]))
     except StepError as exc:
         sys.stderr.write(f"{exc}\n")
         return 1
-    sys.stdout.write("RESULT " + json.dumps(result) + "\n")
+    with contextlib.suppress(OSError):
+        sys.stdout.write("RESULT " + json.dumps(result) + "\n")
     return 0
 
 

@@ -80,6 +80,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    "slower first start)")
     d.add_argument("--keep", type=int, default=3, help="releases kept on the device")
     d.add_argument("--health-timeout", type=float, default=60.0, help="[s]")
+    d.add_argument("--settle", type=float, default=5.0,
+                   help="the service must still be active this long after passing [s]")
     d.add_argument("--health-skip", action="append", choices=["bundle", "devices", "broker"],
                    default=None, help="checks `helio-edge check` leaves out when judging the "
                    "new release (default: broker; the status topic is checked when reachable)")
@@ -148,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
         layout=layout, service_manager=args.service_manager, service_user=args.service_user,
         create_user=args.create_user, keep=args.keep, health_timeout=args.health_timeout,
         health_skip=tuple(args.health_skip or ["broker"]),
-        compile_bytecode=args.compile_bytecode, dry_run=args.dry_run,
+        settle=args.settle, compile_bytecode=args.compile_bytecode, dry_run=args.dry_run,
     )
     target = SshTarget(args.device, port=args.port, identity=args.identity,
                        options=tuple(args.ssh_option), connect_timeout=args.connect_timeout)

@@ -190,6 +190,10 @@ class Device:
         log = self.state / "calls.log"
         return log.read_text().splitlines() if log.exists() else []
 
+    def changes(self) -> list[str]:
+        """Calls that change the service (everything but ``is-active`` queries)."""
+        return [c for c in self.calls() if not c.startswith("is-active")]
+
     def agent_pid(self) -> int:
         try:
             return int((self.state / "agent.pid").read_text())
