@@ -11,6 +11,7 @@ from pathlib import Path
 
 from edge.config import ConfigError
 
+REPO = Path(__file__).resolve().parents[2]
 COLUMNS = ("target", "horizon_min", "n", "rmse", "mae", "mbe", "skill_vs_smart_persistence")
 
 
@@ -21,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", dest="fmt", required=True, help="tmy3, epw, csv, helio, ...")
     parser.add_argument("--since", help="score issue times from this date (YYYY-MM-DD) on")
     parser.add_argument("--json", action="store_true", help="print a JSON object")
-    parser.add_argument("--site", default="configs/sites/abuja.toml",
+    parser.add_argument("--site", default=str(REPO / "configs" / "sites" / "abuja.toml"),
                         help="site file: PV array, and location when the data has none")
     parser.add_argument("--public-key", help="trusted public key (default: "
                         "~/.config/helio-edge/signing.pub, else configs/keys/helio-default.pub)")
@@ -31,7 +32,7 @@ def _public_key(arg: str | None) -> Path:
     if arg:
         return Path(arg)
     mine = Path("~/.config/helio-edge/signing.pub").expanduser()
-    return mine if mine.exists() else Path("configs/keys/helio-default.pub")
+    return mine if mine.exists() else REPO / "configs" / "keys" / "helio-default.pub"
 
 
 def _fmt(v: object) -> str:
