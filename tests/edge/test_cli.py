@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import MOSQUITTO
+
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.tflite
 
@@ -136,8 +138,6 @@ def test_environment_never_imports_tensorflow(shipped_bundle) -> None:  # type: 
 @pytest.mark.parametrize("broker", ["embedded", "mosquitto"])
 def test_demo_runs_and_shows_forecasts(broker: str, shipped_bundle) -> None:  # type: ignore[no-untyped-def]
     """make demo's command, shortened: readings and forecasts reach the live view."""
-    from tests.conftest import MOSQUITTO
-
     if broker == "mosquitto" and MOSQUITTO is None:
         pytest.skip("mosquitto not installed")
     args = ["--duration", "15", "--speed", "900", "--refresh", "5",
