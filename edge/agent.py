@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from edge import discovery
-from edge.bundle import BundleError
+from edge.bundle import Bundle, BundleError
 from edge.clock import Clock
 from edge.commands_handler import CommandError, CommandOutcome, CommandTable
 from edge.config import AgentConfig
@@ -471,8 +471,27 @@ class Agent:
             bundle = self.holder.reload()
         except BundleError as exc:
             raise CommandError(f"reload refused, keeping {old}: {exc}") from None
-        self._publish_model()
+        self._model_changed()
         return {"old_version": old, "version": bundle.version, "sha256": bundle.sha256}
+
+    def activate(self, bundle: Bundle) -> None:
+        """Run a verified ``bundle`` from the next step on (the rollout seam, issue #5).
+
+        Call from the agent's thread (a ``cmd/<sub>`` handler runs there).
+        """
+        self.holder.swap(bundle)
+        self._model_changed()
+
+    def _model_changed(self) -> None:
+        spec = self.holder.spec
+        if self.window.step_s != spec.step_seconds:
+            self.window = ReadingWindow(spec.step_seconds, spec.history_steps + 2)
+            now = self.clock.now_utc().timestamp()
+            self._next_issue = self._issue_time(now) + spec.step_seconds
+        else:
+            self.window.keep_periods = max(self.window.keep_periods, spec.history_steps + 2)
+        self._publish_model()
+        self._announce_all()
 
     def _cmd_status(self, _args: Mapping[str, Any]) -> Mapping[str, Any]:
         self._publish_status()

@@ -22,6 +22,7 @@ from edge.agent import Agent
 from edge.clock import ScaledClock
 from edge.config import AgentConfig, AgentSection, DeviceConfig, ModelConfig, load_site
 from edge.engine import ForecastEngine, ModelHolder
+from edge.features import FeatureSpec
 from edge.outbox import Outbox
 from firmware_bridge.readings import QUANTITIES
 from tests.edge.conftest import ConstPredictor, RecordingPublisher, ScriptedDevice, stub_bundle
@@ -202,3 +203,28 @@ def test_agent_reports_outbox_eviction(tmp_path: Path) -> None:
         r.outbox.close()
     status = json.loads(r.publisher.retained["helio/abuja-01/gateway/status"][-1])
     assert status["outbox"]["evicted"] > 0
+
+
+def test_agent_activate_swaps_model_via_a_cmd_subtopic(rig: Rig) -> None:
+    """The rollout seam (issue #5): a cmd/<sub> handler activates another bundle."""
+    new = stub_bundle(FeatureSpec(step_minutes=30, horizons_min=(30, 60), history_steps=2),
+                      version="stub-2")
+
+    def on_model(payload: bytes) -> dict[str, Any]:
+        rig.agent.activate(new)
+        return {"version": new.version}
+
+    rig.agent.commands.register_topic("model", on_model)
+    rig.start()
+    rig.wait(lambda: len(rig.messages("/forecast")) >= 1, what="first forecast")
+    rig.publisher.inbound("helio/abuja-01/gateway/cmd/model", b"bundle bytes")
+    rig.wait(lambda: any(f["model"]["version"] == "stub-2" for f in rig.messages("/forecast")),
+             what="forecast from the new model")
+    rig.close()
+    last = rig.messages("/forecast")[-1]
+    assert last["step_minutes"] == 30 and [e["horizon_min"] for e in last["forecasts"]] == [30, 60]
+    assert last["issue_time"][14:16] in ("00", "30")
+    model = json.loads(rig.publisher.retained["helio/abuja-01/gateway/model"][-1])
+    assert model["version"] == "stub-2"
+    ok = [e for e in rig.messages("/events") if e["code"] == "command_ok"]
+    assert ok and ok[-1]["data"] == {"version": "stub-2"}
