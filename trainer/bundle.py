@@ -27,6 +27,7 @@ from edge.bundle import (
     MANIFEST_FILE,
     MODEL_FILE,
     SCHEMA_VERSION,
+    SIGNATURE_FILE,
     sha256_hex,
 )
 from trainer.signing import sign_bundle_dir
@@ -277,6 +278,7 @@ def write_bundle(
         for name in (FLOAT_MODEL_FILE, CARD_FILE, SKILL_PNG, FAN_PNG, RELIABILITY_PNG)
     }
     (out / MANIFEST_FILE).write_bytes(manifest_bytes(manifest))
+    (out / SIGNATURE_FILE).unlink(missing_ok=True)  # a stale signature would only mislead
     if key_path is not None:
         sign_bundle_dir(out, key_path)
     return out

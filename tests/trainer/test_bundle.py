@@ -62,7 +62,8 @@ def test_written_bundle_has_card_plots_and_loads_signed(tmp_path: Path) -> None:
 
 def test_unsigned_bundle_refused_until_signed(tmp_path: Path) -> None:
     priv, pub = generate_keypair(tmp_path / "keys")
-    out = _write(tmp_path / "b", None)
+    _write(tmp_path / "b", priv)
+    out = _write(tmp_path / "b", None)  # rewritten unsigned: no stale signature left behind
     with pytest.raises(BundleError, match=r"manifest\.sig is missing"):
         load_bundle(out, pub)
     sign_bundle_dir(out, priv)
