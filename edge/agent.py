@@ -257,7 +257,12 @@ class Agent:
                 break
             self._handle_inbound(topic, payload)
         self._check_devices(stop)
-        if self.clock.now_utc().timestamp() >= self._next_issue + self._grace():
+        now = self.clock.now_utc().timestamp()
+        step = self.holder.spec.step_seconds
+        if now < self._next_issue - 2 * step:  # the clock went back (NTP after boot)
+            log.warning("clock went back; rescheduling the next forecast")
+            self._next_issue = self._issue_time(now) + step
+        if now >= self._next_issue + self._grace():
             self._issue_forecast()
 
     def _grace(self) -> float:

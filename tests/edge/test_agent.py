@@ -12,7 +12,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -228,3 +228,15 @@ def test_agent_activate_swaps_model_via_a_cmd_subtopic(rig: Rig) -> None:
     assert model["version"] == "stub-2"
     ok = [e for e in rig.messages("/events") if e["code"] == "command_ok"]
     assert ok and ok[-1]["data"] == {"version": "stub-2"}
+
+
+def test_agent_keeps_forecasting_when_the_clock_goes_back(rig: Rig) -> None:
+    """A Pi without RTC: NTP may set the clock back; forecasts must not stop for a day."""
+    rig.start()
+    rig.wait(lambda: len(rig.messages("/forecast")) >= 1, what="first forecast")
+    rig.clock.start -= timedelta(days=1)
+    n = len(rig.messages("/forecast"))
+    rig.wait(lambda: len(rig.messages("/forecast")) >= n + 2, what="forecasts after the jump")
+    rig.close()
+    issue = rig.messages("/forecast")[-1]["issue_time"]
+    assert issue.startswith("2026-06-20")
