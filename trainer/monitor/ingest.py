@@ -295,7 +295,7 @@ class Monitor:
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         self.stats.connected = False
-        log.warning("disconnected: %s", rc)
+        log.log(logging.WARNING if rc.is_failure else logging.INFO, "disconnected: %s", rc)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         self._inbox.put((msg.topic, bytes(msg.payload), msg.mid, msg.qos, self.clock()))
