@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from tests.monitor.conftest import Pub, offline, reading, status, wait_for
 from trainer.monitor.fleet import fleet_table, format_table
-from trainer.monitor.ingest import MessageError, parse_message
+from trainer.monitor.ingest import MessageError, Monitor, MonitorConfig, parse_message
 from trainer.monitor.store import FleetMessage, Store
 
 T0 = 1_780_000_000.0  # 2026-05-28, daytime in Abuja
@@ -176,3 +177,28 @@ def test_two_monitors_in_shared_group_store_every_message_once(mosquitto, start_
     assert a.stats.duplicates + b.stats.duplicates == 50
     assert json.loads(store.query("SELECT body FROM readings WHERE site='site-3'"
                                   " AND seq=77")[0][0])["values"] == {"pv_power": 77.0}
+
+
+@pytest.mark.broker
+def test_store_locked_by_another_writer_loses_nothing(mosquitto, tmp_path) -> None:
+    db = tmp_path / "locked.sqlite"
+    mon = Monitor(MonitorConfig(port=mosquitto.port, client_id="mon-lock", flush_s=0.02),
+                  Store(db, timeout_s=0.2))
+    mon.start()
+    try:
+        mon.wait_connected()
+        other = sqlite3.connect(db, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        pub = Pub(mosquitto.port)
+        for n in range(1, 21):
+            pub.send(*reading("s1", "mppt", n, T0 + n, pv_power=1.0))
+        pub.close()
+        time.sleep(1.5)
+        assert mon.stats.inserted == 0  # could not write, nothing acknowledged
+        other.execute("COMMIT")
+        other.close()
+        wait_for(lambda: mon.stats.inserted >= 20, what="stored after the lock")
+        (row,) = mon.store.stream_stats("s1")
+        assert (row["received"], row["lost"], row["duplicates"]) == (20, 0, 0)
+    finally:
+        mon.stop()

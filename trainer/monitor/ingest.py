@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -320,8 +321,14 @@ class Monitor:
     def _write_loop(self) -> None:
         while not (self._stop.is_set() and self._inbox.empty()):
             batch = self._drain()
-            if batch:
-                self._write(batch)
+            while batch:
+                try:
+                    self._write(batch)
+                    batch = []
+                except sqlite3.Error:  # locked too long, disk full: keep the batch, unacked
+                    log.exception("store write failed; retrying in 1 s")
+                    if self._stop.wait(1.0):
+                        return  # unacknowledged: the broker redelivers to the next session
             now = self.clock()
             if self.tasks and now - self._last_tasks >= self.config.tasks_every_s:
                 self._last_tasks = now
