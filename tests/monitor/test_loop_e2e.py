@@ -28,6 +28,9 @@ from tests.monitor.conftest import Pub, reading, wait_for
 from tests.monitor.rollout_helpers import keypair
 from trainer.cli import main as train_main
 from trainer.monitor.cli import main as monitor_main
+from trainer.monitor.fleet import fleet_table
+from trainer.monitor.scoring import Scorer, ScoringConfig, rolling_metrics
+from trainer.monitor.store import Store
 from trainer.rollout import install_payload, model_topic
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,6 +92,11 @@ def _fit(tmp: Path, csv: Path, priv: Path, version: str, epochs: int) -> Path:
     assert train_main(["fit", "--config", str(cfg), "--data", str(csv), "--format", "helio",
                        "--out", str(out), "--key", str(priv)]) == 0
     return out
+
+
+def _status(store) -> dict:
+    rows = store.query("SELECT payload FROM status WHERE site=?", [SID])
+    return json.loads(rows[0][0]) if rows else {}
 
 
 def _events(store, code: str) -> list[dict]:
@@ -163,6 +171,8 @@ def test_export_fit_publish_shadow_promote(mosquitto, start_monitor, tmp_path: P
         shadow_rows = mon.store.query("SELECT DISTINCT model_version FROM forecasts"
                                       " WHERE shadow=1")
         assert shadow_rows == [(new_manifest["model_version"],)]
+        wait_for(lambda: _status(mon.store).get("rollout", {}).get("state") == "shadow",
+                 timeout=30, what="status.rollout in shadow")
 
         # 6. after the shadow period the device promotes it on its own
         wait_for(lambda: _events(mon.store, "model_promoted") or _events(
@@ -177,6 +187,17 @@ def test_export_fit_publish_shadow_promote(mosquitto, start_monitor, tmp_path: P
                  == [(new_manifest["model_version"],)], timeout=30, what="retained model")
         # the monitor learnt the new model's validation errors from the publish payload
         assert mon.store.manifest(new_manifest["model"]["sha256"]) is not None
+        (row,) = fleet_table(mon.store)
+        assert (row.site, row.gateway, row.state, row.lost) == (SID, "gateway", "online", 0)
+        assert row.model_version == new_manifest["model_version"]
+        assert set(row.devices) == {"mppt", "inverter"}
+        # and scores live and shadow forecasts against the agent's own telemetry
+        other = Store(db)
+        assert Scorer(other, {SID: SITE}, ScoringConfig(grace_s=0)).score_all() > 0
+        scored = {(m.model_sha, m.shadow) for m in rolling_metrics(other, SID)}
+        assert (new_manifest["model"]["sha256"], True) in scored
+        assert any(not shadow for _sha, shadow in scored)
+        other.close()
     finally:
         stop.set()
         for s in sims.values():
