@@ -224,7 +224,7 @@ class Monitor:
         self.tasks = list(tasks)
         self.clock = clock
         self.stats = MonitorStats()
-        self._inbox: queue.Queue[tuple[str, bytes, int, int, float]] = queue.Queue()
+        self._inbox: queue.SimpleQueue[tuple[str, bytes, int, int, float]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="monitor-writer", daemon=True)
         self._last_tasks = clock()
