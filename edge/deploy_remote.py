@@ -12,10 +12,12 @@ Does NOT: decide what to deploy or when to roll back (:mod:`edge.deploy`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shlex
 import subprocess
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,17 +113,46 @@ class Remote:
             raise DeployError(f"SSH key {self.target.identity} not found "
                               "(create one with `ssh-keygen -t ed25519`, see docs/deploy.md)")
 
-    def _ssh(self, command: str, stdin: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    def _ssh(
+        self, command: str, stdin: str, timeout: float,
+        on_line: Callable[[str], None] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``command`` on the device; stdout lines go to ``on_line`` as they come."""
         argv = [*self.target.ssh_argv(), self.target.destination, command]
         log.debug("ssh: %s", shlex.join(argv))
         try:
-            return subprocess.run(argv, input=stdin, capture_output=True, text=True,
-                                  timeout=timeout, check=False)
-        except subprocess.TimeoutExpired:
-            raise DeployError(f"{self.target.destination}: no answer within {timeout:.0f} s") \
-                from None
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, bufsize=1)
         except OSError as exc:
             raise DeployError(f"cannot run ssh: {exc}") from None
+        err: list[str] = []
+        reader = threading.Thread(target=lambda: err.extend(proc.stderr or ()), daemon=True)
+        reader.start()
+        expired = threading.Event()
+
+        def kill() -> None:
+            expired.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        out: list[str] = []
+        try:
+            assert proc.stdin is not None and proc.stdout is not None
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.write(stdin)
+                proc.stdin.close()
+            for line in proc.stdout:
+                out.append(line)
+                if on_line is not None:
+                    on_line(line.rstrip("\n"))
+            proc.wait()
+        finally:
+            timer.cancel()
+            reader.join(timeout=5)
+        if expired.is_set():
+            raise DeployError(f"{self.target.destination}: no answer within {timeout:.0f} s")
+        return subprocess.CompletedProcess(argv, proc.returncode, "".join(out), "".join(err))
 
     def connect(self) -> None:
         """Check the device answers, and decide whether to use ``sudo -n``."""
@@ -151,15 +182,17 @@ class Remote:
         if self.sudo:
             cmd = "sudo -n " + cmd
         source = Path(deploy_device.__file__).read_text()
-        done = self._ssh(cmd, source, timeout=timeout)
+        result: dict[str, Any] = {}
+
+        def line(text: str) -> None:
+            if text.startswith("RESULT "):
+                result.update(json.loads(text[len("RESULT "):]))
+            elif text.strip():
+                self.report(text)
+
+        done = self._ssh(cmd, source, timeout=timeout, on_line=line)
         if done.returncode == SSH_FAILED:
             raise DeployError(_explain(self.target, done.stderr))
-        result: dict[str, Any] = {}
-        for line in done.stdout.splitlines():
-            if line.startswith("RESULT "):
-                result = json.loads(line[len("RESULT "):])
-            elif line.strip():
-                self.report(line)
         if done.returncode != 0:
             raise DeployError(f"{name} on {self.target.destination}: "
                               f"{done.stderr.strip() or 'failed'}")

@@ -88,9 +88,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="list every step, change nothing")
 
 
-def _say(msg: str) -> None:
-    sys.stdout.write(msg + "\n")
-    sys.stdout.flush()
+class _Progress:
+    """Prints progress lines prefixed with the seconds since the start."""
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+
+    def __call__(self, msg: str) -> None:
+        sys.stdout.write(f"[{time.monotonic() - self.t0:4.0f}s] {msg}\n")
+        sys.stdout.flush()
 
 
 def _fail(msg: str) -> None:
@@ -108,7 +114,7 @@ def _agent_config(args: argparse.Namespace) -> Path:
 
 
 def _build(
-    args: argparse.Namespace, layout: DeviceLayout, cache: Path
+    args: argparse.Namespace, layout: DeviceLayout, cache: Path, say: _Progress
 ) -> tuple[Release, Path | None]:
     target = Target(args.arch, args.python_version)
     if args.wheel is not None:
@@ -116,7 +122,7 @@ def _build(
             raise BuildError(f"wheel {args.wheel} not found")
         wheel = args.wheel
     else:
-        _say(f"building the wheel from {args.source}")
+        say(f"building the wheel from {args.source}")
         wheel = build_wheel(args.source, cache / "wheels")
     reqs = wheel_requirements(wheel, target)
     if args.no_wheelhouse:
@@ -127,7 +133,7 @@ def _build(
         wheelhouse = args.wheelhouse
     else:
         wheelhouse = build_wheelhouse(reqs, target, cache_dir=cache,
-                                      extra_index_urls=args.extra_index_url, report=_say)
+                                      extra_index_urls=args.extra_index_url, report=say)
     inputs = ReleaseInputs(
         wheel=wheel, requirements=tuple(reqs), wheelhouse=wheelhouse,
         agent_config=_agent_config(args), unit=args.unit, site=args.site, bundle=args.bundle,
@@ -137,13 +143,13 @@ def _build(
         inputs, layout, version=wheel_version(wheel), out_root=cache / "releases",
         target={"machine": target.machine, "python": target.python_version}, source=args.source,
     )
-    _say(f"release {release.id} staged in {release.dir}")
+    say(f"release {release.id} staged in {release.dir}")
     return release, wheelhouse
 
 
 def run(args: argparse.Namespace) -> int:
     """Build, copy, install, switch, check; roll back on failure."""
-    t0 = time.monotonic()
+    say = _Progress()
     layout = DeviceLayout(args.device_root)
     cache = args.cache_dir or default_cache_dir()
     opts = DeployOptions(
@@ -154,21 +160,21 @@ def run(args: argparse.Namespace) -> int:
     )
     target = SshTarget(args.device, port=args.port, identity=args.identity,
                        options=tuple(args.ssh_option), connect_timeout=args.connect_timeout)
-    remote = Remote(target, python=args.remote_python, report=_say)
+    remote = Remote(target, python=args.remote_python, report=say)
     try:
         remote.check_identity()
-        release, wheelhouse = _build(args, layout, cache)
+        release, wheelhouse = _build(args, layout, cache, say)
     except (ConfigError, BundleError, BuildError, DeployError) as exc:
         _fail(str(exc))
         return 2
     try:
-        result: DeployResult = deploy(release, remote, opts, wheelhouse=wheelhouse, report=_say)
+        result: DeployResult = deploy(release, remote, opts, wheelhouse=wheelhouse, report=say)
     except DeployError as exc:
         _fail(str(exc))
         return 1
-    took = time.monotonic() - t0
+    took = time.monotonic() - say.t0
     if result.ok:
-        _say(f"{result.outcome}: {result.release_id} on {args.device} ({took:.0f} s)")
+        say(f"{result.outcome}: {result.release_id} on {args.device} ({took:.0f} s)")
         return 0
     again = f"; {result.previous} runs again" if result.previous else ""
     _fail(f"{result.outcome}: {result.release_id} did not become healthy{again}")

@@ -40,6 +40,8 @@ def deploy_cli(capsys, sshd, device, native_wheelhouse, build_cache, session_whe
                 "--health-timeout", "40", "--settle", "1", "--no-bytecode", *extra]
         code = main(argv)
         out = capsys.readouterr()
+        with (device.root.parent / "deploy.log").open("a") as log:  # for post-mortems
+            log.write(f"$ helio-edge {' '.join(argv)}\n{out.out}{out.err}exit {code}\n\n")
         return code, out.out, out.err
 
     return run
@@ -89,6 +91,14 @@ def test_deploy_lifecycle_first_same_second_broken_rollback(  # type: ignore[no-
     assert device.changes() == ["daemon-reload", "enable helio-edge.service",
                                 "restart helio-edge.service"]
     assert "is-active helio-edge.service" in device.calls()
+    # the release's venv has its own code and the shared, offline-installed dependencies
+    where = subprocess.run(
+        [str(root / "opt/helio-edge/current/venv/bin/python"), "-c",
+         "import edge, pvlib; print(edge.__file__); print(pvlib.__file__)"],
+        capture_output=True, text=True, check=True, cwd=tmp_path).stdout.split()
+    where = [os.path.realpath(w) for w in where]
+    assert where[0].startswith(str(root / "opt/helio-edge/releases" / rel_a / "venv"))
+    assert where[1].startswith(str(root / "opt/helio-edge/deps"))
     # the installed agent runs: check passes from the installed venv, status is online
     chk = _check_installed(device)
     assert chk.returncode == 0, chk.stdout + chk.stderr
@@ -161,7 +171,7 @@ def test_dry_run_lists_every_step_and_touches_nothing(  # type: ignore[no-untype
     tpl = write_template(tmp_path / "a.toml", port=1883)
     code, out, _ = deploy_cli(tpl, cred, "--dry-run")
     assert code == 0
-    steps = [ln for ln in out.splitlines() if ln.startswith("[dry-run")]
+    steps = [ln for ln in out.splitlines() if "[dry-run" in ln]
     text = "\n".join(steps)
     for needle in ("rsync", "pip install --no-index", "etc/helio-edge/credentials.toml mode 0600",
                    "mv -T", "restart", "helio-edge check", "previous release", "prune"):
