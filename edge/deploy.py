@@ -65,6 +65,8 @@ class DeployOptions:
     settle : float
         After the health check passes, the service must still be active
         this much later. [s]
+    min_free_mb : float
+        Refuse to start when the device has less free space. [MB]
     compile_bytecode : bool
         Byte-compile the dependencies at install time (the service cannot
         write ``.pyc`` files under ``ProtectSystem=strict``, so this makes
@@ -81,6 +83,7 @@ class DeployOptions:
     health_timeout: float = 60.0
     health_skip: tuple[str, ...] = ("broker",)
     settle: float = 5.0
+    min_free_mb: float = 400.0
     compile_bytecode: bool = True
     dry_run: bool = False
 
@@ -179,6 +182,9 @@ def deploy(
     if last and last.get("outcome") != "deployed":
         report(f"note: the last deploy ({last.get('release')}) ended {last.get('outcome')}")
     _check_platform(release, info)
+    if info.get("free_mb", 1e9) < opts.min_free_mb:
+        raise DeployError(f"only {info['free_mb']:.0f} MB free under {lay.base} on the device; "
+                          f"need {opts.min_free_mb:.0f} MB (remove old files, or --keep fewer)")
     if info["current"] == release.id and not info["drift"]:
         report(f"already deployed: {release.id} is current and its files are unchanged; "
                "nothing changed")
@@ -187,7 +193,7 @@ def deploy(
         report(f"copying wheelhouse ({len(release.manifest['wheelhouse'])} wheels)")
         remote.push(wheelhouse, f"{lay.base}/wheelhouse", delete=False)
     report(f"copying release {release.id}")
-    remote.push(release.dir, lay.release_dir(release.id), delete=True)
+    remote.push(release.dir, lay.release_dir(release.id), delete=True, keep=("venv", "FAILED"))
     report("installing (offline)")
     try:
         remote.step("install", _args(opts, release=release.id, python=remote.python,

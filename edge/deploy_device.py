@@ -100,6 +100,10 @@ def probe(args: dict[str, Any]) -> dict[str, Any]:
         "drift": [],
         "releases": sorted(p.name for p in releases.iterdir()) if releases.is_dir() else [],
     }
+    where = _base(root)
+    while not where.exists():
+        where = where.parent
+    out["free_mb"] = shutil.disk_usage(where).free / 1e6
     last = _base(root) / "last-deploy.json"
     with contextlib.suppress(OSError, ValueError):
         out["last_deploy"] = json.loads(last.read_text())

@@ -198,12 +198,19 @@ class Remote:
                               f"{done.stderr.strip() or 'failed'}")
         return result
 
-    def push(self, local_dir: Path, remote_dir: str, *, delete: bool) -> None:
-        """rsync ``local_dir/`` into ``remote_dir/`` (created if missing)."""
+    def push(self, local_dir: Path, remote_dir: str, *, delete: bool,
+             keep: Sequence[str] = ()) -> None:
+        """rsync ``local_dir/`` into ``remote_dir/`` (created if missing).
+
+        ``keep`` names top-level entries on the device that ``delete`` must
+        not remove (a release's ``venv``: it may be the one running).
+        """
         argv = ["rsync", "-a", "--no-owner", "--no-group", "--mkpath",
                 "-e", shlex.join(self.target.ssh_argv())]
         if delete:
             argv.append("--delete")
+        for name in keep:
+            argv += ["--exclude", f"/{name}"]
         if self.sudo:
             argv += ["--rsync-path", "sudo -n rsync"]
         argv += [f"{local_dir}/", f"{self.target.destination}:{remote_dir}/"]

@@ -118,6 +118,17 @@ def test_deploy_lifecycle_first_same_second_broken_rollback(  # type: ignore[no-
     assert f"already deployed: {rel_a}" in out
     assert _tree(root) == before and device.changes() == changes and device.agent_pid() == pid
 
+    # 2b. someone edited the installed config by hand: the same release is re-applied,
+    #     its (running) venv is kept, not rebuilt
+    venv_stamp = (root / "opt/helio-edge/releases" / rel_a / "venv/.complete").stat()
+    (root / "etc/helio-edge/config.toml").write_text("# edited on site\n")
+    code, out, err = deploy_cli(tpl_a, cred)
+    assert code == 0, out + err
+    assert "already deployed" not in out and "virtual environment already present" in out
+    assert load_agent_config(root / "etc/helio-edge/config.toml").agent.heartbeat_s == 2.0
+    assert (root / "opt/helio-edge/releases" / rel_a / "venv/.complete").stat() == venv_stamp
+    assert device.current() == rel_a
+
     # 3. a second release (config change): new id, previous kept for rollback
     tpl_b = write_template(tmp_path / "b.toml", port=mosquitto.port, heartbeat_s=3.0)
     code, out, err = deploy_cli(tpl_b, cred)
