@@ -19,6 +19,7 @@ import dataclasses
 import logging
 import math
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -286,7 +287,7 @@ class Agent:
                     stale = stale_names() if stale_names is not None else []
                     self._readings.put((reading, stale), timeout=5.0)
                 stop.wait(max(p.interval - (self.clock.monotonic() - t0), 0.0))
-        except BaseException as exc:  # handed to the loop, which reports and restarts
+        except Exception as exc:  # handed to the loop, which reports and restarts it
             p.error = exc
 
     def _check_devices(self, stop: threading.Event) -> None:
@@ -423,7 +424,7 @@ class Agent:
     def _safe_event(self, exc: Exception) -> None:
         try:
             self._event("error", "cycle_failed", f"{type(exc).__name__}: {exc}")
-        except Exception:
+        except (sqlite3.Error, ValueError, TypeError):  # the outbox itself may be what failed
             log.exception("cannot record the failure")
 
     # ------------------------------------------------------------- inbound
