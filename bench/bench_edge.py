@@ -66,6 +66,15 @@ def bench_predict() -> None:
         x = compute_features(spec, geo, hist, issue)
         pred.predict(x, out=out)
         full.append(time.perf_counter() - a)
+    feats, interp = [], []
+    x = compute_features(spec, geo, hist, issue)
+    for _ in range(5000):
+        a = time.perf_counter()
+        compute_features(spec, geo, hist, issue)
+        b = time.perf_counter()
+        pred.predict(x, out=out)
+        interp.append(time.perf_counter() - b)
+        feats.append(b - a)
     issue_dt = dt.datetime.fromtimestamp(issue, dt.UTC)
     assert engine.physics is not None
     for _ in range(1000):
@@ -79,6 +88,8 @@ def bench_predict() -> None:
     print(f"runtime {runtime_name()}, model {holder.version} ({len(holder.bundle.model_bytes)} B)")
     print(f"day geometry + clear-sky PV precompute (once a day): {precompute * 1e3:.1f} ms")
     for name, s in (("predict (features + interpreter)", full),
+                    ("  of which features", feats),
+                    ("  of which quantise/invoke/dequantise", interp),
                     ("post-processing (GHI/DNI/DHI/PV)", post),
                     ("whole forecast step (engine.forecast)", step)):
         p50, p99 = _pct(s)
