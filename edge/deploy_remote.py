@@ -205,14 +205,14 @@ class Remote:
         ``keep`` names top-level entries on the device that ``delete`` must
         not remove (a release's ``venv``: it may be the one running).
         """
-        argv = ["rsync", "-a", "--no-owner", "--no-group", "--mkpath",
-                "-e", shlex.join(self.target.ssh_argv())]
+        argv = ["rsync", "-a", "--no-owner", "--no-group", "-e", shlex.join(self.target.ssh_argv())]
         if delete:
             argv.append("--delete")
         for name in keep:
             argv += ["--exclude", f"/{name}"]
-        if self.sudo:
-            argv += ["--rsync-path", "sudo -n rsync"]
+        # create the target first (works with old rsyncs, e.g. macOS's 2.6.9: no --mkpath)
+        sudo = "sudo -n " if self.sudo else ""
+        argv += ["--rsync-path", f"{sudo}mkdir -p {shlex.quote(remote_dir)} && {sudo}rsync"]
         argv += [f"{local_dir}/", f"{self.target.destination}:{remote_dir}/"]
         log.debug("rsync: %s", shlex.join(argv))
         done = subprocess.run(argv, capture_output=True, text=True, check=False)

@@ -73,3 +73,15 @@ def test_remote_failing_step_carries_the_device_message(sshd, tmp_path: Path) ->
     remote.connect()
     with pytest.raises(DeployError, match="release nope is not on the device"):
         remote.step("activate", {"root": str(tmp_path), "release": "nope", "user": "helio"})
+
+
+def test_remote_changed_host_key_is_refused_with_advice(sshd, tmp_path: Path) -> None:
+    other = tmp_path / "other_host"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    kind, key = (tmp_path / "other_host.pub").read_text().split()[:2]
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{sshd.port} {kind} {key}\n")
+    target = SshTarget(sshd.destination, port=sshd.port, identity=str(sshd.identity),
+                       options=(f"UserKnownHostsFile={known}",), connect_timeout=5)
+    with pytest.raises(DeployError, match=r"host key changed.*ssh-keygen -R"):
+        Remote(target).connect()
