@@ -107,6 +107,7 @@ class _Poller:
     thread: threading.Thread | None = None
     error: BaseException | None = None
     last: dict[str, Any] = field(default_factory=dict)
+    was_stale: bool = False  # a device_stale event went out (the start-up state is stale)
 
 
 class Agent:
@@ -305,6 +306,10 @@ class Agent:
                 if old is None or old == status[key]:
                     continue
                 bad = status[key] == bad_value
+                if key == "stale":
+                    if not bad and not p.was_stale:
+                        continue  # first readings after start: nothing recovered
+                    p.was_stale = bad
                 self._event(
                     "warning" if bad else "info", bad_code if bad else good_code,
                     f"{p.device_id}: {key} is now {status[key]}",

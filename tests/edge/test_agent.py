@@ -114,6 +114,8 @@ def test_agent_forecasts_every_step_from_fresh_inputs(rig: Rig) -> None:
     assert status["state"] == "online" and status["devices"]["mppt"]["connected"] is True
     model = json.loads(rig.publisher.retained["helio/abuja-01/gateway/model"][-1])
     assert model["version"] == "stub-1" and model["role"] == "active"
+    codes = [e["code"] for e in rig.messages("/events")]
+    assert codes[0] == "agent_started" and "device_fresh" not in codes  # start-up is no news
 
 
 def test_agent_flags_stale_inputs_and_reports_unplug(rig: Rig) -> None:
@@ -135,6 +137,8 @@ def test_agent_flags_stale_inputs_and_reports_unplug(rig: Rig) -> None:
     rig.close()
     ev = next(e for e in rig.messages("/events") if e["code"] == "device_disconnected")
     assert ev["level"] == "warning" and ev["data"]["device"] == "mppt"
+    codes = [e["code"] for e in rig.messages("/events") if e["data"].get("device") == "mppt"]
+    assert codes.index("device_stale") < codes.index("device_fresh")
 
 
 def test_agent_commands_whitelist(rig: Rig) -> None:
