@@ -20,7 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edge.bundle import BundleError
-from edge.config import AgentConfig, ConfigError, Site, load_agent_config, load_site
+from edge.commands.run import load_checked
+from edge.config import AgentConfig, ConfigError, Site
 
 Check = tuple[bool, str]
 
@@ -139,8 +140,7 @@ def _run_check(name: str, fn: Callable[[], Check], out: list[tuple[str, bool, st
 def run(args: argparse.Namespace) -> int:
     """Print the report; 0 when everything passed."""
     try:
-        cfg = load_agent_config(args.config)
-        site = load_site(cfg.agent.site)
+        cfg, site = load_checked(args.config)
     except ConfigError as exc:
         sys.stderr.write(f"helio-edge: config error: {exc}\n")
         return 2

@@ -148,11 +148,22 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(s, h)
 
 
+def load_checked(path: str) -> tuple[AgentConfig, Site]:
+    """The agent config and its site, device protocols checked; raises ConfigError."""
+    from firmware_bridge.protocols import PROTOCOLS  # noqa: PLC0415
+
+    cfg = load_agent_config(path)
+    for i, d in enumerate(cfg.devices):
+        if d.protocol not in PROTOCOLS:
+            raise ConfigError(path, f"devices[{i}].protocol",
+                              f"unknown protocol {d.protocol!r} (known: {', '.join(PROTOCOLS)})")
+    return cfg, load_site(cfg.agent.site)
+
+
 def run(args: argparse.Namespace) -> int:
     """Load, verify, run until SIGTERM."""
     try:
-        cfg = load_agent_config(args.config)
-        site = load_site(cfg.agent.site)
+        cfg, site = load_checked(args.config)
     except ConfigError as exc:
         sys.stderr.write(f"helio-edge: config error: {exc}\n")
         return EXIT_CONFIG

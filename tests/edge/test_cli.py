@@ -52,6 +52,11 @@ def test_run_bad_config_exits_2_naming_file_and_key(tmp_path: Path, shipped_bund
     proc = _cli("run", "--config", str(cfg))
     assert proc.returncode == 2
     assert str(cfg) in proc.stderr and "agent.heartbeat" in proc.stderr
+    cfg.write_text(cfg.read_text().replace("heartbeat = 5\n", "").replace(
+        'protocol = "vedirect"', 'protocol = "modbus-tcp"'))
+    proc = _cli("run", "--config", str(cfg))
+    assert proc.returncode == 2 and "devices[0].protocol" in proc.stderr
+    assert "vedirect" in proc.stderr  # the known ones are listed
     proc = _cli("run", "--config", str(tmp_path / "missing.toml"))
     assert proc.returncode == 2 and "missing.toml" in proc.stderr and "not found" in proc.stderr
 
