@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -73,6 +74,8 @@ def broker_settings(cfg: AgentConfig, site_id: str) -> BrokerSettings:
     user = password = ""
     if m.credentials_file:
         creds = load_credentials(m.credentials_file)
+        if os.stat(m.credentials_file).st_mode & 0o077:
+            log.warning("%s is readable by other users; chmod 600 it", m.credentials_file)
         user, password = creds.username, creds.password
     return BrokerSettings(
         host=m.host, port=m.port, client_id=m.client_id or f"helio-{site_id}-{cfg.agent.id}",
