@@ -83,8 +83,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d.add_argument("--settle", type=float, default=5.0,
                    help="the service must still be active this long after passing [s]")
     d.add_argument("--health-skip", action="append", choices=["bundle", "devices", "broker"],
-                   default=None, help="checks `helio-edge check` leaves out when judging the "
-                   "new release (default: broker; the status topic is checked when reachable)")
+                   default=None, help="a `helio-edge check --skip` group when judging the new "
+                   "release; repeatable, replaces the default (broker: the status topic is "
+                   "still checked whenever the broker answers)")
     parser.add_argument("--dry-run", action="store_true", help="list every step, change nothing")
 
 

@@ -24,7 +24,7 @@ from edge.deploy_health import wait_online
 from tests.conftest import free_port
 from tests.deploy.helpers import needs_bundle, write_template
 
-pytestmark = [pytest.mark.sshd, pytest.mark.broker, needs_bundle]
+pytestmark = [pytest.mark.sshd, pytest.mark.broker, pytest.mark.slow, needs_bundle]
 
 
 @pytest.fixture
