@@ -30,7 +30,7 @@ def _publish_days(plant: Plant, pub: Pub, days: float, seq: int) -> int:
 @pytest.mark.broker
 @pytest.mark.slow
 def test_input_drift_alarm_when_sky_changes_regime(mosquitto, start_monitor) -> None:
-    watch_cfg = DriftConfig(input_window_s=2 * 86400, min_samples=24)
+    watch_cfg = DriftConfig(input_window_s=2 * 86400, min_samples=24, every_s=0.0)
     mon = start_monitor(mosquitto.port, tasks_every_s=1e9)
     mon.tasks = [DriftWatch(mon.store, {SID: SITE}, watch_cfg)]
     alerts = Sub(mosquitto.port, "helio/+/monitor/alerts")

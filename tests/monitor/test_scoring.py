@@ -144,7 +144,8 @@ def test_rmse_drift_alarm_against_manifest(tmp_path: Path, val_rmse: float, alar
     Scorer(store, {SID: SITE}, ScoringConfig(grace_s=0)).score_all()
     # January is the dry season: the dry-season row (2 x rmse) is the limit
     store.add_manifest(_manifest("sha-a", val_rmse / 2))
-    watch = DriftWatch(store, {SID: SITE}, DriftConfig(rmse_factor=1.2, min_scores=10))
+    watch = DriftWatch(store, {SID: SITE},
+                       DriftConfig(rmse_factor=1.2, min_scores=10, every_s=0.0))
     alerts = [a for a in watch(DAY0) if a.code == "rmse_drift"]
     assert bool(alerts) is alarm
     if alarm:
@@ -165,6 +166,19 @@ def test_negative_skill_for_consecutive_days(tmp_path: Path, days: int, alarm: b
     assert bool(alerts) is alarm
     if alarm:
         assert all(s < 0 for s in alerts[0].data["daily_skill"])
+
+
+def test_drift_evaluation_is_throttled(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.sqlite")
+    _day(store, DAY0, err15=80.0, err60=0.0)
+    Scorer(store, {SID: SITE}, ScoringConfig(grace_s=0)).score_all()
+    store.add_manifest(_manifest("sha-a", 10.0))
+    watch = DriftWatch(store, {SID: SITE}, DriftConfig(min_scores=10, every_s=3600.0))
+    assert [a.code for a in watch(DAY0)] == ["rmse_drift"]
+    key = "pv_power/h15/sha-a"
+    assert store.clear_alert(site=SID, device="gateway", code="rmse_drift", key=key, ts=DAY0)
+    assert watch(DAY0 + 60) == []  # not evaluated again within the hour
+    assert [a.code for a in watch(DAY0 + 3600)] == ["rmse_drift"]
 
 
 def test_psi_zero_for_same_distribution_and_large_for_shift() -> None:

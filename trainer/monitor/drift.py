@@ -90,6 +90,9 @@ class DriftConfig:
         Fewest 15-minute samples in each window before judging.
     seasons : mapping
         Month -> season name for season matching.
+    every_s : float
+        Least time between two evaluations (they read weeks of readings per
+        site; the monitor's task period is shorter). [s]
     """
 
     rmse_factor: float = 1.2
@@ -102,6 +105,7 @@ class DriftConfig:
     ks_pvalue: float = 0.001
     min_samples: int = 48
     seasons: Mapping[int, str] = dataclasses.field(default_factory=lambda: dict(ABUJA_SEASONS))
+    every_s: float = 3600.0
 
 
 def manifest_of(files: Mapping[str, bytes]) -> dict[str, Any]:
@@ -167,9 +171,13 @@ class DriftWatch:
         self.store = store
         self.sites = dict(sites or {})
         self.config = config
+        self._last = -math.inf
 
     def __call__(self, now: float) -> Sequence[Alert]:
-        """Alerts raised or cleared by this evaluation."""
+        """Alerts raised or cleared by this evaluation (none if run too recently)."""
+        if now - self._last < self.config.every_s:
+            return []
+        self._last = now
         out: list[Alert] = []
         for (site,) in self.store.query("SELECT DISTINCT site FROM readings"):
             out += self.check_errors(site, now)
