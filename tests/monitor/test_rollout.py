@@ -17,8 +17,10 @@ from edge.config import RolloutConfig, load_site
 from edge.engine import ForecastEngine, ModelHolder
 from edge.features import FeatureSpec
 from edge.rollout import Rollout
+from tests.monitor.conftest import Pub, Sub, status, wait_for
 from tests.monitor.rollout_helpers import KtPredictor, ManualClock, keypair, make_bundle, tamper
-from trainer.rollout import RolloutError, install_payload, rollback_payload
+from trainer.cli import main as train_main
+from trainer.rollout import RolloutError, choose_targets, install_payload, rollback_payload
 
 SITE = load_site(Path(__file__).resolve().parents[2] / "configs/sites/abuja.toml")
 START = datetime(2026, 1, 10, 7, 0, tzinfo=UTC)  # 08:00 in Abuja
@@ -187,3 +189,36 @@ def test_forced_rollback_during_shadow_drops_candidate(device: Device, keys,
     assert device.holder.version == "v1"
     with pytest.raises(CommandError, match="no previous model"):
         device.rollout.handle_payload(rollback_payload())
+
+
+def test_choose_targets() -> None:
+    gws = {"gw-c": "online", "gw-a": "offline", "gw-b": "online"}
+    assert choose_targets(gws) == ["gw-a", "gw-b", "gw-c"]
+    assert choose_targets(gws, canary=1) == ["gw-b"]  # first online one
+    assert choose_targets(gws, canary=5) == ["gw-b", "gw-c"]
+    assert choose_targets(gws, device="gw-x") == ["gw-x"]
+
+
+@pytest.mark.broker
+def test_publish_canary_and_rollback_reach_the_right_gateways(mosquitto, tmp_path: Path,
+                                                             keys) -> None:
+    site = "kano-02"
+    pub = Pub(mosquitto.port)
+    for gw, state in (("gw-a", "offline"), ("gw-b", "online"), ("gw-c", "online")):
+        pub.send(*status(site, gw, 0.0, state=state), retain=True)
+    pub.close()
+    inbox = Sub(mosquitto.port, f"helio/{site}/+/cmd/model")
+    bundle = make_bundle(tmp_path / "v2", keys[0], version="v2", kt=0.8)
+    args = ["--site", site, "--port", str(mosquitto.port), "--wait", "0.5"]
+    assert train_main(["publish", "--bundle", str(bundle), "--canary", "1", *args]) == 0
+    wait_for(lambda: len(inbox.messages) == 1, what="canary install")
+    topic, body = inbox.messages[0]
+    assert topic == f"helio/{site}/gw-b/cmd/model" and body["command"] == "install"
+    assert body["version"] == "v2" and body["manifest"]["model_version"] == "v2"
+    assert train_main(["rollback", *args]) == 0
+    wait_for(lambda: len(inbox.messages) == 4, what="rollbacks")
+    assert sorted(t.split("/")[2] for t, b in inbox.messages[1:]
+                  if b["command"] == "rollback") == ["gw-a", "gw-b", "gw-c"]
+    assert train_main(["rollback", "--site", "nowhere", "--port", str(mosquitto.port),
+                       "--wait", "0.3"]) == 1
+    inbox.close()
