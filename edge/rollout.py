@@ -7,7 +7,8 @@ the manifest, every file's hash, the validation gate's ``blessed`` flag,
 the feature spec) and refusing anything else while the running model keeps
 running; keeping received bundles and the previous model under
 ``<state_dir>/models`` (state in ``rollout.json``, so a restart keeps the
-promoted model and a shadow in progress); running the candidate in
+promoted model and a shadow in progress, unless the configured bundle
+changed since: a deployment wins); running the candidate in
 *shadow* (its forecasts are published with ``shadow: true`` and never
 used) for ``shadow_s``; scoring both models on the device against the
 measured PV power of each period (daytime, not curtailed); then promoting
@@ -146,6 +147,7 @@ class Rollout:
         self.report: Report = lambda *a, **k: None
         self.on_change: Callable[[], None] = lambda: None
         self.active_path = holder.bundle.source
+        self.configured_sha = holder.sha256  # the bundle the config file names
         self.previous_path: str | None = None
         self.candidate: Bundle | None = None
         self.candidate_path: str | None = None
@@ -168,13 +170,18 @@ class Rollout:
         return load_bundle(path, self.key, allow_unblessed=self.allow_unblessed)
 
     def _save(self) -> None:
-        state = {"active": self.active_path, "previous": self.previous_path,
+        state = {"configured_sha256": self.configured_sha,
+                 "active": self.active_path, "previous": self.previous_path,
                  "candidate": self.candidate_path, "shadow_since": self.shadow_since,
                  "pairs": self.score.pairs, "sse_active": self.score.sse_active,
                  "sse_shadow": self.score.sse_shadow, "last_outcome": self.last_outcome}
         tmp = self.dir / (_STATE_FILE + ".tmp")
         tmp.write_text(json.dumps(state, indent=1))
         os.replace(tmp, self.dir / _STATE_FILE)
+        keep = {self.active_path, self.previous_path, self.candidate_path}
+        for old in self.dir.glob("bundle-*.tar.gz"):
+            if str(old) not in keep:
+                old.unlink(missing_ok=True)
 
     def restore(self) -> None:
         """Run the model promoted before a restart, and resume a shadow in progress."""
@@ -183,6 +190,12 @@ class Rollout:
             return
         try:
             state = json.loads(path.read_text())
+            if state.get("configured_sha256") != self.configured_sha:
+                # a new bundle was configured (deployed) since: it wins over old rollouts
+                self.report("info", "rollout_state_reset",
+                            f"configured model changed; running {self.holder.version}")
+                path.unlink()
+                return
             active = state.get("active")
             if active and active != self.holder.bundle.source:
                 self.holder.swap(self._load(active))

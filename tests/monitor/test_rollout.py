@@ -222,3 +222,19 @@ def test_publish_canary_and_rollback_reach_the_right_gateways(mosquitto, tmp_pat
     assert train_main(["rollback", "--site", "nowhere", "--port", str(mosquitto.port),
                        "--wait", "0.3"]) == 1
     inbox.close()
+
+
+def test_newly_configured_bundle_wins_over_earlier_promotion(device: Device, keys,
+                                                             tmp_path: Path) -> None:
+    v2 = make_bundle(tmp_path / "v2", keys[0], version="v2", kt=0.8)
+    device.rollout.handle_payload(install_payload(v2))
+    device.run(7)
+    assert device.holder.version == "v2"
+    assert len(list(device.models.glob("bundle-*.tar.gz"))) == 1  # v2's archive only
+    # an operator deploys v3 through the config file; on restart v3 runs, not v2
+    v3 = make_bundle(tmp_path / "v3", keys[0], version="v3", kt=0.7)
+    device.holder.swap(load_bundle(v3, keys[1]))
+    device.rollout = device.new_rollout()
+    assert device.holder.version == "v3" and device.codes()[-1] == "rollout_state_reset"
+    with pytest.raises(CommandError, match="no previous model"):
+        device.rollout.handle_payload(rollback_payload())
