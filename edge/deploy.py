@@ -203,7 +203,7 @@ def deploy(
             from None
     create = opts.create_user if opts.create_user is not None else lay.root == "/"
     if create:
-        remote.step("ensure_user", {"user": opts.service_user})
+        remote.step("ensure_user", _args(opts, user=opts.service_user))
     report(f"switching to {release.id} (the device rolls back by itself if it is not healthy)")
     out = remote.step("switch", _args(
         opts, release=release.id, user=opts.service_user, manager=opts.service_manager,

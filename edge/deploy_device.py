@@ -19,6 +19,7 @@ about SSH.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import grp
 import hashlib
 import json
@@ -30,6 +31,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -399,11 +401,35 @@ STEPS = {f.__name__: f for f in
          (probe, install, ensure_user, activate, service, health, switch, prune)}
 
 
+#: Steps that change the device: one at a time, whoever runs them.
+LOCKED = {"install", "ensure_user", "activate", "switch", "prune"}
+
+
+@contextlib.contextmanager
+def _device_lock(root: str, step: str) -> Iterator[None]:
+    """Hold ``/opt/helio-edge/.deploy.lock`` so two installers cannot interleave."""
+    if step not in LOCKED:
+        yield
+        return
+    base = _base(root)
+    base.mkdir(parents=True, exist_ok=True)
+    with (base / ".deploy.lock").open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            _say("another deploy is running on this device; waiting for it")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
 def main(argv: list[str]) -> int:
     """``python3 - <step> '<json args>'``."""
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # finish the step if SSH drops
+    with contextlib.suppress(ValueError):  # only possible in the main thread
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # finish the step if SSH drops
     try:
-        result = STEPS[argv[0]](json.loads(argv[1]))
+        args = json.loads(argv[1])
+        with _device_lock(args.get("root", "/"), argv[0]):
+            result = STEPS[argv[0]](args)
     except StepError as exc:
         sys.stderr.write(f"{exc}\n")
         return 1

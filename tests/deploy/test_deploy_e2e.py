@@ -76,20 +76,30 @@ def test_deploy_lifecycle_first_same_second_broken_rollback(  # type: ignore[no-
     cred.write_text('username = "abuja-01"\npassword = "not-a-real-secret"\n')
     cred.chmod(0o600)
     tpl_a = write_template(tmp_path / "a.toml", port=mosquitto.port)
+    root = device.root
 
-    # 1. first deploy: installs, starts, healthy
+    # 0. a first deploy that fails its health check: nothing to roll back to, it says so
+    tpl_0 = write_template(tmp_path / "zero.toml", port=mosquitto.port, devices=[
+        {"id": "mppt", "protocol": "vedirect", "port": "/dev/ttyHELIO-FIRST-MISSING"}])
+    code, out, err = deploy_cli(tpl_0, cred, "--health-timeout", "8")
+    assert code == 1
+    assert "no previous release to roll back to" in out and "failed" in err
+    rel_0 = device.current()
+    assert (root / "opt/helio-edge/releases" / rel_0 / "FAILED").is_file()
+
+    # 1. the first good deploy: installs, starts, healthy
     code, out, err = deploy_cli(tpl_a, cred)
     assert code == 0, out + err
+    assert f"note: the last deploy ({rel_0}) ended failed" in out
     assert "deployed: 0.1.0-" in out and "healthy" in out
     rel_a = device.current()
-    assert rel_a.startswith("0.1.0-")
-    root = device.root
+    assert rel_a.startswith("0.1.0-") and rel_a != rel_0
     assert (root / "etc/helio-edge/credentials.toml").stat().st_mode & 0o777 == 0o600
     cfg = load_agent_config(root / "etc/helio-edge/config.toml")
     assert cfg.model.bundle == str(root / "var/lib/helio-edge/bundle")
     assert cfg.mqtt.credentials_file == str(root / "etc/helio-edge/credentials.toml")
-    assert device.changes() == ["daemon-reload", "enable helio-edge.service",
-                                "restart helio-edge.service"]
+    assert device.changes()[-3:] == ["daemon-reload", "enable helio-edge.service",
+                                     "restart helio-edge.service"]
     assert "is-active helio-edge.service" in device.calls()
     # the release's venv has its own code and the shared, offline-installed dependencies
     where = subprocess.run(
@@ -129,9 +139,9 @@ def test_deploy_lifecycle_first_same_second_broken_rollback(  # type: ignore[no-
     assert (root / "opt/helio-edge/releases" / rel_a / "venv/.complete").stat() == venv_stamp
     assert device.current() == rel_a
 
-    # 3. a second release (config change): new id, previous kept for rollback
+    # 3. a second release (config change): new id, previous kept for rollback (--keep 2)
     tpl_b = write_template(tmp_path / "b.toml", port=mosquitto.port, heartbeat_s=3.0)
-    code, out, err = deploy_cli(tpl_b, cred)
+    code, out, err = deploy_cli(tpl_b, cred, "--keep", "2")
     assert code == 0, out + err
     rel_b = device.current()
     assert rel_b != rel_a
@@ -139,6 +149,7 @@ def test_deploy_lifecycle_first_same_second_broken_rollback(  # type: ignore[no-
     assert load_agent_config(root / "etc/helio-edge/config.toml").agent.heartbeat_s == 3.0
     releases = sorted(p.name for p in (root / "opt/helio-edge/releases").iterdir())
     assert releases == sorted([rel_a, rel_b])
+    assert f"removed release {rel_0}" in out
     pid_b = device.agent_pid()
     assert pid_b and pid_b != pid
 

@@ -7,10 +7,12 @@ release, drift is noticed, pruning never removes the running release.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import pwd
+import threading
 import time
 from pathlib import Path
 
@@ -138,6 +140,17 @@ def test_prune_keeps_newest_and_never_the_current_release(tmp_path: Path) -> Non
     assert len(list((tmp_path / "opt/helio-edge/deps").iterdir())) == 2
 
 
+def test_prune_drops_a_failed_release_before_an_older_good_one(tmp_path: Path) -> None:
+    root = str(tmp_path)
+    for i, rid in enumerate(["good-old", "failed-new", "current"]):
+        rel = _release(tmp_path, rid, FILES_B)
+        t = time.time() - 100 + i
+        os.utime(rel, (t, t))
+    (tmp_path / "opt/helio-edge/releases/failed-new/FAILED").write_text("check failed\n")
+    (tmp_path / "opt/helio-edge/current").symlink_to("releases/current")
+    assert dd.prune({"root": root, "keep": 2, "python": "python3"})["removed"] == ["failed-new"]
+
+
 def test_service_runs_verbs_in_order_and_reports_failure(tmp_path: Path) -> None:
     log = tmp_path / "calls"
     mgr = tmp_path / "mgr"
@@ -157,3 +170,20 @@ def test_main_prints_result_line_and_fails_cleanly(tmp_path: Path, capsys) -> No
     assert dd.main(["activate", json.dumps({"root": str(tmp_path), "release": "x",
                                             "user": "x"})]) == 1
     assert "release x is not on the device" in capsys.readouterr().err
+
+
+def test_changing_steps_wait_for_another_deploy(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    _release(tmp_path, "0.1.0-a", FILES_A)
+    lock = tmp_path / "opt/helio-edge/.deploy.lock"
+    args = json.dumps({"root": str(tmp_path), "release": "0.1.0-a", "user": "x"})
+    done: list[int] = []
+    with lock.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # "another installer" is mid-deploy
+        t = threading.Thread(target=lambda: done.append(dd.main(["activate", args])))
+        t.start()
+        time.sleep(0.5)
+        assert done == [] and not (tmp_path / "opt/helio-edge/current").is_symlink()
+        assert dd.main(["probe", json.dumps({"root": str(tmp_path)})]) == 0  # reads don't wait
+    t.join(timeout=10)
+    assert done == [0] and (tmp_path / "opt/helio-edge/current").is_symlink()
+    assert "another deploy is running" in capsys.readouterr().out
