@@ -54,7 +54,9 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy firmware_bridge edge trainer
 
 bench: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[bench]' || echo "comparison peers not installed; their columns will be empty"
+	@# the comparison peers, without their dependencies: mppsolar pins paho-mqtt<2
+	$(PY) -m pip install --quiet --no-deps vedirect==1.1.0 mppsolar==0.16.56 \
+	  || echo "comparison peers not installed; their columns will be empty"
 	$(PY) -m bench
 
 demo: $(STAMP)
