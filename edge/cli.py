@@ -14,9 +14,9 @@ from firmware_bridge.clitools import dispatch
 #: subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("edge.commands.run", "run the agent (what the systemd service starts)"),
-    "check": ("edge.commands.check", "check config, bundle, devices and broker; non-zero on problems"),
+    "check": ("edge.commands.check", "check config, bundle, devices and broker"),
     "predict": ("edge.commands.predict", "print one forecast as JSON, for debugging"),
-    "deploy": ("edge.commands.deploy", "ship a release to a device over SSH and install the service"),
+    "deploy": ("edge.commands.deploy", "ship a release to a device over SSH, install it"),
 }
 
 

@@ -124,7 +124,10 @@ def _convert(value: Any, tp: Any, path: str | Path, key: str) -> Any:
             )
         if len(args) != len(value):
             raise ConfigError(path, key, f"expected {len(args)} items, got {len(value)}")
-        return tuple(_convert(v, a, path, f"{key}[{i}]") for i, (v, a) in enumerate(zip(args, value)))
+        return tuple(
+            _convert(v, a, path, f"{key}[{i}]")
+            for i, (v, a) in enumerate(zip(args, value, strict=True))
+        )
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(path, key, f"expected a number, got {type(value).__name__}")
@@ -176,7 +179,11 @@ def from_mapping(
     kwargs: dict[str, Any] = {}
     for name, field in fields.items():
         if name not in data:
-            if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            required = (
+                field.default is dataclasses.MISSING
+                and field.default_factory is dataclasses.MISSING
+            )
+            if required:
                 raise ConfigError(path, dotted + name, "required key is missing")
             continue
         kwargs[name] = _convert(data[name], hints[name], path, dotted + name)
