@@ -14,6 +14,13 @@ they return are published to ``helio/<site>/monitor/alerts``.
 Does NOT: decide what a message means beyond its topic and envelope (the
 store does), or compute scores.
 
+Broker settings matter: mosquitto queues at most ``max_queued_messages``
+(default 1000) QoS 1 messages per client that is away *or merely behind*,
+and silently drops the rest; measured on loopback with the defaults, a
+burst of 20,000 readings lost about a quarter. Give the monitor's broker
+``max_queued_messages 0`` (or a bound sized for the longest outage) and
+persistence; drops there still show up as sequence-gap loss in the store.
+
 Retained messages are not delivered through shared subscriptions (MQTT 5,
 section 4.8.2), so a monitor in a shared group also subscribes, unshared, to
 ``helio/+/+/status`` and ``helio/+/+/model``; both are idempotent upserts.
