@@ -164,51 +164,36 @@ def deploy(
     Raises
     ------
     DeployError
-        Before activation (unreachable host, missing key, wrong
-        architecture or Python, failed copy or install): nothing on the
-        device changed.
+        Before the switch (unreachable host, missing key, wrong
+        architecture or Python, short of disk, failed copy or install):
+        nothing on the device changed. During the switch only when the
+        connection drops (the device finishes by itself) or when the
+        rollback target is not healthy either.
     """
     if opts.dry_run:
         for i, line in enumerate(plan(release, opts, wheelhouse), 1):
             report(f"[dry-run {i}] {line}")
         return DeployResult(release.id, "dry-run")
-    lay = opts.layout
     report(f"connecting to {remote.target.destination}")
     remote.connect()
-    info = remote.step("probe", _args(opts, manager=opts.service_manager))
-    report(f"device: {info['machine']}, python {info['python']}, "
-           f"current release: {info['current'] or 'none'} (service {info.get('service', '?')})")
-    last = info.get("last_deploy")
-    if last and last.get("outcome") != "deployed":
-        report(f"note: the last deploy ({last.get('release')}) ended {last.get('outcome')}")
-    _check_platform(release, info)
-    if info.get("free_mb", 1e9) < opts.min_free_mb:
-        raise DeployError(f"only {info['free_mb']:.0f} MB free under {lay.base} on the device; "
-                          f"need {opts.min_free_mb:.0f} MB (remove old files, or --keep fewer)")
+    info = _probe(release, remote, opts, report)
     if info["current"] == release.id and not info["drift"]:
         report(f"already deployed: {release.id} is current and its files are unchanged; "
                "nothing changed")
+        if info.get("service") not in (None, "active"):
+            report("but the service is not active: see `journalctl -u helio-edge` on the device")
         return DeployResult(release.id, "already-deployed", previous=release.id)
-    if wheelhouse is not None:
-        report(f"copying wheelhouse ({len(release.manifest['wheelhouse'])} wheels)")
-        remote.push(wheelhouse, f"{lay.base}/wheelhouse", delete=False)
-    report(f"copying release {release.id}")
-    remote.push(release.dir, lay.release_dir(release.id), delete=True, keep=("venv", "FAILED"))
-    report("installing (offline)")
-    try:
-        remote.step("install", _args(opts, release=release.id, python=remote.python,
-                                     compile=opts.compile_bytecode))
-    except DeployError as exc:
-        raise DeployError(f"install failed; {info['current'] or 'nothing'} still runs.\n{exc}") \
-            from None
-    create = opts.create_user if opts.create_user is not None else lay.root == "/"
-    if create:
-        remote.step("ensure_user", _args(opts, user=opts.service_user))
+    _upload_and_install(release, remote, opts, wheelhouse=wheelhouse, current=info["current"],
+                        report=report)
     report(f"switching to {release.id} (the device rolls back by itself if it is not healthy)")
-    out = remote.step("switch", _args(
-        opts, release=release.id, user=opts.service_user, manager=opts.service_manager,
-        timeout=opts.health_timeout, skip=list(opts.health_skip), settle=opts.settle,
-    ), timeout=3 * opts.health_timeout + 600)
+    try:
+        out = remote.step("switch", _args(
+            opts, release=release.id, user=opts.service_user, manager=opts.service_manager,
+            timeout=opts.health_timeout, skip=list(opts.health_skip), settle=opts.settle,
+        ), timeout=3 * opts.health_timeout + 600)
+    except DeployError as exc:
+        raise DeployError(f"{exc}\n  the device finishes the switch (or the rollback) by "
+                          "itself; deploy again to see how it ended") from None
     previous, why = str(out["previous"]), str(out["message"])
     if out["outcome"] == "rollback-failed":
         raise DeployError(f"{release.id} failed and the rollback to {previous} did not become "
@@ -218,6 +203,44 @@ def deploy(
     report(f"healthy: {release.id} is live")
     remote.step("prune", _args(opts, keep=opts.keep, python=remote.python))
     return DeployResult(release.id, "deployed", previous=previous)
+
+
+def _probe(release: Release, remote: Remote, opts: DeployOptions,
+           report: Callable[[str], None]) -> dict[str, Any]:
+    """What the device runs; DeployError when the release cannot go there."""
+    info = remote.step("probe", _args(opts, manager=opts.service_manager))
+    report(f"device: {info['machine']}, python {info['python']}, "
+           f"current release: {info['current'] or 'none'} (service {info.get('service', '?')})")
+    last = info.get("last_deploy")
+    if last and last.get("outcome") != "deployed":
+        report(f"note: the last deploy ({last.get('release')}) ended {last.get('outcome')}")
+    _check_platform(release, info)
+    if info.get("free_mb", 1e9) < opts.min_free_mb:
+        raise DeployError(f"only {info['free_mb']:.0f} MB free under {opts.layout.base} on the "
+                          f"device; need {opts.min_free_mb:.0f} MB (remove old files, or --keep "
+                          "fewer)")
+    return info
+
+
+def _upload_and_install(release: Release, remote: Remote, opts: DeployOptions, *,
+                        wheelhouse: Path | None, current: str,
+                        report: Callable[[str], None]) -> None:
+    """Copy and install without touching what runs (DeployError on failure)."""
+    lay = opts.layout
+    if wheelhouse is not None:
+        report(f"copying wheelhouse ({len(release.manifest['wheelhouse'])} wheels)")
+        remote.push(wheelhouse, f"{lay.base}/wheelhouse", delete=False)
+    report(f"copying release {release.id}")
+    remote.push(release.dir, lay.release_dir(release.id), delete=True, keep=("venv", "FAILED"))
+    report("installing (offline)" if wheelhouse is not None else "installing (from the index)")
+    try:
+        remote.step("install", _args(opts, release=release.id, python=remote.python,
+                                     compile=opts.compile_bytecode))
+    except DeployError as exc:
+        raise DeployError(f"install failed; {current or 'nothing'} still runs.\n{exc}") \
+            from None
+    if opts.create_user if opts.create_user is not None else lay.root == "/":
+        remote.step("ensure_user", _args(opts, user=opts.service_user))
 
 
 def _check_platform(release: Release, info: dict[str, Any]) -> None:

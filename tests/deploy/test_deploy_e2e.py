@@ -10,6 +10,7 @@ the first install of the dependency environment is the expensive part.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ import pytest
 from edge.cli import main
 from edge.config import load_agent_config
 from edge.deploy_health import wait_online
+from edge.deploy_remote import DeployError, Remote, SshTarget
 from tests.conftest import free_port
 from tests.deploy.helpers import needs_bundle, write_template
 
@@ -70,7 +72,7 @@ def _check_installed(device) -> subprocess.CompletedProcess[str]:  # type: ignor
 
 
 def test_deploy_lifecycle_first_same_second_broken_rollback(  # type: ignore[no-untyped-def]
-    deploy_cli, device, mosquitto, tmp_path
+    deploy_cli, sshd, device, mosquitto, tmp_path
 ) -> None:
     cred = tmp_path / "cred.toml"
     cred.write_text('username = "abuja-01"\npassword = "not-a-real-secret"\n')
@@ -165,6 +167,23 @@ def test_deploy_lifecycle_first_same_second_broken_rollback(  # type: ignore[no-
     assert device.agent_pid() and device.agent_pid() != pid_b  # restarted on rel_b
     assert _check_installed(device).returncode == 0
     assert device.calls()[-1] == "is-active helio-edge.service"
+
+    # 5. the installer's link drops in the middle of a switch (back to rel_a): the device
+    #    finishes on its own and records how it ended
+    remote = Remote(SshTarget(sshd.destination, port=sshd.port, identity=str(sshd.identity),
+                              options=(f"UserKnownHostsFile={sshd.known_hosts}",)))
+    remote.connect()
+    with pytest.raises(DeployError, match="no answer"):
+        remote.step("switch", {"root": str(root), "release": rel_a, "user": "helio",
+                               "manager": str(device.manager), "timeout": 40, "skip": ["broker"],
+                               "settle": 1}, timeout=1.0)
+    last = root / "opt/helio-edge/last-deploy.json"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and rel_a not in (last.read_text() if last.exists() else ""):
+        time.sleep(0.5)
+    assert json.loads(last.read_text())["outcome"] == "deployed"
+    assert device.current() == rel_a
+    assert load_agent_config(root / "etc/helio-edge/config.toml").agent.heartbeat_s == 2.0
 
 
 def test_unreachable_host_is_a_clear_error_and_changes_nothing(  # type: ignore[no-untyped-def]
