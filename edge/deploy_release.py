@@ -150,19 +150,25 @@ def _is_table_array(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
 
 
-def dump_toml(data: Mapping[str, Any], header: str = "") -> str:
-    """Serialise tables of scalars/arrays and arrays of tables to TOML text."""
-    lines = [f"# {h}" for h in header.splitlines()]
-    scalars = {k: v for k, v in data.items() if not isinstance(v, dict) and not _is_table_array(v)}
-    lines += [f"{k} = {_toml_value(v)}" for k, v in scalars.items()]
+def _dump_table(name: str, data: Mapping[str, Any], lines: list[str], *, array: bool) -> None:
+    simple = {k: v for k, v in data.items() if not isinstance(v, dict) and not _is_table_array(v)}
+    if name:
+        lines += ["", f"[[{name}]]" if array else f"[{name}]"]
+    lines += [f"{json.dumps(k) if not k.isidentifier() else k} = {_toml_value(v)}"
+              for k, v in simple.items()]
     for key, value in data.items():
+        sub = f"{name}.{key}" if name else key
         if isinstance(value, dict):
-            lines += ["", f"[{key}]"]
-            lines += [f"{k} = {_toml_value(v)}" for k, v in value.items()]
+            _dump_table(sub, value, lines, array=False)
         elif _is_table_array(value):
             for item in value:
-                lines += ["", f"[[{key}]]"]
-                lines += [f"{k} = {_toml_value(v)}" for k, v in item.items()]
+                _dump_table(sub, item, lines, array=True)
+
+
+def dump_toml(data: Mapping[str, Any], header: str = "") -> str:
+    """Serialise nested tables, arrays of tables and scalars/arrays to TOML text."""
+    lines = [f"# {h}" for h in header.splitlines()]
+    _dump_table("", data, lines, array=False)
     return "\n".join(lines).lstrip("\n") + "\n"
 
 

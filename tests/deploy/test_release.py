@@ -136,6 +136,7 @@ def test_dump_toml_round_trips_the_agent_config_shape() -> None:
                      "poll_interval": 1.0},
                     {"id": "inv", "protocol": "pi30", "port": "socket://h:1", "timeout": 2}],
         "site": {"linke_turbidity": [5.5, 6.0]},
+        "rollout": {"shadow_s": 3600, "gate": {"max_ratio": 1.0, "min-samples": 96}},
     }
     text = dump_toml(data, header="generated\nsecond line")
     assert text.startswith("# generated\n# second line\n")
