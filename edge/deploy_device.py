@@ -352,7 +352,8 @@ def switch(args: dict[str, Any]) -> dict[str, Any]:
         if previous:
             _say(f"rolling back to {previous}")
             try:
-                _start(args, previous)
+                # the previous release was healthy: give it time rather than give up on it
+                _start({**args, "timeout": max(2 * float(args["timeout"]), 60.0)}, previous)
                 result["outcome"] = "rolled-back"
                 _say(f"rolled back: {previous} runs again")
             except StepError as again:
