@@ -123,6 +123,9 @@ def _build(
             raise BuildError(f"wheel {args.wheel} not found")
         wheel = args.wheel
     else:
+        if not (Path(args.source) / "setup.py").is_file():
+            raise BuildError(f"{args.source} is not a helio-edge checkout: pass --source DIR "
+                             "or --wheel FILE")
         say(f"building the wheel from {args.source}")
         wheel = build_wheel(args.source, cache / "wheels")
     reqs = wheel_requirements(wheel, target)
