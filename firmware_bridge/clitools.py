@@ -29,7 +29,7 @@ def build_parser(
     commands : mapping
         Subcommand name -> (module path, one-line help).
     """
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser = argparse.ArgumentParser(prog=prog, description=description.replace("``", ""))
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (module, help_text) in commands.items():
