@@ -31,6 +31,7 @@ setup(
         "numpy>=1.24",
         "pyserial>=3.5",
         "pymodbus>=3.8,<4",
+        "packaging>=23",  # helio-edge deploy evaluates the Pi's environment markers
     ],
     extras_require={
         "edge": EDGE,

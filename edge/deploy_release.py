@@ -258,8 +258,8 @@ def _render(inputs: ReleaseInputs, layout: DeviceLayout, st: _Stager) -> dict[st
     else:
         st.add_file(f"var/lib/helio-edge/bundle/{bundle.name}", bundle)
         model["bundle"] = layout.path(f"var/lib/helio-edge/bundle/{bundle.name}")
-    st.add_file(f"var/lib/helio-edge/keys/{key.name}", key)
-    model["public_key"] = layout.path(f"var/lib/helio-edge/keys/{key.name}")
+    st.add_file(f"etc/helio-edge/keys/{key.name}", key)
+    model["public_key"] = layout.path(f"etc/helio-edge/keys/{key.name}")
     if inputs.credentials is not None:
         load_credentials(_need(inputs.credentials, "credentials file"))
         st.add_file("etc/helio-edge/credentials.toml", inputs.credentials, mode=0o600,

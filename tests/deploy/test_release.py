@@ -49,7 +49,7 @@ def test_stage_renders_device_paths_and_keeps_secrets_private(
     assert cfg["agent"]["site"] == "/srv/pi/etc/helio-edge/site.toml"
     assert cfg["agent"]["state_dir"] == "/srv/pi/var/lib/helio-edge"
     assert cfg["model"]["bundle"] == "/srv/pi/var/lib/helio-edge/bundle"
-    assert cfg["model"]["public_key"] == f"/srv/pi/var/lib/helio-edge/keys/{PUBLIC_KEY.name}"
+    assert cfg["model"]["public_key"] == f"/srv/pi/etc/helio-edge/keys/{PUBLIC_KEY.name}"
     assert cfg["mqtt"]["credentials_file"] == "/srv/pi/etc/helio-edge/credentials.toml"
     assert (files / "etc/helio-edge/credentials.toml").stat().st_mode & 0o777 == 0o600
     entry = {f["path"]: f for f in rel.manifest["files"]}["etc/helio-edge/credentials.toml"]
