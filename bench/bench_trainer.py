@@ -65,17 +65,20 @@ def _table(site: str, result, seconds: float, lite_us: float, keras_us: float) -
     rows = [r for r in result.rows if r.target == "ghi"]
     seasons = sorted({r.season for r in rows} - {"all"})
     horizons = sorted({r.horizon_min for r in rows})
-    print(f"\n{site}: GHI skill vs smart persistence (daytime hold-out, n per cell)")
-    print(f"{'horizon':>8} {'all':>14}" + "".join(f"{s:>14}" for s in seasons)
-          + f"{'vs CLIPER':>11}{'cover':>7}")
+    print(f"\n{site}: GHI skill vs smart persistence (daytime hold-out; +/- day-block "
+          "bootstrap SE, n per cell)")
+    print(f"{'horizon':>8} {'all':>20}" + "".join(f"{s:>20}" for s in seasons)
+          + f"{'vs CLIPER':>17}{'cover':>7}")
     for h in horizons:
         cells = {r.season: r for r in rows if r.horizon_min == h}
         line = f"{h:>5} min"
         for s in ["all", *seasons]:
             r = cells.get(s)
-            line += f"{r.skill_vs_smart_persistence:>+8.3f} ({r.n:>4})" if r else f"{'-':>14}"
+            line += (f"{r.skill_vs_smart_persistence:>+8.3f}"
+                     f"+/-{r.skill_se_vs_smart_persistence:.3f} ({r.n:>4})" if r else f"{'-':>20}")
         a = cells["all"]
-        print(line + f"{a.skill_vs_cliper:>+11.3f}{a.coverage_p10_p90:>7.2f}")
+        print(line + f"{a.skill_vs_cliper:>+11.3f}+/-{a.skill_se_vs_cliper:.3f}"
+              f"{a.coverage_p10_p90:>7.2f}")
     pv = {r.horizon_min: r.skill_vs_smart_persistence for r in result.rows
           if r.target == "pv_power" and r.season == "all"}
     print("PV power skill (all): " + ", ".join(f"{h} min {s:+.3f}" for h, s in sorted(pv.items())))

@@ -115,6 +115,20 @@ class ModelSection:
         Weight of the squared error of P50 added to the pinball loss (0 =
         pure quantile regression; >0 moves P50 towards the mean, which is
         what RMSE and skill reward).
+    point_loss_weighting : {"none", "clear_sky_squared"}
+        ``clear_sky_squared`` weights each target's P50 squared error by
+        its clear-sky GHI squared (normalised to mean 1), so the loss is
+        the GHI mean squared error the gate scores, not the clear-sky
+        index one (where dawn and dusk count as much as noon).
+    early_stopping_patience : int
+        0: train exactly ``epochs`` epochs. >0: hold out the latest
+        ``validation_fraction`` of the training period (of every month's
+        training block with ``data.holdout = "monthly"``), stop when its
+        loss has not improved for this many epochs (``epochs`` is then the
+        maximum) and keep the best epoch's weights. The gate's hold-out is
+        never used for this.
+    validation_fraction : float
+        Share of the training period used for early stopping. [unitless]
     """
 
     hidden: tuple[int, ...] = (32, 32)
@@ -123,10 +137,17 @@ class ModelSection:
     learning_rate: float = 0.003
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
     point_weight: float = 0.0
+    point_loss_weighting: typing.Literal["none", "clear_sky_squared"] = "none"
+    early_stopping_patience: int = 0
+    validation_fraction: float = 0.2
 
     def __post_init__(self) -> None:
         if self.point_weight < 0:
             raise ValueError("point_weight must not be negative")
+        if self.early_stopping_patience < 0:
+            raise ValueError("early_stopping_patience must not be negative")
+        if not 0.05 <= self.validation_fraction <= 0.5:
+            raise ValueError("validation_fraction must be within [0.05, 0.5]")
         if not self.hidden or any(u < 1 for u in self.hidden):
             raise ValueError("hidden must list positive layer sizes")
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
@@ -184,6 +205,13 @@ class GateSection:
         Largest model.tflite size. [bytes]
     min_season_samples : int
         Seasons with fewer daytime samples than this are reported, not gated.
+    skill_tolerance_se : float
+        Per-season skill checks and CLIPER checks pass down to this many
+        day-block bootstrap standard errors below their threshold (0 =
+        strict): they then fail only when the model is significantly worse
+        than the threshold, which small season samples need. 1.645 is a
+        one-sided 5 % test. The overall checks against smart persistence
+        are always strict.
     """
 
     targets: tuple[str, ...] = ("ghi", "pv_power")
@@ -197,8 +225,11 @@ class GateSection:
     max_rail_share: float = 0.005
     max_model_bytes: int = 65536
     min_season_samples: int = 200
+    skill_tolerance_se: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.skill_tolerance_se <= 3.0:
+            raise ValueError("skill_tolerance_se must be within [0, 3]")
         bad = set(self.targets) - {"ghi", "dni", "dhi", "pv_power"}
         if bad or not self.targets:
             raise ValueError(f"targets must be among ghi, dni, dhi, pv_power (got {sorted(bad)})")

@@ -259,8 +259,9 @@ def score_bundle(bundle: Bundle, test: Dataset, *, train: Dataset | None, frame:
     sp = _reference(phys, smart_persistence(test), issue_k)
     cl = _reference(phys, fit_cliper(train if train is not None else test).predict(test), issue_k)
     seasons = season_labels(test.times, loc.latitude)
+    days = np.asarray(test.times.normalize().asi8)
     rows = score(forecast=fc, observed=obs, smart_persistence=sp, cliper=cl, mask=test.mask,
-                 horizons_min=test.spec.horizons_min, seasons=seasons)
+                 horizons_min=test.spec.horizons_min, seasons=seasons, groups=days)
     return Scored(rows, kt_int8, fc, obs, test)
 
 
@@ -278,9 +279,19 @@ def monthly_split(ds: Dataset, fraction: float) -> tuple[Dataset, Dataset]:
     Training rows whose feature history or targets reach into a hold-out
     block are dropped, so nothing of a hold-out block is seen in training.
     """
+    return _block_split(ds, _month_position(ds) >= 1.0 - fraction)
+
+
+def _month_position(ds: Dataset) -> np.ndarray:
+    """Position of each issue time within its calendar month, in [0, 1)."""
     t = ds.times
     day_of_month = (t.day - 1) + (t.hour * 60 + t.minute) / 1440.0
-    in_block = np.asarray(day_of_month >= (1.0 - fraction) * t.days_in_month)
+    return np.asarray(day_of_month / t.days_in_month, dtype=np.float64)
+
+
+def _block_split(ds: Dataset, in_block: np.ndarray) -> tuple[Dataset, Dataset]:
+    """Rows outside the blocks (minus those reaching into one) and rows inside."""
+    t = ds.times
     step = ds.spec.step_minutes
     reach = np.arange(-ds.spec.history_steps + 1, max(ds.spec.horizon_steps) + 1)
     epoch = (t.as_unit("s").asi8 // 60 // step).astype(np.int64)
@@ -289,6 +300,22 @@ def monthly_split(ds: Dataset, fraction: float) -> tuple[Dataset, Dataset]:
     if len(train) == 0 or len(test) == 0:
         raise ValueError("monthly hold-out leaves an empty training or hold-out set")
     return train, test
+
+
+def validation_split(train: Dataset, cfg: TrainConfig, split_date: str | None
+                     ) -> tuple[Dataset, Dataset]:
+    """Carve a chronological validation split out of the TRAINING rows (early stopping).
+
+    With the monthly hold-out, the latest ``model.validation_fraction`` of
+    every month's training block; otherwise the latest share of the
+    training span. Rows reaching into the validation blocks are dropped
+    from the fitting rows, as for the hold-out.
+    """
+    v = cfg.model.validation_fraction
+    if cfg.data.holdout == "monthly" and not split_date:
+        start = (1.0 - cfg.data.holdout_fraction) * (1.0 - v)
+        return _block_split(train, _month_position(train) >= start)
+    return train.split_fraction(1.0 - v)
 
 
 def _manifest(cfg: TrainConfig, spec: FeatureSpec, loaded: Loaded, *, train: Dataset,
@@ -381,7 +408,7 @@ def fit(
         With ``blessed`` False and no files written when the gate fails
         without ``force``.
     """
-    from trainer.model import FeatureScaling, fit_model  # noqa: PLC0415
+    from trainer.model import FeatureScaling  # noqa: PLC0415
     from trainer.quantize import to_float_tflite, to_int8_tflite  # noqa: PLC0415
 
     site = cfg.load_site()
@@ -397,9 +424,7 @@ def fit(
              f"from {split}")
     scaling = FeatureScaling.fit(train_day.X)
     z = scaling.apply(train_day.X)
-    model = fit_model(z, train_day.Y, train_day.mask, cfg.model, seed=cfg.seed,
-                      progress=lambda e, loss: progress(
-                          f"epoch {e}/{cfg.model.epochs} pinball loss {loss:.4f}"))
+    model = _train(cfg, train, train_day, scaling, split_date=split_date, progress=progress)
     progress("converting to int8 TFLite")
     int8_bytes = to_int8_tflite(model, z, cfg.quantization)
     float_bytes = to_float_tflite(model)
@@ -429,6 +454,28 @@ def fit(
     write_bundle(out_dir, manifest=manifest, model_bytes=int8_bytes, float_model_bytes=float_bytes,
                  rows=scored.rows, gate=gate, card=card, key_path=key_path)
     return result
+
+
+def _train(cfg: TrainConfig, train: Dataset, train_day: Dataset, scaling: Any, *,
+           split_date: str | None, progress: Progress) -> Any:
+    """Fit the model: on all training rows, or with early stopping on a validation split."""
+    from trainer.model import fit_model  # noqa: PLC0415
+
+    def report(e: int, loss: float) -> None:
+        progress(f"epoch {e}/{cfg.model.epochs} loss {loss:.4f}")
+
+    if cfg.model.early_stopping_patience == 0:
+        return fit_model(scaling.apply(train_day.X), train_day.Y, train_day.mask, cfg.model,
+                         seed=cfg.seed, progress=report, ghi_clear=train_day.ghi_clear)
+    fit_rows, val_rows = (d.daytime() for d in validation_split(train, cfg, split_date))
+    progress(f"early stopping on {len(val_rows)} validation rows carved out of the training "
+             f"period ({len(fit_rows)} rows fitted)")
+    model = fit_model(scaling.apply(fit_rows.X), fit_rows.Y, fit_rows.mask, cfg.model,
+                      seed=cfg.seed, progress=report, ghi_clear=fit_rows.ghi_clear,
+                      validation=(scaling.apply(val_rows.X), val_rows.Y, val_rows.mask,
+                                  val_rows.ghi_clear))
+    progress(f"kept the weights of epoch {model.best_epoch} (lowest validation loss)")
+    return model
 
 
 def _fan_horizon(spec: FeatureSpec) -> int:

@@ -31,6 +31,7 @@ __all__ = [
     "QUANTILES",
     "FeatureScaling",
     "build_model",
+    "clear_sky_weights",
     "fit_model",
     "pinball_loss",
     "predict_quantiles",
@@ -129,18 +130,22 @@ def build_model(n_features: int, n_horizons: int, cfg: ModelSection) -> Any:
     return keras.Model(inp, out, name="helio_quantile_mlp")
 
 
-def pinball_loss(n_horizons: int, point_weight: float = 0.0) -> Any:
+def pinball_loss(n_horizons: int, point_weight: float = 0.0, *, weighted: bool = False) -> Any:
     """Masked mean pinball loss over P10/P50/P90 for quantile-major outputs.
 
     ``y_true`` is ``[targets (n_h), mask (n_h)]``: targets where the mask is
     0 (night, missing) do not count. ``point_weight`` adds that multiple of
     the squared error of P50, pulling the middle output from the median
     towards the mean (the RMSE-optimal point forecast the gate scores).
+    With ``weighted``, ``y_true`` has a third block of ``n_h`` per-target
+    weights that multiply the squared-error term (see
+    :func:`clear_sky_weights`: the gate scores GHI, i.e. clear-sky index
+    error times clear-sky GHI, so noon errors count more than dawn ones).
     """
     taus = np.repeat(np.asarray(QUANTILES, dtype=np.float32), n_horizons)[None, :]
 
     def loss(y_true: Any, y_pred: Any) -> Any:
-        y, w = y_true[:, :n_horizons], y_true[:, n_horizons:]
+        y, w = y_true[:, :n_horizons], y_true[:, n_horizons : 2 * n_horizons]
         y3 = keras.ops.concatenate([y, y, y], axis=-1)
         w3 = keras.ops.concatenate([w, w, w], axis=-1)
         err = y3 - y_pred
@@ -148,12 +153,40 @@ def pinball_loss(n_horizons: int, point_weight: float = 0.0) -> Any:
         total = keras.ops.sum(per, axis=-1) / keras.ops.maximum(keras.ops.sum(w3, axis=-1), 1.0)
         if point_weight:
             sq = keras.ops.square(y - y_pred[:, n_horizons : 2 * n_horizons]) * w
+            if weighted:
+                sq = sq * y_true[:, 2 * n_horizons :]
             total += point_weight * keras.ops.sum(sq, axis=-1) / keras.ops.maximum(
                 keras.ops.sum(w, axis=-1), 1.0
             )
         return total
 
     return loss
+
+
+def clear_sky_weights(ghi_clear: np.ndarray, use: np.ndarray) -> np.ndarray:
+    """Squared-error weights ``ghi_clear**2``, normalised to mean 1 over used targets.
+
+    Parameters
+    ----------
+    ghi_clear : numpy.ndarray
+        Clear-sky GHI of each target period, shape (n, n_horizons). [W/m2]
+    use : numpy.ndarray of bool
+        Which targets count.
+    """
+    w = np.square(np.where(use, np.asarray(ghi_clear, dtype=np.float64), 0.0))
+    mean = float(w[use].mean()) if use.any() else 0.0
+    return (w / mean if mean > 0 else np.where(use, 1.0, 0.0)).astype(np.float32)
+
+
+def _y_true(y: np.ndarray, use: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
+    blocks = [np.where(use, y, 0.0), use]
+    if weight is not None:
+        blocks.append(np.where(use, weight, 0.0))
+    return np.concatenate(blocks, axis=1).astype(np.float32)
+
+
+def _use(y: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return np.asarray(np.asarray(mask, dtype=bool) & np.isfinite(y), dtype=bool)
 
 
 def fit_model(
@@ -164,6 +197,8 @@ def fit_model(
     *,
     seed: int,
     progress: Any = None,
+    ghi_clear: np.ndarray | None = None,
+    validation: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None] | None = None,
 ) -> Any:
     """Train the quantile MLP deterministically.
 
@@ -181,34 +216,62 @@ def fit_model(
         Seed for initialisation and shuffling.
     progress : callable, optional
         Called as ``progress(epoch, loss)`` after each epoch.
+    ghi_clear : numpy.ndarray, optional
+        Clear-sky GHI of each target, shape of ``y``; needed when
+        ``cfg.point_loss_weighting`` is ``"clear_sky_squared"``. [W/m2]
+    validation : tuple, optional
+        ``(x, y, mask, ghi_clear)`` of a chronological validation split
+        carved out of the training period. With
+        ``cfg.early_stopping_patience`` > 0, training stops once its loss
+        has not improved for that many epochs and the best epoch's weights
+        are restored.
 
     Returns
     -------
     keras.Model
-        The trained model.
+        The trained model; ``model.best_epoch`` is the epoch kept.
     """
     if x.ndim != 2 or y.ndim != 2 or len(x) != len(y):
         raise ValueError(f"x {x.shape} and y {y.shape} must be 2-D with equal rows")
-    use = np.asarray(mask, dtype=bool) & np.isfinite(y)
+    use = _use(y, mask)
     if not np.isfinite(x).all():
         raise ValueError("training features must be finite")
     if not use.any():
         raise ValueError("no daytime, measured targets to train on")
-    y_true = np.concatenate([np.where(use, y, 0.0), use], axis=1).astype(np.float32)
+    weighted = cfg.point_loss_weighting == "clear_sky_squared"
+    if weighted and ghi_clear is None:
+        raise ValueError("clear_sky_squared weighting needs ghi_clear")
+    stop = cfg.early_stopping_patience > 0
+    if stop and validation is None:
+        raise ValueError("early stopping needs a validation split")
+    weight = clear_sky_weights(ghi_clear, use) if ghi_clear is not None and weighted else None
+    y_true = _y_true(y, use, weight)
     seed_everything(seed)
     model = build_model(x.shape[1], y.shape[1], cfg)
     model.compile(
         optimizer=keras.optimizers.Adam(cfg.learning_rate),
-        loss=pinball_loss(y.shape[1], cfg.point_weight),
+        loss=pinball_loss(y.shape[1], cfg.point_weight, weighted=weighted),
     )
-    callbacks = []
+    callbacks: list[Any] = []
+    val_data = None
+    if stop and validation is not None:
+        vx, vy, vmask, vclear = validation
+        vuse = _use(vy, vmask)
+        if not vuse.any():
+            raise ValueError("no daytime, measured targets in the validation split")
+        if weighted and vclear is None:
+            raise ValueError("clear_sky_squared weighting needs the validation ghi_clear")
+        vw = clear_sky_weights(vclear, vuse) if weighted and vclear is not None else None
+        val_data = (vx.astype(np.float32), _y_true(vy, vuse, vw))
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=cfg.early_stopping_patience, restore_best_weights=True))
     if progress is not None:
         callbacks.append(
             keras.callbacks.LambdaCallback(
                 on_epoch_end=lambda epoch, logs: progress(epoch + 1, float(logs["loss"]))
             )
         )
-    model.fit(
+    hist = model.fit(
         x.astype(np.float32),
         y_true,
         epochs=cfg.epochs,
@@ -216,7 +279,10 @@ def fit_model(
         shuffle=True,
         verbose=0,
         callbacks=callbacks,
+        validation_data=val_data,
     )
+    losses = hist.history.get("val_loss") or hist.history["loss"]
+    model.best_epoch = int(np.argmin(losses)) + 1 if stop else len(losses)
     return model
 
 

@@ -239,3 +239,52 @@ def test_monthly_holdout_blocks_do_not_leak(tmp_path: Path) -> None:
     for t in train.times[::7]:
         assert all(t + k * hour not in held for k in range(-2, 4))
     assert len(test) / len(ds) == pytest.approx(0.25, abs=0.03)
+
+
+def test_validation_split_lies_inside_the_training_blocks(tmp_path: Path) -> None:
+    """Early stopping never sees the gate's hold-out, and fitting rows never touch it."""
+    import dataclasses
+
+    import pandas as pd
+
+    from edge.features import FeatureSpec
+    from trainer.config import load_train_config
+    from trainer.dataset import build_dataset
+    from trainer.fit import monthly_split, synthetic_frame, validation_split
+
+    cfg = load_train_config(write_config(tmp_path / "c.toml"))
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, holdout="monthly"))
+    site = cfg.load_site().site
+    frame = synthetic_frame(site, "2025-01-01", 120, seed=1, sample_minutes=60)
+    spec = FeatureSpec(step_minutes=60, horizons_min=(60, 180), history_steps=3)
+    train, test = monthly_split(build_dataset(frame, spec, site), 0.25)
+    fit_rows, val = validation_split(train, cfg, None)
+    assert not set(val.times) & set(test.times)
+    assert set(val.times) <= set(train.times)
+    assert set(val.times.month) == set(range(1, 5))
+    held = set(val.times)
+    hour = pd.Timedelta(hours=1)
+    for t in fit_rows.times[::5]:
+        assert all(t + k * hour not in held for k in range(-2, 4))
+    share = len(val) / len(train)
+    assert share == pytest.approx(cfg.model.validation_fraction, abs=0.06)
+    tail_fit, tail_val = validation_split(train, cfg, "2025-04-01")
+    assert tail_fit.times[-1] < tail_val.times[0]
+
+
+def test_fit_with_weighted_loss_and_early_stopping(tmp_path: Path) -> None:
+    config = tmp_path / "es.toml"
+    write_config(config)
+    text = config.read_text().replace(
+        "[model]\nhidden = [16]\nepochs = 3\n",
+        '[model]\nhidden = [16]\nepochs = 6\nearly_stopping_patience = 2\npoint_weight = 2.0\n'
+        'point_loss_weighting = "clear_sky_squared"\n')
+    config.write_text(text)
+    from trainer.config import load_train_config
+    from trainer.fit import fit
+
+    messages: list[str] = []
+    result = fit(load_train_config(config), out_dir=tmp_path / "b", progress=messages.append)
+    assert result.blessed
+    assert any("early stopping on" in m for m in messages)
+    assert result.manifest["config"]["model"]["point_loss_weighting"] == "clear_sky_squared"

@@ -87,3 +87,57 @@ def test_feature_scaling_round_trip() -> None:
     np.testing.assert_allclose(z[:, :3].std(axis=0), 1.0, atol=1e-4)
     assert np.isfinite(z).all()
     assert set(s.to_dict()) == {"offset", "scale"}
+
+
+def test_clear_sky_weights_are_squared_and_normalised_over_used_targets() -> None:
+    from trainer.model import clear_sky_weights
+
+    clear = np.array([[100.0, 200.0], [300.0, 900.0]])
+    use = np.array([[True, True], [True, False]])
+    w = clear_sky_weights(clear, use)
+    assert w[1, 1] == 0.0
+    assert w[use].mean() == pytest.approx(1.0)
+    assert w[0, 1] / w[0, 0] == pytest.approx(4.0)
+    assert w[1, 0] / w[0, 0] == pytest.approx(9.0)
+
+
+def test_weighted_loss_scales_the_point_error_by_the_target_weight() -> None:
+    from trainer.model import pinball_loss
+
+    loss = pinball_loss(1, point_weight=1.0, weighted=True)
+    pred = np.array([[0.5, 0.5, 0.5]], np.float32)  # P10 = P50 = P90 = 0.5
+    y1 = np.array([[0.7, 1.0, 1.0]], np.float32)
+    y3 = np.array([[0.7, 1.0, 3.0]], np.float32)
+    pinball = (0.1 * 0.2 + 0.5 * 0.2 + 0.9 * 0.2) / 3
+    assert float(loss(y1, pred)[0]) == pytest.approx(pinball + 0.04, rel=1e-5)
+    assert float(loss(y3, pred)[0]) == pytest.approx(pinball + 3 * 0.04, rel=1e-5)
+
+
+def test_early_stopping_keeps_the_best_validation_epoch() -> None:
+    import keras
+
+    from trainer.config import ModelSection
+    from trainer.model import fit_model, pinball_loss
+
+    # pure-noise targets and a wide net: it overfits within a few epochs
+    rng = np.random.default_rng(0)
+    x, vx = (rng.normal(size=(200, 12)).astype(np.float32) for _ in range(2))
+    y, vy = ((0.7 + 0.2 * rng.normal(size=(200, 2))).astype(np.float32) for _ in range(2))
+    mask = np.ones(y.shape, bool)
+    clear = np.full(y.shape, 800.0)
+    cfg = ModelSection(hidden=(64,), epochs=60, batch_size=16, learning_rate=0.01,
+                       early_stopping_patience=3, point_weight=1.0,
+                       point_loss_weighting="clear_sky_squared")
+    model = fit_model(x, y, mask, cfg, seed=2, ghi_clear=clear,
+                      validation=(vx, vy, mask, clear))
+    history = model.history.history["val_loss"]
+    assert len(history) < cfg.epochs  # it stopped
+    assert model.best_epoch == int(np.argmin(history)) + 1 < len(history)
+    val_true = np.concatenate([vy, mask, np.ones_like(vy)], axis=1).astype(np.float32)
+    loss = pinball_loss(y.shape[1], 1.0, weighted=True)
+    kept = float(keras.ops.mean(loss(val_true, model(vx, training=False))))
+    assert kept == pytest.approx(min(history), rel=1e-3)  # the best weights, not the last
+    with pytest.raises(ValueError, match="validation split"):
+        fit_model(x, y, mask, cfg, seed=2, ghi_clear=clear)
+    with pytest.raises(ValueError, match="ghi_clear"):
+        fit_model(x, y, mask, cfg, seed=2, validation=(vx, vy, mask, None))

@@ -107,3 +107,53 @@ def test_compare_int8() -> None:
     assert rep.rmse_float == pytest.approx(0.1) and rep.rmse_int8 == pytest.approx(0.2)
     assert rep.rmse_increase == pytest.approx(1.0)
     assert rep.max_abs_diff == pytest.approx(0.1)
+
+
+def _season_case(shift: float, n_days: int = 40, per_day: int = 8, seed: int = 3):
+    """Season 'b' forecasts drift from good to worse than persistence by ``shift``."""
+    rng = np.random.default_rng(seed)
+    n = 2 * n_days * per_day
+    obs = rng.uniform(100, 900, size=(n, 1))
+    sp = obs + rng.normal(0, 100, size=(n, 1))
+    seasons = np.repeat(["a", "b"], n // 2)
+    err = rng.normal(0, 1, size=(n, 1))
+    b = seasons == "b"
+    rms = lambda e: np.sqrt(np.mean(e**2))  # noqa: E731
+    err[~b] *= 60.0 / rms(err[~b])
+    err[b] *= (1.0 + shift) * rms(sp[b] - obs[b]) / rms(err[b])  # skill exactly -shift in 'b'
+    p50 = obs + err
+    q = np.stack([p50 - 300, p50, p50 + 300], axis=2)
+    days = np.arange(n) // per_day
+    return score(forecast={"ghi": q}, observed={"ghi": obs}, smart_persistence={"ghi": sp},
+                 cliper={"ghi": sp}, mask=np.ones(obs.shape, bool), horizons_min=(60,),
+                 seasons=seasons, groups=days)
+
+
+def test_skill_standard_errors_come_from_the_day_bootstrap() -> None:
+    rows = _season_case(0.0)
+    for r in rows:
+        assert 0.0 < r.skill_se_vs_smart_persistence < 0.2
+        assert r.skill_se_vs_cliper == pytest.approx(r.skill_se_vs_smart_persistence)
+    small = next(r for r in rows if r.season == "b")
+    big = next(r for r in rows if r.season == "all")
+    assert small.skill_se_vs_smart_persistence > big.skill_se_vs_smart_persistence
+    obs, sp, q, seasons = _case()
+    assert all(np.isnan(r.skill_se_vs_smart_persistence) for r in _rows(q, obs, sp, seasons))
+
+
+def test_season_tolerance_forgives_noise_but_not_a_clearly_worse_season() -> None:
+    strict = GateSection(targets=("ghi",), coverage_min=0.0, coverage_max=1.0,
+                         cliper_from_min=999, min_season_samples=50)
+    tolerant = GateSection(targets=("ghi",), coverage_min=0.0, coverage_max=1.0,
+                           cliper_from_min=999, min_season_samples=50, skill_tolerance_se=1.645)
+    slightly = _season_case(0.02)
+    b = next(r for r in slightly if r.season == "b")
+    assert b.skill_vs_smart_persistence == pytest.approx(-0.02)
+    assert b.skill_vs_smart_persistence > -1.645 * b.skill_se_vs_smart_persistence
+    assert not run_gate(slightly, _int8_ok(), 9000, strict).passed
+    gate = run_gate(slightly, _int8_ok(), 9000, tolerant)
+    assert gate.passed, gate.failures
+    clearly = _season_case(0.5)
+    failed = {c.name for c in run_gate(clearly, _int8_ok(), 9000, tolerant).failures}
+    assert "skill vs smart persistence, ghi 60 min, season b" in failed
+    assert "skill vs smart persistence, ghi 60 min, season a" not in failed
