@@ -101,6 +101,7 @@ __all__ = [
     "READERS",
     "DataError",
     "ReaderSpec",
+    "median_spacing_minutes",
     "read_weather",
     "site_from_metadata",
 ]
@@ -239,7 +240,7 @@ def read_weather(
         raise DataError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
     frame = _finish(frame, path, fmt)
     if interval is None:
-        interval = _median_spacing_minutes(frame.index)
+        interval = median_spacing_minutes(frame.index)
     if label == "instant":
         interval = 0.0
     frame.index = frame.index + pd.Timedelta(minutes=_centre_shift(label, interval))
@@ -400,7 +401,8 @@ def _first(meta: Mapping[str, Any], keys: tuple[str, ...]) -> float | None:
     return None
 
 
-def _median_spacing_minutes(idx: pd.DatetimeIndex) -> float:
+def median_spacing_minutes(idx: pd.DatetimeIndex) -> float:
+    """Median positive spacing of ``idx`` (0 for fewer than two stamps). [minutes]"""
     if len(idx) < 2:
         return 0.0
     d = np.diff(idx.as_unit("s").asi8)

@@ -42,7 +42,7 @@ from edge.features import (
     clearsky_index,
     compute_feature_matrix,
 )
-from trainer.data import DataError
+from trainer.data import DataError, median_spacing_minutes
 
 __all__ = [
     "Cliper",
@@ -96,7 +96,7 @@ def resample_to_step(
     idx = frame.index
     if not isinstance(idx, pd.DatetimeIndex) or idx.tz is None:
         raise DataError("frame index must be a timezone-aware DatetimeIndex")
-    spacing = _median_spacing_minutes(idx)
+    spacing = median_spacing_minutes(idx)
     if interval_minutes is None:
         interval_minutes = float(frame.attrs.get("interval_minutes", spacing))
     resolution = max(spacing, interval_minutes)
@@ -119,14 +119,6 @@ def resample_to_step(
     out.attrs = {**frame.attrs, "interval_minutes": float(step_minutes),
                  "interval_label": "end"}
     return out
-
-
-def _median_spacing_minutes(idx: pd.DatetimeIndex) -> float:
-    if len(idx) < 2:
-        return 0.0
-    d = np.diff(idx.as_unit("s").asi8)
-    d = d[d > 0]
-    return float(np.median(d)) / 60.0 if d.size else 0.0
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
