@@ -28,6 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from firmware_bridge.simulators.faults import STALL_S, Faults
+
 __all__ = ["Endpoint", "OutputQueue", "PtyEndpoint", "Server", "Session", "TcpEndpoint"]
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,15 @@ class OutputQueue:
         if data:
             self._seq += 1
             heapq.heappush(self._heap, (at, self._seq, data))
+
+    def put_frame(self, at: float, frame: bytes, faults: Faults) -> None:
+        """Send ``frame`` at ``at``, cut by a mid-frame stall when that fault hits. [s]"""
+        if faults.hit("stall"):
+            head, tail = faults.split(frame)
+            self.put(at, head)
+            self.put(at + STALL_S, tail)
+        else:
+            self.put(at, frame)
 
     def pop_due(self, now: float) -> list[bytes]:
         """Everything due by ``now``."""

@@ -29,7 +29,7 @@ from pymodbus.pdu.register_message import (
 from firmware_bridge.protocols import epever
 from firmware_bridge.readings import Value
 from firmware_bridge.simulators.base import OutputQueue
-from firmware_bridge.simulators.faults import STALL_S, Faults
+from firmware_bridge.simulators.faults import Faults
 from firmware_bridge.simulators.plant import Plant, PlantState
 
 __all__ = ["EpeverController", "EpeverSession"]
@@ -228,12 +228,7 @@ class EpeverSession:
             frame = f.corrupt(frame, start=1, end=len(frame) - 2)
         if f.hit("truncated"):
             frame = f.truncate(frame)
-        if f.hit("stall"):
-            head, tail = f.split(frame)
-            self.out.put(at, head)
-            self.out.put(at + STALL_S, tail)
-            return
-        self.out.put(at, frame)
+        self.out.put_frame(at, frame, f)
 
     def wakeup(self) -> float:
         return self.out.next_time()

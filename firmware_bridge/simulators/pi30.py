@@ -19,7 +19,7 @@ from firmware_bridge.errors import BridgeError
 from firmware_bridge.protocols import pi30
 from firmware_bridge.readings import Value
 from firmware_bridge.simulators.base import OutputQueue
-from firmware_bridge.simulators.faults import STALL_S, Faults
+from firmware_bridge.simulators.faults import Faults
 from firmware_bridge.simulators.plant import Plant
 
 __all__ = ["LATENCY_S", "Pi30Session", "inverter_values", "ratings"]
@@ -179,9 +179,4 @@ class Pi30Session:
         previous, self._previous = self._previous, frame
         if previous and f.hit("concatenated"):  # overlapping reads on real inverters
             frame = previous + frame
-        if f.hit("stall"):
-            head, tail = f.split(frame)
-            self.out.put(at, head)
-            self.out.put(at + STALL_S, tail)
-            return
-        self.out.put(at, frame)
+        self.out.put_frame(at, frame, f)

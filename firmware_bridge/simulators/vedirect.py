@@ -21,7 +21,7 @@ from firmware_bridge.errors import BridgeError
 from firmware_bridge.protocols import vedirect
 from firmware_bridge.readings import Value
 from firmware_bridge.simulators.base import OutputQueue
-from firmware_bridge.simulators.faults import STALL_S, Faults
+from firmware_bridge.simulators.faults import Faults
 from firmware_bridge.simulators.plant import Plant, PlantState
 
 __all__ = ["PROFILES", "VeDirectSession", "mppt_values"]
@@ -179,9 +179,4 @@ class VeDirectSession:
         if f.hit("hex_after_checksum"):
             raw = round(state.pv_voltage * 100.0)
             frame += vedirect.build_async_frame(_EDBB_PANEL_VOLTAGE, raw & 0xFFFF)
-        if f.hit("stall"):
-            head, tail = f.split(frame)
-            self.out.put(at, head)
-            self.out.put(at + STALL_S, tail)
-            return
-        self.out.put(at, frame)
+        self.out.put_frame(at, frame, f)
