@@ -205,6 +205,10 @@ class GateSection:
         Largest model.tflite size. [bytes]
     min_season_samples : int
         Seasons with fewer daytime samples than this are reported, not gated.
+    min_holdout_samples : int
+        Fewest daytime hold-out samples per gated target and horizon (0 =
+        no check): skill measured on a few days says little, so a model
+        fitted and judged on too little data is not blessed.
     skill_tolerance_se : float
         Per-season skill checks and CLIPER checks pass down to this many
         day-block bootstrap standard errors below their threshold (0 =
@@ -225,6 +229,7 @@ class GateSection:
     max_rail_share: float = 0.005
     max_model_bytes: int = 65536
     min_season_samples: int = 200
+    min_holdout_samples: int = 0
     skill_tolerance_se: float = 0.0
 
     def __post_init__(self) -> None:

@@ -313,6 +313,11 @@ def _skill_checks(rows: Sequence[MetricRow], cfg: GateSection) -> list[Check]:
         if r.target not in cfg.targets:
             continue
         label = f"{r.target} {r.horizon_min} min"
+        if r.season == ALL_SEASONS and cfg.min_holdout_samples > 0:
+            checks.append(Check(
+                f"daytime hold-out samples, {label}", bool(r.n >= cfg.min_holdout_samples),
+                float(r.n), float(cfg.min_holdout_samples),
+                f"{r.n}, need >= {cfg.min_holdout_samples} (more data, or a longer hold-out)"))
         if r.season == ALL_SEASONS:
             checks.append(_at_least(f"skill vs smart persistence, {label}",
                                     r.skill_vs_smart_persistence, cfg.min_skill, r.n))
@@ -361,7 +366,8 @@ def run_gate(
 ) -> GateResult:
     """Apply the thresholds of ``cfg`` to the scores.
 
-    Checks: skill vs smart persistence per gated target and horizon
+    Checks: enough daytime hold-out samples (``min_holdout_samples``),
+    skill vs smart persistence per gated target and horizon
     (overall, and per season with enough samples), skill vs CLIPER from
     ``cliper_from_min`` on, P10..P90 coverage of GHI, int8 RMSE increase,
     share of int8 outputs at the rails, model size, and that every gated

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from trainer.config import GateSection
-from trainer.validate import Int8Report, compare_int8, run_gate, score
+from trainer.validate import ALL_SEASONS, Int8Report, compare_int8, run_gate, score
 
 
 def _case(n: int = 400, n_h: int = 2, seed: int = 0):
@@ -157,3 +159,17 @@ def test_season_tolerance_forgives_noise_but_not_a_clearly_worse_season() -> Non
     failed = {c.name for c in run_gate(clearly, _int8_ok(), 9000, tolerant).failures}
     assert "skill vs smart persistence, ghi 60 min, season b" in failed
     assert "skill vs smart persistence, ghi 60 min, season a" not in failed
+
+
+def test_gate_refuses_a_good_model_judged_on_too_few_days() -> None:
+    """A good score on a short hold-out is not enough to bless a model."""
+    obs, sp, q, seasons = _case()
+    rows = _rows(q, obs, sp, seasons)
+    n = min(r.n for r in rows if r.season == ALL_SEASONS)
+    enough = GateSection(targets=("ghi",), cliper_from_min=120, min_season_samples=50,
+                         min_holdout_samples=n)
+    assert run_gate(rows, _int8_ok(), 9000, enough).passed
+    too_few = dataclasses.replace(enough, min_holdout_samples=n + 1)
+    gate = run_gate(rows, _int8_ok(), 9000, too_few)
+    assert not gate.passed
+    assert {c.name for c in gate.failures} >= {"daytime hold-out samples, ghi 60 min"}
