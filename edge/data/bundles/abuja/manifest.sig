@@ -1,1 +1,1 @@
-bnNYlHuwn2Sa4OWbKBXKN1gXPIY5IAlrLUq+5Z6j5TJg59EVRNylrsgrwbG7FWKzn/Mlg3IuPsqx/g1rjlnMDg==
+j/XVotcTlSiXfcwdg5RAWFcCBnL52Y6cVM6CBKrertxxy13+jc7GhOENkao9/Wvv6oqsrmCteyVButTfZScqCg==
