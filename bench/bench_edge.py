@@ -40,11 +40,11 @@ def _pct(samples: list[float]) -> tuple[float, float]:
 
 def bench_predict() -> None:
     """Features + interpreter, post-processing, whole step."""
-    from edge.bundle import load_bundle
-    from edge.config import load_site
-    from edge.engine import ForecastEngine, ModelHolder
-    from edge.features import compute_features
-    from edge.predictor import Predictor, runtime_name
+    from edge.forecasting.bundle import load_bundle
+    from edge.forecasting.engine import ForecastEngine, ModelHolder
+    from edge.forecasting.features import compute_features
+    from edge.forecasting.predictor import Predictor, runtime_name
+    from edge.forecasting.site import load_site
 
     site = load_site(REPO / "configs/sites/abuja.toml")
     holder = ModelHolder(lambda: load_bundle(BUNDLE, PUBKEY), Predictor)
@@ -99,12 +99,12 @@ def bench_predict() -> None:
 
 def bench_cycle_cpu() -> None:
     """CPU per forecast message and per durable reading (outbox put, fsync)."""
-    from edge.bundle import load_bundle
-    from edge.config import load_site
-    from edge.engine import ForecastEngine, ModelHolder
-    from edge.messages import Topics, forecast_message, reading_message
-    from edge.outbox import Outbox
-    from edge.predictor import Predictor
+    from edge.forecasting.bundle import load_bundle
+    from edge.forecasting.engine import ForecastEngine, ModelHolder
+    from edge.forecasting.predictor import Predictor
+    from edge.forecasting.site import load_site
+    from edge.runtime.messages import Topics, forecast_message, reading_message
+    from edge.runtime.outbox import Outbox
     from firmware_bridge.readings import Reading
 
     site = load_site(REPO / "configs/sites/abuja.toml")
@@ -142,8 +142,8 @@ def bench_cycle_cpu() -> None:
 
 
 def _broker(workdir: Path) -> tuple[str, int, subprocess.Popen[bytes] | None, object | None]:
-    from edge.broker import EmbeddedBroker
     from edge.demo import _free_port, _wait_port, find_mosquitto
+    from edge.demo.broker import EmbeddedBroker
 
     binary = find_mosquitto()
     if binary is None:
@@ -162,9 +162,9 @@ def bench_drain() -> None:
     """86,400 queued messages drained to a local broker at QoS 1."""
     import random
 
-    from edge.messages import Topics
-    from edge.outbox import Outbox
-    from edge.publisher import BrokerSettings, MqttPublisher
+    from edge.runtime.messages import Topics
+    from edge.runtime.outbox import Outbox
+    from edge.runtime.publisher import BrokerSettings, MqttPublisher
 
     topics = Topics("abuja-01")
     with tempfile.TemporaryDirectory() as tmp:
@@ -205,11 +205,11 @@ def bench_drain() -> None:
 
 def bench_rss() -> None:
     """Resident memory of a running agent process with two simulated devices."""
-    from firmware_bridge.simulators.runner import start_simulator
+    from edge.simulation import simulate_device
 
     site = REPO / "configs/sites/abuja.toml"
-    sims = {"mppt": start_simulator("vedirect", site=site),
-            "inverter": start_simulator("pi30", site=site)}
+    sims = {"mppt": simulate_device("vedirect", site=site),
+            "inverter": simulate_device("pi30", site=site)}
     with tempfile.TemporaryDirectory() as tmp:
         kind, port, proc, emb = _broker(Path(tmp))
         cfg = Path(tmp) / "agent.toml"

@@ -35,7 +35,7 @@ def _pvlib_data(name: str) -> Path:
 
 def _latency(result) -> tuple[float, float]:
     """Median microseconds per call: edge interpreter (set+invoke+get) and Keras model call."""
-    from edge.predictor import Predictor
+    from edge.forecasting.predictor import Predictor
 
     p = Predictor(result.bundle)
     interp = p._interp  # the raw interpreter calls, as the issue asks

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("edge.commands.check", "check config, bundle, devices and broker"),
     "predict": ("edge.commands.predict", "print one forecast as JSON, for debugging"),
     "deploy": ("edge.commands.deploy", "ship a release to a device over SSH, install it"),
+    "simulate": ("edge.commands.simulate", "serve a simulated device of a site on a pty or TCP"),
 }
 
 

@@ -1,4 +1,4 @@
-"""``helio-bridge``: decode captures, serve simulators, read devices.
+"""``helio-bridge``: decode captures, read devices.
 
 Subcommands live one per module (``add_arguments``/``run``); see
 :mod:`firmware_bridge.clitools`.
@@ -14,7 +14,6 @@ from firmware_bridge.clitools import dispatch
 #: subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "decode": ("firmware_bridge.commands.decode", "decode a raw capture to JSON lines"),
-    "simulate": ("firmware_bridge.commands.simulate", "serve a simulated device on a pty or TCP"),
     "read": ("firmware_bridge.commands.read", "read a device and print readings as JSON lines"),
 }
 

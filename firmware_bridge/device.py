@@ -1,6 +1,6 @@
 """A polled device: transport + protocol, surviving real serial failures.
 
-Responsible for: turning a :class:`~edge.config.DeviceConfig`-shaped entry
+Responsible for: turning a :class:`~firmware_bridge.config.DeviceConfig`-shaped entry
 into a :class:`Device` whose :meth:`Device.poll` returns a
 :class:`~firmware_bridge.readings.Reading` (or None) and never raises on
 serial faults: an adapter that vanishes and comes back (reconnect with
@@ -18,63 +18,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
-from datetime import UTC, datetime
-from typing import Any, Protocol
 
-from firmware_bridge.drivers import Driver, make_driver
+from firmware_bridge.clock import Clock, SystemClock
+from firmware_bridge.config import DeviceConfig
+from firmware_bridge.drivers import DeviceStats, Driver, make_driver
 from firmware_bridge.errors import BridgeError, DeviceTimeout, DeviceUnavailable
 from firmware_bridge.readings import Reading, Value
 
-__all__ = ["Clock", "Device", "DeviceSettings", "DeviceStats", "SystemClock", "open_device"]
+__all__ = ["Device", "DeviceSettings", "open_device"]
 
 log = logging.getLogger(__name__)
-
-
-class Clock(Protocol):
-    """Time source injected into devices (tests pass a fake)."""
-
-    def monotonic(self) -> float:
-        """Seconds on a clock that never goes back. [s]"""
-        ...
-
-    def now_utc(self) -> datetime:
-        """Wall-clock time, UTC-aware."""
-        ...
-
-    def sleep(self, seconds: float) -> None:
-        """Block for ``seconds``. [s]"""
-        ...
-
-
-class SystemClock:
-    """The real clocks."""
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def now_utc(self) -> datetime:
-        return datetime.now(UTC)
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(max(seconds, 0.0))
-
-
-class DeviceConfigLike(Protocol):
-    """What :func:`open_device` needs of :class:`edge.config.DeviceConfig`."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def protocol(self) -> str: ...
-    @property
-    def port(self) -> str: ...
-    @property
-    def poll_interval(self) -> float: ...
-    @property
-    def baudrate(self) -> int: ...
-    @property
-    def timeout(self) -> float: ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -100,29 +53,6 @@ class DeviceSettings:
     backoff_max: float = 30.0
     reopen_after_timeouts: int = 5
     device_id: int = 1
-
-
-@dataclasses.dataclass(slots=True)
-class DeviceStats:
-    """Counters of one device (the ``devices`` entry of the status message)."""
-
-    connected: bool = False
-    frames_good: int = 0
-    checksum_errors: int = 0
-    protocol_errors: int = 0
-    timeouts: int = 0
-    reconnects: int = 0
-    last_reading_utc: datetime | None = None
-    stale: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict; ``last_reading`` as ISO 8601 with ``Z`` (or None)."""
-        out = dataclasses.asdict(self)
-        stamp = out.pop("last_reading_utc")
-        out["last_reading"] = (
-            stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z") if stamp else None
-        )
-        return out
 
 
 class Device:
@@ -287,13 +217,13 @@ class Device:
 
 
 def open_device(
-    cfg: DeviceConfigLike,
+    cfg: DeviceConfig,
     *,
     clock: Clock | None = None,
     settings: DeviceSettings | None = None,
     connect: bool = True,
 ) -> Device:
-    """A :class:`Device` for ``cfg`` (``edge.config.DeviceConfig``).
+    """A :class:`Device` for ``cfg`` (``firmware_bridge.config.DeviceConfig``).
 
     Parameters
     ----------

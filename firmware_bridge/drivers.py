@@ -16,9 +16,11 @@ other :class:`~firmware_bridge.errors.BridgeError` subclasses.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from datetime import datetime
+from typing import Any, Protocol
 
 from pymodbus.client import ModbusSerialClient
 from pymodbus.exceptions import ConnectionException, ModbusException
@@ -28,13 +30,34 @@ from firmware_bridge.protocols import PROTOCOLS
 from firmware_bridge.protocols.base import Values
 from firmware_bridge.transport import SerialPort, open_serial
 
-if TYPE_CHECKING:
-    from firmware_bridge.device import DeviceStats
-
-__all__ = ["Driver", "ModbusDriver", "Pi30Driver", "VeDirectDriver", "make_driver"]
+__all__ = ["DeviceStats", "Driver", "ModbusDriver", "Pi30Driver", "VeDirectDriver", "make_driver"]
 
 #: VE.Direct: restart framing after this much silence mid-block (OnBattery's rule) [s]
 _STALL_RESET = 0.5
+
+
+
+@dataclasses.dataclass(slots=True)
+class DeviceStats:
+    """Counters of one device (the ``devices`` entry of the status message)."""
+
+    connected: bool = False
+    frames_good: int = 0
+    checksum_errors: int = 0
+    protocol_errors: int = 0
+    timeouts: int = 0
+    reconnects: int = 0
+    last_reading_utc: datetime | None = None
+    stale: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; ``last_reading`` as ISO 8601 with ``Z`` (or None)."""
+        out = dataclasses.asdict(self)
+        stamp = out.pop("last_reading_utc")
+        out["last_reading"] = (
+            stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z") if stamp else None
+        )
+        return out
 
 
 class Driver(Protocol):

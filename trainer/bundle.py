@@ -8,7 +8,7 @@ manifest so the edge can refuse any altered file, rendering the card
 sample days, quantile reliability), and signing the manifest.
 
 Does NOT: train, score, or decide blessing (the caller passes the gate
-result); verify bundles (:mod:`edge.bundle`).
+result); verify bundles (:mod:`edge.forecasting.bundle`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.bundle import (
+from edge.forecasting.bundle import (
     CARD_FILE,
     FLOAT_MODEL_FILE,
     MANIFEST_FILE,
@@ -175,7 +175,7 @@ def _card_text(manifest: Mapping[str, Any], rows: Sequence[MetricRow], gate: Gat
         f"**{verdict}**. Site {site['id']} ({site['latitude']:.4f}, {site['longitude']:.4f}), "
         f"step {manifest['step_minutes']} min, horizons {manifest['horizons_min']} min, "
         "quantiles P10/P50/P90 of the clear-sky index; GHI, DNI, DHI and PV power are "
-        "derived on the device by `edge.forecast`.",
+        "derived on the device by `edge.forecasting.forecast`.",
         "",
         "## Training data",
         "",

@@ -2,7 +2,7 @@
 
 Responsible for: the frozen, typed training configuration (site, features,
 data split, model, quantization, gate thresholds), loaded strictly through
-:func:`edge.config.from_mapping` so an unknown key or a wrong type is an
+:func:`firmware_bridge.config.from_mapping` so an unknown key or a wrong type is an
 error naming the file and the dotted key.
 
 Does NOT: read data, train, or decide whether a model passes (that is
@@ -15,7 +15,8 @@ import dataclasses
 import typing
 from pathlib import Path
 
-from edge.config import ConfigError, Site, from_mapping, load_site, load_toml
+from edge.forecasting.site import Site, load_site
+from firmware_bridge.config import ConfigError, from_mapping, load_toml
 
 __all__ = [
     "DataSection",
@@ -29,7 +30,7 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class FeatureSection:
-    """The ``[features]`` table (becomes an :class:`edge.features.FeatureSpec`).
+    """The ``[features]`` table (becomes an :class:`edge.forecasting.features.FeatureSpec`).
 
     Attributes
     ----------
@@ -288,7 +289,7 @@ def load_train_config(path: str | Path) -> TrainConfig:
 
     Raises
     ------
-    edge.config.ConfigError
+    firmware_bridge.config.ConfigError
         On an unreadable file, unknown key, wrong type or bad value.
     """
     cfg = from_mapping(TrainConfig, load_toml(path), path=path)

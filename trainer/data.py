@@ -62,9 +62,9 @@ One header row, one row per site and interval, in this column order::
 * ``site_id``: the site's id (``[A-Za-z0-9_-]``). A file may hold several
   sites; pass ``site=`` to pick one (else exactly one must be present).
 * ``ghi``, ``dni``, ``dhi``: interval means from a pyranometer. [W/m2]
-  Empty when the site has none: with ``site=`` a :class:`edge.config.Site`,
+  Empty when the site has none: with ``site=`` a :class:`edge.forecasting.site.Site`,
   ``ghi`` is then derived from ``pv_power`` through the array model
-  (:func:`edge.forecast.ghi_from_pv_power`; NaN while curtailed or
+  (:func:`edge.forecasting.forecast.ghi_from_pv_power`; NaN while curtailed or
   clipped), and ``ghi_source`` in the metadata says ``"pv_power"``.
 * ``temp_air``: interval mean air temperature. [C] May be empty.
 * ``pv_power``: interval mean PV (charge controller input) power. [W]
@@ -89,9 +89,9 @@ import numpy as np
 import pandas as pd
 import pvlib.iotools
 
-from edge.config import SiteConfig
-from edge.forecast import ghi_from_pv_power
-from edge.solar import clear_sky
+from edge.forecasting.forecast import ghi_from_pv_power
+from edge.forecasting.site import SiteConfig
+from edge.forecasting.solar import clear_sky
 
 __all__ = [
     "CANONICAL_COLUMNS",
@@ -203,7 +203,7 @@ def read_weather(
         The file.
     fmt : str
         A key of :data:`READERS`, ``"csv"`` or ``"helio"``.
-    site : edge.config.Site or edge.config.SiteConfig, optional
+    site : edge.forecasting.site.Site or edge.forecasting.site.SiteConfig, optional
         Location when the file has none (and the site to pick in a
         multi-site ``helio`` file). A full ``Site`` also lets ``helio`` rows
         without GHI derive it from PV power.
@@ -411,7 +411,7 @@ def median_spacing_minutes(idx: pd.DatetimeIndex) -> float:
 
 
 def site_from_metadata(metadata: Mapping[str, Any], site: Any = None) -> Any:
-    """The :class:`edge.config.SiteConfig` to compute geometry for a file's data.
+    """The :class:`edge.forecasting.site.SiteConfig` to compute geometry for a file's data.
 
     The file's location when it has one (keeping ``site``'s id and monthly
     Linke turbidity only if ``site`` is at the same place, within 0.05

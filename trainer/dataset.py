@@ -2,7 +2,7 @@
 
 Responsible for: resampling a canonical frame (see :mod:`trainer.data`) to
 the feature spec's step, building the feature matrix with
-:func:`edge.features.compute_feature_matrix` (the code the device runs),
+:func:`edge.forecasting.features.compute_feature_matrix` (the code the device runs),
 the per-horizon targets and their daytime masks, chronological splits, and
 the reference forecasts the validation gate compares against (smart
 persistence and CLIPER), all on the same geometry.
@@ -16,7 +16,7 @@ Conventions
   average* GHI over ``(t + h - step, t + h]`` divided by clear-sky GHI at
   that period's centre: ``Y = ghi_mean / ghi_clear(centre)``, clipped to
   ``[0, KT_MAX]``. Multiplying a forecast index by ``ghi_clear`` gives the
-  period-average GHI (``edge.forecast`` does exactly that).
+  period-average GHI (``edge.forecasting.forecast`` does exactly that).
 * ``mask[i, j]`` is True when target ``j`` of row ``i`` is measured and
   the sun is higher than 85 degrees zenith at the target period's centre
   (the "daytime only" rule of the gate). ``Y`` is NaN where the target is
@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from edge.features import (
+from edge.forecasting.features import (
     ZENITH_LIMIT,
     DailyGeometry,
     FeatureSpec,
@@ -222,7 +222,7 @@ def build_dataset(
         frame): UTC index, column ``ghi`` [W/m2]; optional ``temp_air`` [C]
         and ``pv_power`` [W].
     spec : FeatureSpec
-    site : edge.config.SiteConfig
+    site : edge.forecasting.site.SiteConfig
         Location for the geometry.
     interval_minutes : float, optional
         See :func:`resample_to_step`.

@@ -4,7 +4,7 @@ Responsible for: loading data (a weather file through :mod:`trainer.data`,
 or synthetic weather for the config's site), building the data set with
 the edge's own feature code (:mod:`trainer.dataset`), the chronological
 split, training, int8 conversion, scoring on the hold-out through the real
-edge interpreter and :mod:`edge.forecast` post-processing, the gate, and
+edge interpreter and :mod:`edge.forecasting.forecast` post-processing, the gate, and
 writing the bundle with its model card.
 
 Does NOT: parse command lines or print (the ``commands`` modules do; this
@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from edge.bundle import Bundle, sha256_hex
-from edge.config import Site, SiteConfig
-from edge.features import DailyGeometry, FeatureSpec
-from edge.forecast import ForecastPhysics
-from edge.predictor import Predictor
+from edge.forecasting.bundle import Bundle, sha256_hex
+from edge.forecasting.features import DailyGeometry, FeatureSpec
+from edge.forecasting.forecast import ForecastPhysics
+from edge.forecasting.predictor import Predictor
+from edge.forecasting.site import Site, SiteConfig
 from trainer.bundle import CardData, FanDay, write_bundle
 from trainer.config import TrainConfig
 from trainer.dataset import Dataset, build_dataset, fit_cliper, season_labels, smart_persistence
@@ -93,7 +93,7 @@ def _quiet(_: str) -> None:
 
 
 def feature_spec(cfg: TrainConfig) -> FeatureSpec:
-    """The :class:`edge.features.FeatureSpec` of a training config."""
+    """The :class:`edge.forecasting.features.FeatureSpec` of a training config."""
     f = cfg.features
     return FeatureSpec(step_minutes=f.step_minutes, horizons_min=f.horizons_min,
                        history_steps=f.history_steps, use_temperature=f.use_temperature)
@@ -128,7 +128,7 @@ def data_digest(frame: pd.DataFrame) -> str:
 def synthetic_frame(site: SiteConfig, start: str, days: int, seed: int,
                     sample_minutes: int = 5) -> pd.DataFrame:
     """Synthetic weather (instantaneous samples) from the shared sky model."""
-    from firmware_bridge.simulators.sky import synthetic_weather  # noqa: PLC0415
+    from edge.simulation.sky import synthetic_weather  # noqa: PLC0415
 
     times = pd.date_range(pd.Timestamp(start, tz="UTC"), periods=days * 1440 // sample_minutes,
                           freq=f"{sample_minutes}min")
@@ -168,7 +168,7 @@ def load_data(cfg: TrainConfig, site: Site, data: str | None, fmt: str | None,
 
 
 # --------------------------------------------------------------------------
-# scoring: clear-sky index -> GHI/DNI/DHI/PV through edge.forecast
+# scoring: clear-sky index -> GHI/DNI/DHI/PV through edge.forecasting.forecast
 # --------------------------------------------------------------------------
 
 
@@ -331,7 +331,8 @@ def _manifest(cfg: TrainConfig, spec: FeatureSpec, loaded: Loaded, *, train: Dat
         "horizons_min": list(spec.horizons_min),
         "quantiles": [0.1, 0.5, 0.9],
         "output": {"quantity": "clear_sky_index", "layout": "quantile_major",
-                   "note": "edge.predictor returns horizon-major [h][P10,P50,P90], sorted"},
+                   "note": ("edge.forecasting.predictor returns horizon-major"
+                            " [h][P10,P50,P90], sorted")},
         "features": {**spec.to_dict(), "scaling": scaling},
         "model": {"hidden": list(cfg.model.hidden), "epochs": cfg.model.epochs},
         "training_data": {

@@ -7,7 +7,7 @@ standardisation the edge applies before quantising the input.
 Does NOT: compute features or targets (:mod:`trainer.dataset`), convert to
 TFLite (:mod:`trainer.quantize`) or judge the model (:mod:`trainer.validate`).
 
-Output layout (the contract with :mod:`edge.predictor`): one vector of
+Output layout (the contract with :mod:`edge.forecasting.predictor`): one vector of
 ``3 * n_horizons`` values, quantile-major: ``[P10 of every horizon, P50 of
 every horizon, P90 of every horizon]``. P10 = P50 - |a| and
 P90 = P50 + |b|, so the float model cannot cross; int8 rounding can make

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from edge.solar import clear_sky
+from edge.forecasting.solar import clear_sky
 from trainer.data import CURTAILING_STATES, DataError
 
 __all__ = ["CURTAILING_STATES", "FLAGS", "QCReport", "quality_control"]
@@ -124,9 +124,9 @@ def quality_control(
         Timezone-aware index at interval centres; column ``ghi`` [W/m2],
         optional ``dni``, ``dhi`` [W/m2], ``temp_air`` [C], ``pv_power`` [W],
         ``charge_state``.
-    site : edge.config.SiteConfig
+    site : edge.forecasting.site.SiteConfig
         Location for the solar geometry.
-    array : edge.config.ArrayConfig, optional
+    array : edge.forecasting.site.ArrayConfig, optional
         Enables the upper PV power limit.
 
     Returns

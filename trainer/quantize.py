@@ -6,7 +6,7 @@ evenly from the standardised training features in batches, and reading the
 input/output quantization parameters back for the manifest.
 
 Does NOT: run the model for validation (that goes through the real edge
-interpreter in :mod:`edge.predictor`), or write files.
+interpreter in :mod:`edge.forecasting.predictor`), or write files.
 
 Calibration notes: TFLite records min/max of every activation over all the
 representative batches. Too few rows, or rows from one season only, give

@@ -14,7 +14,7 @@ the targets (one device, the first N as a canary, or all), and publishing
 at QoS 1.
 
 Does NOT: decide whether a device promotes the model (the device does,
-after its shadow run: :mod:`edge.rollout`), or sign bundles
+after its shadow run: :mod:`edge.runtime.rollout`), or sign bundles
 (:mod:`trainer.signing`; an unsigned bundle is refused here already).
 """
 
@@ -31,7 +31,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.bundle import (
+from edge.forecasting.bundle import (
     MANIFEST_FILE,
     MODEL_FILE,
     SIGNATURE_FILE,

@@ -5,7 +5,7 @@ with mode 0600 and never overwritten), signing the exact bytes of a
 ``manifest.json`` and writing ``manifest.sig`` (base64 of the 64-byte
 signature, one line).
 
-Does NOT: verify bundles on the device (that is :mod:`edge.bundle`, which
+Does NOT: verify bundles on the device (that is :mod:`edge.forecasting.bundle`, which
 devices run with only the public key).
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge.bundle import MANIFEST_FILE, SIGNATURE_FILE
+from edge.forecasting.bundle import MANIFEST_FILE, SIGNATURE_FILE
 
 __all__ = [
     "DEFAULT_KEY_DIR",

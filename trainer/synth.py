@@ -1,8 +1,8 @@
 """Synthetic site data in the ``csv`` format: the one sky model plus the array.
 
-Responsible for: sampling :func:`firmware_bridge.simulators.sky.synthetic_weather`
+Responsible for: sampling :func:`edge.simulation.sky.synthetic_weather`
 (the sky model the device simulators use) on a one-minute grid, adding the
-site's AC PV power from :func:`edge.forecast.pv_power` (the forecast physics),
+site's AC PV power from :func:`edge.forecasting.forecast.pv_power` (the forecast physics),
 and averaging both to the requested step, labelled at the END of each period
 (the ``csv`` convention of :mod:`trainer.data`).
 
@@ -16,9 +16,9 @@ import datetime as dt
 
 import pandas as pd
 
-from edge.config import Site
-from edge.forecast import pv_power
-from firmware_bridge.simulators.sky import synthetic_weather
+from edge.forecasting.forecast import pv_power
+from edge.forecasting.site import Site
+from edge.simulation.sky import synthetic_weather
 
 __all__ = ["SYNTH_COLUMNS", "synthesize"]
 
@@ -33,7 +33,7 @@ def synthesize(
 
     Parameters
     ----------
-    site : edge.config.Site
+    site : edge.forecasting.site.Site
         Location, turbidity and array.
     start : datetime.date
         First UTC day.

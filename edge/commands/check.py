@@ -19,9 +19,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from edge.bundle import BundleError
 from edge.commands.run import load_checked
-from edge.config import AgentConfig, ConfigError, Site
+from edge.forecasting.bundle import BundleError
+from edge.forecasting.site import Site
+from edge.runtime.config import AgentConfig
+from firmware_bridge.config import ConfigError
 
 Check = tuple[bool, str]
 
@@ -40,8 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def check_bundle(cfg: AgentConfig, site: Site) -> Check:
     """Load and verify the bundle, run one prediction on clear-sky inputs."""
     from edge.commands.run import load_holder  # noqa: PLC0415
-    from edge.engine import ForecastEngine  # noqa: PLC0415
-    from edge.predictor import runtime_name  # noqa: PLC0415
+    from edge.forecasting.engine import ForecastEngine  # noqa: PLC0415
+    from edge.forecasting.predictor import runtime_name  # noqa: PLC0415
 
     holder = load_holder(cfg)
     engine = ForecastEngine(site, holder)

@@ -13,10 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from edge.bundle import BundleError
-from edge.config import ConfigError
-from edge.deploy import DeployError, DeployOptions, DeployResult, deploy
-from edge.deploy_build import (
+from edge.deploy.build import (
     ARCHES,
     BuildError,
     Target,
@@ -26,8 +23,11 @@ from edge.deploy_build import (
     wheel_requirements,
     wheel_version,
 )
-from edge.deploy_release import DeviceLayout, Release, ReleaseInputs, stage_release
-from edge.deploy_remote import Remote, SshTarget
+from edge.deploy.orchestrate import DeployError, DeployOptions, DeployResult, deploy
+from edge.deploy.release import DeviceLayout, Release, ReleaseInputs, stage_release
+from edge.deploy.remote import Remote, SshTarget
+from edge.forecasting.bundle import BundleError
+from firmware_bridge.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = "configs/edge/abuja.toml"

@@ -17,12 +17,13 @@ import math
 import sys
 from pathlib import Path
 
-from edge.bundle import BundleError, load_bundle
-from edge.config import ConfigError, load_site
-from edge.engine import ForecastEngine, ModelHolder
-from edge.messages import Topics, forecast_message
-from edge.predictor import Predictor
-from edge.window import ReadingWindow
+from edge.forecasting.bundle import BundleError, load_bundle
+from edge.forecasting.engine import ForecastEngine, ModelHolder
+from edge.forecasting.predictor import Predictor
+from edge.forecasting.site import load_site
+from edge.runtime.messages import Topics, forecast_message
+from edge.runtime.window import ReadingWindow
+from firmware_bridge.config import ConfigError
 
 #: Looked for when --public-key is not given: next to the bundle, then the
 #: repository's default key (``make model`` writes it).

@@ -20,24 +20,19 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from edge.agent import Agent
-from edge.bundle import BundleError, load_bundle
-from edge.clock import Clock, SystemClock
-from edge.config import (
-    AgentConfig,
-    ConfigError,
-    Site,
-    load_agent_config,
-    load_credentials,
-    load_site,
-)
-from edge.engine import ForecastEngine, ModelHolder
-from edge.messages import Topics, offline_status
-from edge.outbox import Outbox
-from edge.predictor import Predictor
-from edge.publisher import BrokerSettings, MqttPublisher
-from edge.rollout import Rollout
-from edge.sdnotify import Notifier
+from edge.forecasting.bundle import BundleError, load_bundle
+from edge.forecasting.engine import ForecastEngine, ModelHolder
+from edge.forecasting.predictor import Predictor
+from edge.forecasting.site import Site, load_site
+from edge.runtime.agent import Agent
+from edge.runtime.config import AgentConfig, load_agent_config, load_credentials
+from edge.runtime.messages import Topics, offline_status
+from edge.runtime.outbox import Outbox
+from edge.runtime.publisher import BrokerSettings, MqttPublisher
+from edge.runtime.rollout import Rollout
+from edge.runtime.sdnotify import Notifier
+from firmware_bridge.clock import Clock, SystemClock
+from firmware_bridge.config import ConfigError
 
 log = logging.getLogger("edge.run")
 

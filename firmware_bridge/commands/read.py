@@ -17,7 +17,7 @@ import json
 import sys
 import time
 
-from edge.config import DeviceConfig
+from firmware_bridge.config import DeviceConfig
 from firmware_bridge.device import DeviceSettings, open_device
 from firmware_bridge.protocols import PROTOCOLS
 

@@ -4,10 +4,10 @@
 battery, inverter, household load) and one byte-exact simulator per
 protocol (``vedirect``, ``pi30``, ``epever``), served on a pseudo-terminal or
 TCP by :func:`start_simulator` (``runner``), with switchable ``faults``.
-This package may import :mod:`edge.config` and :mod:`edge.solar`.
+This package may import :mod:`edge.config` and :mod:`edge.forecasting.solar`.
 
 ``start_simulator`` and ``SimulatorHandle`` are imported lazily so that
-``from firmware_bridge.simulators.sky import synthetic_weather`` stays light.
+``from edge.simulation.sky import synthetic_weather`` stays light.
 """
 
 from __future__ import annotations

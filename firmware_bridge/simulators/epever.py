@@ -30,7 +30,7 @@ from firmware_bridge.protocols import epever
 from firmware_bridge.readings import Value
 from firmware_bridge.simulators.base import OutputQueue
 from firmware_bridge.simulators.faults import Faults
-from firmware_bridge.simulators.plant import Plant, PlantState
+from firmware_bridge.simulators.source import PlantSource, PlantState
 
 __all__ = ["EpeverController", "EpeverSession"]
 
@@ -48,14 +48,14 @@ _INPUT_RANGES = (
 )
 
 
-def _holding(plant: Plant) -> dict[int, int]:
+def _holding(plant: PlantSource) -> dict[int, int]:
     """Settings registers 0x9000-0x9070 (battery type, capacity, voltage set points x100)."""
-    bat = plant.site.battery
+    r = plant.ratings
     regs = dict.fromkeys(range(0x9000, 0x9071), 0)
     regs[0x9000] = 0  # user-defined battery
-    regs[0x9001] = round(bat.capacity)
-    regs[0x9006] = round(bat.absorption_voltage * 100)  # boost (absorption) voltage
-    regs[0x9008] = round(bat.float_voltage * 100)
+    regs[0x9001] = round(r.battery_capacity)
+    regs[0x9006] = round(r.battery_absorption_voltage * 100)  # boost (absorption) voltage
+    regs[0x9008] = round(r.battery_float_voltage * 100)
     regs[0x9067] = 4  # rated voltage code: 48 V
     return regs
 
@@ -66,7 +66,9 @@ class EpeverController:
     Shared by every session of one simulator (one device on the bus).
     """
 
-    def __init__(self, plant: Plant, faults: Faults, *, device_id: int = epever.SLAVE_ID) -> None:
+    def __init__(
+        self, plant: PlantSource, faults: Faults, *, device_id: int = epever.SLAVE_ID
+    ) -> None:
         self.plant = plant
         self.faults = faults
         self.device_id = device_id
@@ -78,16 +80,16 @@ class EpeverController:
     def values(self, state: PlantState) -> dict[str, Value]:
         """Canonical values of the controller for ``state``."""
         self._track(state)
-        site = self.plant.site
+        r = self.plant.ratings
         charging = state.charger_current * state.battery_voltage
         stage = state.charge_state
         return {
             "rated_pv_voltage": 150.0,
             "rated_pv_current": 60.0,
-            "rated_pv_power": site.array.dc_capacity,
-            "rated_battery_voltage": site.battery.nominal_voltage,
+            "rated_pv_power": r.array_dc_capacity,
+            "rated_battery_voltage": r.battery_nominal_voltage,
             "rated_charge_current": 60.0,
-            "rated_charge_power": site.array.ac_limit,
+            "rated_charge_power": r.charger_output_limit,
             "charging_mode": "mppt",
             "rated_load_current": 20.0,
             "pv_voltage": state.pv_voltage,
@@ -104,7 +106,7 @@ class EpeverController:
             "heatsink_temperature": state.charger_temperature,
             "battery_soc": round(state.battery_soc),
             "remote_battery_temperature": state.battery_temperature,
-            "battery_system_voltage": site.battery.nominal_voltage,
+            "battery_system_voltage": r.battery_nominal_voltage,
             "battery_status": "under_voltage" if state.battery_soc < 10.0 else "normal",
             "charge_state": stage,
             "input_voltage_status": "no_power" if state.pv_voltage < 1.0 else "normal",

@@ -20,7 +20,7 @@ from firmware_bridge.protocols import pi30
 from firmware_bridge.readings import Value
 from firmware_bridge.simulators.base import OutputQueue
 from firmware_bridge.simulators.faults import Faults
-from firmware_bridge.simulators.plant import Plant
+from firmware_bridge.simulators.source import PlantSource
 
 __all__ = ["LATENCY_S", "Pi30Session", "inverter_values", "ratings"]
 
@@ -29,24 +29,24 @@ LATENCY_S = 0.45
 _STATIC = {"QPI": "PI30", "QID": "92932004102453", "QVFW": "VERFW:00072.70"}
 
 
-def ratings(plant: Plant) -> dict[str, Value]:
+def ratings(plant: PlantSource) -> dict[str, Value]:
     """QPIRI values from the site's inverter and battery configuration."""
-    inv, bat = plant.site.inverter, plant.site.battery
-    current = round(inv.rated_apparent_power / inv.output_voltage, 1)
-    nominal = bat.nominal_voltage
+    r = plant.ratings
+    current = round(r.inverter_rated_apparent_power / r.inverter_output_voltage, 1)
+    nominal = r.battery_nominal_voltage
     return {
-        "rated_grid_voltage": inv.output_voltage,
+        "rated_grid_voltage": r.inverter_output_voltage,
         "rated_grid_current": current,
-        "rated_ac_output_voltage": inv.output_voltage,
-        "rated_ac_output_frequency": inv.output_frequency,
+        "rated_ac_output_voltage": r.inverter_output_voltage,
+        "rated_ac_output_frequency": r.inverter_output_frequency,
         "rated_ac_output_current": current,
-        "rated_ac_output_apparent_power": inv.rated_apparent_power,
-        "rated_ac_output_power": inv.rated_power,
+        "rated_ac_output_apparent_power": r.inverter_rated_apparent_power,
+        "rated_ac_output_power": r.inverter_rated_power,
         "rated_battery_voltage": nominal,
         "battery_recharge_voltage": round(nominal * 0.958, 1),
         "battery_under_voltage": round(nominal * 0.875, 1),
-        "battery_bulk_voltage": bat.absorption_voltage,
-        "battery_float_voltage": bat.float_voltage,
+        "battery_bulk_voltage": r.battery_absorption_voltage,
+        "battery_float_voltage": r.battery_float_voltage,
         "battery_type": "user",
         "max_ac_charge_current": 30,
         "max_charge_current": 80,
@@ -63,7 +63,7 @@ def ratings(plant: Plant) -> dict[str, Value]:
     }
 
 
-def inverter_values(plant: Plant) -> dict[str, Value]:
+def inverter_values(plant: PlantSource) -> dict[str, Value]:
     """QPIGS/QMOD/QPIWS values for the plant's present state."""
     state = plant.state()
     values: dict[str, Value] = dict(state.inverter_values())
@@ -88,7 +88,7 @@ class Pi30Session:
 
     Parameters
     ----------
-    plant : Plant
+    plant : PlantSource
         Source of the values.
     faults : Faults
         Active faults.
@@ -99,7 +99,7 @@ class Pi30Session:
     """
 
     def __init__(
-        self, plant: Plant, faults: Faults, *, variant: str = "pi30", time_scale: float = 1.0
+        self, plant: PlantSource, faults: Faults, *, variant: str = "pi30", time_scale: float = 1.0
     ) -> None:
         self.plant = plant
         self.faults = faults

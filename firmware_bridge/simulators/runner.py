@@ -1,9 +1,9 @@
 """``start_simulator``: a protocol simulator for a site, served in a thread.
 
-Responsible for: wiring a :class:`~.plant.Plant` (shared by every simulator
+Responsible for: wiring a :class:`~.plant.PlantSource` (shared by every simulator
 of a site), a protocol session factory, the active faults and an endpoint
 (pty or TCP) into a running :class:`SimulatorHandle` that tests, the demo and
-``helio-bridge simulate`` control (``url``, ``stop``, ``unplug``, ``replug``,
+``helio-edge simulate`` control (``url``, ``stop``, ``unplug``, ``replug``,
 ``set_faults``).
 
 Does NOT: block (serving runs in a daemon thread) or parse command lines.
@@ -15,12 +15,11 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from edge.config import Site, load_site
 from firmware_bridge.simulators.base import PtyEndpoint, Server, Session, TcpEndpoint
 from firmware_bridge.simulators.epever import EpeverController, EpeverSession
 from firmware_bridge.simulators.faults import DISAPPEAR_DOWN_S, DISAPPEAR_PERIOD_S, Faults
 from firmware_bridge.simulators.pi30 import Pi30Session
-from firmware_bridge.simulators.plant import Plant
+from firmware_bridge.simulators.source import PlantSource
 from firmware_bridge.simulators.vedirect import VeDirectSession
 
 __all__ = ["SIMULATED_PROTOCOLS", "SimulatorHandle", "parse_listen", "start_simulator"]
@@ -51,13 +50,13 @@ class SimulatorHandle:
         ``vedirect``, ``pi30`` or ``epever``.
     url : str
         What a device opens: the pty's stable link path, or ``socket://host:port``.
-    plant : Plant
+    plant : PlantSource
         The site model behind it (share it with a second simulator).
     faults : Faults
         The active faults (change with :meth:`set_faults`).
     """
 
-    def __init__(self, protocol: str, server: Server, plant: Plant, faults: Faults) -> None:
+    def __init__(self, protocol: str, server: Server, plant: PlantSource, faults: Faults) -> None:
         self.protocol = protocol
         self.plant = plant
         self.faults = faults
@@ -101,7 +100,7 @@ class SimulatorHandle:
 
 
 def _session_factory(
-    protocol: str, plant: Plant, faults: Faults, *, time_scale: float, profile: str | None
+    protocol: str, plant: PlantSource, faults: Faults, *, time_scale: float, profile: str | None
 ) -> Callable[[], Session]:
     if protocol == "vedirect":
         return lambda: VeDirectSession(
@@ -145,12 +144,10 @@ def _disappear_ticker(
 def start_simulator(
     protocol: str,
     *,
-    site: Site | str | Path,
-    speed: float = 1.0,
+    plant: PlantSource,
     faults: Iterable[str] | Mapping[str, float] = (),
     listen: str | tuple[str, int] | None = None,
     seed: int = 0,
-    plant: Plant | None = None,
     link: str | Path | None = None,
     time_scale: float = 1.0,
     profile: str | None = None,
@@ -161,18 +158,15 @@ def start_simulator(
     ----------
     protocol : str
         ``vedirect``, ``pi30`` or ``epever``.
-    site : Site or path
-        The site (or its TOML file) the plant models.
-    speed : float
-        Simulated seconds per real second (ignored when ``plant`` is given).
+    plant : PlantSource
+        The site the device sits in (:class:`edge.simulation.Plant`); share
+        one between a site's simulators so they agree.
     faults : iterable of str or mapping
         Faults to switch on (``name[:rate]``, see :mod:`.faults`).
     listen : str or (host, port), optional
         Serve on TCP (``socket://host:port``) instead of a pseudo-terminal.
     seed : int
-        Seed of the plant (sky, load) and of the faults.
-    plant : Plant, optional
-        Share one plant between a site's simulators so they agree.
+        Seed of the faults.
     link : path, optional
         Stable path of the pty link (default: a private temporary directory).
     time_scale : float
@@ -186,9 +180,6 @@ def start_simulator(
     SimulatorHandle
         Serving already; call :meth:`SimulatorHandle.stop` when done.
     """
-    if plant is None:
-        the_site = site if isinstance(site, Site) else load_site(site)
-        plant = Plant(the_site, seed=seed, speed=speed)
     active = Faults(faults, seed=seed)
     new_session = _session_factory(protocol, plant, active, time_scale=time_scale, profile=profile)
     endpoint: PtyEndpoint | TcpEndpoint

@@ -22,7 +22,7 @@ from firmware_bridge.protocols import vedirect
 from firmware_bridge.readings import Value
 from firmware_bridge.simulators.base import OutputQueue
 from firmware_bridge.simulators.faults import Faults
-from firmware_bridge.simulators.plant import Plant, PlantState
+from firmware_bridge.simulators.source import PlantSource, PlantState
 
 __all__ = ["PROFILES", "VeDirectSession", "mppt_values"]
 
@@ -87,7 +87,7 @@ class VeDirectSession:
 
     Parameters
     ----------
-    plant : Plant
+    plant : PlantSource
         Source of the values.
     faults : Faults
         Active faults.
@@ -101,7 +101,7 @@ class VeDirectSession:
 
     def __init__(
         self,
-        plant: Plant,
+        plant: PlantSource,
         faults: Faults,
         *,
         profile: str = "smartsolar",

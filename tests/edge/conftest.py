@@ -18,9 +18,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.bundle import Bundle
-from edge.features import FeatureSpec
-from firmware_bridge.device import DeviceStats
+from edge.forecasting.bundle import Bundle
+from edge.forecasting.features import FeatureSpec
+from firmware_bridge.drivers import DeviceStats
 from firmware_bridge.readings import Reading
 from tests.conftest import MOSQUITTO, Mosquitto, free_port, wait_port
 

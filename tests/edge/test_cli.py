@@ -127,10 +127,10 @@ def test_environment_never_imports_tensorflow(shipped_bundle) -> None:  # type: 
     bundle, key = shipped_bundle
     code = (
         "import sys; from edge.commands.run import load_holder; "
-        "from edge.config import *; "
-        f"h = __import__('edge.engine').engine.ModelHolder(lambda: __import__('edge.bundle')"
-        f".bundle.load_bundle({bundle!r}, {key!r}), __import__('edge.predictor').predictor"
-        ".Predictor); import edge.agent, edge.demo; "
+        "from edge.runtime.config import *; from edge.forecasting.site import *; "
+        "from edge.forecasting import bundle, engine, predictor; "
+        f"h = engine.ModelHolder(lambda: bundle.load_bundle({bundle!r}, {key!r}), "
+        "predictor.Predictor); import edge.runtime.agent, edge.demo.runner; "
         "print('tensorflow' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 import pytest
 
+from edge.simulation.plant import Plant
 from firmware_bridge.device import Device
 from firmware_bridge.readings import Reading, check_values
-from firmware_bridge.simulators.plant import Plant
 
 from .conftest import DeviceFactory, SimFactory
 

@@ -12,11 +12,11 @@ import serial
 from pymodbus.client import ModbusTcpClient
 from pymodbus.framer import FramerRTU, FramerType
 
+from edge.simulation.plant import Plant
 from firmware_bridge.checksums import crc16_xmodem, pi30_crc_matches
 from firmware_bridge.protocols import pi30, vedirect
 from firmware_bridge.simulators.faults import Faults, parse_faults
 from firmware_bridge.simulators.pi30 import Pi30Session
-from firmware_bridge.simulators.plant import Plant
 
 from .conftest import SimFactory
 

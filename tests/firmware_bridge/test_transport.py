@@ -9,7 +9,7 @@ import tty
 
 import pytest
 
-from edge.config import DeviceConfig
+from firmware_bridge.config import DeviceConfig
 from firmware_bridge.device import open_device
 from firmware_bridge.errors import DeviceUnavailable
 from firmware_bridge.protocols import pi30

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.bundle import CARD_FILE, MANIFEST_FILE, BundleError, load_bundle
-from edge.features import FeatureSpec
+from edge.forecasting.bundle import CARD_FILE, MANIFEST_FILE, BundleError, load_bundle
+from edge.forecasting.features import FeatureSpec
 from trainer.bundle import CardData, FanDay, write_bundle
 from trainer.signing import SigningError, generate_keypair, load_private_key, sign_bundle_dir
 from trainer.validate import GateResult, MetricRow

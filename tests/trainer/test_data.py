@@ -9,8 +9,8 @@ import pandas as pd
 import pvlib
 import pytest
 
-from edge.config import load_site
-from edge.solar import clear_sky
+from edge.forecasting.site import load_site
+from edge.forecasting.solar import clear_sky
 from trainer.data import FORMATS, READERS, DataError, read_weather, site_from_metadata
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,10 +9,10 @@ import pandas as pd
 import pvlib
 import pytest
 
-from edge.config import load_site
-from edge.features import DailyGeometry, FeatureSpec, compute_features
-from edge.solar import clear_sky
-from firmware_bridge.simulators.sky import synthetic_weather
+from edge.forecasting.features import DailyGeometry, FeatureSpec, compute_features
+from edge.forecasting.site import load_site
+from edge.forecasting.solar import clear_sky
+from edge.simulation.sky import synthetic_weather
 from trainer.data import DataError, read_weather, site_from_metadata
 from trainer.dataset import (
     build_dataset,

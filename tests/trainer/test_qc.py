@@ -11,9 +11,9 @@ import pandas as pd
 import pvlib
 import pytest
 
-from edge.config import load_site
-from edge.forecast import decompose
-from edge.solar import clear_sky
+from edge.forecasting.forecast import decompose
+from edge.forecasting.site import load_site
+from edge.forecasting.solar import clear_sky
 from trainer.data import DataError, read_weather, site_from_metadata
 from trainer.qc import FLAGS, quality_control
 

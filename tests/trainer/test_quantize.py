@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.bundle import Bundle, sha256_hex
-from edge.predictor import Predictor
+from edge.forecasting.bundle import Bundle, sha256_hex
+from edge.forecasting.predictor import Predictor
 
 pytestmark = pytest.mark.tensorflow
 
@@ -42,7 +42,7 @@ def _bundle(scaling, int8: bytes, flt: bytes) -> Bundle:
 
 
 def test_int8_model_has_int8_io(converted) -> None:
-    from edge.predictor import make_interpreter
+    from edge.forecasting.predictor import make_interpreter
 
     interp = make_interpreter(converted[3])
     assert interp.get_input_details()[0]["dtype"] == np.int8

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edge.config import load_site
-from edge.solar import clear_sky
+from edge.forecasting.site import load_site
+from edge.forecasting.solar import clear_sky
 from firmware_bridge.clitools import dispatch
 from trainer.data import read_weather
 from trainer.qc import quality_control

@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from edge.config import ConfigError
+from firmware_bridge.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 COLUMNS = ("target", "horizon_min", "n", "rmse", "mae", "mbe", "skill_vs_smart_persistence")
@@ -43,8 +43,8 @@ def _fmt(v: object) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print the metrics of the bundle on the data (daytime, all seasons and per season)."""
-    from edge.bundle import BundleError, load_bundle  # noqa: PLC0415
-    from edge.config import load_site  # noqa: PLC0415
+    from edge.forecasting.bundle import BundleError, load_bundle  # noqa: PLC0415
+    from edge.forecasting.site import load_site  # noqa: PLC0415
     from trainer.data import DataError  # noqa: PLC0415
     from trainer.fit import evaluate_bundle  # noqa: PLC0415
 

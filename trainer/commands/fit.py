@@ -8,7 +8,7 @@ import argparse
 import sys
 import time
 
-from edge.config import ConfigError
+from firmware_bridge.config import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -39,7 +39,8 @@ def _step_minutes(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Generate, write, and print a one-line summary."""
-    from edge.config import ConfigError, load_site  # noqa: PLC0415
+    from edge.forecasting.site import load_site  # noqa: PLC0415
+    from firmware_bridge.config import ConfigError  # noqa: PLC0415
     from trainer.synth import synthesize  # noqa: PLC0415
 
     try:

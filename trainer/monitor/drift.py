@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from edge.config import Site
+from edge.forecasting.site import Site
 from trainer.monitor.ingest import Alert
 from trainer.monitor.scoring import clear_sky_reference, period_means, rolling_metrics
 from trainer.monitor.store import Store

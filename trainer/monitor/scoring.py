@@ -40,8 +40,8 @@ import numpy as np
 import pandas as pd
 import pvlib
 
-from edge.config import Site
-from edge.solar import clear_sky
+from edge.forecasting.site import Site
+from edge.forecasting.solar import clear_sky
 from trainer.monitor.ingest import Alert
 from trainer.monitor.store import Store
 
@@ -173,7 +173,7 @@ class Scorer:
     store : Store
         The monitor's store.
     sites : mapping
-        site id -> :class:`edge.config.Site` (for clear-sky references and
+        site id -> :class:`edge.forecasting.site.Site` (for clear-sky references and
         daytime); sites missing here get plain persistence.
     config : ScoringConfig
         Grace period and daytime definition.

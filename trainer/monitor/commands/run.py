@@ -10,8 +10,9 @@ import threading
 import time
 from pathlib import Path
 
-from edge.bundle import BundleError, read_bundle_files
-from edge.config import ConfigError, Site, load_site
+from edge.forecasting.bundle import BundleError, read_bundle_files
+from edge.forecasting.site import Site, load_site
+from firmware_bridge.config import ConfigError
 from trainer.monitor.drift import DriftConfig, DriftWatch, manifest_of
 from trainer.monitor.fleet import OfflineWatch
 from trainer.monitor.ingest import Monitor, MonitorConfig, Task

@@ -1,0 +1,347 @@
+"""``make demo`` / ``python -m edge.demo``: the whole edge on one machine.
+
+Starts the simulated charge controller (VE.Direct) and inverter (PI30) of
+the Abuja site on pseudo-terminals, time accelerated, sharing one plant; a
+local broker (mosquitto when installed, else :mod:`edge.demo.broker` on
+127.0.0.1); the agent with the shipped Abuja bundle, polling the simulators
+through the real serial code; and a live view that subscribes to
+``helio/#`` and shows readings, forecasts and status as they arrive.
+
+Options: ``--speed`` (simulated seconds per real second, default 60: a
+15-minute forecast every 15 s), ``--duration S`` (stop after S seconds),
+``--start`` (simulated start, default today 07:30 UTC, morning in Abuja).
+Exit status 0 when readings and at least one forecast went through the
+broker, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge.demo.broker import EmbeddedBroker
+from edge.forecasting.site import Site, load_site
+from edge.runtime.config import AgentConfig, AgentSection, DiscoveryConfig, ModelConfig, MqttConfig
+from firmware_bridge.config import DeviceConfig
+
+REPO = Path(__file__).resolve().parents[2]
+SITE_FILE = REPO / "configs/sites/abuja.toml"
+BUNDLE = REPO / "edge/data/bundles/abuja"
+PUBLIC_KEY = REPO / "configs/keys/helio-default.pub"
+
+#: reading values shown per device, in order
+SHOWN = {
+    "mppt": ("pv_power", "battery_voltage", "battery_current", "charge_state", "yield_today"),
+    "inverter": ("ac_output_power", "load_percent", "battery_voltage", "battery_soc",
+                 "inverter_mode"),
+}
+
+
+# --------------------------------------------------------------------------
+# the broker
+# --------------------------------------------------------------------------
+
+
+def find_mosquitto() -> str | None:
+    """The mosquitto binary, in PATH or Debian's /usr/sbin."""
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    return "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"broker did not open 127.0.0.1:{port}")
+
+
+@contextlib.contextmanager
+def local_broker(workdir: Path, prefer_embedded: bool = False) -> Iterator[tuple[str, int]]:
+    """A broker on 127.0.0.1: ``(kind, port)``."""
+    binary = None if prefer_embedded else find_mosquitto()
+    if binary is None:
+        broker = EmbeddedBroker("127.0.0.1", 0)
+        port = broker.start()
+        try:
+            yield "embedded", port
+        finally:
+            broker.stop()
+        return
+    port = _free_port()
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    "log_dest none\n")
+    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        _wait_port(port)
+        yield f"mosquitto ({binary})", port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# --------------------------------------------------------------------------
+# the live view
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class LiveView:
+    """Latest message per topic kind, from a subscriber on ``helio/#``."""
+
+    readings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    forecast: dict[str, Any] | None = None
+    status: dict[str, Any] | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        """Keep the message (paho callback)."""
+        try:
+            body = json.loads(msg.payload)
+        except ValueError:
+            return
+        stream = msg.topic.rsplit("/", 1)[-1]
+        with self.lock:
+            self.counts[stream] = self.counts.get(stream, 0) + 1
+            if stream == "reading":
+                self.readings[body.get("device_id", "?")] = body
+            elif stream == "forecast":
+                self.forecast = body
+            elif stream == "status":
+                self.status = body
+            elif stream == "events":
+                self.events = [*self.events[-3:], body]
+
+    def render(self, header: str) -> str:
+        """A compact text screen."""
+        with self.lock:
+            lines = [header, ""]
+            for dev, body in sorted(self.readings.items()):
+                vals, units = body.get("values", {}), body.get("units", {})
+                names = SHOWN.get(dev) or tuple(vals)[:5]
+                shown = "  ".join(
+                    f"{n}={_fmt(vals[n])}{units.get(n, '')}" for n in names if n in vals
+                )
+                lines.append(f"reading  {dev:<9} #{body.get('seq')}  {body.get('timestamp')}")
+                lines.append(f"         {shown}")
+            lines.append("")
+            lines += self._forecast_lines()
+            lines.append("")
+            lines += self._status_lines()
+            counts = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
+            lines.append(f"messages received: {counts or 'none yet'}")
+        return "\n".join(lines)
+
+    def _forecast_lines(self) -> list[str]:
+        f = self.forecast
+        if f is None:
+            return ["forecast  (waiting for the first step to end)"]
+        stale = "  INPUTS STALE" if f.get("inputs_stale") else ""
+        out = [f"forecast #{f['seq']}  issued {f['issue_time']}  model {f['model']['version']}"
+               f"{stale}",
+               "  horizon   GHI p50 [W/m2]   PV power p10 / p50 / p90 [W]"]
+        for e in f["forecasts"]:
+            pv = e["pv_power"]
+            out.append(f"  {e['horizon_min']:>4} min  {e['ghi']['p50']:>10.0f}       "
+                       f"{pv['p10']:>6.0f} / {pv['p50']:>6.0f} / {pv['p90']:>6.0f}")
+        return out
+
+    def _status_lines(self) -> list[str]:
+        s = self.status
+        if s is None:
+            return ["status    (none yet)"]
+        devs = ", ".join(
+            f"{k} {'up' if v.get('connected') else 'DOWN'}{' stale' if v.get('stale') else ''}"
+            for k, v in sorted(s.get("devices", {}).items())
+        )
+        ob = s.get("outbox", {})
+        out = [f"status    {s.get('state')}  devices: {devs}  outbox queued {ob.get('queued')}"
+               f" evicted {ob.get('evicted')}"]
+        for e in self.events[-2:]:
+            out.append(f"event     {e.get('level')}: {e.get('code')}: {e.get('message')}")
+        return out
+
+    def ok(self) -> bool:
+        """Readings and a forecast arrived."""
+        with self.lock:
+            return bool(self.readings) and self.forecast is not None
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.1f}" if isinstance(v, float) else str(v)
+
+
+# --------------------------------------------------------------------------
+# wiring
+# --------------------------------------------------------------------------
+
+
+class PlantClock:
+    """The agent's clock follows the simulated plant's time."""
+
+    def __init__(self, plant: Any) -> None:
+        self.plant = plant
+
+    def now_utc(self) -> dt.datetime:
+        """Simulated UTC time."""
+        return self.plant.now()  # type: ignore[no-any-return]
+
+    def monotonic(self) -> float:
+        """Real monotonic seconds. [s]"""
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        """Real sleep. [s]"""
+        time.sleep(max(seconds, 0.0))
+
+
+def demo_config(
+    workdir: Path, port: int, urls: dict[str, str], speed: float, *,
+    bundle: Path = BUNDLE, public_key: Path = PUBLIC_KEY,
+) -> AgentConfig:
+    """The agent config for the demo."""
+    return AgentConfig(
+        agent=AgentSection(site=str(SITE_FILE), state_dir=str(workdir), heartbeat_s=5.0,
+                           stale_after_s=max(10.0, 120.0 / speed), watchdog_s=5.0,
+                           pv_device="mppt"),
+        model=ModelConfig(bundle=str(bundle), public_key=str(public_key)),
+        mqtt=MqttConfig(host="127.0.0.1", port=port, reconnect_min_s=0.5, reconnect_max_s=5.0),
+        discovery=DiscoveryConfig(enabled=True),
+        devices=(
+            DeviceConfig(id="mppt", protocol="vedirect", port=urls["mppt"], poll_interval=1.0),
+            DeviceConfig(id="inverter", protocol="pi30", port=urls["inverter"],
+                         poll_interval=2.0),
+        ),
+    )
+
+
+def default_start() -> dt.datetime:
+    """Today 07:30 UTC: morning in Abuja, the PV curve ahead."""
+    today = dt.datetime.now(dt.UTC).date()
+    return dt.datetime(today.year, today.month, today.day, 7, 30, tzinfo=dt.UTC)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Demo options."""
+    parser.add_argument("--speed", type=float, default=60.0,
+                        help="simulated seconds per real second (default 60)")
+    parser.add_argument("--duration", type=float, default=0.0,
+                        help="stop after this many real seconds (default: until Ctrl-C)")
+    parser.add_argument("--start", help="simulated start time, ISO 8601 UTC")
+    parser.add_argument("--embedded-broker", action="store_true",
+                        help="use the built-in broker even when mosquitto is installed")
+    parser.add_argument("--refresh", type=float, default=1.0, help="view refresh [s]")
+    parser.add_argument("--bundle", type=Path, default=BUNDLE, help="model bundle")
+    parser.add_argument("--public-key", type=Path, default=PUBLIC_KEY, help="its public key")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo; 0 when readings and a forecast went through the broker."""
+    from edge.commands.run import build, load_holder, stop_on_signals  # noqa: PLC0415
+    from edge.simulation import simulate_device  # noqa: PLC0415
+    from edge.simulation.plant import Plant  # noqa: PLC0415
+
+    site: Site = load_site(SITE_FILE)
+    start = (dt.datetime.fromisoformat(args.start.replace("Z", "+00:00")) if args.start
+             else default_start())
+    plant = Plant(site, seed=7, start=start, speed=args.speed)
+    view = LiveView()
+    stop = threading.Event()
+    with tempfile.TemporaryDirectory(prefix="helio-demo-") as tmp, \
+            local_broker(Path(tmp), args.embedded_broker) as (kind, port):
+        sims = {"mppt": simulate_device("vedirect", site=site, plant=plant),
+                "inverter": simulate_device("pi30", site=site, plant=plant)}
+        try:
+            urls = {k: s.url for k, s in sims.items()}
+            cfg = demo_config(Path(tmp), port, urls, args.speed, bundle=args.bundle,
+                              public_key=args.public_key)
+            rt = build(cfg, site, load_holder(cfg), clock=PlantClock(plant))
+            sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="helio-demo-view")
+            sub.on_message = view.on_message
+            sub.on_connect = lambda c, *_: c.subscribe("helio/#", qos=1)
+            sub.connect("127.0.0.1", port)
+            sub.loop_start()
+            rt.publisher.start()
+            agent = threading.Thread(target=rt.agent.run, args=(stop,), name="agent")
+            agent.start()
+            with stop_on_signals(stop):
+                _show(view, kind, port, sims, plant, args=args, stop=stop)
+            stop.set()
+            agent.join(15)
+            sub.loop_stop()
+            sub.disconnect()
+            rt.close()
+        finally:
+            for s in sims.values():
+                s.stop()
+    ok = view.ok()
+    sys.stdout.write("demo OK: readings and forecasts flowed through the broker\n" if ok
+                     else "demo FAILED: no forecast reached the broker\n")
+    return 0 if ok else 1
+
+
+def _show(view: LiveView, kind: str, port: int, sims: dict[str, Any], plant: Any, *,
+          args: argparse.Namespace, stop: threading.Event) -> None:
+    tty = sys.stdout.isatty()
+    t0 = time.monotonic()
+    while not stop.is_set():
+        elapsed = time.monotonic() - t0
+        if args.duration and elapsed >= args.duration:
+            return
+        sim = plant.now().strftime("%Y-%m-%d %H:%M:%S UTC")
+        header = (f"Helio Edge demo: Abuja, x{args.speed:g} (simulated {sim}), broker {kind} "
+                  f"127.0.0.1:{port}\n  mppt {sims['mppt'].url}  inverter "
+                  f"{sims['inverter'].url}   Ctrl-C to stop")
+        screen = view.render(header)
+        sys.stdout.write(("\x1b[H\x1b[2J" + screen + "\n") if tty else (screen + "\n\n"))
+        sys.stdout.flush()
+        stop.wait(args.refresh if tty else max(args.refresh, 5.0))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m edge.demo``."""
+    import logging  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(prog="python -m edge.demo", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

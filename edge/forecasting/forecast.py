@@ -1,0 +1,398 @@
+"""Model output to a physical forecast: GHI, DNI, DHI and PV power quantiles.
+
+Responsible for: turning clear-sky index quantiles per horizon (what the
+model predicts) into period-mean GHI (``kt x ghi_clear`` at the target
+period, see :mod:`edge.forecasting.features` for the time convention), DNI/DHI by the
+Erbs decomposition (pvlib's smooth ``erbs_driesse``) with the closure
+``GHI = DHI + DNI cos z``, and AC PV power of the site's array (isotropic
+transposition to the array plane, SAPM cell temperature, PVWatts DC,
+system losses, PVWatts inverter with clipping at ``ArrayConfig.ac_limit``);
+keeping quantiles from crossing; and the inverse, GHI estimated from
+measured PV power for sites without a pyranometer.
+
+Does NOT: run the model, know the MQTT payload envelope (``edge.runtime.messages``
+does), or call pvlib's solar position per step: :class:`ForecastPhysics`
+precomputes transposition coefficients for a whole
+:class:`~edge.forecasting.features.DailyGeometry` once (isotropic transposition is linear
+in DNI, DHI and GHI, so three pvlib calls with unit irradiance give it).
+
+Model output layout
+-------------------
+What :meth:`edge.forecasting.predictor.Predictor.predict` returns: ``float32[n_horizons * 3]``
+(or ``(n_horizons, 3)``), horizon-major, quantiles :data:`QUANTILES` in order:
+``[h0_p10, h0_p50, h0_p90, h1_p10, ...]``; values are clear-sky indices.
+(The raw network output may be ordered otherwise; the predictor reorders it.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pvlib
+
+from edge.forecasting.features import KT_MAX, DailyGeometry
+from edge.forecasting.site import ArrayConfig
+
+__all__ = [
+    "QUANTILES",
+    "Forecast",
+    "ForecastPhysics",
+    "dc_power_from_poa",
+    "decompose",
+    "ghi_from_pv_power",
+    "pv_power",
+    "pv_power_from_poa",
+    "sort_quantiles",
+    "transposition_coefficients",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Quantile levels of the model output, in order.
+QUANTILES = (0.1, 0.5, 0.9)
+#: SAPM cell temperature parameters (open rack, glass/glass), as the simulators use.
+SAPM_PARAMS: Mapping[str, float] = pvlib.temperature.TEMPERATURE_MODEL_PARAMETERS["sapm"][
+    "open_rack_glass_glass"
+]
+#: Wind speed assumed for cell temperature. [m/s]
+WIND_SPEED = 1.5
+#: Air temperature assumed when none is measured. [C]
+DEFAULT_TEMP_AIR = 25.0
+#: Ground reflectance for transposition. [unitless]
+ALBEDO = 0.25
+
+
+def sort_quantiles(q: npt.ArrayLike) -> FloatArray:
+    """Quantiles along the last axis in non-decreasing order (no crossing)."""
+    return np.sort(np.asarray(q, dtype=np.float64), axis=-1)
+
+
+def transposition_coefficients(
+    array: ArrayConfig, zenith: npt.ArrayLike, azimuth: npt.ArrayLike
+) -> FloatArray:
+    """Linear isotropic transposition: ``poa = c[...,0] dni + c[...,1] dhi + c[...,2] ghi``.
+
+    Parameters
+    ----------
+    array : ArrayConfig
+        Tilt and azimuth of the array.
+    zenith, azimuth : array-like
+        Solar zenith and azimuth. [degrees]
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``zenith.shape + (3,)``. [unitless]
+    """
+    zen = np.asarray(zenith, dtype=np.float64)
+    azi = np.asarray(azimuth, dtype=np.float64)
+    one, zero = np.ones_like(zen), np.zeros_like(zen)
+    coefs = []
+    for dni, dhi, ghi in ((one, zero, zero), (zero, one, zero), (zero, zero, one)):
+        poa = pvlib.irradiance.get_total_irradiance(
+            array.tilt, array.azimuth, zen, azi, dni, ghi, dhi, albedo=ALBEDO, model="isotropic"
+        )["poa_global"]
+        coefs.append(np.nan_to_num(np.asarray(poa, dtype=np.float64)))
+    return np.stack(coefs, axis=-1)
+
+
+def dc_power_from_poa(
+    poa: npt.ArrayLike, array: ArrayConfig, temp_air: npt.ArrayLike = DEFAULT_TEMP_AIR
+) -> tuple[FloatArray, FloatArray]:
+    """Cell temperature and DC power of the array after system losses.
+
+    The DC half of the one PV model chain: SAPM cell temperature (open rack,
+    glass/glass, wind :data:`WIND_SPEED`), :func:`pvlib.pvsystem.pvwatts_dc`,
+    then ``losses_percent``. The forecast adds an inverter
+    (:func:`pv_power_from_poa`); the site simulation adds a charge controller.
+
+    Parameters
+    ----------
+    poa : array-like
+        Plane-of-array global irradiance; NaN and negatives count as 0. [W/m2]
+    array : ArrayConfig
+    temp_air : array-like
+        Air temperature, broadcast against ``poa``; NaN means the default. [C]
+
+    Returns
+    -------
+    tcell : numpy.ndarray
+        Cell temperature. [C]
+    pdc : numpy.ndarray
+        DC power at the maximum power point, after losses, ``>= 0``. [W]
+    """
+    poa = np.asarray(poa, dtype=np.float64)
+    poa = np.where(poa > 0.0, poa, 0.0)  # also NaN -> 0
+    temp = np.asarray(temp_air, dtype=np.float64)
+    temp = np.where(np.isfinite(temp), temp, DEFAULT_TEMP_AIR)
+    tcell = np.asarray(
+        pvlib.temperature.sapm_cell(poa, temp, WIND_SPEED, **SAPM_PARAMS), dtype=np.float64
+    )
+    pdc = pvlib.pvsystem.pvwatts_dc(poa, tcell, array.dc_capacity, array.gamma_pdc)
+    pdc = np.clip(np.asarray(pdc, dtype=np.float64), 0.0, None)
+    return tcell, pdc * (1.0 - array.losses_percent / 100.0)
+
+
+def pv_power_from_poa(
+    poa: npt.ArrayLike, array: ArrayConfig, temp_air: npt.ArrayLike = DEFAULT_TEMP_AIR
+) -> FloatArray:
+    """AC power of the array from plane-of-array irradiance.
+
+    SAPM cell temperature, :func:`pvlib.pvsystem.pvwatts_dc`, system losses
+    ``losses_percent``, then :func:`pvlib.inverter.pvwatts` sized so the
+    output clips at ``array.ac_limit``.
+
+    Parameters
+    ----------
+    poa : array-like
+        Plane-of-array global irradiance. [W/m2]
+    array : ArrayConfig
+    temp_air : array-like
+        Air temperature, broadcast against ``poa``; NaN means the default.
+        [C]
+
+    Returns
+    -------
+    numpy.ndarray
+        AC (charge controller output) power, ``0 <= P <= ac_limit``. [W]
+    """
+    _, pdc = dc_power_from_poa(poa, array, temp_air)
+    eta = array.inverter_efficiency
+    pac = pvlib.inverter.pvwatts(pdc, array.ac_limit / eta, eta_inv_nom=eta)
+    return np.clip(np.asarray(pac, dtype=np.float64), 0.0, array.ac_limit)
+
+
+def decompose(
+    ghi: npt.ArrayLike, zenith: npt.ArrayLike, dni_extra: npt.ArrayLike
+) -> tuple[FloatArray, FloatArray]:
+    """DNI and DHI from GHI (pvlib ``erbs_driesse``), with closure ``ghi = dhi + dni cos z`` exact.
+
+    Parameters
+    ----------
+    ghi : array-like
+        [W/m2]
+    zenith : array-like
+        True solar zenith, broadcast against ``ghi``. [degrees]
+    dni_extra : array-like
+        Extraterrestrial normal irradiance. [W/m2]
+
+    Returns
+    -------
+    dni, dhi : numpy.ndarray
+        [W/m2]
+    """
+    ghi = np.clip(np.asarray(ghi, dtype=np.float64), 0.0, None)
+    zen = np.asarray(zenith, dtype=np.float64)
+    extra = np.asarray(dni_extra, dtype=np.float64)
+    if zen.shape != ghi.shape:
+        zen = np.broadcast_to(zen, ghi.shape)
+    if extra.shape != ghi.shape:
+        extra = np.broadcast_to(extra, ghi.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = pvlib.irradiance.erbs_driesse(ghi, zen, dni_extra=extra)
+    raw = np.asarray(out["dni"], dtype=np.float64)
+    dni = np.where(raw > 0.0, raw, 0.0)  # also NaN -> 0
+    cosz = np.cos(np.radians(zen))
+    dhi = ghi - dni * cosz  # the closure, exactly (all diffuse when the beam is dropped)
+    return dni, dhi
+
+
+def pv_power(
+    ghi: npt.ArrayLike,
+    dni: npt.ArrayLike,
+    dhi: npt.ArrayLike,
+    zenith: npt.ArrayLike,
+    azimuth: npt.ArrayLike,
+    *,
+    array: ArrayConfig,
+    temp_air: npt.ArrayLike = DEFAULT_TEMP_AIR,
+) -> FloatArray:
+    """AC power of the array for irradiance at given sun positions. [W]
+
+    Used by ``helio-train synth`` and as the reference in tests; the edge
+    uses :class:`ForecastPhysics` (same functions, coefficients cached).
+    """
+    c = transposition_coefficients(array, zenith, azimuth)
+    poa = (c[..., 0] * np.asarray(dni, dtype=np.float64) + c[..., 1] * np.asarray(dhi, float)
+           + c[..., 2] * np.asarray(ghi, dtype=np.float64))
+    return pv_power_from_poa(poa, array, temp_air)
+
+
+def ghi_from_pv_power(
+    power: npt.ArrayLike,
+    geometry: pd.DataFrame,
+    array: ArrayConfig,
+    *,
+    temp_air: npt.ArrayLike | None = None,
+    clip_margin: float = 0.98,
+) -> FloatArray:
+    """GHI estimated from measured PV power (devices without a pyranometer).
+
+    The PV clear-sky index ``P / P_clear`` (``P_clear`` from the array model
+    on clear-sky irradiance) times clear-sky GHI.
+
+    Parameters
+    ----------
+    power : array-like
+        Measured AC (charge controller output) power. [W]
+    geometry : pandas.DataFrame
+        :func:`edge.forecasting.solar.clear_sky` at the same times.
+    array : ArrayConfig
+    temp_air : array-like, optional
+        [C]
+    clip_margin : float
+        Samples at or above ``clip_margin x ac_limit`` are clipped: NaN.
+
+    Returns
+    -------
+    numpy.ndarray
+        [W/m2]; NaN where the sun is too low, the power is clipped or NaN.
+    """
+    p = np.asarray(power, dtype=np.float64)
+    zen = geometry["zenith"].to_numpy(dtype=np.float64)
+    clear = pv_power(
+        geometry["ghi_clear"], geometry["dni_clear"], geometry["dhi_clear"], zen,
+        geometry["azimuth"], array=array,
+        temp_air=DEFAULT_TEMP_AIR if temp_air is None else temp_air,
+    )
+    ghi_clear = geometry["ghi_clear"].to_numpy(dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kt = np.clip(p / clear, 0.0, KT_MAX)
+    usable = (clear > 0.02 * array.dc_capacity) & (p < clip_margin * array.ac_limit)
+    night = (ghi_clear <= 0.0) & np.isfinite(p)
+    return np.where(night, 0.0, np.where(usable, kt * ghi_clear, np.nan))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Forecast:
+    """One issued forecast (the ``forecasts`` list of the MQTT payload).
+
+    Attributes
+    ----------
+    issue_time : datetime
+        End of the last measured period (UTC).
+    step_minutes : int
+        Length of each forecast period. [minutes]
+    horizons_min : tuple of int
+        [minutes]
+    period_end : tuple of datetime
+        ``issue_time + horizon`` per horizon (UTC).
+    kt, ghi, dni, dhi, pv_power : numpy.ndarray
+        ``(n_horizons, 3)``: P10, P50, P90 of the clear-sky index [unitless],
+        period-mean irradiance [W/m2] and AC PV power [W]; never crossing.
+    """
+
+    issue_time: dt.datetime
+    step_minutes: int
+    horizons_min: tuple[int, ...]
+    period_end: tuple[dt.datetime, ...]
+    kt: FloatArray
+    ghi: FloatArray
+    dni: FloatArray
+    dhi: FloatArray
+    pv_power: FloatArray
+
+    @property
+    def quantiles(self) -> dict[str, list[list[float]]]:
+        """``{name: [[p10, p50, p90] per horizon]}`` (``edge.runtime.messages.ForecastLike``)."""
+        return {name: getattr(self, name).tolist() for name in ("ghi", "dni", "dhi", "pv_power")}
+
+    def entries(self) -> list[dict[str, Any]]:
+        """The payload's ``forecasts`` list (values rounded to 0.1)."""
+        out = []
+        for i, h in enumerate(self.horizons_min):
+            entry: dict[str, Any] = {
+                "horizon_min": h,
+                "period_end": self.period_end[i].strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "period": f"PT{self.step_minutes}M",
+            }
+            for name in ("ghi", "dni", "dhi", "pv_power"):
+                row = getattr(self, name)[i]
+                entry[name] = {f"p{round(q * 100)}": round(float(v), 1)
+                               for q, v in zip(QUANTILES, row, strict=True)}
+            out.append(entry)
+        return out
+
+
+class ForecastPhysics:
+    """Post-processing for one site and one precomputed geometry.
+
+    Parameters
+    ----------
+    array : ArrayConfig
+        The site's array.
+    geometry : DailyGeometry
+        The same geometry the features were computed with.
+
+    Notes
+    -----
+    Construction calls pvlib three times for the whole geometry (about a
+    millisecond for a day); :meth:`postprocess` then costs a few tens of
+    microseconds per step.
+    """
+
+    def __init__(self, array: ArrayConfig, geometry: DailyGeometry) -> None:
+        self.array = array
+        self.geometry = geometry
+        self._coef = transposition_coefficients(array, geometry.zenith, geometry.azimuth)
+        self._steps = np.asarray(geometry.spec.horizon_steps, dtype=np.int64)
+
+    def target_index(self, issue_k: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """Geometry indices of the target periods, shape ``issue_k.shape + (n_h,)``."""
+        k = np.asarray(issue_k, dtype=np.int64)
+        return np.asarray(k[..., None] + self._steps, dtype=np.int64)
+
+    def physical(
+        self, kt: npt.ArrayLike, issue_k: npt.ArrayLike, temp_air: npt.ArrayLike = math.nan
+    ) -> dict[str, FloatArray]:
+        """Vectorised core: ``kt`` of shape ``issue_k.shape + (n_h, 3)``.
+
+        Returns ``{"kt", "ghi", "dni", "dhi", "pv_power"}`` arrays of that
+        shape, each sorted along the quantile axis. ``temp_air`` broadcasts
+        against ``issue_k`` (one value per issue time). [C]
+        """
+        g = self.geometry
+        tk = self.target_index(issue_k)[..., None]  # (..., n_h, 1)
+        k = np.clip(sort_quantiles(kt), 0.0, KT_MAX)
+        ghi = k * g.ghi_clear[tk]
+        dni, dhi = decompose(ghi, g.zenith[tk], g.dni_extra[tk])
+        c = self._coef[tk]
+        poa = c[..., 0] * dni + c[..., 1] * dhi + c[..., 2] * ghi
+        temp = np.asarray(temp_air, dtype=np.float64)[..., None, None]
+        pac = pv_power_from_poa(poa, self.array, temp)
+        return {"kt": k, "ghi": ghi, "dni": sort_quantiles(dni), "dhi": sort_quantiles(dhi),
+                "pv_power": sort_quantiles(pac)}
+
+    def postprocess(
+        self, model_output: npt.ArrayLike, issue_time: dt.datetime,
+        *, temp_air: float = math.nan,
+    ) -> Forecast:
+        """One step on the edge: model output -> :class:`Forecast`.
+
+        Parameters
+        ----------
+        model_output : array-like
+            ``n_h * 3`` clear-sky index quantiles (see the module docstring).
+        issue_time : datetime
+            Aware UTC issue time on the geometry's grid.
+        temp_air : float
+            Air temperature now, used for every horizon; NaN = 25 C. [C]
+        """
+        spec = self.geometry.spec
+        n_h = len(spec.horizons_min)
+        kt = np.asarray(model_output, dtype=np.float64).reshape(n_h, 3)
+        out = self.physical(kt, self.geometry.index(issue_time), temp_air)
+        return Forecast(
+            issue_time=issue_time,
+            step_minutes=spec.step_minutes,
+            horizons_min=spec.horizons_min,
+            period_end=tuple(issue_time + dt.timedelta(minutes=h) for h in spec.horizons_min),
+            **out,
+        )

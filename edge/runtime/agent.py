@@ -1,0 +1,509 @@
+"""The agent loop: poll devices, queue readings, forecast every step, report.
+
+Responsible for: one poller thread per device (each on its own interval),
+one loop that stores every reading in the outbox, aggregates readings to
+the model's step, issues a forecast at the end of every step (flagged
+``inputs_stale`` when the PV source went quiet), turns device faults,
+outbox eviction and commands into events, republishes the retained status
+as a heartbeat, announces Home Assistant discovery, and pings the systemd
+watchdog. The loop holds the only broad ``except``: a bug in one cycle is
+logged and reported as an event, and the agent keeps running.
+
+Does NOT: parse serial bytes, build payload shapes (:mod:`edge.runtime.messages`),
+talk MQTT (:mod:`edge.runtime.publisher`), or load bundles (:class:`ModelHolder`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from edge.forecasting.bundle import Bundle, BundleError
+from edge.forecasting.engine import CURTAILED_STATES, ForecastEngine, ModelHolder
+from edge.runtime import discovery
+from edge.runtime.config import AgentConfig
+from edge.runtime.inbound import CommandError, CommandOutcome, CommandTable
+from edge.runtime.messages import (
+    Message,
+    Topics,
+    event_message,
+    forecast_message,
+    model_message,
+    reading_message,
+    status_message,
+)
+from edge.runtime.outbox import Outbox
+from edge.runtime.sdnotify import Notifier
+from edge.runtime.window import ReadingWindow
+from firmware_bridge.clock import Clock
+
+if TYPE_CHECKING:
+    from edge.runtime.rollout import Rollout
+
+__all__ = ["Agent", "DeviceLike", "PublisherLike"]
+
+log = logging.getLogger(__name__)
+
+
+class ReadingLike(Protocol):
+    """``firmware_bridge.readings.Reading``."""
+
+    device_id: str
+    timestamp: datetime
+    values: Mapping[str, float | int | str]
+
+
+class DeviceLike(Protocol):
+    """``firmware_bridge.device.Device``: ``poll()`` never raises on serial faults."""
+
+    def poll(self) -> Any: ...
+    @property
+    def stats(self) -> Any: ...
+    def close(self) -> None: ...
+
+
+class PublisherLike(Protocol):
+    """The part of :class:`edge.runtime.publisher.MqttPublisher` the agent uses."""
+
+    def set_retained(self, topic: str, payload: bytes) -> None: ...
+    def publish_live(self, topic: str, payload: bytes, *, retain: bool = False) -> None: ...
+    def subscribe(self, topic_filter: str, handler: Callable[[str, bytes], None]) -> None: ...
+    def add_connect_listener(self, callback: Callable[[], None]) -> None: ...
+    def is_alive(self) -> bool: ...
+
+
+#: status key -> (value that is bad, event code when it turns bad, when it recovers)
+_TRANSITIONS = {
+    "connected": (False, "device_disconnected", "device_connected"),
+    "stale": (True, "device_stale", "device_fresh"),
+}
+_STAT_FIELDS = ("connected", "frames_good", "checksum_errors", "timeouts", "reconnects")
+
+
+def device_status(stats: Any) -> dict[str, Any]:
+    """The status-message view of ``DeviceStats``."""
+    if hasattr(stats, "to_dict"):
+        return dict(stats.to_dict())
+    out = {k: getattr(stats, k, None) for k in _STAT_FIELDS}
+    last = getattr(stats, "last_reading_utc", None)
+    out["last_reading"] = last.isoformat().replace("+00:00", "Z") if last else None
+    out["stale"] = bool(getattr(stats, "stale", False))
+    return out
+
+
+@dataclass(slots=True)
+class _Poller:
+    device_id: str
+    device: DeviceLike
+    interval: float
+    thread: threading.Thread | None = None
+    error: BaseException | None = None
+    last: dict[str, Any] = field(default_factory=dict)
+    was_stale: bool = False  # a device_stale event went out (the start-up state is stale)
+
+
+class Agent:
+    """Runs until ``stop`` is set.
+
+    Parameters
+    ----------
+    config : AgentConfig
+    site_id : str
+        From the site file.
+    devices : mapping
+        Device id -> opened device.
+    engine : ForecastEngine
+        Features, model (``engine.holder``) and post-processing.
+    outbox : Outbox
+    publisher : PublisherLike
+    clock : Clock
+    notifier : Notifier, optional
+        systemd notifications (no-op outside systemd).
+    quantities : mapping, optional
+        ``firmware_bridge.readings.QUANTITIES`` (units, kinds).
+    protocols : mapping, optional
+        Device id -> protocol name (shown in Home Assistant).
+    sw_version : str
+    rollout : Rollout, optional
+        Model rollout over ``cmd/model`` with shadow runs (issue #5).
+    """
+
+    def __init__(
+        self,
+        *,
+        config: AgentConfig,
+        site_id: str,
+        devices: Mapping[str, DeviceLike],
+        engine: ForecastEngine,
+        outbox: Outbox,
+        publisher: PublisherLike,
+        clock: Clock,
+        notifier: Notifier | None = None,
+        quantities: Mapping[str, Any] | None = None,
+        protocols: Mapping[str, str] | None = None,
+        sw_version: str = "",
+        rollout: Rollout | None = None,
+    ) -> None:
+        self.config = config
+        self.topics = Topics(site_id, config.agent.id, config.mqtt.topic_prefix)
+        self.engine = engine
+        self.holder: ModelHolder = engine.holder
+        self.outbox = outbox
+        self.publisher = publisher
+        self.clock = clock
+        self.notifier = notifier or Notifier({})
+        self.quantities = quantities or {}
+        self.protocols = dict(protocols or {})
+        self.discovery = discovery.DiscoveryContext(
+            self.topics, config.discovery.prefix, sw_version
+        )
+        intervals = {d.id: d.poll_interval for d in config.devices}
+        self.pollers = {
+            dev_id: _Poller(dev_id, dev, intervals.get(dev_id, 1.0))
+            for dev_id, dev in devices.items()
+        }
+        self.commands = CommandTable(self.topics.cmd)
+        self.commands.register("republish_discovery", self._cmd_discovery)
+        self.commands.register("reload_model", self._cmd_reload)
+        self.commands.register("report_status", self._cmd_status)
+        self.pv_device = config.agent.pv_device or next(iter(devices), "")
+        self.window = ReadingWindow(60, 2)
+        self._readings: queue.Queue[Any] = queue.Queue(maxsize=10_000)
+        self._inbox: queue.Queue[tuple[str, bytes]] = queue.Queue(maxsize=100)
+        self._seen: dict[str, set[str]] = {}
+        self._evicted_reported = outbox.stats.evicted
+        self._started = clock.monotonic()
+        self._next_issue = 0
+        self.forecasts_issued = 0
+        self.cycle_errors = 0
+        self.rollout = rollout
+        if rollout is not None:
+            rollout.bind(report=self._event, on_change=self._publish_model)
+            self.commands.register_topic("model", rollout.handle_payload)
+
+    # ---------------------------------------------------------------- setup
+    def _prepare(self) -> None:
+        spec = self.holder.spec
+        self.window = ReadingWindow(spec.step_seconds, spec.history_steps + 2)
+        self._next_issue = self._issue_time(self.clock.now_utc().timestamp()) + spec.step_seconds
+        self.publisher.subscribe(self.commands.subscription, self._on_inbound)
+        if self.config.discovery.enabled:
+            self.publisher.subscribe(self.discovery.birth_topic, self._on_inbound)
+        self.publisher.add_connect_listener(lambda: self._enqueue(("connected", b"")))
+        self._enqueue(("connected", b""))  # the publisher may have connected already
+        self._publish_model()
+        self._publish_status()
+
+    def _issue_time(self, now_s: float) -> int:
+        step = self.holder.spec.step_seconds
+        return int(now_s // step * step)
+
+    # ----------------------------------------------------------- the loop
+    def run(self, stop: threading.Event) -> int:
+        """Poll, forecast and report until ``stop`` is set; returns 0."""
+        self._prepare()
+        for p in self.pollers.values():
+            self._start_poller(p, stop)
+        self.notifier.ready(f"polling {len(self.pollers)} devices")
+        self._event("info", "agent_started", "agent started", devices=sorted(self.pollers))
+        hb = self.config.agent.heartbeat_s
+        wd = (self.notifier.watchdog_s or 2 * self.config.agent.watchdog_s) / 2
+        next_hb = self.clock.monotonic() + hb
+        next_wd = self.clock.monotonic()
+        while not stop.is_set():
+            try:
+                self._cycle(stop)
+                now = self.clock.monotonic()
+                if now >= next_hb:
+                    next_hb = now + hb
+                    self._heartbeat()
+            except Exception as exc:  # the one broad except: report, keep running
+                self.cycle_errors += 1
+                log.exception("agent cycle failed")
+                self._safe_event(exc)
+            if self.clock.monotonic() >= next_wd:
+                next_wd = self.clock.monotonic() + wd
+                if self.publisher.is_alive():
+                    self.notifier.watchdog()
+        self.notifier.stopping()
+        self._event("info", "agent_stopping", "agent stopping")
+        for p in self.pollers.values():
+            if p.thread is not None:
+                p.thread.join(timeout=5.0)
+        return 0
+
+    def _cycle(self, stop: threading.Event) -> None:
+        try:
+            first = self._readings.get(timeout=0.2)
+        except queue.Empty:
+            first = None
+        if first is not None:
+            self._handle_reading(first)
+        while True:
+            try:
+                self._handle_reading(self._readings.get_nowait())
+            except queue.Empty:
+                break
+        while True:
+            try:
+                topic, payload = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            self._handle_inbound(topic, payload)
+        self._check_devices(stop)
+        now = self.clock.now_utc().timestamp()
+        step = self.holder.spec.step_seconds
+        if now < self._next_issue - 2 * step:  # the clock went back (NTP after boot)
+            log.warning("clock went back; rescheduling the next forecast")
+            self._next_issue = self._issue_time(now) + step
+        if now >= self._next_issue + self._grace():
+            self._issue_forecast()
+
+    def _grace(self) -> float:
+        return min(0.05 * self.holder.spec.step_seconds, 10.0)
+
+    # ------------------------------------------------------------ pollers
+    def _start_poller(self, p: _Poller, stop: threading.Event) -> None:
+        p.error = None
+        p.thread = threading.Thread(
+            target=self._poll_loop, args=(p, stop), name=f"poll-{p.device_id}", daemon=True
+        )
+        p.thread.start()
+
+    def _poll_loop(self, p: _Poller, stop: threading.Event) -> None:
+        try:
+            while not stop.is_set():
+                t0 = self.clock.monotonic()
+                reading = p.device.poll()
+                if reading is not None:
+                    stale_names = getattr(p.device, "stale_names", None)
+                    stale = stale_names() if stale_names is not None else []
+                    self._readings.put((reading, stale), timeout=5.0)
+                stop.wait(max(p.interval - (self.clock.monotonic() - t0), 0.0))
+        except Exception as exc:  # handed to the loop, which reports and restarts it
+            p.error = exc
+
+    def _check_devices(self, stop: threading.Event) -> None:
+        for p in self.pollers.values():
+            if p.error is not None:
+                err, p.error = p.error, None
+                self._event(
+                    "error", "poller_crashed", f"{p.device_id}: {err!r}; restarting",
+                    device=p.device_id,
+                )
+                self._start_poller(p, stop)
+            status = device_status(p.device.stats)
+            for key, (bad_value, bad_code, good_code) in _TRANSITIONS.items():
+                old = p.last.get(key)
+                if old is None or old == status[key]:
+                    continue
+                bad = status[key] == bad_value
+                if key == "stale":
+                    if not bad and not p.was_stale:
+                        continue  # first readings after start: nothing recovered
+                    p.was_stale = bad
+                self._event(
+                    "warning" if bad else "info", bad_code if bad else good_code,
+                    f"{p.device_id}: {key} is now {status[key]}",
+                    device=p.device_id, stats=status,
+                )
+            p.last = status
+
+    # ----------------------------------------------------------- readings
+    def _handle_reading(self, item: tuple[Any, list[str]]) -> None:
+        reading, stale = item
+        units = {n: getattr(self.quantities.get(n), "unit", "") for n in reading.values}
+        msg = reading_message(self.topics, reading, units, stale=stale)
+        self._put(msg)
+        self.window.add(reading.device_id, reading.timestamp, reading.values)
+        seen = self._seen.setdefault(reading.device_id, set())
+        new = set(reading.values) - seen
+        if new and self.config.discovery.enabled:
+            seen |= new
+            self._announce_device(reading.device_id)
+
+    def _put(self, msg: Message) -> int:
+        return self.outbox.put(msg.device_id, msg.stream, msg.topic, msg.encode,
+                               qos=msg.qos, retain=msg.retain)
+
+    # ----------------------------------------------------------- forecast
+    def _issue_forecast(self) -> None:
+        issue = self._issue_time(self.clock.now_utc().timestamp())
+        spec = self.holder.spec
+        self._next_issue = issue + spec.step_seconds
+        n = spec.history_steps
+        dev = self.pv_device
+        pv = self.window.series(dev, "pv_power", issue, n)
+        ends = [issue - (n - 1 - i) * spec.step_seconds for i in range(n)]
+        curtailed = [self.window.last_text(dev, "charge_state", e) in CURTAILED_STATES
+                     for e in ends]
+        ghi = self.engine.ghi_history(issue, pv, curtailed)
+        p = self.pollers.get(dev)
+        dev_stale = p is None or not p.last.get("connected", True) or p.last.get("stale", False)
+        stale = dev_stale or self.window.count(dev, "pv_power", issue) == 0
+        temp = self.window.mean(dev, "ambient_temperature", issue)
+        result = self.engine.forecast(issue, ghi, inputs_stale=stale, temp_air=temp)
+        msg = forecast_message(
+            self.topics, result, issue_time=result.issue_time,
+            step_minutes=spec.step_minutes, model_version=self.holder.version,
+            model_sha256=self.holder.sha256, inputs_stale=result.inputs_stale,
+        )
+        self._put(msg)
+        self.forecasts_issued += 1
+        if self.rollout is not None:
+            self._shadow(result, ghi, pv[-1] if pv else math.nan,
+                         bool(curtailed and curtailed[-1]), temp)
+        if stale:
+            log.warning("forecast at %s issued with stale inputs", result.issue_time)
+
+    def _shadow(self, result: Any, ghi: list[float], pv: float, curtailed: bool,
+                temp: float) -> None:
+        """Issue #5: score the period just measured; publish the shadow model's forecast."""
+        assert self.rollout is not None
+        shadow = self.rollout.after_forecast(result, ghi, pv=pv, curtailed=curtailed,
+                                             temp_air=temp)
+        cand = self.rollout.candidate
+        if shadow is not None and cand is not None:
+            self._put(forecast_message(
+                self.topics, shadow, issue_time=shadow.issue_time,
+                step_minutes=self.holder.spec.step_minutes, model_version=cand.version,
+                model_sha256=cand.sha256, inputs_stale=shadow.inputs_stale, shadow=True,
+            ))
+
+    # ------------------------------------------------------ status, events
+    def _status_message(self) -> Message:
+        msg = self._plain_status()
+        if self.rollout is None:
+            return msg
+        return dataclasses.replace(msg, body={**msg.body, "rollout": self.rollout.status()})
+
+    def _plain_status(self) -> Message:
+        st = self.outbox.stats
+        return status_message(
+            self.topics, now=self.clock.now_utc(),
+            devices={k: device_status(p.device.stats) for k, p in self.pollers.items()},
+            queued=st.queued, evicted=st.evicted, model_version=self.holder.version,
+            model_sha256=self.holder.sha256,
+            uptime_s=self.clock.monotonic() - self._started,
+        )
+
+    def _publish_status(self) -> None:
+        msg = self._status_message()
+        seq = self.outbox.next_seq(msg.device_id, msg.stream)
+        self.publisher.set_retained(msg.topic, msg.encode(seq))
+
+    def _publish_model(self) -> None:
+        b = self.holder.bundle
+        msg = model_message(
+            self.topics, now=self.clock.now_utc(), version=b.version, sha256=b.sha256,
+            blessed=b.blessed, created=str(b.manifest.get("created", "")),
+        )
+        self.publisher.set_retained(msg.topic, msg.encode(self.outbox.next_seq(msg.device_id,
+                                                                                  "model")))
+
+    def _heartbeat(self) -> None:
+        self._publish_status()
+        evicted = self.outbox.stats.evicted
+        if evicted > self._evicted_reported:
+            self._event("warning", "outbox_evicted",
+                        f"outbox full: {evicted - self._evicted_reported} oldest messages dropped",
+                        evicted=evicted - self._evicted_reported, evicted_total=evicted)
+            self._evicted_reported = evicted
+        self.notifier.status(
+            f"{self.forecasts_issued} forecasts, {self.outbox.stats.queued} queued"
+        )
+
+    def _event(self, level: str, code: str, message: str, **data: Any) -> None:
+        log.log(logging.WARNING if level != "info" else logging.INFO, "%s: %s", code, message)
+        self._put(event_message(self.topics, now=self.clock.now_utc(), level=level,
+                                code=code, message=message, data=data))
+
+    def _safe_event(self, exc: Exception) -> None:
+        try:
+            self._event("error", "cycle_failed", f"{type(exc).__name__}: {exc}")
+        except (sqlite3.Error, ValueError, TypeError):  # the outbox itself may be what failed
+            log.exception("cannot record the failure")
+
+    # ------------------------------------------------------------- inbound
+    def _enqueue(self, item: tuple[str, bytes]) -> None:
+        try:
+            self._inbox.put_nowait(item)
+        except queue.Full:
+            log.warning("inbound queue full; dropping %s", item[0])
+
+    def _on_inbound(self, topic: str, payload: bytes) -> None:
+        self._enqueue((topic, payload))
+
+    def _handle_inbound(self, topic: str, payload: bytes) -> None:
+        if topic == "connected" or (topic == self.discovery.birth_topic and payload == b"online"):
+            self._announce_all()
+            return
+        if topic == self.discovery.birth_topic:
+            return
+        outcome = self.commands.handle(topic, payload)
+        self._report(outcome)
+
+    def _report(self, outcome: CommandOutcome) -> None:
+        self._event(outcome.level, outcome.code, outcome.message, **dict(outcome.data))
+
+    def _announce_all(self) -> None:
+        if not self.config.discovery.enabled:
+            return
+        for dev_id in self._seen:
+            self._announce_device(dev_id)
+        for topic, payload in discovery.forecast_configs(
+            self.discovery, self.holder.spec.horizons_min
+        ):
+            self.publisher.publish_live(topic, payload)
+
+    def _announce_device(self, dev_id: str) -> None:
+        for topic, payload in discovery.reading_configs(
+            self.discovery, dev_id, self._seen.get(dev_id, ()), self.quantities,
+            protocol=self.protocols.get(dev_id, ""),
+        ):
+            self.publisher.publish_live(topic, payload)
+
+    # ------------------------------------------------------------ commands
+    def _cmd_discovery(self, _args: Mapping[str, Any]) -> Mapping[str, Any]:
+        self._announce_all()
+        return {}
+
+    def _cmd_reload(self, _args: Mapping[str, Any]) -> Mapping[str, Any]:
+        old = self.holder.version
+        try:
+            bundle = self.holder.reload()
+        except BundleError as exc:
+            raise CommandError(f"reload refused, keeping {old}: {exc}") from None
+        self._model_changed()
+        return {"old_version": old, "version": bundle.version, "sha256": bundle.sha256}
+
+    def activate(self, bundle: Bundle) -> None:
+        """Run a verified ``bundle`` from the next step on (the rollout seam, issue #5).
+
+        Call from the agent's thread (a ``cmd/<sub>`` handler runs there).
+        """
+        self.holder.swap(bundle)
+        self._model_changed()
+
+    def _model_changed(self) -> None:
+        spec = self.holder.spec
+        if self.window.step_s != spec.step_seconds:
+            self.window = ReadingWindow(spec.step_seconds, spec.history_steps + 2)
+            now = self.clock.now_utc().timestamp()
+            self._next_issue = self._issue_time(now) + spec.step_seconds
+        else:
+            self.window.keep_periods = max(self.window.keep_periods, spec.history_steps + 2)
+        self._publish_model()
+        self._announce_all()
+
+    def _cmd_status(self, _args: Mapping[str, Any]) -> Mapping[str, Any]:
+        self._publish_status()
+        return {}

@@ -1,0 +1,288 @@
+"""The agent's configuration (``helio-edge run`` / ``check``), loaded strictly.
+
+Responsible for: the ``[agent]``, ``[mqtt]``, ``[model]``, ``[outbox]``,
+``[discovery]``, ``[rollout]`` tables and ``[[devices]]`` as frozen
+dataclasses; :func:`load_agent_config` resolves relative paths against the
+file's directory; :func:`load_credentials` reads the MQTT credentials file.
+
+Does NOT: open anything it names (files, ports, brokers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+
+from firmware_bridge.config import ConfigError, DeviceConfig, from_mapping, load_toml
+
+# the edge agent (helio-edge run / check)
+# --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AgentSection:
+    """The ``[agent]`` table.
+
+    Attributes
+    ----------
+    id : str
+        The gateway's own device id in topics (``helio/<site>/<id>/status``).
+    site : str
+        Site file (``configs/sites/*.toml``); relative paths are resolved
+        against the directory of the agent config file.
+    state_dir : str
+        Directory for the outbox database (systemd ``StateDirectory``).
+    heartbeat_s : float
+        Seconds between retained status republications. [s]
+    stale_after_s : float
+        A device whose last reading is older than this is stale. [s]
+    watchdog_s : float
+        Seconds between systemd watchdog pings when ``WATCHDOG_USEC`` is not
+        set by systemd. [s]
+    pv_device : str
+        Device whose ``pv_power`` measures the array for the forecast's
+        irradiance history; empty means the first device.
+    """
+
+    site: str
+    id: str = "gateway"
+    state_dir: str = "/var/lib/helio-edge"
+    heartbeat_s: float = 60.0
+    stale_after_s: float = 120.0
+    watchdog_s: float = 10.0
+    pv_device: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.id or not all(c.isalnum() or c in "-_" for c in self.id):
+            raise ValueError(f"id {self.id!r} must be non-empty [A-Za-z0-9_-]")
+        if self.heartbeat_s <= 0 or self.stale_after_s <= 0 or self.watchdog_s <= 0:
+            raise ValueError("heartbeat_s, stale_after_s and watchdog_s must be positive")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MqttConfig:
+    """The ``[mqtt]`` table. Credentials live in ``credentials_file``, never here.
+
+    Attributes
+    ----------
+    host : str
+        Broker host name or address.
+    port : int
+        Broker port (1883 plain, 8883 TLS).
+    keepalive : int
+        MQTT keep-alive. [s]
+    client_id : str
+        Empty means ``helio-<site>-<agent id>``.
+    topic_prefix : str
+        First topic level (``helio``).
+    tls : bool
+        Use TLS; ``ca_file`` empty means the system trust store.
+    ca_file, cert_file, key_file : str
+        CA bundle and optional client certificate and key (PEM).
+    credentials_file : str
+        TOML file with ``username`` and ``password`` (mode 0600); empty means
+        anonymous.
+    max_inflight : int
+        Unacknowledged QoS 1 messages allowed at once.
+    reconnect_min_s, reconnect_max_s : float
+        Reconnect back-off bounds; each wait is jittered. [s]
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    keepalive: int = 60
+    client_id: str = ""
+    topic_prefix: str = "helio"
+    tls: bool = False
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    credentials_file: str = ""
+    max_inflight: int = 100
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 120.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port {self.port} out of range 1..65535")
+        if self.max_inflight < 1:
+            raise ValueError("max_inflight must be at least 1")
+        if not 0 < self.reconnect_min_s <= self.reconnect_max_s:
+            raise ValueError("need 0 < reconnect_min_s <= reconnect_max_s")
+        if bool(self.cert_file) != bool(self.key_file):
+            raise ValueError("cert_file and key_file go together")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MqttCredentials:
+    """The credentials file: ``username`` and ``password``."""
+
+    username: str
+    password: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ModelConfig:
+    """The ``[model]`` table.
+
+    Attributes
+    ----------
+    bundle : str
+        Bundle directory (manifest, model, signature).
+    public_key : str
+        Ed25519 public key (PEM) that must have signed the bundle.
+    allow_unblessed : bool
+        Accept a bundle whose manifest is not blessed (development only).
+    """
+
+    bundle: str
+    public_key: str
+    allow_unblessed: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OutboxConfig:
+    """The ``[outbox]`` table.
+
+    Attributes
+    ----------
+    path : str
+        SQLite file; empty means ``<state_dir>/outbox.sqlite``.
+    max_messages : int
+        Queue bound; the oldest messages are evicted (counted, reported)
+        beyond it. The default holds about three days of two devices at
+        1 Hz plus forecasts.
+    synchronous : str
+        SQLite ``synchronous``: ``full`` survives power loss with no lost
+        commit; ``normal`` writes less (SD-card wear) but may lose the last
+        commits on power loss (never corrupts).
+    """
+
+    path: str = ""
+    max_messages: int = 600_000
+    synchronous: typing.Literal["full", "normal"] = "full"
+
+    def __post_init__(self) -> None:
+        if self.max_messages < 10:
+            raise ValueError("max_messages must be at least 10")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DiscoveryConfig:
+    """The ``[discovery]`` table (Home Assistant MQTT discovery).
+
+    Attributes
+    ----------
+    enabled : bool
+        Announce entities.
+    prefix : str
+        Discovery prefix (``homeassistant``); HA's birth topic is
+        ``<prefix>/status``.
+    """
+
+    enabled: bool = True
+    prefix: str = "homeassistant"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RolloutConfig:
+    """The ``[rollout]`` table: how a model received over MQTT is tried (issue #5).
+
+    Attributes
+    ----------
+    shadow_s : float
+        How long a new model runs in shadow before the decision (two diurnal
+        cycles by default). [s]
+    max_shadow_s : float
+        Give up (roll back) when there is still too little evidence. [s]
+    min_pairs : int
+        Fewest scored daytime periods needed to decide.
+    tolerance : float
+        Promote when the new model's live RMSE <= (1 + tolerance) x the
+        running model's. [-]
+    """
+
+    shadow_s: float = 2 * 86400.0
+    max_shadow_s: float = 4 * 86400.0
+    min_pairs: int = 24
+    tolerance: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.shadow_s <= self.max_shadow_s:
+            raise ValueError("need 0 <= shadow_s <= max_shadow_s")
+        if self.min_pairs < 1 or self.tolerance < 0:
+            raise ValueError("min_pairs must be >= 1 and tolerance >= 0")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AgentConfig:
+    """A whole agent config file (``/etc/helio-edge/config.toml``).
+
+    Paths inside are absolute after :func:`load_agent_config`.
+    """
+
+    agent: AgentSection
+    model: ModelConfig
+    mqtt: MqttConfig = MqttConfig()
+    outbox: OutboxConfig = OutboxConfig()
+    discovery: DiscoveryConfig = DiscoveryConfig()
+    devices: tuple[DeviceConfig, ...] = ()
+    rollout: RolloutConfig = RolloutConfig()
+
+    @property
+    def outbox_path(self) -> str:
+        """The outbox database file."""
+        return self.outbox.path or str(Path(self.agent.state_dir) / "outbox.sqlite")
+
+
+def _resolve(base: Path, value: str) -> str:
+    if not value or "://" in value:
+        return value
+    p = Path(value).expanduser()
+    return str(p if p.is_absolute() else (base / p).resolve())
+
+
+def load_agent_config(path: str | Path) -> AgentConfig:
+    """Load an agent config file, resolving relative paths against its directory.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file and the dotted key on any problem (unknown key,
+        wrong type, duplicate device id, bad value).
+    """
+    cfg = from_mapping(AgentConfig, load_toml(path), path=path)
+    ids = [d.id for d in cfg.devices]
+    for i, dev_id in enumerate(ids):
+        if dev_id in ids[:i]:
+            raise ConfigError(path, f"devices[{i}].id", f"duplicate device id {dev_id!r}")
+        if dev_id == cfg.agent.id:
+            raise ConfigError(path, f"devices[{i}].id", "must differ from agent.id")
+    if cfg.agent.pv_device and cfg.agent.pv_device not in ids:
+        raise ConfigError(path, "agent.pv_device", f"no device {cfg.agent.pv_device!r}")
+    base = Path(path).resolve().parent
+    r = _resolve
+    return dataclasses.replace(
+        cfg,
+        agent=dataclasses.replace(
+            cfg.agent, site=r(base, cfg.agent.site), state_dir=r(base, cfg.agent.state_dir)
+        ),
+        model=dataclasses.replace(
+            cfg.model, bundle=r(base, cfg.model.bundle), public_key=r(base, cfg.model.public_key)
+        ),
+        mqtt=dataclasses.replace(
+            cfg.mqtt,
+            ca_file=r(base, cfg.mqtt.ca_file),
+            cert_file=r(base, cfg.mqtt.cert_file),
+            key_file=r(base, cfg.mqtt.key_file),
+            credentials_file=r(base, cfg.mqtt.credentials_file),
+        ),
+        outbox=dataclasses.replace(cfg.outbox, path=r(base, cfg.outbox.path)),
+    )
+
+
+def load_credentials(path: str | Path) -> MqttCredentials:
+    """Read the MQTT credentials file (TOML: ``username``, ``password``)."""
+    return from_mapping(MqttCredentials, load_toml(path), path=path)
+

@@ -1,0 +1,365 @@
+"""MQTT publisher: drains the outbox to the broker at QoS 1, in order.
+
+Responsible for: one background thread that connects (TLS, credentials),
+registers the retained ``offline`` Last Will, publishes retained state
+(status ``online``, model) on every connect, drains the outbox in insertion
+order with a bounded number of unacknowledged messages, deletes each
+message only after its PUBACK, dispatches subscribed inbound messages, and
+reconnects forever with exponential back-off and jitter.
+
+Does NOT: build payloads, decide what to publish, or exit because the
+network is down.
+
+Each connection uses a fresh paho client driven by ``loop()`` in this
+thread, so no message is silently re-sent by paho after a reconnect: after
+an outage the drain restarts at the oldest unacknowledged row (messages in
+flight when the link dropped are sent again; receivers de-duplicate on
+``seq``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge.runtime.outbox import Outbox, OutboxRow
+
+__all__ = ["BrokerSettings", "MqttPublisher", "PublisherStats"]
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str, bytes], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSettings:
+    """Where and how to connect.
+
+    Attributes
+    ----------
+    host : str
+        Broker host.
+    port : int
+        Broker port.
+    client_id : str
+        MQTT client id.
+    keepalive : int
+        Keep-alive. [s]
+    tls : bool
+        Use TLS.
+    ca_file, cert_file, key_file : str
+        PEM files; empty ``ca_file`` means the system store.
+    username, password : str
+        Empty ``username`` means anonymous.
+    """
+
+    host: str
+    port: int
+    client_id: str
+    keepalive: int = 60
+    tls: bool = False
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+
+@dataclass(slots=True)
+class PublisherStats:
+    """Counters since start."""
+
+    connected: bool = False
+    connects: int = 0
+    connect_failures: int = 0
+    published: int = 0
+    acked: int = 0
+    last_error: str = ""
+
+
+@dataclass(slots=True)
+class _Session:
+    connack: threading.Event = field(default_factory=threading.Event)
+    refused: str = ""
+    lost: bool = False
+    acked: deque[int] = field(default_factory=deque)
+    inflight: dict[int, int] = field(default_factory=dict)
+
+
+class MqttPublisher:
+    """Publishes the outbox and retained state over MQTT (paho-mqtt 2.x).
+
+    Parameters
+    ----------
+    broker : BrokerSettings
+        Connection settings.
+    outbox : Outbox
+        Durable queue to drain.
+    will_topic : str
+        Status topic for the retained Last Will.
+    will_payload : bytes
+        The ``offline`` status payload (also published on clean stop).
+    max_inflight : int
+        Unacknowledged QoS 1 messages allowed at once.
+    reconnect_min_s, reconnect_max_s : float
+        Back-off bounds; each wait is drawn from ``[d/2, d]``. [s]
+    rng : random.Random, optional
+        Jitter source (seeded in tests).
+    """
+
+    def __init__(
+        self,
+        broker: BrokerSettings,
+        outbox: Outbox,
+        *,
+        will_topic: str,
+        will_payload: bytes,
+        max_inflight: int = 100,
+        reconnect_min_s: float = 1.0,
+        reconnect_max_s: float = 120.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.broker = broker
+        self.outbox = outbox
+        self.will_topic = will_topic
+        self.will_payload = will_payload
+        self.max_inflight = max_inflight
+        self.reconnect_min_s = reconnect_min_s
+        self.reconnect_max_s = reconnect_max_s
+        self.stats = PublisherStats()
+        self._rng = rng or random.Random()
+        self._lock = threading.Lock()
+        self._retained: dict[str, bytes] = {}
+        self._dirty: set[str] = set()
+        self._live: deque[tuple[str, bytes, bool]] = deque(maxlen=10_000)
+        self._handlers: dict[str, Handler] = {}
+        self._new_filters: set[str] = set()
+        self._connect_listeners: list[Callable[[], None]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ public API
+    def start(self) -> None:
+        """Start the background thread (returns at once)."""
+        self._thread = threading.Thread(target=self._run, name="helio-mqtt", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Publish ``offline``, disconnect cleanly and join the thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def is_alive(self) -> bool:
+        """True while the background thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def connected(self) -> bool:
+        """True while a broker connection is up."""
+        return self.stats.connected
+
+    def set_retained(self, topic: str, payload: bytes) -> None:
+        """Publish retained state now if connected, and again on every connect."""
+        with self._lock:
+            self._retained[topic] = payload
+            self._dirty.add(topic)
+
+    def publish_live(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        """Best-effort publish, dropped while disconnected (discovery configs)."""
+        self._live.append((topic, payload, retain))
+
+    def subscribe(self, topic_filter: str, handler: Handler) -> None:
+        """Call ``handler(topic, payload)`` (in the publisher thread; must not
+        block) for messages matching ``topic_filter``; kept across reconnects."""
+        with self._lock:
+            self._handlers[topic_filter] = handler
+            self._new_filters.add(topic_filter)
+
+    def add_connect_listener(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` in the publisher thread after each connect."""
+        self._connect_listeners.append(callback)
+
+    def wait_drained(self, timeout: float) -> bool:
+        """Block until the outbox is empty (tests, benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.outbox.stats.queued == 0:
+                return True
+            time.sleep(0.02)
+        return self.outbox.stats.queued == 0
+
+    # ----------------------------------------------------------- the thread
+    def _run(self) -> None:
+        delay = self.reconnect_min_s
+        while not self._stop.is_set():
+            had_session = self._session()
+            if self._stop.is_set():
+                break
+            if had_session:
+                delay = self.reconnect_min_s
+            wait = delay * (0.5 + 0.5 * self._rng.random())
+            log.info("reconnecting to %s:%d in %.1f s", self.broker.host, self.broker.port, wait)
+            self._stop.wait(wait)
+            delay = min(delay * 2.0, self.reconnect_max_s)
+
+    def _make_client(self, session: _Session) -> mqtt.Client:
+        b = self.broker
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=b.client_id)
+        client.will_set(self.will_topic, self.will_payload, qos=1, retain=True)
+        client.max_inflight_messages_set(self.max_inflight + 64)
+        if b.username:
+            client.username_pw_set(b.username, b.password or None)
+        if b.tls:
+            client.tls_set(
+                ca_certs=b.ca_file or None,
+                certfile=b.cert_file or None,
+                keyfile=b.key_file or None,
+            )
+
+        def on_connect(_c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+            if rc.is_failure:
+                session.refused = str(rc)
+            session.connack.set()
+
+        def on_disconnect(_c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+            session.lost = True
+
+        def on_publish(_c: Any, _u: Any, mid: int, _rc: Any, _p: Any) -> None:
+            session.acked.append(mid)
+
+        def on_message(_c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+            self._dispatch(msg.topic, bytes(msg.payload))
+
+        client.on_connect = on_connect
+        client.on_disconnect = on_disconnect
+        client.on_publish = on_publish
+        client.on_message = on_message
+        return client
+
+    def _connect(self, client: mqtt.Client, session: _Session) -> bool:
+        b = self.broker
+        try:
+            client.connect(b.host, b.port, keepalive=b.keepalive)
+        except (OSError, ValueError) as exc:  # refused, DNS, TLS, unreachable
+            self._failed(f"connect to {b.host}:{b.port}: {exc}")
+            return False
+        deadline = time.monotonic() + 10.0
+        while not session.connack.is_set() and time.monotonic() < deadline:
+            if client.loop(timeout=0.1) != mqtt.MQTT_ERR_SUCCESS or self._stop.is_set():
+                break
+        if not session.connack.is_set() or session.refused:
+            self._failed(f"broker refused or no CONNACK: {session.refused or 'timeout'}")
+            client.disconnect()
+            return False
+        return True
+
+    def _failed(self, reason: str) -> None:
+        self.stats.connect_failures += 1
+        self.stats.last_error = reason
+        log.warning("%s", reason)
+
+    def _session(self) -> bool:
+        session = _Session()
+        client = self._make_client(session)
+        if not self._connect(client, session):
+            return False
+        self.stats.connected = True
+        self.stats.connects += 1
+        log.info("connected to %s:%d", self.broker.host, self.broker.port)
+        try:
+            self._on_connected(client)
+            self._drain(client, session)
+            if self._stop.is_set() and not session.lost:
+                self._goodbye(client, session)
+        finally:
+            self.stats.connected = False
+        return True
+
+    def _on_connected(self, client: mqtt.Client) -> None:
+        with self._lock:
+            self._dirty = set(self._retained)
+            self._new_filters = set(self._handlers)
+        for cb in self._connect_listeners:
+            cb()
+
+    def _drain(self, client: mqtt.Client, session: _Session) -> None:
+        """Publish queued rows in id order; delete each batch once acknowledged."""
+        buffer: deque[OutboxRow] = deque()  # prefetched rows: few SQLite queries
+        last_fetched = 0
+        to_delete: list[int] = []
+        last_flush = time.monotonic()
+        while not self._stop.is_set() and not session.lost:
+            while session.acked:
+                row_id = session.inflight.pop(session.acked.popleft(), None)
+                if row_id is not None:
+                    to_delete.append(row_id)
+            now = time.monotonic()
+            if to_delete and (len(to_delete) >= 1000 or now - last_flush > 0.2):
+                self.stats.acked += self.outbox.ack(to_delete)
+                to_delete.clear()
+                last_flush = now
+            busy = self._publish_state(client)
+            free = self.max_inflight - len(session.inflight)
+            if free > 0 and not buffer:
+                buffer.extend(self.outbox.peek(max(self.max_inflight, 500), after_id=last_fetched))
+                if buffer:
+                    last_fetched = buffer[-1].id
+            while free > 0 and buffer:
+                row = buffer.popleft()
+                info = client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    session.lost = True
+                    break
+                session.inflight[info.mid] = row.id
+                self.stats.published += 1
+                free -= 1
+                busy = True
+            if client.loop(timeout=0.0 if busy else 0.05) != mqtt.MQTT_ERR_SUCCESS:
+                session.lost = True
+        if to_delete:
+            self.stats.acked += self.outbox.ack(to_delete)
+        if session.lost:
+            log.warning("connection to %s:%d lost", self.broker.host, self.broker.port)
+            self.stats.last_error = "connection lost"
+
+    def _publish_state(self, client: mqtt.Client) -> bool:
+        with self._lock:
+            dirty = [(t, self._retained[t]) for t in self._retained if t in self._dirty]
+            self._dirty.clear()
+            filters, self._new_filters = self._new_filters, set()
+        for topic_filter in sorted(filters):  # subscriptions added before or after connect
+            client.subscribe(topic_filter, qos=1)
+        for topic, payload in dirty:
+            client.publish(topic, payload, qos=1, retain=True)
+        n_live = 0
+        while self._live:
+            topic, payload, retain = self._live.popleft()
+            client.publish(topic, payload, qos=1, retain=retain)
+            n_live += 1
+        return bool(dirty) or n_live > 0
+
+    def _goodbye(self, client: mqtt.Client, session: _Session) -> None:
+        """Flush acks for a moment, publish ``offline`` and disconnect cleanly."""
+        info = client.publish(self.will_topic, self.will_payload, qos=1, retain=True)
+        deadline = time.monotonic() + 2.0
+        while not info.is_published() and time.monotonic() < deadline and not session.lost:
+            client.loop(timeout=0.05)
+        client.disconnect()
+        client.loop(timeout=0.1)
+
+    def _dispatch(self, topic: str, payload: bytes) -> None:
+        with self._lock:
+            handlers = list(self._handlers.items())
+        for topic_filter, handler in handlers:
+            if mqtt.topic_matches_sub(topic_filter, topic):
+                handler(topic, payload)

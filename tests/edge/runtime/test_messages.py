@@ -1,0 +1,104 @@
+"""Topic tree and schema-1 payloads (docs/architecture.md) (issue #4)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from edge.runtime import messages as m
+
+TOPICS = m.Topics("abuja-01", "gateway")
+T0 = datetime(2026, 6, 21, 12, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class _Reading:
+    device_id: str
+    timestamp: datetime
+    values: dict[str, float | int | str]
+
+
+@dataclass(frozen=True)
+class _Forecast:
+    horizons_min: tuple[int, ...]
+    quantiles: dict[str, list[list[float]]]
+
+
+def test_topics_follow_tree() -> None:
+    assert TOPICS.of("mppt", "reading") == "helio/abuja-01/mppt/reading"
+    assert TOPICS.status == "helio/abuja-01/gateway/status"
+    assert TOPICS.cmd == "helio/abuja-01/gateway/cmd"
+
+
+@pytest.mark.parametrize(
+    ("ts", "text"),
+    [
+        (T0, "2026-06-21T12:00:00Z"),
+        (T0.replace(microsecond=250000), "2026-06-21T12:00:00.250Z"),
+        (T0.astimezone(__import__("zoneinfo").ZoneInfo("Africa/Lagos")), "2026-06-21T12:00:00Z"),
+    ],
+    ids=["utc", "millis", "other-zone"],
+)
+def test_isoformat_z(ts: datetime, text: str) -> None:
+    assert m.isoformat_z(ts) == text
+
+
+def test_reading_payload_fields_and_seq() -> None:
+    r = _Reading("mppt", T0, {"battery_voltage": 52.4, "charge_state": "bulk",
+                              "pv_power": float("nan")})
+    msg = m.reading_message(TOPICS, r, {"battery_voltage": "V", "pv_power": "W"})
+    assert msg.topic == "helio/abuja-01/mppt/reading" and not msg.retain and msg.qos == 1
+    body = json.loads(msg.encode(7))
+    assert body["schema_version"] == 1
+    assert list(body)[:6] == ["schema_version", "site_id", "device_id", "stream", "seq",
+                              "timestamp"]
+    assert body["seq"] == 7 and body["device_id"] == "mppt" and body["stream"] == "reading"
+    assert body["timestamp"] == "2026-06-21T12:00:00Z"
+    assert body["values"] == {"battery_voltage": 52.4, "charge_state": "bulk", "pv_power": None}
+    assert body["units"] == {"battery_voltage": "V", "charge_state": "", "pv_power": "W"}
+    assert body["stale"] == []
+
+
+def test_forecast_payload_is_solcast_like() -> None:
+    f = _Forecast((15, 60), {
+        "ghi": [[100.0, 200.0, 300.0], [50.0, 60.0, 70.0]],
+        "dni": [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]],
+        "dhi": [[7.0, 8.0, 9.0], [1.0, 1.0, 1.0]],
+        "pv_power": [[500.0, 900.0, 1400.0], [-0.2, 0.0, 10.0]],
+    })
+    msg = m.forecast_message(TOPICS, f, issue_time=T0, step_minutes=15, model_version="v3",
+                             model_sha256="ab" * 32, inputs_stale=True)
+    body = json.loads(msg.encode(1))
+    assert msg.topic == "helio/abuja-01/gateway/forecast"
+    assert body["issue_time"] == "2026-06-21T12:00:00Z"
+    assert body["model"] == {"version": "v3", "sha256": "ab" * 32}
+    assert body["inputs_stale"] is True and body["shadow"] is False
+    assert body["units"] == {"ghi": "W/m2", "dni": "W/m2", "dhi": "W/m2", "pv_power": "W"}
+    first, second = body["forecasts"]
+    assert first["horizon_min"] == 15 and first["period"] == "PT15M"
+    assert first["period_end"] == m.isoformat_z(T0 + timedelta(minutes=15))
+    assert second["period_end"] == "2026-06-21T13:00:00Z"
+    assert first["ghi"] == {"p10": 100.0, "p50": 200.0, "p90": 300.0}
+    assert second["pv_power"]["p10"] == 0.0  # no negative power
+
+
+def test_status_and_lwt_and_event_and_model() -> None:
+    st = m.status_message(TOPICS, now=T0, devices={"mppt": {"connected": True}}, queued=3,
+                          evicted=1, model_version="v1", model_sha256="00", uptime_s=12.345)
+    assert st.retain
+    body = json.loads(st.encode(2))
+    assert body["state"] == "online" and body["outbox"] == {"queued": 3, "evicted": 1}
+    assert body["uptime_s"] == 12.3 and body["devices"]["mppt"]["connected"] is True
+    lwt = json.loads(m.offline_status(TOPICS))
+    assert lwt == {"schema_version": 1, "site_id": "abuja-01", "device_id": "gateway",
+                   "stream": "status", "state": "offline"}
+    ev = json.loads(m.event_message(TOPICS, now=T0, level="warning", code="x", message="y",
+                                    data={"a": 1}).encode(5))
+    assert (ev["level"], ev["code"], ev["data"], ev["seq"]) == ("warning", "x", {"a": 1}, 5)
+    with pytest.raises(ValueError, match="level"):
+        m.event_message(TOPICS, now=T0, level="fatal", code="x", message="y")
+    mm = m.model_message(TOPICS, now=T0, version="v1", sha256="s", blessed=True, created="c")
+    assert mm.retain and json.loads(mm.encode(1))["role"] == "active"

@@ -1,0 +1,91 @@
+"""Signed test bundles and a fake predictor for the rollout tests.
+
+The bundles are verified for real (:func:`edge.forecasting.bundle.load_bundle`:
+signature, hashes, gate, feature spec); only the interpreter is replaced by
+a predictor returning a fixed clear-sky index named in the manifest, so a
+test can say which model forecasts better. The real interpreter runs in the
+end-to-end test.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.forecasting.bundle import MANIFEST_FILE, MODEL_FILE, Bundle, sha256_hex
+from edge.forecasting.features import FeatureSpec
+from trainer.bundle import manifest_bytes
+from trainer.signing import generate_keypair, sign_bundle_dir
+
+
+def keypair(tmp: Path) -> tuple[Path, Path]:
+    """(private, public) key files."""
+    return generate_keypair(tmp / "keys")
+
+
+def make_bundle(out: Path, priv: Path, *, version: str, kt: float, blessed: bool = True,
+                spec: FeatureSpec | None = None, sign: bool = True) -> Path:
+    """A signed bundle directory whose fake model forecasts clear-sky index ``kt``."""
+    spec = spec or FeatureSpec()
+    out.mkdir(parents=True, exist_ok=True)
+    model = f"fake model {version} kt={kt}".encode()
+    (out / MODEL_FILE).write_bytes(model)
+    features = spec.to_dict()
+    features["scaling"] = {"offset": [0.0] * spec.n_features, "scale": [1.0] * spec.n_features}
+    manifest: dict[str, Any] = {
+        "schema_version": 1, "model_version": version, "blessed": blessed,
+        "created": "2026-11-26T00:00:00Z", "step_minutes": spec.step_minutes,
+        "horizons_min": list(spec.horizons_min), "features": features,
+        "model": {"file": MODEL_FILE, "sha256": sha256_hex(model)}, "files": {},
+        "test_kt": kt,
+        "metrics": [{"target": "pv_power", "horizon_min": h, "season": "all", "n": 100,
+                     "rmse": 100.0} for h in spec.horizons_min],
+    }
+    (out / MANIFEST_FILE).write_bytes(manifest_bytes(manifest))
+    if sign:
+        sign_bundle_dir(out, priv)
+    return out
+
+
+class KtPredictor:
+    """Quantiles (0.9 kt, kt, 1.1 kt) of the manifest's ``test_kt`` for every horizon."""
+
+    def __init__(self, bundle: Bundle) -> None:
+        kt = float(bundle.manifest["test_kt"])
+        n = len(bundle.manifest["horizons_min"])
+        self.out = np.tile(np.array([0.9 * kt, kt, 1.1 * kt], dtype=np.float32), n)
+
+    def predict(self, features: Any, out: Any = None) -> Any:
+        return self.out.copy()
+
+
+class ManualClock:
+    """A clock that moves only when told."""
+
+    def __init__(self, start: datetime) -> None:
+        self.t = start.astimezone(UTC)
+
+    def now_utc(self) -> datetime:
+        return self.t
+
+    def monotonic(self) -> float:
+        return self.t.timestamp()
+
+    def sleep(self, seconds: float) -> None:
+        self.advance(seconds)
+
+    def advance(self, seconds: float) -> None:
+        self.t += timedelta(seconds=seconds)
+
+
+def tamper(bundle: Path) -> None:
+    """Change the model file after signing."""
+    (bundle / MODEL_FILE).write_bytes((bundle / MODEL_FILE).read_bytes() + b"!")
+
+
+def manifest_of(bundle: Path) -> dict[str, Any]:
+    return json.loads((bundle / MANIFEST_FILE).read_bytes())

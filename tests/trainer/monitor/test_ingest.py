@@ -1,0 +1,204 @@
+"""helio-monitor ingestion: parsing, dedup, loss, status, LWT, shared groups (issue #5)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.trainer.monitor.conftest import Pub, offline, reading, status, wait_for
+from trainer.monitor.fleet import fleet_table, format_table
+from trainer.monitor.ingest import MessageError, Monitor, MonitorConfig, parse_message
+from trainer.monitor.store import FleetMessage, Store
+
+T0 = 1_780_000_000.0  # 2026-05-28, daytime in Abuja
+
+
+def _msg(topic_payload: tuple[str, bytes], received: float = T0) -> FleetMessage:
+    msg = parse_message(*topic_payload, received)
+    assert msg is not None
+    return msg
+
+
+# ------------------------------------------------------------------ sans-IO
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "match"),
+    [
+        ("other/s/d/reading", b"{}", "not helio"),
+        ("helio/s/d", b"{}", "not helio"),
+        ("helio/s/d/reading", b"\xff\xfe", "not JSON"),
+        ("helio/s/d/reading", b"[1, 2]", "not a JSON object"),
+        ("helio/s/d/reading", b'{"site_id": "x", "seq": 1}', "contradicts"),
+        ("helio/s/d/reading", b'{"seq": 0, "timestamp": "2026-01-01T00:00:00Z"}', "seq"),
+        ("helio/s/d/reading", b'{"seq": true, "timestamp": "2026-01-01T00:00:00Z"}', "seq"),
+        ("helio/s/d/events", b'{"seq": 3, "timestamp": "yesterday"}', "timestamp"),
+    ],
+    ids=["prefix", "short", "binary", "array", "site-mismatch", "seq-zero", "seq-bool", "bad-ts"],
+)
+def test_parse_message_rejects_contract_violations(topic: str, payload: bytes, match: str) -> None:
+    with pytest.raises(MessageError, match=match):
+        parse_message(topic, payload, T0)
+
+
+def test_parse_message_reading_and_lwt() -> None:
+    msg = _msg(reading("abuja-01", "mppt", 7, T0, pv_power=812.5))
+    assert (msg.site, msg.device, msg.stream, msg.seq, msg.ts) == ("abuja-01", "mppt",
+                                                                   "reading", 7, T0)
+    lwt = parse_message("helio/abuja-01/gateway/status", offline("abuja-01", "gateway"), T0)
+    assert lwt is not None and lwt.seq is None and lwt.ts is None
+    assert lwt.body["state"] == "offline"
+    assert parse_message("helio/abuja-01/monitor/alerts", b"{}", T0) is None
+
+
+def test_store_counts_duplicates_and_gaps_that_fill_later(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.sqlite")
+    batch = [_msg(reading("s1", "mppt", n, T0 + n, pv_power=n)) for n in (1, 2, 3, 5, 6, 9)]
+    res = store.write_batch([*batch, batch[1]])
+    assert (res.inserted, res.duplicates) == (6, 1)
+    (row,) = store.stream_stats("s1")
+    assert (row["received"], row["duplicates"], row["lost"]) == (6, 1, 3)  # 4, 7, 8 missing
+    # 4 and 7 arrive late (out-of-order redelivery): no longer lost
+    store.write_batch([_msg(reading("s1", "mppt", n, T0 + n, pv_power=n)) for n in (4, 7)])
+    (row,) = store.stream_stats("s1")
+    assert (row["received"], row["lost"]) == (8, 1)
+    assert store.query("SELECT count(*) FROM readings")[0][0] == 8
+
+
+def test_store_keeps_rejected_payloads(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.sqlite")
+    res = store.write_batch([], [("helio/s/d/reading", b"garbage", "not JSON", T0)])
+    assert res.rejected == 1
+    assert store.query("SELECT topic, payload FROM rejected") == [("helio/s/d/reading",
+                                                                   b"garbage")]
+
+
+def test_status_heartbeat_timeout_makes_gateway_silent(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.sqlite")
+    store.write_batch([_msg(status("s1", "gw", T0), received=T0)])
+    (row,) = fleet_table(store, now=T0 + 60, offline_after_s=180)
+    assert row.state == "online"
+    (row,) = fleet_table(store, now=T0 + 600, offline_after_s=180)
+    assert row.state == "silent"
+    # an older heartbeat redelivered later does not overwrite the newer one
+    store.write_batch([_msg(status("s1", "gw", T0 + 100, version="v2"), received=T0 + 100)])
+    store.write_batch([_msg(status("s1", "gw", T0 + 50, version="v1"), received=T0 + 101)])
+    (row,) = fleet_table(store, now=T0 + 120)
+    assert row.model_version == "v2"
+
+
+# ------------------------------------------------------------- real broker
+
+
+@pytest.mark.broker
+def test_fleet_status_online_then_offline_by_last_will(mosquitto, start_monitor) -> None:
+    mon = start_monitor(mosquitto.port)
+    agents = {}
+    for site in ("abuja-01", "kano-02"):
+        pub = Pub(mosquitto.port, client_id=f"agent-{site}",
+                  will=(f"helio/{site}/gateway/status", offline(site, "gateway")))
+        pub.send(*status(site, "gateway", time.time()), retain=True)
+        for n in range(1, 21):
+            pub.send(*reading(site, "mppt", n, T0 + n, pv_power=100.0 + n))
+        pub.flush()
+        agents[site] = pub
+    wait_for(lambda: mon.stats.inserted >= 42, what="42 messages stored")
+    rows = {r.site: r for r in fleet_table(mon.store)}
+    assert set(rows) == {"abuja-01", "kano-02"}
+    assert all(r.state == "online" and r.received == 20 and r.lost == 0 for r in rows.values())
+    assert rows["abuja-01"].devices["mppt"]["connected"] is True
+    table = format_table(list(rows.values()))
+    assert "abuja-01" in table and "online" in table
+
+    agents["kano-02"].crash()  # the broker publishes the Last Will
+    wait_for(lambda: {r.site: r.state for r in fleet_table(mon.store)}["kano-02"] == "offline",
+             what="kano-02 offline")
+    assert {r.site: r.state for r in fleet_table(mon.store)}["abuja-01"] == "online"
+    agents["abuja-01"].close()
+
+
+@pytest.mark.broker
+def test_gap_is_loss_and_duplicates_are_dropped(mosquitto, start_monitor) -> None:
+    mon = start_monitor(mosquitto.port)
+    pub = Pub(mosquitto.port)
+    sent = [n for n in range(1, 31) if n not in (11, 12, 20)]
+    for n in sent:
+        pub.send(*reading("s1", "mppt", n, T0 + n, pv_power=1.0))
+    for n in (5, 6, 7):  # at-least-once redelivery
+        pub.send(*reading("s1", "mppt", n, T0 + n, pv_power=1.0))
+    pub.close()
+    wait_for(lambda: mon.stats.received >= len(sent) + 3, what="all delivered")
+    (row,) = mon.store.stream_stats("s1")
+    assert (row["received"], row["lost"], row["duplicates"]) == (27, 3, 3)
+
+
+@pytest.mark.broker
+def test_persistent_session_keeps_messages_while_monitor_is_down(mosquitto, start_monitor,
+                                                                 tmp_path) -> None:
+    db = tmp_path / "persist.sqlite"
+    mon = start_monitor(mosquitto.port, db=db, client_id="mon-persist")
+    mon.stop()
+    pub = Pub(mosquitto.port)
+    for n in range(1, 51):
+        pub.send(*reading("s1", "mppt", n, T0 + n, pv_power=1.0))
+    pub.close()
+    mon2 = start_monitor(mosquitto.port, db=db, client_id="mon-persist")
+    wait_for(lambda: mon2.stats.inserted >= 50, what="queued messages after restart")
+    (row,) = mon2.store.stream_stats("s1")
+    assert (row["received"], row["lost"]) == (50, 0)
+
+
+@pytest.mark.broker
+def test_two_monitors_in_shared_group_store_every_message_once(mosquitto, start_monitor,
+                                                               tmp_path) -> None:
+    db = tmp_path / "shared.sqlite"
+    a = start_monitor(mosquitto.port, db=db, client_id="mon-a", group="fleet")
+    b = start_monitor(mosquitto.port, db=db, client_id="mon-b", group="fleet")
+    pub = Pub(mosquitto.port)
+    n_sites, n_msgs = 5, 200
+    for site in range(n_sites):
+        for n in range(1, n_msgs + 1):
+            pub.send(*reading(f"site-{site}", "mppt", n, T0 + n, pv_power=float(n)))
+    for n in range(1, 51):  # copies, likely handled by the other monitor than the original
+        pub.send(*reading("site-0", "mppt", n, T0 + n, pv_power=float(n)))
+    pub.close()
+    total = n_sites * n_msgs + 50
+    wait_for(lambda: a.stats.received + b.stats.received >= total, what="all delivered")
+    assert a.stats.received > 0 and b.stats.received > 0  # the group split the traffic
+    store = a.store
+    assert store.query("SELECT count(*) FROM readings")[0][0] == n_sites * n_msgs
+    stats = {r["site"]: r for r in store.stream_stats()}
+    assert all(stats[f"site-{s}"]["lost"] == 0 for s in range(n_sites))
+    assert sum(r["duplicates"] for r in stats.values()) == 50
+    assert a.stats.duplicates + b.stats.duplicates == 50
+    assert json.loads(store.query("SELECT body FROM readings WHERE site='site-3'"
+                                  " AND seq=77")[0][0])["values"] == {"pv_power": 77.0}
+
+
+@pytest.mark.broker
+def test_store_locked_by_another_writer_loses_nothing(mosquitto, tmp_path) -> None:
+    db = tmp_path / "locked.sqlite"
+    mon = Monitor(MonitorConfig(port=mosquitto.port, client_id="mon-lock", flush_s=0.02),
+                  Store(db, timeout_s=0.2))
+    mon.start()
+    try:
+        mon.wait_connected()
+        other = sqlite3.connect(db, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        pub = Pub(mosquitto.port)
+        for n in range(1, 21):
+            pub.send(*reading("s1", "mppt", n, T0 + n, pv_power=1.0))
+        pub.close()
+        time.sleep(1.5)
+        assert mon.stats.inserted == 0  # could not write, nothing acknowledged
+        other.execute("COMMIT")
+        other.close()
+        wait_for(lambda: mon.stats.inserted >= 20, what="stored after the lock")
+        (row,) = mon.store.stream_stats("s1")
+        assert (row["received"], row["lost"], row["duplicates"]) == (20, 0, 0)
+    finally:
+        mon.stop()

@@ -1,0 +1,253 @@
+"""Device-side rollout: refuse bad bundles, shadow, promote or roll back (issue #5)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.forecasting.bundle import (
+    SIGNATURE_FILE,
+    archive_bytes,
+    load_bundle,
+    read_bundle_files,
+    sha256_hex,
+)
+from edge.forecasting.engine import ForecastEngine, ModelHolder
+from edge.forecasting.features import FeatureSpec
+from edge.forecasting.site import load_site
+from edge.runtime.config import RolloutConfig
+from edge.runtime.inbound import CommandError
+from edge.runtime.rollout import Rollout
+from tests.trainer.monitor.conftest import Pub, Sub, status, wait_for
+from tests.trainer.monitor.rollout_helpers import (
+    KtPredictor,
+    ManualClock,
+    keypair,
+    make_bundle,
+    tamper,
+)
+from trainer.cli import main as train_main
+from trainer.rollout import RolloutError, choose_targets, install_payload, rollback_payload
+
+SITE = load_site(Path(__file__).resolve().parents[3] / "configs/sites/abuja.toml")
+START = datetime(2026, 1, 10, 7, 0, tzinfo=UTC)  # 08:00 in Abuja
+CFG = RolloutConfig(shadow_s=6 * 3600, max_shadow_s=12 * 3600, min_pairs=8)
+
+
+class Device:
+    """The model side of an agent: holder, engine, rollout, and the events it reported."""
+
+    def __init__(self, tmp: Path, priv: Path, pub: Path, *, kt: float = 0.5) -> None:
+        self.active_dir = make_bundle(tmp / "v1", priv, version="v1", kt=kt)
+        self.pub = pub
+        self.clock = ManualClock(START)
+        self.holder = ModelHolder(lambda: load_bundle(self.active_dir, pub), KtPredictor)
+        self.engine = ForecastEngine(SITE, self.holder)
+        self.events: list[tuple[str, str, dict[str, Any]]] = []
+        self.changes = 0
+        self.models = tmp / "state" / "models"
+        self.rollout = self.new_rollout()
+        truth = make_bundle(tmp / "truth", priv, version="truth", kt=0.8)
+        self.truth = ForecastEngine(SITE, ModelHolder(lambda: load_bundle(truth, pub),
+                                                      KtPredictor))
+        self.shadow_published = 0
+
+    def new_rollout(self) -> Rollout:
+        r = Rollout(holder=self.holder, site=SITE, public_key=self.pub, models_dir=self.models,
+                    config=CFG, clock=self.clock, make_predictor=KtPredictor)
+        r.bind(report=lambda level, code, msg, **data: self.events.append((level, code, data)),
+               on_change=self._changed)
+        return r
+
+    def _changed(self) -> None:
+        self.changes += 1
+
+    def codes(self) -> list[str]:
+        return [c for _l, c, _d in self.events]
+
+    def run(self, hours: float) -> None:
+        """Forecast every 15 min; the actual is what the truth model (kt 0.8) said."""
+        previous_truth = None
+        for _ in range(int(hours * 4)):
+            issue = int(self.clock.now_utc().timestamp())
+            ghi = [math.nan] * self.holder.spec.history_steps
+            active = self.engine.forecast(issue, ghi, inputs_stale=False)
+            assert active.quantiles["pv_power"][0][1] == pytest.approx(
+                self.engine.forecast(issue, ghi, inputs_stale=False).quantiles["pv_power"][0][1])
+            pv = previous_truth.quantiles["pv_power"][0][1] if previous_truth else math.nan
+            shadow = self.rollout.after_forecast(active, ghi, pv=pv, curtailed=False)
+            self.shadow_published += shadow is not None
+            previous_truth = self.truth.forecast(issue, ghi, inputs_stale=False)
+            self.clock.advance(900)
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> tuple[Path, Path]:
+    return keypair(tmp_path)
+
+
+@pytest.fixture
+def device(tmp_path: Path, keys) -> Device:
+    return Device(tmp_path, *keys)
+
+
+def _payload(files: dict[str, bytes], **override: Any) -> bytes:
+    archive = archive_bytes(files)
+    body = {"schema_version": 1, "command": "install", "archive_sha256": sha256_hex(archive),
+            "archive_b64": base64.b64encode(archive).decode(), **override}
+    return json.dumps(body).encode()
+
+
+def _bad(kind: str, tmp: Path, priv: Path) -> bytes:
+    good = make_bundle(tmp / "v2", priv, version="v2", kt=0.8)
+    if kind == "tampered":
+        tamper(good)
+    elif kind == "unblessed":
+        good = make_bundle(tmp / "v2u", priv, version="v2u", kt=0.8, blessed=False)
+    elif kind == "other-key":
+        other_priv, _ = keypair(tmp / "other")
+        good = make_bundle(tmp / "v2k", other_priv, version="v2k", kt=0.8)
+    elif kind == "spec-change":
+        good = make_bundle(tmp / "v2s", priv, version="v2s", kt=0.8,
+                           spec=FeatureSpec(history_steps=8))
+    files = read_bundle_files(good)
+    if kind == "unsigned":
+        del files[SIGNATURE_FILE]
+    if kind == "corrupted":
+        return _payload(files, archive_sha256="0" * 64)
+    if kind == "not-base64":
+        return _payload(files, archive_b64="%%%")
+    return _payload(files)
+
+
+@pytest.mark.parametrize("kind", ["tampered", "unsigned", "unblessed", "other-key",
+                                  "spec-change", "corrupted", "not-base64"])
+def test_bad_bundle_refused_and_running_model_kept(device: Device, keys, tmp_path: Path,
+                                                   kind: str) -> None:
+    with pytest.raises(CommandError, match="keeping v1"):
+        device.rollout.handle_payload(_bad(kind, tmp_path, keys[0]))
+    assert device.holder.version == "v1" and device.rollout.candidate is None
+    assert device.codes() == ["model_refused"]
+    assert not list(device.models.glob("bundle-*"))  # nothing refused is kept
+    device.run(1)  # and the running model keeps forecasting, nothing in shadow
+    assert device.shadow_published == 0
+
+
+def test_malformed_commands_refused(device: Device) -> None:
+    for payload in (b"nope", b"[]", b'{"schema_version": 9, "command": "install"}',
+                    b'{"schema_version": 1, "command": "format_disk"}'):
+        with pytest.raises(CommandError):
+            device.rollout.handle_payload(payload)
+    assert device.holder.version == "v1"
+
+
+def test_publisher_refuses_unsigned_bundle(tmp_path: Path, keys) -> None:
+    unsigned = make_bundle(tmp_path / "u", keys[0], version="u", kt=0.5, sign=False)
+    with pytest.raises(RolloutError, match=r"manifest\.sig is missing"):
+        install_payload(unsigned)
+    signed = make_bundle(tmp_path / "s", keys[0], version="s", kt=0.5)
+    other_pub = keypair(tmp_path / "o")[1]
+    with pytest.raises(RolloutError, match="signature"):
+        install_payload(signed, public_key=other_pub)
+
+
+def test_better_model_shadowed_then_promoted_and_kept_after_restart(device: Device, keys,
+                                                                    tmp_path: Path) -> None:
+    v2 = make_bundle(tmp_path / "v2", keys[0], version="v2", kt=0.8)
+    out = device.rollout.handle_payload(install_payload(v2, public_key=keys[1]))
+    assert out["state"] == "shadow" and device.holder.version == "v1"
+    device.run(3)  # in shadow: v1 still forecasts, v2's forecasts go out tagged
+    assert device.holder.version == "v1" and device.shadow_published == 12
+    status = device.rollout.status()
+    assert status["state"] == "shadow" and status["candidate"]["version"] == "v2"
+    device.run(4)
+    assert device.holder.version == "v2"
+    assert device.codes() == ["model_received", "model_shadow_started", "model_promoted"]
+    promoted = device.events[-1][2]
+    assert promoted["rmse_shadow"] < promoted["rmse_active"] and promoted["pairs"] >= 8
+    assert device.changes == 1 and device.rollout.status()["state"] == "idle"
+
+    device.holder.swap(load_bundle(device.active_dir, keys[1]))  # a reboot loads the config
+    device.rollout = device.new_rollout()
+    assert device.holder.version == "v2"  # ... and the rollout state brings v2 back
+
+    device.rollout.handle_payload(rollback_payload())
+    assert device.holder.version == "v1" and device.codes()[-1] == "model_rolled_back"
+
+
+def test_worse_model_rolled_back_on_its_own(device: Device, keys, tmp_path: Path) -> None:
+    v2 = make_bundle(tmp_path / "v2", keys[0], version="v2", kt=0.2)  # truth is 0.8, v1 0.5
+    device.rollout.handle_payload(install_payload(v2))
+    device.run(8)
+    assert device.holder.version == "v1"
+    assert device.codes() == ["model_received", "model_shadow_started", "model_rolled_back"]
+    assert "worse" in device.events[-1][2]["reason"]
+    assert device.rollout.status() == {"state": "idle", "last": device.rollout.last_outcome}
+
+
+def test_forced_rollback_during_shadow_drops_candidate(device: Device, keys,
+                                                       tmp_path: Path) -> None:
+    v2 = make_bundle(tmp_path / "v2", keys[0], version="v2", kt=0.8)
+    device.rollout.handle_payload(install_payload(v2))
+    device.run(1)
+    device.rollout.handle_payload(rollback_payload())
+    assert device.rollout.candidate is None and device.holder.version == "v1"
+    device.run(8)
+    assert device.holder.version == "v1"
+    with pytest.raises(CommandError, match="no previous model"):
+        device.rollout.handle_payload(rollback_payload())
+
+
+def test_choose_targets() -> None:
+    gws = {"gw-c": "online", "gw-a": "offline", "gw-b": "online"}
+    assert choose_targets(gws) == ["gw-a", "gw-b", "gw-c"]
+    assert choose_targets(gws, canary=1) == ["gw-b"]  # first online one
+    assert choose_targets(gws, canary=5) == ["gw-b", "gw-c"]
+    assert choose_targets(gws, device="gw-x") == ["gw-x"]
+
+
+@pytest.mark.broker
+def test_publish_canary_and_rollback_reach_the_right_gateways(mosquitto, tmp_path: Path,
+                                                             keys) -> None:
+    site = "kano-02"
+    pub = Pub(mosquitto.port)
+    for gw, state in (("gw-a", "offline"), ("gw-b", "online"), ("gw-c", "online")):
+        pub.send(*status(site, gw, 0.0, state=state), retain=True)
+    pub.close()
+    inbox = Sub(mosquitto.port, f"helio/{site}/+/cmd/model")
+    bundle = make_bundle(tmp_path / "v2", keys[0], version="v2", kt=0.8)
+    args = ["--site", site, "--port", str(mosquitto.port), "--wait", "0.5"]
+    assert train_main(["publish", "--bundle", str(bundle), "--canary", "1", *args]) == 0
+    wait_for(lambda: len(inbox.messages) == 1, what="canary install")
+    topic, body = inbox.messages[0]
+    assert topic == f"helio/{site}/gw-b/cmd/model" and body["command"] == "install"
+    assert body["version"] == "v2" and body["manifest"]["model_version"] == "v2"
+    assert train_main(["rollback", *args]) == 0
+    wait_for(lambda: len(inbox.messages) == 4, what="rollbacks")
+    assert sorted(t.split("/")[2] for t, b in inbox.messages[1:]
+                  if b["command"] == "rollback") == ["gw-a", "gw-b", "gw-c"]
+    assert train_main(["rollback", "--site", "nowhere", "--port", str(mosquitto.port),
+                       "--wait", "0.3"]) == 1
+    inbox.close()
+
+
+def test_newly_configured_bundle_wins_over_earlier_promotion(device: Device, keys,
+                                                             tmp_path: Path) -> None:
+    v2 = make_bundle(tmp_path / "v2", keys[0], version="v2", kt=0.8)
+    device.rollout.handle_payload(install_payload(v2))
+    device.run(7)
+    assert device.holder.version == "v2"
+    assert len(list(device.models.glob("bundle-*.tar.gz"))) == 1  # v2's archive only
+    # an operator deploys v3 through the config file; on restart v3 runs, not v2
+    v3 = make_bundle(tmp_path / "v3", keys[0], version="v3", kt=0.7)
+    device.holder.swap(load_bundle(v3, keys[1]))
+    device.rollout = device.new_rollout()
+    assert device.holder.version == "v3" and device.codes()[-1] == "rollout_state_reset"
+    with pytest.raises(CommandError, match="no previous model"):
+        device.rollout.handle_payload(rollback_payload())

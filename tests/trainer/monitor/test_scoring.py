@@ -1,0 +1,206 @@
+"""Forecast scoring and error-drift alarms (issue #5)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pvlib
+import pytest
+
+from edge.forecasting.site import load_site
+from tests.trainer.monitor.conftest import forecast, reading
+from trainer.monitor.cli import main
+from trainer.monitor.drift import DriftConfig, DriftWatch, psi, validation_rmse
+from trainer.monitor.ingest import parse_message
+from trainer.monitor.scoring import (
+    Scorer,
+    ScoringConfig,
+    period_means,
+    rolling_metrics,
+    smart_persistence,
+)
+from trainer.monitor.store import Store
+
+SITE = load_site(Path(__file__).resolve().parents[3] / "configs/sites/abuja.toml")
+SID = SITE.site.id
+DAY0 = pd.Timestamp("2026-01-10T00:00Z").timestamp()
+
+
+def _write(store: Store, items: list[tuple[str, bytes]]) -> None:
+    msgs = [parse_message(t, p, DAY0) for t, p in items]
+    store.write_batch([m for m in msgs if m is not None])
+
+
+def test_period_means_interval_is_open_left_closed_right() -> None:
+    ts = np.array([0.0, 60, 120, 180, 240, 300])
+    vals = np.array([1.0, 2, np.nan, 4, 5, 6])
+    out = period_means(ts, vals, np.array([180.0, 300.0, 1000.0]), 180.0)
+    assert out[0] == pytest.approx((2 + 4) / 2)  # (0, 180]: 60, 180 (120 is NaN)
+    assert out[1] == pytest.approx((4 + 5 + 6) / 3)  # (120, 300]
+    assert math.isnan(out[2])
+
+
+def test_smart_persistence_scales_clear_sky_index() -> None:
+    out = smart_persistence(np.array([500.0, 10.0, np.nan]), np.array([1000.0, 2.0, 800.0]),
+                            np.array([800.0, 300.0, 900.0]))
+    assert out[0] == pytest.approx(400.0)  # k = 0.5
+    assert out[1] == pytest.approx(300.0)  # dawn: k taken as 1
+    assert math.isnan(out[2])
+
+
+def _period_value(i: int) -> float:
+    return 1200.0 + 700.0 * math.sin(0.7 * i)
+
+
+def _day(store: Store, day: float, *, err15: float, err60: float, seq0: int = 0) -> int:
+    """Readings (60 s, piecewise constant per 15 min) and forecasts for one day."""
+    items = []
+    n = seq0
+    for minute in range(4 * 60, 20 * 60):
+        t = day + 60 * (minute + 1)
+        period = (minute // 15)
+        n += 1
+        items.append(reading(SID, "mppt", n, t, pv_power=_period_value(period)))
+    _write(store, items)
+    items = []
+    for k, issue_min in enumerate(range(5 * 60, 18 * 60, 15)):
+        issue = day + 60 * issue_min
+        p50 = {15: _period_value(issue_min // 15) + err15,
+               60: _period_value(issue_min // 15 + 3) + err60}
+        items.append(forecast(SID, "gateway", seq0 + k + 1, issue, p50))
+    _write(store, items)
+    return n
+
+
+def _daytime_periods(day: float, horizon: int) -> int:
+    ends = [day + 60 * (m + horizon) for m in range(5 * 60, 18 * 60, 15)]
+    mids = pd.to_datetime(np.array(ends) - 450.0, unit="s", utc=True)
+    zen = pvlib.solarposition.get_solarposition(mids, SITE.site.latitude, SITE.site.longitude,
+                                                SITE.site.altitude)["zenith"].to_numpy()
+    return int(np.sum(zen < 85.0))
+
+
+def test_scorer_scores_daytime_points_once(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.sqlite")
+    _day(store, DAY0, err15=10.0, err60=-20.0)
+    scorer = Scorer(store, {SID: SITE}, ScoringConfig(grace_s=0.0))
+    written = scorer.score_all()
+    assert written == _daytime_periods(DAY0, 15) + _daytime_periods(DAY0, 60)
+    assert scorer.score_all() == 0  # nothing scored twice
+    metrics = {m.horizon_min: m for m in rolling_metrics(store, SID)}
+    assert metrics[15].rmse == pytest.approx(10.0)
+    assert metrics[60].rmse == pytest.approx(20.0)
+    assert metrics[15].n == _daytime_periods(DAY0, 15)
+    for m in metrics.values():
+        assert m.rmse_persistence > 0
+        assert m.skill == pytest.approx(1 - m.rmse / m.rmse_persistence)
+    pooled = rolling_metrics(store, SID, by_horizon=False)
+    assert len(pooled) == 1 and pooled[0].n == written
+
+
+def test_scorer_waits_for_grace_period(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.sqlite")
+    _day(store, DAY0, err15=1.0, err60=1.0)
+    assert Scorer(store, {SID: SITE}, ScoringConfig(grace_s=10 * 3600)).score_all() < (
+        _daytime_periods(DAY0, 15))
+    assert Scorer(store, {SID: SITE}, ScoringConfig(grace_s=0)).score_all() > 0
+
+
+def test_scorer_without_site_file_uses_plain_persistence(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.sqlite")
+    _day(store, DAY0, err15=5.0, err60=5.0)
+    assert Scorer(store, {}, ScoringConfig(grace_s=0)).score_all() > 0
+    rows = store.query("SELECT issue, persistence FROM scores WHERE horizon_min=15 LIMIT 3")
+    for issue, pers in rows:  # persistence = the period ending at the issue time
+        assert pers == pytest.approx(_period_value(int((issue - DAY0) // 900) - 1))
+
+
+def _manifest(sha: str, rmse15: float) -> dict:
+    return {"model_version": "v1", "model": {"sha256": sha}, "horizons_min": [15, 60],
+            "metrics": [{"target": "pv_power", "horizon_min": 15, "season": "all", "n": 100,
+                         "rmse": rmse15},
+                        {"target": "pv_power", "horizon_min": 15, "season": "dry", "n": 50,
+                         "rmse": rmse15 * 2},
+                        {"target": "ghi", "horizon_min": 15, "season": "all", "n": 100,
+                         "rmse": 1.0}]}
+
+
+def test_validation_rmse_prefers_season_rows() -> None:
+    m = _manifest("x", 30.0)
+    assert validation_rmse(m, "pv_power") == {15: 30.0}
+    assert validation_rmse(m, "pv_power", "dry") == {15: 60.0}
+    assert validation_rmse(m, "pv_power", "wet") == {15: 30.0}
+    assert validation_rmse(m, "dni") == {}
+
+
+@pytest.mark.parametrize(("val_rmse", "alarm"), [(30.0, True), (70.0, False)],
+                         ids=["worse", "within"])
+def test_rmse_drift_alarm_against_manifest(tmp_path: Path, val_rmse: float, alarm: bool) -> None:
+    store = Store(tmp_path / "m.sqlite")
+    _day(store, DAY0, err15=80.0, err60=0.0)
+    Scorer(store, {SID: SITE}, ScoringConfig(grace_s=0)).score_all()
+    # January is the dry season: the dry-season row (2 x rmse) is the limit
+    store.add_manifest(_manifest("sha-a", val_rmse / 2))
+    watch = DriftWatch(store, {SID: SITE},
+                       DriftConfig(rmse_factor=1.2, min_scores=10, every_s=0.0))
+    alerts = [a for a in watch(DAY0) if a.code == "rmse_drift"]
+    assert bool(alerts) is alarm
+    if alarm:
+        assert alerts[0].data["horizon_min"] == 15 and alerts[0].data["rmse"] == pytest.approx(80)
+        assert [a for a in watch(DAY0 + 60) if a.code == "rmse_drift"] == []  # not re-raised
+        assert store.alerts(SID, open_only=True)[0]["code"] == "rmse_drift"
+
+
+@pytest.mark.parametrize(("days", "alarm"), [(3, True), (2, False)], ids=["3-days", "2-days"])
+def test_negative_skill_for_consecutive_days(tmp_path: Path, days: int, alarm: bool) -> None:
+    store = Store(tmp_path / "m.sqlite")
+    seq = 0
+    for d in range(days):  # forecasts far worse than smart persistence
+        seq = _day(store, DAY0 + 86400 * d, err15=900.0, err60=900.0, seq0=seq)
+    Scorer(store, {SID: SITE}, ScoringConfig(grace_s=0)).score_all()
+    alerts = [a for a in DriftWatch(store, {SID: SITE}, DriftConfig(skill_days=3))(DAY0)
+              if a.code == "negative_skill"]
+    assert bool(alerts) is alarm
+    if alarm:
+        assert all(s < 0 for s in alerts[0].data["daily_skill"])
+
+
+def test_drift_evaluation_is_throttled(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.sqlite")
+    _day(store, DAY0, err15=80.0, err60=0.0)
+    Scorer(store, {SID: SITE}, ScoringConfig(grace_s=0)).score_all()
+    store.add_manifest(_manifest("sha-a", 10.0))
+    watch = DriftWatch(store, {SID: SITE}, DriftConfig(min_scores=10, every_s=3600.0))
+    assert [a.code for a in watch(DAY0)] == ["rmse_drift"]
+    key = "pv_power/h15/sha-a"
+    assert store.clear_alert(site=SID, device="gateway", code="rmse_drift", key=key, ts=DAY0)
+    assert watch(DAY0 + 60) == []  # not evaluated again within the hour
+    assert [a.code for a in watch(DAY0 + 3600)] == ["rmse_drift"]
+
+
+def test_psi_zero_for_same_distribution_and_large_for_shift() -> None:
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(0.7, 0.1, 2000), rng.normal(0.7, 0.1, 2000)
+    edges = np.linspace(0, 1.2, 13)
+    assert psi(a, b, edges) < 0.05
+    assert psi(a, rng.normal(0.4, 0.15, 2000), edges) > 0.25
+
+
+def test_report_html_embeds_plots_and_metrics(tmp_path: Path) -> None:
+    db = tmp_path / "m.sqlite"
+    store = Store(db)
+    _day(store, DAY0, err15=10.0, err60=-20.0)
+    Scorer(store, {SID: SITE}, ScoringConfig(grace_s=0)).score_all()
+    store.close()
+    page = tmp_path / "r.html"
+    assert main(["report", "--store", str(db), "--site", SID, "--out", str(page)]) == 0
+    text = page.read_text()
+    assert text.count("data:image/png;base64,") == 2
+    assert "<td>10.0</td>" in text and "<td>20.0</td>" in text  # RMSE per horizon
+    png = tmp_path / "r.png"
+    assert main(["report", "--store", str(db), "--site", SID, "--out", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["report", "--store", str(db), "--site", "nowhere", "--out", str(png)]) == 1
