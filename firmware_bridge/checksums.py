@@ -1,18 +1,18 @@
-"""Checksums of the three serial protocols: pure, table-driven functions.
+"""Checksums of the serial protocols: pure functions.
 
 * VE.Direct text: all bytes of a block sum to 0 mod 256.
 * VE.Direct HEX: command nibble + all payload bytes + check byte == 0x55 mod 256.
 * PI30: CRC-16/XMODEM (poly 0x1021, init 0, no reflection), sent high byte
   first, with CRC bytes 0x28, 0x0D and 0x0A incremented by one on the wire.
-* Modbus RTU: CRC-16/MODBUS (pymodbus computes it for real traffic; this one is
-  here for captures and tests).
+* Modbus RTU: CRC-16/MODBUS is pymodbus's business (its RTU framer).
 """
 
 from __future__ import annotations
 
+import binascii
+
 __all__ = [
     "PI30_ESCAPED",
-    "crc16_modbus",
     "crc16_xmodem",
     "pi30_crc_bytes",
     "pi30_crc_matches",
@@ -26,46 +26,13 @@ __all__ = [
 PI30_ESCAPED: frozenset[int] = frozenset({0x28, 0x0D, 0x0A})
 
 
-def _xmodem_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-        table.append(crc & 0xFFFF)
-    return tuple(table)
-
-
-def _modbus_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
-
-
-_XMODEM = _xmodem_table()
-_MODBUS = _modbus_table()
-
-
 def crc16_xmodem(data: bytes) -> int:
-    """CRC-16/XMODEM of ``data`` (poly 0x1021, init 0x0000, not reflected)."""
-    crc = 0
-    table = _XMODEM
-    for byte in data:
-        crc = ((crc << 8) & 0xFF00) ^ table[(crc >> 8) ^ byte]
-    return crc
+    """CRC-16/XMODEM of ``data`` (poly 0x1021, init 0x0000, not reflected).
 
-
-def crc16_modbus(data: bytes) -> int:
-    """CRC-16/MODBUS of ``data``; on the wire the low byte goes first."""
-    crc = 0xFFFF
-    table = _MODBUS
-    for byte in data:
-        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
-    return crc
+    The standard library's :func:`binascii.crc_hqx` with initial value 0 is
+    exactly this CRC, in C.
+    """
+    return binascii.crc_hqx(data, 0)
 
 
 def pi30_crc_bytes(data: bytes, *, escape_zero: bool = False) -> bytes:

@@ -81,11 +81,8 @@ def _current_id(root: str) -> str:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def probe(args: dict[str, Any]) -> dict[str, Any]:
@@ -300,7 +297,7 @@ def health(args: dict[str, Any]) -> dict[str, Any]:
     vpy = str(_base(root) / "current" / "venv" / "bin" / "python")
     cfg = str(Path(root) / "etc" / "helio-edge" / "config.toml")
     left = max(5.0, deadline - time.monotonic())
-    cmd = [vpy, "-m", "edge.deploy.health", "--config", cfg, "--timeout", f"{left:.0f}",
+    cmd = [vpy, "-m", "edge.runtime.health", "--config", cfg, "--timeout", f"{left:.0f}",
            "--since", str(args["since"])]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd="/")
     out = (done.stdout + done.stderr).strip()

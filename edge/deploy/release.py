@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import tomli_w
+
 from edge.forecasting.bundle import load_bundle
 from edge.forecasting.site import load_site
 from edge.runtime.config import load_agent_config, load_credentials
@@ -132,59 +134,19 @@ class Release:
 
 
 # --------------------------------------------------------------------------
-# a minimal TOML writer for the agent config's shape
+# writing the agent config (tomli-w)
 # --------------------------------------------------------------------------
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)  # a JSON string is a valid TOML basic string
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
-def _is_table_array(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
-
-
-def _dump_table(name: str, data: Mapping[str, Any], lines: list[str], *, array: bool) -> None:
-    simple = {k: v for k, v in data.items() if not isinstance(v, dict) and not _is_table_array(v)}
-    if name:
-        lines += ["", f"[[{name}]]" if array else f"[{name}]"]
-    lines += [f"{json.dumps(k) if not k.isidentifier() else k} = {_toml_value(v)}"
-              for k, v in simple.items()]
-    for key, value in data.items():
-        sub = f"{name}.{key}" if name else key
-        if isinstance(value, dict):
-            _dump_table(sub, value, lines, array=False)
-        elif _is_table_array(value):
-            for item in value:
-                _dump_table(sub, item, lines, array=True)
-
-
 def dump_toml(data: Mapping[str, Any], header: str = "") -> str:
-    """Serialise nested tables, arrays of tables and scalars/arrays to TOML text."""
-    lines = [f"# {h}" for h in header.splitlines()]
-    _dump_table("", data, lines, array=False)
-    return "\n".join(lines).lstrip("\n") + "\n"
+    """TOML text of ``data`` (tomli-w), after ``header`` as ``#`` comment lines."""
+    comments = "".join(f"# {h}\n" for h in header.splitlines())
+    return comments + tomli_w.dumps(dict(data))
 
 
 # --------------------------------------------------------------------------
 # staging
 # --------------------------------------------------------------------------
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _wheel_digest(wheel: Path) -> str:
