@@ -103,7 +103,8 @@ def bench_cycle_cpu() -> None:
     from edge.forecasting.engine import ForecastEngine, ModelHolder
     from edge.forecasting.predictor import Predictor
     from edge.forecasting.site import load_site
-    from edge.runtime.messages import Topics, forecast_message, reading_message
+    from edge.runtime.contract import Topics
+    from edge.runtime.messages import forecast_message, reading_message
     from edge.runtime.outbox import Outbox
     from firmware_bridge.readings import Reading
 
@@ -162,9 +163,10 @@ def bench_drain() -> None:
     """86,400 queued messages drained to a local broker at QoS 1."""
     import random
 
-    from edge.runtime.messages import Topics
+    from edge.runtime.contract import Topics
+    from edge.runtime.mqtt import BrokerSettings
     from edge.runtime.outbox import Outbox
-    from edge.runtime.publisher import BrokerSettings, MqttPublisher
+    from edge.runtime.publisher import MqttPublisher
 
     topics = Topics("abuja-01")
     with tempfile.TemporaryDirectory() as tmp:

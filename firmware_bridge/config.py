@@ -14,6 +14,7 @@ the values mean beyond their types (validation of ranges lives in
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 import types
 import typing
@@ -21,9 +22,31 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["ConfigError", "DeviceConfig", "from_mapping", "load_toml"]
+__all__ = ["ID_PATTERN", "ConfigError", "DeviceConfig", "check_id", "from_mapping", "load_toml"]
 
 T = TypeVar("T")
+
+#: What an id that appears in MQTT topics may be: ASCII letters, digits, ``_`` and ``-``.
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def check_id(value: str, what: str = "id") -> str:
+    """Return ``value`` if it is a valid id, else raise ``ValueError``.
+
+    Site, gateway and device ids become MQTT topic levels and Home Assistant
+    identifiers, so they are ASCII ``[A-Za-z0-9_-]``, non-empty: no ``/``,
+    ``+``, ``#`` or any other character a topic or an entity id cannot hold.
+
+    Parameters
+    ----------
+    value : str
+        The id.
+    what : str
+        Its name in the error message.
+    """
+    if not isinstance(value, str) or ID_PATTERN.fullmatch(value) is None:
+        raise ValueError(f"{what} {value!r} must be non-empty [A-Za-z0-9_-]")
+    return value
 
 
 class ConfigError(ValueError):
@@ -212,8 +235,7 @@ class DeviceConfig:
     timeout: float = 2.0
 
     def __post_init__(self) -> None:
-        if not self.id or not all(c.isalnum() or c in "-_" for c in self.id):
-            raise ValueError(f"id {self.id!r} must be non-empty [A-Za-z0-9_-]")
+        check_id(self.id)
         if self.poll_interval <= 0:
             raise ValueError("poll_interval must be positive")
         if self.timeout <= 0:

@@ -28,6 +28,7 @@ from pymodbus.exceptions import ConnectionException, ModbusException
 from firmware_bridge.errors import BridgeError, DeviceTimeout, DeviceUnavailable
 from firmware_bridge.protocols import PROTOCOLS
 from firmware_bridge.protocols.base import Values
+from firmware_bridge.timestamps import isoformat_z
 from firmware_bridge.transport import SerialPort, open_serial
 
 __all__ = ["DeviceStats", "Driver", "ModbusDriver", "Pi30Driver", "VeDirectDriver", "make_driver"]
@@ -55,7 +56,7 @@ class DeviceStats:
         out = dataclasses.asdict(self)
         stamp = out.pop("last_reading_utc")
         out["last_reading"] = (
-            stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z") if stamp else None
+            isoformat_z(stamp) if stamp else None
         )
         return out
 

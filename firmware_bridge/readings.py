@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Literal
 
+from firmware_bridge.timestamps import isoformat_z
+
 __all__ = [
     "CHARGE_STATES",
     "INVERTER_MODES",
@@ -254,5 +256,5 @@ class Reading:
 
     def to_json_dict(self) -> dict[str, Any]:
         """``{"device_id", "timestamp" (ISO 8601 with Z), "values"}``, JSON-ready."""
-        stamp = self.timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        stamp = isoformat_z(self.timestamp)
         return {"device_id": self.device_id, "timestamp": stamp, "values": dict(self.values)}

@@ -30,6 +30,7 @@ from edge.forecasting.features import DailyGeometry, FeatureSpec
 from edge.forecasting.forecast import ForecastPhysics
 from edge.forecasting.predictor import Predictor
 from edge.forecasting.site import Site, SiteConfig
+from firmware_bridge.timestamps import isoformat_z
 from trainer.bundle import CardData, FanDay, write_bundle
 from trainer.config import TrainConfig
 from trainer.dataset import Dataset, build_dataset, fit_cliper, season_labels, smart_persistence
@@ -324,7 +325,7 @@ def _manifest(cfg: TrainConfig, spec: FeatureSpec, loaded: Loaded, *, train: Dat
     loc = loaded.site
     return {
         "model_version": cfg.model_version,
-        "created": created.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created": isoformat_z(created.replace(microsecond=0)),
         "site": {"id": loc.id, "name": loc.name, "latitude": loc.latitude,
                  "longitude": loc.longitude, "altitude": loc.altitude},
         "step_minutes": spec.step_minutes,

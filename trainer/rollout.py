@@ -25,11 +25,11 @@ import json
 import time
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.forecasting.bundle import (
     MANIFEST_FILE,
@@ -41,6 +41,8 @@ from edge.forecasting.bundle import (
     read_bundle_files,
     sha256_hex,
 )
+from edge.runtime.mqtt import BrokerSettings, make_client
+from firmware_bridge.timestamps import isoformat_z
 
 __all__ = [
     "RolloutError",
@@ -60,7 +62,7 @@ class RolloutError(Exception):
 
 
 def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return isoformat_z(datetime.now(UTC).replace(microsecond=0))
 
 
 def model_topic(site: str, gateway: str, prefix: str = "helio") -> str:
@@ -127,9 +129,8 @@ def rollback_payload(*, rollout_id: str | None = None) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def _client(client_id: str = "") -> mqtt.Client:
-    return mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                       protocol=mqtt.MQTTv5)
+def _client(host: str, port: int, client_id: str = "") -> mqtt.Client:
+    return make_client(BrokerSettings(host, port, client_id), mqtt5=True)
 
 
 def discover_gateways(
@@ -146,7 +147,7 @@ def discover_gateways(
         if isinstance(body, dict):
             found[msg.topic.split("/")[2]] = str(body.get("state", ""))
 
-    client = _client()
+    client = _client(host, port)
     client.on_message = on_message
     try:
         client.connect(host, port, keepalive=30)
@@ -176,7 +177,7 @@ def choose_targets(
 def send(host: str, port: int, messages: Sequence[tuple[str, bytes]], *,
          timeout_s: float = 30.0) -> None:
     """Publish ``(topic, payload)`` pairs at QoS 1 and wait for every PUBACK."""
-    client = _client()
+    client = _client(host, port)
     try:
         client.connect(host, port, keepalive=30)
     except OSError as exc:

@@ -100,20 +100,12 @@ def check_outbox(cfg: AgentConfig) -> Check:
 
 def check_broker(cfg: AgentConfig, site_id: str, timeout: float) -> Check:
     """One MQTT connect with the configured TLS and credentials."""
-    import paho.mqtt.client as mqtt  # noqa: PLC0415
-    from paho.mqtt.enums import CallbackAPIVersion  # noqa: PLC0415
+    from edge.runtime.mqtt import broker_settings, make_client  # noqa: PLC0415
 
-    from edge.commands.run import broker_settings  # noqa: PLC0415
-
-    b = broker_settings(cfg, site_id)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=b.client_id + "-check")
+    b = broker_settings(cfg, site_id, client_suffix="-check")
+    client = make_client(b)
     result: list[str] = []
     client.on_connect = lambda _c, _u, _f, rc, _p: result.append(str(rc))
-    if b.username:
-        client.username_pw_set(b.username, b.password or None)
-    if b.tls:
-        client.tls_set(ca_certs=b.ca_file or None, certfile=b.cert_file or None,
-                       keyfile=b.key_file or None)
     t0 = time.monotonic()
     try:
         client.connect(b.host, b.port, keepalive=10)

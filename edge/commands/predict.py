@@ -21,9 +21,11 @@ from edge.forecasting.bundle import BundleError, load_bundle
 from edge.forecasting.engine import ForecastEngine, ModelHolder
 from edge.forecasting.predictor import Predictor
 from edge.forecasting.site import load_site
-from edge.runtime.messages import Topics, forecast_message
+from edge.runtime.contract import Topics
+from edge.runtime.messages import forecast_message
 from edge.runtime.window import ReadingWindow
 from firmware_bridge.config import ConfigError
+from firmware_bridge.timestamps import parse_utc
 
 #: Looked for when --public-key is not given: next to the bundle, then the
 #: repository's default key (``make model`` writes it).
@@ -49,8 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_time(text: str) -> dt.datetime:
     """ISO 8601 -> aware UTC datetime (naive means UTC)."""
-    t = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    return parse_utc(text, naive_is_utc=True)
 
 
 def find_key(bundle: str, given: str | None) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
@@ -25,10 +24,12 @@ from edge.forecasting.engine import ForecastEngine, ModelHolder
 from edge.forecasting.predictor import Predictor
 from edge.forecasting.site import Site, load_site
 from edge.runtime.agent import Agent
-from edge.runtime.config import AgentConfig, load_agent_config, load_credentials
-from edge.runtime.messages import Topics, offline_status
+from edge.runtime.config import AgentConfig, load_agent_config
+from edge.runtime.contract import Topics
+from edge.runtime.messages import offline_status
+from edge.runtime.mqtt import broker_settings
 from edge.runtime.outbox import Outbox
-from edge.runtime.publisher import BrokerSettings, MqttPublisher
+from edge.runtime.publisher import MqttPublisher
 from edge.runtime.rollout import Rollout
 from edge.runtime.sdnotify import Notifier
 from firmware_bridge.clock import Clock, SystemClock
@@ -61,22 +62,6 @@ def load_holder(cfg: AgentConfig) -> ModelHolder:
         )
 
     return ModelHolder(load, Predictor)
-
-
-def broker_settings(cfg: AgentConfig, site_id: str) -> BrokerSettings:
-    """Connection settings, credentials read from their own file."""
-    m = cfg.mqtt
-    user = password = ""
-    if m.credentials_file:
-        creds = load_credentials(m.credentials_file)
-        if os.stat(m.credentials_file).st_mode & 0o077:
-            log.warning("%s is readable by other users; chmod 600 it", m.credentials_file)
-        user, password = creds.username, creds.password
-    return BrokerSettings(
-        host=m.host, port=m.port, client_id=m.client_id or f"helio-{site_id}-{cfg.agent.id}",
-        keepalive=m.keepalive, tls=m.tls, ca_file=m.ca_file, cert_file=m.cert_file,
-        key_file=m.key_file, username=user, password=password,
-    )
 
 
 @dataclass

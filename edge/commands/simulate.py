@@ -15,13 +15,14 @@ import argparse
 import signal
 import sys
 import threading
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
 from edge.forecasting.site import load_site
 from firmware_bridge.config import ConfigError
 from firmware_bridge.simulators.faults import FAULT_NAMES, parse_faults
+from firmware_bridge.timestamps import parse_utc
 
 DEFAULT_SITE = "configs/sites/abuja.toml"
 
@@ -115,7 +116,4 @@ def run(args: argparse.Namespace) -> int:
 def _start_time(text: str | None) -> datetime | None:
     if not text:
         return None
-    stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if stamp.tzinfo is None:
-        raise ValueError(f"--start {text!r} has no timezone (add Z)")
-    return stamp.astimezone(UTC)
+    return parse_utc(text)

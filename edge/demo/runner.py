@@ -33,12 +33,13 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.demo.broker import EmbeddedBroker
 from edge.forecasting.site import Site, load_site
 from edge.runtime.config import AgentConfig, AgentSection, DiscoveryConfig, ModelConfig, MqttConfig
+from edge.runtime.mqtt import BrokerSettings, make_client
 from firmware_bridge.config import DeviceConfig
+from firmware_bridge.timestamps import parse_utc
 
 REPO = Path(__file__).resolve().parents[2]
 SITE_FILE = REPO / "configs/sites/abuja.toml"
@@ -275,7 +276,7 @@ def run(args: argparse.Namespace) -> int:
     from edge.simulation.plant import Plant  # noqa: PLC0415
 
     site: Site = load_site(SITE_FILE)
-    start = (dt.datetime.fromisoformat(args.start.replace("Z", "+00:00")) if args.start
+    start = (parse_utc(args.start) if args.start
              else default_start())
     plant = Plant(site, seed=7, start=start, speed=args.speed)
     view = LiveView()
@@ -289,7 +290,7 @@ def run(args: argparse.Namespace) -> int:
             cfg = demo_config(Path(tmp), port, urls, args.speed, bundle=args.bundle,
                               public_key=args.public_key)
             rt = build(cfg, site, load_holder(cfg), clock=PlantClock(plant))
-            sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="helio-demo-view")
+            sub = make_client(BrokerSettings("127.0.0.1", port, "helio-demo-view"))
             sub.on_message = view.on_message
             sub.on_connect = lambda c, *_: c.subscribe("helio/#", qos=1)
             sub.connect("127.0.0.1", port)

@@ -39,6 +39,7 @@ import pvlib
 
 from edge.forecasting.features import KT_MAX, DailyGeometry
 from edge.forecasting.site import ArrayConfig
+from firmware_bridge.timestamps import isoformat_z
 
 __all__ = [
     "QUANTILES",
@@ -310,7 +311,7 @@ class Forecast:
         for i, h in enumerate(self.horizons_min):
             entry: dict[str, Any] = {
                 "horizon_min": h,
-                "period_end": self.period_end[i].strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "period_end": isoformat_z(self.period_end[i]),
                 "period": f"PT{self.step_minutes}M",
             }
             for name in ("ghi", "dni", "dhi", "pv_power"):

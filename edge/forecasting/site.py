@@ -14,7 +14,7 @@ import dataclasses
 import typing
 from pathlib import Path
 
-from firmware_bridge.config import from_mapping, load_toml
+from firmware_bridge.config import check_id, from_mapping, load_toml
 
 __all__ = ["ArrayConfig", "BatteryConfig", "InverterConfig", "LoadConfig", "Site",
            "SiteConfig", "load_site"]
@@ -56,8 +56,7 @@ class SiteConfig:
     name: str = ""
 
     def __post_init__(self) -> None:
-        if not self.id or not all(c.isalnum() or c in "-_" for c in self.id):
-            raise ValueError(f"id {self.id!r} must be non-empty [A-Za-z0-9_-]")
+        check_id(self.id)
         if not -90.0 <= self.latitude <= 90.0:
             raise ValueError(f"latitude {self.latitude} out of range [-90, 90]")
         if not -180.0 <= self.longitude <= 180.0:

@@ -30,10 +30,10 @@ from edge.forecasting.bundle import Bundle, BundleError
 from edge.forecasting.engine import CURTAILED_STATES, ForecastEngine, ModelHolder
 from edge.runtime import discovery
 from edge.runtime.config import AgentConfig
+from edge.runtime.contract import Topics
 from edge.runtime.inbound import CommandError, CommandOutcome, CommandTable
 from edge.runtime.messages import (
     Message,
-    Topics,
     event_message,
     forecast_message,
     model_message,
@@ -44,6 +44,7 @@ from edge.runtime.outbox import Outbox
 from edge.runtime.sdnotify import Notifier
 from edge.runtime.window import ReadingWindow
 from firmware_bridge.clock import Clock
+from firmware_bridge.timestamps import isoformat_z
 
 if TYPE_CHECKING:
     from edge.runtime.rollout import Rollout
@@ -94,7 +95,7 @@ def device_status(stats: Any) -> dict[str, Any]:
         return dict(stats.to_dict())
     out = {k: getattr(stats, k, None) for k in _STAT_FIELDS}
     last = getattr(stats, "last_reading_utc", None)
-    out["last_reading"] = last.isoformat().replace("+00:00", "Z") if last else None
+    out["last_reading"] = isoformat_z(last) if last else None
     out["stale"] = bool(getattr(stats, "stale", False))
     return out
 

@@ -14,7 +14,7 @@ import dataclasses
 import typing
 from pathlib import Path
 
-from firmware_bridge.config import ConfigError, DeviceConfig, from_mapping, load_toml
+from firmware_bridge.config import ConfigError, DeviceConfig, check_id, from_mapping, load_toml
 
 # the edge agent (helio-edge run / check)
 # --------------------------------------------------------------------------
@@ -54,8 +54,7 @@ class AgentSection:
     pv_device: str = ""
 
     def __post_init__(self) -> None:
-        if not self.id or not all(c.isalnum() or c in "-_" for c in self.id):
-            raise ValueError(f"id {self.id!r} must be non-empty [A-Za-z0-9_-]")
+        check_id(self.id)
         if self.heartbeat_s <= 0 or self.stale_after_s <= 0 or self.watchdog_s <= 0:
             raise ValueError("heartbeat_s, stale_after_s and watchdog_s must be positive")
 

@@ -18,7 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from edge.runtime.messages import FORECAST_QUANTITIES, Topics
+from edge.runtime.contract import FORECAST_QUANTITIES, Topics
+from firmware_bridge.config import ID_PATTERN
 
 __all__ = ["DiscoveryContext", "forecast_configs", "reading_configs", "sensor_traits"]
 
@@ -65,7 +66,7 @@ class DiscoveryContext:
     def uid(self, device_id: str, name: str) -> str:
         """``helio_<site>_<device>_<name>`` restricted to ``[a-zA-Z0-9_-]``."""
         raw = f"helio_{self.topics.site_id}_{device_id}_{name}"
-        return "".join(c if c.isalnum() or c in "_-" else "_" for c in raw)
+        return "".join(c if ID_PATTERN.fullmatch(c) else "_" for c in raw)
 
     def gateway_ident(self) -> str:
         """Identifier of the gateway's HA device."""

@@ -1,8 +1,8 @@
-"""Deploy, on the device: wait for the agent's retained status to say online.
+"""On the device, after a deploy: wait for the agent's retained status to say online.
 
 Run by the deploy's health step from the *new* release's environment::
 
-    venv/bin/python -m edge.deploy.health --config /etc/helio-edge/config.toml \
+    venv/bin/python -m edge.runtime.health --config /etc/helio-edge/config.toml \
         --since <device epoch seconds of the restart> --timeout 30
 
 Exit status: 0 the status topic carries ``state: online`` stamped at or after
@@ -23,24 +23,28 @@ import ssl
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.forecasting.site import load_site
-from edge.runtime.config import AgentConfig, load_agent_config, load_credentials
+from edge.runtime.config import AgentConfig, load_agent_config
+from edge.runtime.contract import Topics
+from edge.runtime.mqtt import broker_settings, make_client
+from firmware_bridge.timestamps import parse_utc
 
 __all__ = ["main", "online_since", "status_topic"]
 
 UNREACHABLE = 2
 
 
+def _site_id(cfg: AgentConfig) -> str:
+    return load_site(cfg.agent.site).site.id
+
+
 def status_topic(cfg: AgentConfig) -> str:
     """``<prefix>/<site id>/<agent id>/status`` for this config."""
-    site_id = load_site(cfg.agent.site).site.id
-    return f"{cfg.mqtt.topic_prefix}/{site_id}/{cfg.agent.id}/status"
+    return Topics(_site_id(cfg), cfg.agent.id, cfg.mqtt.topic_prefix).status
 
 
 def online_since(payload: bytes, since: float) -> bool:
@@ -55,28 +59,21 @@ def online_since(payload: bytes, since: float) -> bool:
     """
     try:
         body: Any = json.loads(payload)
-        stamp = datetime.fromisoformat(str(body["timestamp"]).replace("Z", "+00:00"))
+        stamp = parse_utc(str(body["timestamp"]))
     except (ValueError, KeyError, TypeError):
         return False
     return bool(body.get("state") == "online" and stamp.timestamp() >= since - 1.0)
 
 
-def _client(cfg: AgentConfig) -> mqtt.Client:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2,
-                         client_id=f"helio-deploy-check-{int(time.time())}")
-    if cfg.mqtt.credentials_file:
-        cred = load_credentials(cfg.mqtt.credentials_file)
-        client.username_pw_set(cred.username, cred.password or None)
-    if cfg.mqtt.tls:
-        client.tls_set(ca_certs=cfg.mqtt.ca_file or None, certfile=cfg.mqtt.cert_file or None,
-                       keyfile=cfg.mqtt.key_file or None, cert_reqs=ssl.CERT_REQUIRED)
-    return client
+def _client(cfg: AgentConfig, site_id: str) -> mqtt.Client:
+    return make_client(broker_settings(cfg, site_id),
+                       client_id=f"helio-deploy-check-{int(time.time())}")
 
 
 def wait_online(cfg: AgentConfig, since: float, timeout: float) -> tuple[int, str]:
     """Subscribe to the status topic; (exit status, message)."""
     topic = status_topic(cfg)
-    client = _client(cfg)
+    client = _client(cfg, _site_id(cfg))
     got: queue.Queue[bytes] = queue.Queue()
     refused: list[str] = []
     client.on_message = lambda _c, _u, msg: got.put(bytes(msg.payload))
@@ -107,8 +104,8 @@ def wait_online(cfg: AgentConfig, since: float, timeout: float) -> tuple[int, st
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry (``python -m edge.deploy.health``)."""
-    parser = argparse.ArgumentParser(prog="python -m edge.deploy.health")
+    """Command-line entry (``python -m edge.runtime.health``)."""
+    parser = argparse.ArgumentParser(prog="python -m edge.runtime.health")
     parser.add_argument("--config", required=True)
     parser.add_argument("--since", type=float, required=True)
     parser.add_argument("--timeout", type=float, default=30.0)

@@ -1,4 +1,4 @@
-"""MQTT topics and JSON payloads, schema_version 1 (docs/architecture.md).
+"""MQTT payloads, schema_version 1 (docs/architecture.md; names in :mod:`.contract`).
 
 Responsible for: topic names and payload dictionaries for readings,
 forecasts, status, events and the model, and their JSON encoding with the
@@ -17,32 +17,29 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from edge.runtime.contract import (
+    FORECAST_QUANTITIES,
+    FORECAST_UNITS,
+    QUANTILES,
+    SCHEMA_VERSION,
+    Topics,
+)
+from firmware_bridge.timestamps import isoformat_z
+
 __all__ = [
-    "FORECAST_QUANTITIES",
-    "FORECAST_UNITS",
-    "SCHEMA_VERSION",
     "ForecastLike",
     "Message",
     "ReadingLike",
-    "Topics",
     "event_message",
     "forecast_message",
-    "isoformat_z",
     "model_message",
     "offline_status",
     "reading_message",
     "status_message",
 ]
-
-SCHEMA_VERSION = 1
-#: Forecast quantities, in payload order, and their units.
-FORECAST_UNITS: Mapping[str, str] = {"ghi": "W/m2", "dni": "W/m2", "dhi": "W/m2", "pv_power": "W"}
-FORECAST_QUANTITIES: tuple[str, ...] = tuple(FORECAST_UNITS)
-QUANTILES = ("p10", "p50", "p90")
-
 
 class ReadingLike(Protocol):
     """What :func:`reading_message` needs from ``firmware_bridge.Reading``."""
@@ -66,42 +63,6 @@ class ForecastLike(Protocol):
     def horizons_min(self) -> Sequence[int]: ...
     @property
     def quantiles(self) -> Mapping[str, Sequence[Sequence[float]]]: ...
-
-
-def isoformat_z(ts: datetime) -> str:
-    """``2026-11-26T19:35:00Z`` (UTC; naive datetimes are taken as UTC)."""
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    ts = ts.astimezone(UTC)
-    text = ts.isoformat(timespec="milliseconds" if ts.microsecond else "seconds")
-    return text.replace("+00:00", "Z")
-
-
-@dataclass(frozen=True, slots=True)
-class Topics:
-    """The topic tree ``<prefix>/<site_id>/<device_id>/<stream>``."""
-
-    site_id: str
-    gateway_id: str = "gateway"
-    prefix: str = "helio"
-
-    def of(self, device_id: str, stream: str) -> str:
-        """Topic of ``stream`` for ``device_id``."""
-        return f"{self.prefix}/{self.site_id}/{device_id}/{stream}"
-
-    def gateway(self, stream: str) -> str:
-        """Topic of one of the gateway's own streams."""
-        return self.of(self.gateway_id, stream)
-
-    @property
-    def status(self) -> str:
-        """Retained status / Last Will topic."""
-        return self.gateway("status")
-
-    @property
-    def cmd(self) -> str:
-        """Inbound command topic."""
-        return self.gateway("cmd")
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,49 +29,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
+from edge.runtime.mqtt import BrokerSettings, make_client
 from edge.runtime.outbox import Outbox, OutboxRow
 
-__all__ = ["BrokerSettings", "MqttPublisher", "PublisherStats"]
+__all__ = ["MqttPublisher", "PublisherStats"]
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes], None]
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerSettings:
-    """Where and how to connect.
-
-    Attributes
-    ----------
-    host : str
-        Broker host.
-    port : int
-        Broker port.
-    client_id : str
-        MQTT client id.
-    keepalive : int
-        Keep-alive. [s]
-    tls : bool
-        Use TLS.
-    ca_file, cert_file, key_file : str
-        PEM files; empty ``ca_file`` means the system store.
-    username, password : str
-        Empty ``username`` means anonymous.
-    """
-
-    host: str
-    port: int
-    client_id: str
-    keepalive: int = 60
-    tls: bool = False
-    ca_file: str = ""
-    cert_file: str = ""
-    key_file: str = ""
-    username: str = ""
-    password: str = field(default="", repr=False)
 
 
 @dataclass(slots=True)
@@ -214,17 +180,9 @@ class MqttPublisher:
 
     def _make_client(self, session: _Session) -> mqtt.Client:
         b = self.broker
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=b.client_id)
+        client = make_client(b)
         client.will_set(self.will_topic, self.will_payload, qos=1, retain=True)
         client.max_inflight_messages_set(self.max_inflight + 64)
-        if b.username:
-            client.username_pw_set(b.username, b.password or None)
-        if b.tls:
-            client.tls_set(
-                ca_certs=b.ca_file or None,
-                certfile=b.cert_file or None,
-                keyfile=b.key_file or None,
-            )
 
         def on_connect(_c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
             if rc.is_failure:

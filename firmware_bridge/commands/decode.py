@@ -24,6 +24,7 @@ from firmware_bridge.errors import BridgeError
 from firmware_bridge.protocols import pi30, vedirect
 from firmware_bridge.protocols.base import Values
 from firmware_bridge.readings import Reading
+from firmware_bridge.timestamps import parse_utc
 
 CHUNK = 1 << 16
 
@@ -43,10 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _parse_time(text: str) -> datetime:
-    stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if stamp.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no timezone (add Z)")
-    return stamp.astimezone(UTC)
+    try:
+        return parse_utc(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _chunks(stream: BinaryIO) -> Iterator[bytes]:

@@ -36,6 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -43,16 +44,21 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from trainer.monitor.store import SEQ_STREAMS, FleetMessage, Store, parse_time
+from edge.runtime.contract import (
+    MONITOR_DEVICE,
+    SCHEMA_VERSION,
+    SEQ_STREAMS,
+    TopicError,
+    parse_topic,
+)
+from firmware_bridge.timestamps import isoformat_z
+from trainer.monitor.store import FleetMessage, Store, parse_time
 
 __all__ = ["Alert", "MessageError", "Monitor", "MonitorConfig", "alert_payload", "parse_message"]
 
 log = logging.getLogger(__name__)
 
 #: device id of the monitor's own topics (``helio/<site>/monitor/alerts``), never ingested
-MONITOR_DEVICE = "monitor"
-
-
 class MessageError(ValueError):
     """A fleet message that does not follow the contract (kept in ``rejected``)."""
 
@@ -84,10 +90,11 @@ def parse_message(
         On a foreign topic, non-JSON payload, ids that contradict the topic,
         or a missing/invalid ``seq`` or ``timestamp`` on a sequenced stream.
     """
-    parts = topic.split("/")
-    if len(parts) < 4 or parts[0] != prefix or not all(parts[1:4]):
-        raise MessageError(f"topic {topic!r} is not {prefix}/<site>/<device>/<stream>")
-    site, device, stream = parts[1], parts[2], "/".join(parts[3:])
+    try:
+        where = parse_topic(topic, prefix)
+    except TopicError as exc:
+        raise MessageError(str(exc)) from None
+    site, device, stream = where.site_id, where.device_id, where.stream
     if device == MONITOR_DEVICE:
         return None
     try:
@@ -129,11 +136,11 @@ class Alert:
 def alert_payload(alert: Alert) -> bytes:
     """JSON of an alert, events style, for ``helio/<site>/monitor/alerts``."""
     body = {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "site_id": alert.site,
         "device_id": MONITOR_DEVICE,
         "stream": "alerts",
-        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(alert.ts)),
+        "timestamp": isoformat_z(datetime.fromtimestamp(int(alert.ts), UTC)),
         "level": alert.level,
         "code": alert.code,
         "state": "cleared" if alert.cleared else "raised",

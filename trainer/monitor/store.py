@@ -28,10 +28,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SEQ_STREAMS", "BatchResult", "FleetMessage", "Store", "parse_time"]
+from edge.runtime.contract import SEQ_STREAMS
 
-#: Streams whose ``seq`` is accounted for duplicates and loss.
-SEQ_STREAMS = ("reading", "forecast", "events")
+__all__ = ["BatchResult", "FleetMessage", "Store", "parse_time"]
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings(

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from edge.cli import main
-from edge.deploy.health import wait_online
 from edge.deploy.remote import DeployError, Remote, SshTarget
 from edge.runtime.config import load_agent_config
+from edge.runtime.health import wait_online
 from tests.conftest import free_port
 from tests.edge.deploy.helpers import needs_bundle, write_template
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from edge.runtime import discovery as d
-from edge.runtime.messages import Topics
+from edge.runtime.contract import Topics
 from firmware_bridge.readings import QUANTITIES
 
 CTX = d.DiscoveryContext(Topics("abuja-01", "gateway"), "homeassistant", "0.1.0")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.deploy.health import main, online_since, status_topic
 from edge.runtime.config import load_agent_config
+from edge.runtime.health import main, online_since, status_topic
 from tests.conftest import MOSQUITTO, free_port, wait_port
 from tests.edge.deploy.helpers import needs_bundle, write_template
 

@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from edge.runtime import messages as m
+from edge.runtime.contract import Topics
+from firmware_bridge.timestamps import isoformat_z
 
-TOPICS = m.Topics("abuja-01", "gateway")
+TOPICS = Topics("abuja-01", "gateway")
 T0 = datetime(2026, 6, 21, 12, 0, tzinfo=UTC)
 
 
@@ -31,19 +33,6 @@ def test_topics_follow_tree() -> None:
     assert TOPICS.of("mppt", "reading") == "helio/abuja-01/mppt/reading"
     assert TOPICS.status == "helio/abuja-01/gateway/status"
     assert TOPICS.cmd == "helio/abuja-01/gateway/cmd"
-
-
-@pytest.mark.parametrize(
-    ("ts", "text"),
-    [
-        (T0, "2026-06-21T12:00:00Z"),
-        (T0.replace(microsecond=250000), "2026-06-21T12:00:00.250Z"),
-        (T0.astimezone(__import__("zoneinfo").ZoneInfo("Africa/Lagos")), "2026-06-21T12:00:00Z"),
-    ],
-    ids=["utc", "millis", "other-zone"],
-)
-def test_isoformat_z(ts: datetime, text: str) -> None:
-    assert m.isoformat_z(ts) == text
 
 
 def test_reading_payload_fields_and_seq() -> None:
@@ -79,7 +68,7 @@ def test_forecast_payload_is_solcast_like() -> None:
     assert body["units"] == {"ghi": "W/m2", "dni": "W/m2", "dhi": "W/m2", "pv_power": "W"}
     first, second = body["forecasts"]
     assert first["horizon_min"] == 15 and first["period"] == "PT15M"
-    assert first["period_end"] == m.isoformat_z(T0 + timedelta(minutes=15))
+    assert first["period_end"] == isoformat_z(T0 + timedelta(minutes=15))
     assert second["period_end"] == "2026-06-21T13:00:00Z"
     assert first["ghi"] == {"p10": 100.0, "p50": 200.0, "p90": 300.0}
     assert second["pv_power"]["p10"] == 0.0  # no negative power

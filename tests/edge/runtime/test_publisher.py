@@ -8,8 +8,9 @@ import time
 
 import pytest
 
+from edge.runtime.mqtt import BrokerSettings
 from edge.runtime.outbox import Outbox
-from edge.runtime.publisher import BrokerSettings, MqttPublisher
+from edge.runtime.publisher import MqttPublisher
 from tests.edge.conftest import distinct_in_order, persistent_subscriber
 
 pytestmark = pytest.mark.broker

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from edge.commands.run import broker_settings
 from edge.runtime.config import load_agent_config
+from edge.runtime.mqtt import broker_settings
 from edge.runtime.outbox import Outbox
 from edge.runtime.publisher import MqttPublisher
 from tests.conftest import MOSQUITTO, free_port, wait_port
