@@ -17,11 +17,12 @@ ARCH ?= aarch64
 CREDENTIALS ?=
 DEPLOY_ARGS ?=
 
-.PHONY: help venv test test-edge-legacy lint bench demo model deploy-to-device clean
+.PHONY: help venv test test-fast test-edge-legacy lint bench demo model deploy-to-device clean
 
 help:
 	@echo "make demo              simulated charger + inverter, local broker, agent, live view"
 	@echo "make test              the whole test suite (creates $(VENV) if missing)"
+	@echo "make test-fast         the inner loop: every test not marked slow (under 2 min)"
 	@echo "make test-edge-legacy  edge + bridge tests on tflite-runtime 2.14 / numpy<2"
 	@echo "make lint              ruff + mypy"
 	@echo "make bench             benchmarks (figures printed)"
@@ -31,7 +32,7 @@ help:
 $(STAMP): setup.py pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[edge,trainer,dev]'
+	$(PY) -m pip install --quiet -e '.[edge,trainer,dev,deploy,demo]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -39,11 +40,14 @@ venv: $(STAMP)
 $(LEGACY_STAMP): setup.py pyproject.toml
 	test -x $(LEGACY_PY) || $(PYTHON) -m venv $(LEGACY_VENV)
 	$(LEGACY_PY) -m pip install --quiet --upgrade pip
-	$(LEGACY_PY) -m pip install --quiet -e '.[edge-legacy,dev]'
+	$(LEGACY_PY) -m pip install --quiet -e '.[edge-legacy,dev,deploy]'
 	touch $(LEGACY_STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # The edge subset in a second environment: tflite-runtime 2.14 with numpy<2, no TensorFlow.
 test-edge-legacy: $(LEGACY_STAMP)

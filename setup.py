@@ -1,6 +1,16 @@
 """Helio Edge: solar forecasting and telemetry at the edge of off-grid systems."""
 
+from pathlib import Path
+
 from setuptools import find_packages, setup
+
+HERE = Path(__file__).resolve().parent
+SCRIPTS = {
+    "helio-bridge": ("firmware_bridge", "firmware_bridge.cli:main"),
+    "helio-edge": ("edge", "edge.cli:main"),
+    "helio-train": ("trainer", "trainer.cli:main"),
+    "helio-monitor": ("trainer", "trainer.monitor.cli:main"),
+}
 
 EDGE = [
     "paho-mqtt>=2.1,<3",
@@ -52,16 +62,19 @@ setup(
             "ruff>=0.6",
             "mypy>=1.10",
         ],
+        # helio-edge deploy (laptop side): writes the device's agent config
+        "deploy": ["tomli-w>=1.0"],
+        # make demo's fallback broker when mosquitto is not installed
+        "demo": ["amqtt>=0.11"],
         # Comparison peers for `make bench`. mppsolar 0.16.56 pins paho-mqtt<2, which
         # would break the agent, so the Makefile installs it with --no-deps instead.
         "bench": ["vedirect==1.1.0"],
     },
+    # the device wheel is built from a copy without trainer/ (edge.deploy.build):
+    # it gets only the scripts whose package it carries
     entry_points={
         "console_scripts": [
-            "helio-bridge=firmware_bridge.cli:main",
-            "helio-edge=edge.cli:main",
-            "helio-train=trainer.cli:main",
-            "helio-monitor=trainer.monitor.cli:main",
+            f"{name}={target}" for name, (pkg, target) in SCRIPTS.items() if (HERE / pkg).is_dir()
         ],
     },
     classifiers=[

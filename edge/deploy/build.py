@@ -28,6 +28,7 @@ from pathlib import Path
 
 __all__ = [
     "ARCHES",
+    "NOT_ON_DEVICE",
     "BuildError",
     "Target",
     "build_wheel",
@@ -148,19 +149,27 @@ def _source_files(source: Path) -> list[Path]:
     return [Path(n) for n in out.decode().split("\0") if n and (source / n).is_file()]
 
 
+#: Source folders the device wheel leaves out: the cloud side, the laptop-side
+#: deploy, the demo and the site simulation never run on the Pi.
+NOT_ON_DEVICE = ("trainer/", "edge/deploy/", "edge/demo/", "edge/simulation/", "bench/",
+                 "tests/", "docs/")
+
+
 def build_wheel(source: Path, out_dir: Path, *, python: str = sys.executable) -> Path:
-    """Build the project wheel from a clean copy of ``source`` (cached).
+    """Build the device wheel from a clean copy of ``source`` (cached).
 
     The copy keeps ``build/`` and ``*.egg-info`` out of the working tree and
-    leaves out ignored files (virtual environments, caches). The wheel is
-    cached under ``out_dir/<hash of the source files>/``.
+    leaves out ignored files (virtual environments, caches) and everything
+    under :data:`NOT_ON_DEVICE`, so the wheel carries only what runs on the
+    device. The wheel is cached under ``out_dir/<hash of the source files>/``.
 
     Returns
     -------
     Path
         The ``helio_edge-<version>-py3-none-any.whl``.
     """
-    files = sorted(_source_files(source))
+    files = sorted(f for f in _source_files(source)
+                   if not f.as_posix().startswith(NOT_ON_DEVICE))
     digest = hashlib.sha256()
     for rel in files:
         digest.update(rel.as_posix().encode() + b"\0" + (source / rel).read_bytes() + b"\0")
