@@ -1,1 +1,4 @@
-"""Subcommands of ``helio-bridge``, one module each."""
+"""Subcommands of ``helio-bridge`` (``decode``, ``read``), one module each.
+
+Must not import: ``edge``, ``trainer``.
+"""

@@ -3,7 +3,8 @@
 Responsible for: naming the protocols the bridge speaks and pointing at each
 one's sans-IO module (field tables, framer, decoders, encoders).
 Does NOT: do I/O; the device layer (:mod:`firmware_bridge.device`) and the
-simulators use these modules.
+simulators use these modules. Must not import: ``edge``, ``trainer``, or any
+I/O module of the bridge (``transport``, ``device``, ``drivers``).
 
 Per protocol (all pure, no I/O)
 -------------------------------

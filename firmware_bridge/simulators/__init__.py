@@ -1,13 +1,16 @@
-"""Device simulators driven by a physical model of the site.
+"""Byte-exact device simulators on a pseudo-terminal or TCP.
 
-``sky`` (the one sky model), ``plant`` (PV array, charge controller,
-battery, inverter, household load) and one byte-exact simulator per
-protocol (``vedirect``, ``pi30``, ``epever``), served on a pseudo-terminal or
-TCP by :func:`start_simulator` (``runner``), with switchable ``faults``.
-This package may import :mod:`edge.config` and :mod:`edge.forecasting.solar`.
+Holds: one session per protocol (``vedirect``, ``pi30``, ``epever``) built
+from the same tables as the decoders, the pty/TCP serving (``base``),
+switchable faults (``faults``) and :func:`start_simulator` (``runner``). A
+simulator is driven through the small :class:`~.source.PlantSource`
+interface (``source``): the physical model of a site that implements it lives
+in :mod:`edge.simulation` (``helio-edge simulate``, the demo, the tests).
+
+Must not import: ``edge``, ``trainer``.
 
 ``start_simulator`` and ``SimulatorHandle`` are imported lazily so that
-``from edge.simulation.sky import synthetic_weather`` stays light.
+importing a protocol session stays light.
 """
 
 from __future__ import annotations

@@ -1,1 +1,4 @@
-"""Subcommands of ``helio-train``, one module each."""
+"""Subcommands of ``helio-train``, one module each.
+
+Must not import: ``edge.deploy``, ``edge.demo``.
+"""

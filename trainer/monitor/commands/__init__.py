@@ -1,1 +1,4 @@
-"""Subcommands of ``helio-monitor``, one module each."""
+"""Subcommands of ``helio-monitor``, one module each.
+
+Must not import: ``edge.deploy``, ``edge.demo``.
+"""

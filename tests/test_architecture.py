@@ -1,0 +1,126 @@
+"""The dependency direction, read from the code's own imports (issue #9).
+
+firmware_bridge <- edge <- trainer; inside edge, the forecasting core and the
+runtime never reach for the laptop-side rooms (deploy, demo, simulation), so
+the device wheel can leave those out. Every import counts, including the
+lazy ones inside functions.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("firmware_bridge", "edge", "trainer")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> Iterator[str]:
+    """Absolute names of every module ``path`` imports (relative ones resolved)."""
+    module = _module_name(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            yield target
+            # ``from pkg import module`` imports the module too
+            yield from (f"{target}.{alias.name}" for alias in node.names)
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = {
+        _module_name(p): p for pkg in PACKAGES for p in (REPO / pkg).rglob("*.py")
+    }
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        graph[name] = {imp for imp in _imports(path) if imp in modules and imp != name}
+    return graph
+
+
+GRAPH = _graph()
+
+
+def _in(module: str, *prefixes: str) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+RULES = [
+    # (who, must not import, why)
+    ("firmware_bridge", ("edge", "trainer"), "the bridge is the bottom layer"),
+    ("edge", ("trainer",), "the device never needs the cloud side"),
+    ("edge.forecasting", ("edge.runtime", "edge.deploy", "edge.demo", "edge.simulation"),
+     "the forecasting core is shared by the trainer and the device"),
+    ("edge.runtime", ("edge.deploy", "edge.demo", "edge.simulation"),
+     "the runtime ships in the device wheel, which leaves those rooms out"),
+    ("edge.simulation", ("edge.runtime", "edge.deploy", "edge.demo"),
+     "the site model is physics, not the agent"),
+    ("edge.deploy", ("edge.demo", "edge.simulation"), "deploying needs no demo"),
+    ("firmware_bridge.protocols",
+     ("firmware_bridge.transport", "firmware_bridge.device", "firmware_bridge.drivers"),
+     "protocols are sans-IO"),
+    ("trainer", ("edge.deploy", "edge.demo"), "the cloud side is not a laptop beside a Pi"),
+]
+
+
+@pytest.mark.parametrize(("who", "forbidden", "why"), RULES, ids=[r[0] for r in RULES])
+def test_dependency_direction(who: str, forbidden: tuple[str, ...], why: str) -> None:
+    bad = sorted(
+        f"{mod} -> {imp}"
+        for mod, imps in GRAPH.items() if _in(mod, who)
+        for imp in imps if _in(imp, *forbidden)
+    )
+    assert not bad, f"{who} must not import {forbidden} ({why}):\n" + "\n".join(bad)
+
+
+def test_no_two_modules_import_each_other() -> None:
+    pairs = sorted(
+        f"{a} <-> {b}"
+        for a, imps in GRAPH.items() for b in imps
+        if a < b and a in GRAPH.get(b, set())
+        # a package importing its own submodule (lazy re-export) is not a cycle
+        and not b.startswith(a + ".") and not a.startswith(b + ".")
+    )
+    assert not pairs, "mutual imports:\n" + "\n".join(pairs)
+
+
+@pytest.mark.parametrize("top", ["edge", "firmware_bridge"])
+def test_device_side_never_imports_tensorflow(top: str) -> None:
+    bad = sorted(
+        f"{_module_name(p)} -> {imp}"
+        for p in (REPO / top).rglob("*.py")
+        for imp in _imports(p) if _in(imp, "tensorflow", "keras", "tf_keras")
+    )
+    assert not bad, "\n".join(bad)
+
+
+def test_rules_see_the_code() -> None:
+    """The graph is not empty and holds edges the rules are about (the test can fail)."""
+    assert "edge.forecasting.engine" in GRAPH["edge.runtime.agent"]
+    assert "firmware_bridge.drivers" in GRAPH["firmware_bridge.device"]
+    assert any(_in(i, "edge") for m in GRAPH if _in(m, "trainer") for i in GRAPH[m])
+
+
+def test_every_package_says_what_it_holds_and_must_not_import() -> None:
+    missing = []
+    for pkg in PACKAGES:
+        for init in (REPO / pkg).rglob("__init__.py"):
+            doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+            if "Must not import" not in doc and "must not import" not in doc:
+                missing.append(str(init.relative_to(REPO)))
+    assert not missing, "package docstrings without their import rule:\n" + "\n".join(missing)
