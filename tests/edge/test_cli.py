@@ -47,6 +47,7 @@ port = "{tmp_path / 'no-such-tty'}"
     return cfg
 
 
+@pytest.mark.slow
 def test_run_bad_config_exits_2_naming_file_and_key(tmp_path: Path, shipped_bundle) -> None:  # type: ignore[no-untyped-def]
     cfg = _config(tmp_path, *shipped_bundle, extra="heartbeat = 5\n")
     proc = _cli("run", "--config", str(cfg))
@@ -77,6 +78,7 @@ def test_run_refuses_tampered_bundle(tmp_path: Path, shipped_bundle, victim: str
     assert any(ln.startswith("bundle") and "FAIL" in ln for ln in check.stdout.splitlines())
 
 
+@pytest.mark.slow
 @pytest.mark.broker
 def test_check_reports_each_part(tmp_path: Path, shipped_bundle, mosquitto) -> None:  # type: ignore[no-untyped-def]
     cfg = _config(tmp_path, *shipped_bundle, port=mosquitto.port)

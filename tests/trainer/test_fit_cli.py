@@ -80,6 +80,7 @@ def keys(tmp_path: Path) -> tuple[Path, Path]:
     return tmp_path / "keys" / "signing.key", tmp_path / "keys" / "signing.pub"
 
 
+@pytest.mark.slow
 def test_fit_writes_blessed_signed_bundle_the_edge_loads(
     tmp_path: Path, lax_config: Path, keys: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -98,6 +99,7 @@ def test_fit_writes_blessed_signed_bundle_the_edge_loads(
     assert (out / "model_card.md").read_text().startswith("# Model card: test-0.0.1")
 
 
+@pytest.mark.slow
 def test_gate_failure_exits_nonzero_and_force_writes_unblessed(
     tmp_path: Path, strict_config: Path, keys: tuple[Path, Path],
     capsys: pytest.CaptureFixture[str],
@@ -116,6 +118,7 @@ def test_gate_failure_exits_nonzero_and_force_writes_unblessed(
     assert load_bundle(out, keys[1], allow_unblessed=True).manifest["blessed"] is False
 
 
+@pytest.mark.slow
 def test_same_data_config_and_seed_give_identical_model(tmp_path: Path, lax_config: Path) -> None:
     from trainer.config import load_train_config
     from trainer.fit import fit
@@ -129,6 +132,7 @@ def test_same_data_config_and_seed_give_identical_model(tmp_path: Path, lax_conf
     assert fit(other, out_dir=tmp_path / "c").model_bytes != a.model_bytes
 
 
+@pytest.mark.slow
 def test_gate_rejects_a_deliberately_broken_model(tmp_path: Path, lax_config: Path) -> None:
     """Random (untrained) weights through the real scoring path fail the default gate."""
     from edge.forecasting.bundle import Bundle, sha256_hex
@@ -160,6 +164,7 @@ def test_gate_rejects_a_deliberately_broken_model(tmp_path: Path, lax_config: Pa
     assert "skill vs smart persistence, ghi 15 min" in failed
 
 
+@pytest.mark.slow
 def test_evaluate_json_on_csv_data(
     tmp_path: Path, lax_config: Path, keys: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -204,6 +209,7 @@ def test_fit_bad_input_is_a_clear_error(tmp_path: Path, lax_config: Path,
     assert "timestamp" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_keygen_and_sign_commands(tmp_path: Path, keys: tuple[Path, Path], lax_config: Path,
                                   capsys: pytest.CaptureFixture[str]) -> None:
     assert stat.S_IMODE(keys[0].stat().st_mode) == 0o600
@@ -272,6 +278,7 @@ def test_validation_split_lies_inside_the_training_blocks(tmp_path: Path) -> Non
     assert tail_fit.times[-1] < tail_val.times[0]
 
 
+@pytest.mark.slow
 def test_fit_with_weighted_loss_and_early_stopping(tmp_path: Path) -> None:
     config = tmp_path / "es.toml"
     write_config(config)

@@ -51,6 +51,7 @@ def test_pinball_loss_ignores_masked_targets() -> None:
     assert float(loss(y_good, pred)[0]) == pytest.approx(0.02 / 3, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_training_learns_and_brackets_the_data() -> None:
     from trainer.config import ModelSection
     from trainer.model import fit_model, predict_quantiles

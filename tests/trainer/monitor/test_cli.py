@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parents[3]
 T0 = 1_780_000_000.0
 
 
+@pytest.mark.slow
 @pytest.mark.broker
 def test_run_command_stores_and_raises_silent_gateway_alarm(mosquitto, tmp_path: Path) -> None:
     db = tmp_path / "m.sqlite"
