@@ -143,7 +143,7 @@ def bench_cycle_cpu() -> None:
 
 
 def _broker(workdir: Path) -> tuple[str, int, subprocess.Popen[bytes] | None, object | None]:
-    from edge.demo import _free_port, _wait_port, find_mosquitto
+    from edge.demo.runner import _free_port, _wait_port, find_mosquitto
     from edge.demo.broker import EmbeddedBroker
 
     binary = find_mosquitto()
