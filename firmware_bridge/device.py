@@ -25,7 +25,7 @@ from firmware_bridge.drivers import DeviceStats, Driver, make_driver
 from firmware_bridge.errors import BridgeError, DeviceTimeout, DeviceUnavailable
 from firmware_bridge.readings import Reading, Value
 
-__all__ = ["Device", "DeviceSettings", "open_device"]
+__all__ = ["Device", "DeviceNotice", "DeviceSettings", "open_device"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,26 @@ class DeviceSettings:
     backoff_max: float = 30.0
     reopen_after_timeouts: int = 5
     device_id: int = 1
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DeviceNotice:
+    """Something a device did that the operator should hear about once.
+
+    Attributes
+    ----------
+    code : str
+        ``device_unknown_field`` (a label or enum code the tables do not know) or
+        ``device_command_unsupported`` (the device refused a command: NAK).
+    message : str
+        One line for people.
+    subject : str
+        The label, field code or command concerned.
+    """
+
+    code: str
+    message: str
+    subject: str
 
 
 class Device:
@@ -95,6 +115,8 @@ class Device:
         self._ever_connected = False
         self._timeouts_in_row = 0
         self._down_logged = False
+        self._noted: set[object] = set()
+        self._notices: list[DeviceNotice] = []
 
     # ---------------------------------------------------------------- public
     @property
@@ -102,7 +124,11 @@ class Device:
         """Counters, with ``stale`` evaluated now."""
         now = self.clock.monotonic()
         self._stats.stale = self._last_mono is None or now - self._last_mono > self.stale_after
-        return dataclasses.replace(self._stats)
+        return dataclasses.replace(
+            self._stats,
+            unknown_fields=dict(self._stats.unknown_fields),
+            unsupported_commands=list(self._stats.unsupported_commands),
+        )
 
     @property
     def values(self) -> dict[str, Value]:
@@ -130,13 +156,16 @@ class Device:
             return None
         try:
             values = self.driver.poll(self._stats)
+            self._note_new_unknowns()
         except DeviceTimeout as exc:
+            self._note_new_unknowns()
             self._on_timeout(exc)
             return None
         except DeviceUnavailable as exc:
             self._on_lost(exc)
             return None
         except BridgeError as exc:
+            self._note_new_unknowns()
             self._stats.protocol_errors += 1
             log.debug("%s: %s", self.device_id, exc)
             return None
@@ -144,6 +173,11 @@ class Device:
         if not values:
             return None
         return self._accept(values)
+
+    def take_notices(self) -> list[DeviceNotice]:
+        """Notices raised since the last call (each unknown field or refused command once)."""
+        out, self._notices = self._notices, []
+        return out
 
     def close(self) -> None:
         """Close the port (``poll`` would reopen it)."""
@@ -157,6 +191,26 @@ class Device:
         self.close()
 
     # --------------------------------------------------------------- private
+    def _note_new_unknowns(self) -> None:
+        """Log, and queue as a notice, each unknown field and refused command the first time."""
+        stats = self._stats
+        for key in stats.unknown_fields:
+            if key not in self._noted:
+                self._noted.add(key)
+                log.warning("%s: the tables do not know %r; left out of readings",
+                            self.device_id, key)
+                self._notices.append(DeviceNotice(
+                    "device_unknown_field", f"{self.device_id}: unknown field {key!r} left out",
+                    key))
+        for command in stats.unsupported_commands:
+            if ("cmd", command) not in self._noted:
+                self._noted.add(("cmd", command))
+                log.warning("%s: device refused %s; no longer asked", self.device_id, command)
+                self._notices.append(DeviceNotice(
+                    "device_command_unsupported",
+                    f"{self.device_id}: device refused {command}; its values are left out",
+                    command))
+
     def _connect(self) -> bool:
         now = self.clock.monotonic()
         if now < self._retry_at:

@@ -35,7 +35,9 @@ __all__ = ["DeviceStats", "Driver", "ModbusDriver", "Pi30Driver", "VeDirectDrive
 
 #: VE.Direct: restart framing after this much silence mid-block (OnBattery's rule) [s]
 _STALL_RESET = 0.5
-
+#: VE.Direct: an update (one or two blocks sent back to back) has ended after this much
+#: silence; updates come once a second [s]
+_QUIET = 0.1
 
 
 @dataclasses.dataclass(slots=True)
@@ -50,6 +52,11 @@ class DeviceStats:
     reconnects: int = 0
     last_reading_utc: datetime | None = None
     stale: bool = True
+    #: label or field code the tables do not know -> times seen (VE.Direct labels as
+    #: sent; PI30 ``"QPIRI battery_type=9"``, ``"QPIRI field 28"``)
+    unknown_fields: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: commands the device refused (NAK) and that are no longer asked (PI30 QET...)
+    unsupported_commands: list[str] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; ``last_reading`` as ISO 8601 with ``Z`` (or None)."""
@@ -59,6 +66,11 @@ class DeviceStats:
             isoformat_z(stamp) if stamp else None
         )
         return out
+
+
+def count_unknown(stats: DeviceStats, key: str, n: int = 1) -> None:
+    """Count ``n`` occurrences of something the tables do not know (label, enum code)."""
+    stats.unknown_fields[key] = stats.unknown_fields.get(key, 0) + n
 
 
 class Driver(Protocol):
@@ -114,16 +126,27 @@ class _PortDriver:
 
 
 class VeDirectDriver(_PortDriver):
-    """Listen to a VE.Direct text stream for up to ``timeout`` seconds per poll."""
+    """Listen to a VE.Direct text stream for up to ``timeout`` seconds per poll.
+
+    One poll returns one device update: a block that carries ``PID`` opens an
+    update and the blocks after it without ``PID`` (a BMV's history block) are
+    merged into it. The update ends when the line has been quiet for
+    ``_QUIET`` seconds or the next update begins (that block is kept for the
+    next poll). A lost second block still leaves the first as a reading.
+    Labels the table does not know are counted per label in
+    ``stats.unknown_fields``.
+    """
 
     def on_open(self) -> None:
         self.framer = PROTOCOLS["vedirect"].module.VeDirectFramer()
+        self._next: list[Any] = []  # blocks of the next update, read early
 
     def poll(self, stats: DeviceStats) -> Values:
         port, framer = self._port(), self.framer
         module = PROTOCOLS["vedirect"].module
         bad0 = framer.frames_bad
-        blocks: list[object] = []
+        update: list[Any] = self._next
+        self._next = []
         deadline = self.monotonic() + self.timeout
         last_byte = self.monotonic()
         while (left := deadline - self.monotonic()) > 0:
@@ -133,20 +156,26 @@ class VeDirectDriver(_PortDriver):
                 if now - last_byte > _STALL_RESET:
                     framer.reset()
                 last_byte = now
-                blocks += framer.feed(chunk)
-            if blocks and not port.pending():
+                for block in framer.feed(chunk):
+                    if self._next or (update and module.starts_update(block)):
+                        self._next.append(block)
+                    else:
+                        update.append(block)
+            if update and (self._next or (now - last_byte >= _QUIET and not port.pending())):
                 break
         stats.checksum_errors += framer.frames_bad - bad0
-        if not blocks:
+        if not update:
             raise DeviceTimeout(f"{self.url}: no valid VE.Direct block within {self.timeout} s")
         values: Values = {}
-        for block in blocks:
+        for block in update:
             try:
                 values.update(module.decode_block(block))
             except BridgeError:
                 stats.protocol_errors += 1
                 continue
             stats.frames_good += 1
+            for label in module.unknown_labels(block):
+                count_unknown(stats, label)
         return values
 
 

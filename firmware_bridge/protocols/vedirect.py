@@ -1,4 +1,4 @@
-"""Victron VE.Direct text protocol (MPPT chargers, Phoenix inverters), sans-IO.
+"""Victron VE.Direct text protocol (MPPT chargers, battery monitors, inverters), sans-IO.
 
 Responsible for: the field table (vendor label -> canonical name, scale to
 SI, enum maps), the framer that cuts a 19200-baud byte stream into checksummed
@@ -34,15 +34,21 @@ from firmware_bridge.readings import Value
 
 __all__ = [
     "BAUDRATE",
+    "BMV_BLOCKS",
+    "BMV_HISTORY_LABELS",
+    "BMV_LABELS",
+    "BUCKBOOST_LABELS",
     "CS_CODES",
     "ERR_CODES",
     "FIELDS",
     "LABELS",
     "MODE_CODES",
+    "MON_CODES",
     "MPPT_CODES",
     "MPPT_LABELS",
     "MPPT_LABELS_BASIC",
     "PHOENIX_LABELS",
+    "SMARTSHUNT_LABELS",
     "HexFrame",
     "TextBlock",
     "TextField",
@@ -55,6 +61,8 @@ __all__ = [
     "encode_block",
     "encode_fields",
     "parse_hex_frame",
+    "starts_update",
+    "unknown_labels",
 ]
 
 BAUDRATE = 19200
@@ -85,6 +93,9 @@ class TextField:
         SI value = raw * 10**exp (``V`` in mV: -3; ``H19`` in 0.01 kWh -> Wh: 1).
     codes : Mapping[int, str]
         Enum code -> name, or flag bit value -> name.
+    absent : int or None
+        A raw number meaning "no value" (``TTG`` sends -1 for infinite); it
+        decodes to None (left out) and None encodes to it.
     """
 
     label: str
@@ -92,6 +103,7 @@ class TextField:
     kind: FieldKind = "number"
     exp: int = 0
     codes: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
+    absent: int | None = None
 
     def decode(self, text: str) -> Value | None:
         """The SI value of ``text``; None when the code is unknown to the table.
@@ -103,7 +115,8 @@ class TextField:
         """
         try:
             if self.kind == "number":
-                return from_raw(int(text), self.exp)
+                raw = int(text)
+                return None if raw == self.absent else from_raw(raw, self.exp)
             if self.kind == "enum":
                 return self.codes.get(int(text))
             if self.kind == "onoff":
@@ -117,8 +130,12 @@ class TextField:
             raise ProtocolError(f"VE.Direct {self.label}: bad value {text!r}") from exc
         return text
 
-    def encode(self, value: Value) -> str:
+    def encode(self, value: Value | None) -> str:
         """The text the device sends for ``value`` (inverse of :meth:`decode`)."""
+        if self.kind == "number" and value is None and self.absent is not None:
+            return str(self.absent)
+        if value is None:
+            return NO_VALUE
         if self.kind == "number":
             return str(to_raw(float(value), self.exp))
         if self.kind == "enum":
@@ -187,8 +204,19 @@ AR_BITS = _codes(
     (128, "mid_voltage"), (256, "overload"), (512, "dc_ripple"), (1024, "low_ac_out_voltage"),
     (2048, "high_ac_out_voltage"), (4096, "short_circuit"), (8192, "bms_lockout"),
 )
+#: MON (VE.Direct Protocol 3.33 p. 16): DC monitor mode of a SmartShunt / BMV-71x.
+MON_CODES = _codes(
+    (-9, "solar_charger"), (-8, "wind_turbine"), (-7, "shaft_generator"), (-6, "alternator"),
+    (-5, "fuel_cell"), (-4, "water_generator"), (-3, "dc_dc_charger"), (-2, "ac_charger"),
+    (-1, "generic_source"), (0, "battery_monitor"), (1, "generic_load"), (2, "electric_drive"),
+    (3, "fridge"), (4, "water_pump"), (5, "bilge_pump"), (6, "dc_system"), (7, "inverter"),
+    (8, "water_heater"),
+)
+#: CAP_BLE bits (VE.Direct Protocol 3.33 p. 11).
+CAP_BLE_BITS = _codes((0x1, "ble_off_supported"), (0x2, "ble_off_permanent"))
 
-#: Every label the decoder knows (VE.Direct Protocol 3.33 Table I), MPPT and Phoenix.
+#: Every label of VE.Direct Protocol 3.33 Table I (pp. 6-8) and p. 11: BMV-60x/70x/71x,
+#: SmartShunt, MPPT, Phoenix inverter, Phoenix Smart charger, Smart BuckBoost (Orion).
 FIELDS: tuple[TextField, ...] = (
     TextField("PID", "product_id", "text"),
     TextField("FW", "firmware_version", "text"),
@@ -219,6 +247,43 @@ FIELDS: tuple[TextField, ...] = (
     TextField("AC_OUT_S", "ac_output_apparent_power"),
     TextField("AR", "alarm_reason", "flags", codes=AR_BITS),
     TextField("WARN", "warnings", "flags", codes=AR_BITS),
+    # battery monitors (BMV, SmartShunt)
+    TextField("P", "battery_power"),
+    TextField("CE", "consumed_charge", exp=-3),  # mAh, negative as sent
+    TextField("TTG", "time_to_go", absent=-1),  # minutes; -1 = infinite (not discharging)
+    TextField("Alarm", "alarm_on", "onoff"),
+    TextField("VS", "starter_battery_voltage", exp=-3),
+    TextField("VM", "midpoint_voltage", exp=-3),
+    TextField("DM", "midpoint_deviation", exp=-1),  # per mille -> %
+    TextField("BMV", "monitor_model", "text"),
+    TextField("MON", "dc_monitor_mode", "enum", codes=MON_CODES),
+    TextField("H1", "deepest_discharge", exp=-3),
+    TextField("H2", "last_discharge", exp=-3),
+    TextField("H3", "average_discharge", exp=-3),
+    TextField("H4", "charge_cycles"),
+    TextField("H5", "full_discharges"),
+    TextField("H6", "cumulative_charge_drawn", exp=-3),
+    TextField("H7", "min_battery_voltage", exp=-3),
+    TextField("H8", "max_battery_voltage", exp=-3),
+    TextField("H9", "seconds_since_full_charge"),
+    TextField("H10", "automatic_syncs"),
+    TextField("H11", "low_voltage_alarms"),
+    TextField("H12", "high_voltage_alarms"),
+    TextField("H13", "low_starter_voltage_alarms"),
+    TextField("H14", "high_starter_voltage_alarms"),
+    TextField("H15", "min_starter_battery_voltage", exp=-3),
+    TextField("H16", "max_starter_battery_voltage", exp=-3),
+    TextField("H17", "discharged_energy_total", exp=1),  # 0.01 kWh -> Wh
+    TextField("H18", "charged_energy_total", exp=1),
+    # Phoenix Smart charger channels 2 and 3, Smart BuckBoost / Orion DC input
+    TextField("V2", "battery_2_voltage", exp=-3),
+    TextField("I2", "battery_2_current", exp=-3),
+    TextField("V3", "battery_3_voltage", exp=-3),
+    TextField("I3", "battery_3_current", exp=-3),
+    TextField("DC_IN_V", "dc_input_voltage", exp=-2),
+    TextField("DC_IN_I", "dc_input_current", exp=-1),
+    TextField("DC_IN_P", "dc_input_power"),
+    TextField("CAP_BLE", "ble_capabilities", "hexflags", codes=CAP_BLE_BITS),
 )
 
 #: label -> field.
@@ -227,6 +292,8 @@ LABELS: Mapping[str, TextField] = MappingProxyType({f.label: f for f in FIELDS})
 
 def _converter(spec: TextField) -> Callable[[str], Value | None]:
     """A fast text -> value function for the decoder's hot loop (same result as ``decode``)."""
+    if spec.absent is not None:
+        return spec.decode
     if spec.kind == "number" and spec.exp < 0:
         divisor = int(10**-spec.exp)
         return lambda text: int(text) / divisor
@@ -260,6 +327,27 @@ MPPT_LABELS_BASIC: tuple[str, ...] = (
 PHOENIX_LABELS: tuple[str, ...] = (
     "PID", "FW", "SER#", "MODE", "CS", "AC_OUT_V", "AC_OUT_I", "AC_OUT_S", "V", "AR", "WARN", "OR",
 )
+#: BMV-702 main block (the first of the two blocks of every update).
+BMV_LABELS: tuple[str, ...] = (
+    "PID", "V", "VS", "I", "P", "CE", "SOC", "TTG", "Alarm", "Relay", "AR", "BMV", "FW",
+)
+#: BMV-712 / SmartShunt main block with the AUX input on mid-point (MON since fw 4.08).
+SMARTSHUNT_LABELS: tuple[str, ...] = (
+    "PID", "V", "VM", "DM", "I", "P", "CE", "SOC", "TTG", "Alarm", "Relay", "AR", "BMV", "FW",
+    "MON",
+)
+#: BMV-70x history block (the second block of every update; no H13/H14 since protocol 3.2).
+BMV_HISTORY_LABELS: tuple[str, ...] = (
+    "H1", "H2", "H3", "H4", "H5", "H6", "H7", "H8", "H9", "H10", "H11", "H12", "H15", "H16",
+    "H17", "H18",
+)
+#: Smart BuckBoost / Orion-Tr Smart DC-DC converter.
+BUCKBOOST_LABELS: tuple[str, ...] = (
+    "PID", "FWE", "SER#", "V", "I", "DC_IN_V", "DC_IN_I", "DC_IN_P", "MODE", "CS", "ERR", "OR",
+)
+
+#: The two blocks of one BMV update, in the order sent.
+BMV_BLOCKS: tuple[tuple[str, ...], ...] = (BMV_LABELS, BMV_HISTORY_LABELS)
 
 
 def decode_block(block: TextBlock) -> Values:
@@ -299,13 +387,30 @@ def _decode_line(line: str) -> tuple[str, Value]:
 decode = decode_block
 
 
+def unknown_labels(block: TextBlock) -> list[str]:
+    """Labels of ``block`` the field table does not know, in the order sent."""
+    labels = (line.partition("\t")[0] for line in block.lines)
+    return [label for label in labels if label not in _CONVERTERS]
+
+
+def starts_update(block: TextBlock) -> bool:
+    """True when ``block`` opens a device update (it carries ``PID``).
+
+    A product that sends two blocks per update (a BMV: main block, then the
+    history block ``H1``..``H18``) sends ``PID`` only in the first, so the
+    device layer merges a block that does not start an update into the one
+    before it.
+    """
+    return any(line.startswith("PID\t") for line in block.lines)
+
+
 def encode_fields(
     values: Mapping[str, Value | None], labels: Sequence[str] = MPPT_LABELS
 ) -> list[tuple[str, str]]:
     """Ordered ``(label, text)`` fields for ``values``, as a device of ``labels`` sends.
 
     A label whose canonical name is missing from ``values`` is not sent; a
-    value of None is sent as ``---``.
+    value of None is sent as ``---`` (or the field's ``absent`` number: TTG -1).
     """
     fields = []
     for label in labels:
@@ -313,7 +418,7 @@ def encode_fields(
         if spec.name not in values:
             continue
         value = values[spec.name]
-        fields.append((label, NO_VALUE if value is None else spec.encode(value)))
+        fields.append((label, spec.encode(value)))
     return fields
 
 
