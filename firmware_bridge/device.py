@@ -46,6 +46,9 @@ class DeviceSettings:
         (USB adapters that wedge); 0 disables.
     device_id : int
         Modbus unit id (EPEver default 1).
+    parallel_units : int
+        PI30 parallel system: ask QPGS0 .. QPGS<n-1> every poll and make one
+        reading per unit, device id ``<id>_<n>`` (:meth:`Device.poll_all`); 0 = none.
     """
 
     stale_after: float = 0.0
@@ -53,6 +56,7 @@ class DeviceSettings:
     backoff_max: float = 30.0
     reopen_after_timeouts: int = 5
     device_id: int = 1
+    parallel_units: int = 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -117,6 +121,7 @@ class Device:
         self._down_logged = False
         self._noted: set[object] = set()
         self._notices: list[DeviceNotice] = []
+        self._unit_readings: list[Reading] = []
 
     # ---------------------------------------------------------------- public
     @property
@@ -170,9 +175,24 @@ class Device:
             log.debug("%s: %s", self.device_id, exc)
             return None
         self._timeouts_in_row = 0
+        units = self.driver.take_unit_values()
+        if units:
+            stamp = self.clock.now_utc()
+            self._unit_readings = [
+                Reading(f"{self.device_id}_{unit}", stamp, v) for unit, v in units.items() if v
+            ]
         if not values:
             return None
         return self._accept(values)
+
+    def poll_all(self) -> list[Reading]:
+        """One poll cycle; the device's reading plus one per parallel unit (``<id>_<n>``)."""
+        self._unit_readings = []
+        reading = self.poll()
+        out = [reading] if reading is not None else []
+        out += self._unit_readings
+        self._unit_readings = []
+        return out
 
     def take_notices(self) -> list[DeviceNotice]:
         """Notices raised since the last call (each unknown field or refused command once)."""
@@ -305,6 +325,7 @@ def open_device(
         timeout=cfg.timeout,
         device_id=settings.device_id,
         monotonic=clock.monotonic,
+        parallel_units=settings.parallel_units,
     )
     device = Device(cfg.id, driver, clock=clock, settings=settings, poll_interval=cfg.poll_interval)
     if connect:

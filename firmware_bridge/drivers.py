@@ -19,13 +19,13 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from pymodbus.client import ModbusSerialClient
 from pymodbus.exceptions import ConnectionException, ModbusException
 
-from firmware_bridge.errors import BridgeError, DeviceTimeout, DeviceUnavailable
+from firmware_bridge.errors import BridgeError, DeviceTimeout, DeviceUnavailable, ProtocolError
 from firmware_bridge.protocols import PROTOCOLS
 from firmware_bridge.protocols.base import Values
 from firmware_bridge.timestamps import isoformat_z
@@ -92,6 +92,10 @@ class Driver(Protocol):
         """Close the port; never raises."""
         ...
 
+    def take_unit_values(self) -> dict[str, Values]:
+        """Values of further units read in the last poll (unit suffix -> values), once."""
+        ...
+
 
 class _PortDriver:
     """Shared open/close of a pyserial port."""
@@ -113,6 +117,10 @@ class _PortDriver:
 
     def on_open(self) -> None:
         """Hook run after each (re)open."""
+
+    def take_unit_values(self) -> dict[str, Values]:
+        """No further units on this port."""
+        return {}
 
     def close(self) -> None:
         if self.port is not None:
@@ -179,43 +187,108 @@ class VeDirectDriver(_PortDriver):
         return values
 
 
+class _NakError(ProtocolError):
+    """The device refused a command."""
+
+
 class Pi30Driver(_PortDriver):
-    """Query a PI30 inverter: QPIGS, QMOD, QPIWS each poll; QPIRI once per connection."""
+    """Query a PI30 inverter.
+
+    Every poll: QPIGS, QMOD, QPIWS, QPIGS2 (second PV input) and, with
+    ``parallel_units`` > 0, QPGS0 .. QPGS<n-1> (one reading per unit, see
+    :meth:`take_unit_values`). Once per connection: QPIRI. At most once per
+    ``energy_period``: the energy counters QET, QEYyyyy, QEMyyyymm,
+    QEDyyyymmdd (and the load counters QLT...), dated with ``today()``, the
+    inverter's local date. A command the firmware refuses (NAK) other than
+    the four basic ones is recorded once in ``stats.unsupported_commands`` and
+    not asked again; fields a reply carries that the tables do not know are
+    counted in ``stats.unknown_fields``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        baudrate: int,
+        timeout: float,
+        monotonic: Callable[[], float],
+        parallel_units: int = 0,
+        energy_period: float = 60.0,
+        today: Callable[[], date] | None = None,
+    ) -> None:
+        super().__init__(url, baudrate=baudrate, timeout=timeout, monotonic=monotonic)
+        self.parallel_units = parallel_units
+        self.energy_period = energy_period
+        self.today = today or (lambda: datetime.now().astimezone().date())
+        self._units: dict[str, Values] = {}
 
     def on_open(self) -> None:
         self.need_ratings = True
+        self._energy_due = self.monotonic()
+
+    def take_unit_values(self) -> dict[str, Values]:
+        """Per-unit values of the last poll (parallel systems): ``{"0": {...}, "1": {...}}``."""
+        out, self._units = self._units, {}
+        return out
+
+    def _commands(self, stats: DeviceStats) -> list[tuple[str, bool]]:
+        """(command, optional) pairs to send this poll."""
+        module = PROTOCOLS["pi30"].module
+        refused = set(stats.unsupported_commands)
+        out = [("QPIRI", False)] if self.need_ratings else []
+        out += [(command, False) for command in module.POLL_COMMANDS]
+        out += [(command, True) for command in module.OPTIONAL_COMMANDS]
+        out += [(f"QPGS{n}", True) for n in range(self.parallel_units)]
+        if self.monotonic() >= self._energy_due:
+            self._energy_due = self.monotonic() + self.energy_period
+            out += [(command, True) for command in module.energy_commands(self.today())]
+        return [(c, opt) for c, opt in out if module.command_family(c) not in refused
+                and c not in refused]
 
     def poll(self, stats: DeviceStats) -> Values:
         module = PROTOCOLS["pi30"].module
-        commands = (("QPIRI",) if self.need_ratings else ()) + tuple(module.POLL_COMMANDS)
         values: Values = {}
-        for command in commands:
+        answered = False
+        for command, optional in self._commands(stats):
             try:
                 answer = self.query(command, stats)
             except DeviceTimeout:
-                if not values:
+                if not answered:
                     raise  # silent from the first query: one timeout for the poll
                 stats.timeouts += 1
                 continue
             except DeviceUnavailable:
                 raise
-            except BridgeError:  # NAK or a reply that does not decode
+            except _NakError:
+                answered = True
+                if optional:
+                    family = module.command_family(command)
+                    stats.unsupported_commands.append(family if family != "QPGS" else command)
+                else:
+                    stats.protocol_errors += 1
+                continue
+            except BridgeError:  # a reply that does not decode
+                answered = True
                 stats.protocol_errors += 1
                 continue
+            answered = True
             if command == "QPIRI":
                 self.need_ratings = False
-                self.static_names = frozenset(answer)
-            values.update(answer)
+                self.static_names = frozenset(answer) | frozenset(module.ENERGY_COUNTERS.values())
+            if module.command_family(command) == "QPGS":
+                self._units[command[4:]] = answer
+            else:
+                values.update(answer)
         return values
 
     def query(self, command: str, stats: DeviceStats) -> Values:
-        """Send one command and decode its reply."""
+        """Send one command and decode its reply (unknown fields are counted)."""
         module = PROTOCOLS["pi30"].module
         port = self._port()
         framer = module.Pi30Framer()
         port.flush_input()
         port.write(module.build_request(command))
-        replies: list[object] = []
+        replies: list[Any] = []
 
         def done(chunk: bytes) -> bool:
             replies.extend(framer.feed(chunk))
@@ -225,8 +298,14 @@ class Pi30Driver(_PortDriver):
         stats.checksum_errors += framer.frames_bad
         if not replies:
             raise DeviceTimeout(f"{self.url}: no valid reply to {command} within {self.timeout} s")
-        values: Values = module.decode(command, replies[-1])
+        reply = replies[-1]
+        if reply.nak:
+            raise _NakError(f"{command}: device answered NAK")
+        decoded = module.decode_report(command, reply)
+        for key in decoded.unknown:
+            count_unknown(stats, key)
         stats.frames_good += 1
+        values: Values = decoded.values
         return values
 
 
@@ -304,6 +383,10 @@ class ModbusDriver:
         stats.frames_good += 1
         return list(reply.registers)
 
+    def take_unit_values(self) -> dict[str, Values]:
+        """No further units on this port."""
+        return {}
+
     def close(self) -> None:
         if self.client is not None:
             with contextlib.suppress(Exception):
@@ -319,6 +402,7 @@ def make_driver(
     timeout: float = 2.0,
     device_id: int = 1,
     monotonic: Callable[[], float] = time.monotonic,
+    parallel_units: int = 0,
 ) -> Driver:
     """The driver for ``protocol`` (a key of ``PROTOCOLS``) on ``url``.
 
@@ -332,5 +416,6 @@ def make_driver(
     if spec.kind == "streaming":
         return VeDirectDriver(url, baudrate=baud, timeout=timeout, monotonic=monotonic)
     if spec.kind == "request-response":
-        return Pi30Driver(url, baudrate=baud, timeout=timeout, monotonic=monotonic)
+        return Pi30Driver(url, baudrate=baud, timeout=timeout, monotonic=monotonic,
+                          parallel_units=parallel_units)
     return ModbusDriver(url, baudrate=baud, timeout=timeout, device_id=device_id)

@@ -47,7 +47,9 @@ def test_quantities_read_only() -> None:
 
 def test_protocol_tables_use_only_known_names() -> None:
     names = {f.name for f in vedirect.FIELDS}
-    names |= {f.name for t in (pi30.QPIGS_MAX_FIELDS, pi30.QPIRI_FIELDS) for f in t if f.name}
+    names |= {f.name for t in (pi30.QPIGS_MAX_FIELDS, pi30.QPIRI_FIELDS, pi30.QPGS_MAX_FIELDS,
+                                pi30.QPIGS2_FIELDS, pi30.QPIGS2_MAX_FIELDS) for f in t if f.name}
+    names |= set(pi30.ENERGY_COUNTERS.values())
     names |= {r.name for r in epever.REGISTERS if not r.name.startswith("status_")}
     assert unknown_names(names) == []
 
@@ -57,10 +59,12 @@ def _decoded_captures() -> list[dict[str, object]]:
     for path in sorted((DATA / "vedirect").glob("*.bin")):
         framer = vedirect.VeDirectFramer()
         out += [vedirect.decode(b) for b in framer.feed(path.read_bytes())]
-    for command in pi30.DECODERS:
+    files = {"QPIGS": "qpigs", "QPIRI": "qpiri", "QMOD": "qmod", "QPIWS": "qpiws",
+             "QPIGS2": "qpigs2", "QPGS0": "qpgs", "QET": "qe", "QPIRI ": "qpiri_variants"}
+    for command, name in files.items():
         framer = pi30.Pi30Framer()
-        replies = framer.feed((DATA / "pi30" / f"{command.lower()}.bin").read_bytes())
-        out += [pi30.decode(command, r) for r in replies if not r.nak]
+        replies = framer.feed((DATA / "pi30" / f"{name}.bin").read_bytes())
+        out += [pi30.decode(command.strip(), r) for r in replies if not r.nak]
     out.append(epever.decode({a: 0xFFFF for a in range(0x3000, 0x3320)}))
     return out
 

@@ -81,7 +81,11 @@ def test_read_after_hangup_is_unavailable() -> None:
 
 @pytest.mark.pty
 def test_pi30_driver_writes_exact_requests() -> None:
-    """One poll sends QPIRI (first poll only), QPIGS, QMOD, QPIWS: command, CRC, CR."""
+    """One poll sends QPIRI (first poll only), QPIGS, QMOD, QPIWS: command, CRC, CR.
+
+    Then the optional QPIGS2 and the energy counters; NAKed, they are recorded as
+    unsupported and not asked again.
+    """
     master, slave = os.openpty()
     tty.setraw(slave)
     tty.setraw(master)
@@ -91,7 +95,7 @@ def test_pi30_driver_writes_exact_requests() -> None:
     def inverter() -> None:  # refuses everything, records what it is sent
         buf = b""
         deadline = time.monotonic() + 5.0
-        while len(seen) < 4 and time.monotonic() < deadline:
+        while len(seen) < 13 and time.monotonic() < deadline:
             buf += os.read(master, 256)
             while b"\r" in buf:
                 frame, buf = buf.split(b"\r", 1)
@@ -108,6 +112,10 @@ def test_pi30_driver_writes_exact_requests() -> None:
         device.close()
         os.close(master)
         os.close(slave)
-    assert seen == [b"QPIRI\xf8\x54\r", b"QPIGS\xb7\xa9\r", b"QMOD\x49\xc1\r", b"QPIWS\xb4\xda\r"]
+    assert seen[:4] == [b"QPIRI\xf8\x54\r", b"QPIGS\xb7\xa9\r", b"QMOD\x49\xc1\r",
+                        b"QPIWS\xb4\xda\r"]
+    assert [pi30.parse_request(frame) for frame in seen[4:6]] == ["QPIGS2", "QET"]
     assert device.stats.protocol_errors == 4
     assert device.stats.timeouts == 0
+    assert device.stats.unsupported_commands == ["QPIGS2", "QET", "QEY", "QEM", "QED", "QLT",
+                                                 "QLY", "QLM", "QLD"]

@@ -1,7 +1,8 @@
 """Regenerate the PI30 captures in this directory (run from the repo root).
 
 Replies are laid out as in the PI30 Communication Protocol 2015-09-24 (§2.7,
-2.9, 2.13, 2.14) and PI30MAX 2021-02-17 (§2.9); the first QPIGS reply is the
+2.9, 2.10, 2.11, 2.13, 2.14) and PI30MAX 2021-02-17 (§2.7, 2.9-2.11,
+2.23-2.26); the first QPIGS reply is the
 mpp-solar test response recorded in shared/reference/protocols.md B2 (CRC
 0x248C). The CRC is a bit-by-bit CRC-16/XMODEM written here, independent of
 firmware_bridge.checksums. Run: python tests/data/pi30/make_captures.py
@@ -103,6 +104,27 @@ def main() -> None:
     (HERE / "qmod.bin").write_bytes(b"".join(reply(m) for m in "PSLBFHY") + b"(NAKss\r")
     warning_bits = ["0" * 36, "0" * 5 + "1" + "0" * 30, "1" + "0" * 9 + "1" + "0" * 25]
     (HERE / "qpiws.bin").write_bytes(b"".join(reply(b) for b in warning_bits))
+    # QPIRI as real firmware sends it (issue 14): PI30MAX 27 fields (+ max C.V. time 120 min,
+    # operation logic 0) with battery type 9 (Lic); 28 fields (+ max discharging current
+    # 150 A) with battery type 4 (not in any document) and '-' for the re-discharge voltage.
+    max27 = qpiri.replace(" 2 30 060 ", " 9 30 060 ") + " 120 0"
+    odd28 = (qpiri.replace(" 2 30 060 ", " 4 30 060 ").replace(" 54.0 0 1", " - 0 1")
+             + " 120 0 150")
+    (HERE / "qpiri_variants.bin").write_bytes(reply(max27) + reply(odd28))
+    # QPIGS2 (PI30 §2.10, 13 fields: PV2 and PV3 trackers) then PI30MAX §2.10 (3 fields)
+    (HERE / "qpigs2.bin").write_bytes(
+        reply("0012 310.5 53.10 03726 10000000 0000 0000 0000 000.0 00.00 0000 05526")
+        + reply("07.5 245.3 01840"))
+    # QPGSn (PI30 §2.11): unit 0 present in battery mode with SCC charging, unit 1 absent;
+    # then a PI30MAX unit (29 fields: + PV2 voltage 240.7 V and current 06 A)
+    unit = ("1 92932004102453 B 00 000.0 00.00 230.0 50.00 1150 1020 023 53.1 012 078 "
+            "240.0 024 02300 02040 023 10100010 1 3 080 120 30 07 000")
+    absent = ("0 00000000000000 B 00 000.0 00.00 000.0 00.00 0000 0000 000 00.0 000 000 "
+              "000.0 000 00000 00000 000 00000000 0 0 000 000 00 00 000")
+    (HERE / "qpgs.bin").write_bytes(reply(unit) + reply(absent) + reply(unit + " 240.7 06"))
+    # energy counters (PI30MAX §2.23-2.26): QET total, QEY year, QEM month, QED day [Wh]
+    (HERE / "qe.bin").write_bytes(reply("05217340") + reply("01234567") + reply("00123456")
+                                  + reply("00004321") + b"(NAKss\r")
 
 
 if __name__ == "__main__":
