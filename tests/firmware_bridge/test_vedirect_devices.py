@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from edge.config import DeviceConfig
+from firmware_bridge.config import DeviceConfig
 from firmware_bridge.device import Device, DeviceSettings, open_device
 from firmware_bridge.protocols import vedirect
 from firmware_bridge.protocols.vedirect import VeDirectFramer
