@@ -29,7 +29,7 @@ from firmware_bridge.errors import BridgeError, DeviceTimeout, DeviceUnavailable
 from firmware_bridge.protocols import PROTOCOLS
 from firmware_bridge.protocols.base import Values
 from firmware_bridge.timestamps import isoformat_z
-from firmware_bridge.transport import SerialPort, open_serial
+from firmware_bridge.transport import Port, open_port
 
 __all__ = ["DeviceStats", "Driver", "ModbusDriver", "Pi30Driver", "VeDirectDriver", "make_driver"]
 
@@ -107,12 +107,12 @@ class _PortDriver:
         self.baudrate = baudrate
         self.timeout = timeout
         self.monotonic = monotonic
-        self.port: SerialPort | None = None
+        self.port: Port | None = None
         self.static_names: frozenset[str] = frozenset()
 
     def open(self) -> None:
         self.close()
-        self.port = open_serial(self.url, baudrate=self.baudrate, timeout=self.timeout)
+        self.port = open_port(self.url, baudrate=self.baudrate, timeout=self.timeout)
         self.on_open()
 
     def on_open(self) -> None:
@@ -127,7 +127,7 @@ class _PortDriver:
             self.port.close()
             self.port = None
 
-    def _port(self) -> SerialPort:
+    def _port(self) -> Port:
         if self.port is None:
             raise DeviceUnavailable(f"{self.url}: not open")
         return self.port

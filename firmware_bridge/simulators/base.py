@@ -3,7 +3,8 @@
 Responsible for: the :class:`Session` contract every protocol simulator
 implements (bytes in, time-stamped bytes out), the endpoints that carry the
 bytes (a pty behind a stable symlink, like ``/dev/serial/by-id/...``; a TCP
-listener that ``socket://host:port`` opens), unplugging and replugging them
+listener that ``socket://host:port`` opens; a USB-HID stand-in with 8-byte
+reports that ``hid://path`` opens), unplugging and replugging them
 (what a USB adapter vanishing looks like to a reader: the pty hangs up and
 its path disappears; the TCP connection drops and connects are refused),
 and the serving loop.
@@ -30,7 +31,15 @@ from typing import Protocol
 
 from firmware_bridge.simulators.faults import STALL_S, Faults
 
-__all__ = ["Endpoint", "OutputQueue", "PtyEndpoint", "Server", "Session", "TcpEndpoint"]
+__all__ = [
+    "Endpoint",
+    "HidEndpoint",
+    "OutputQueue",
+    "PtyEndpoint",
+    "Server",
+    "Session",
+    "TcpEndpoint",
+]
 
 log = logging.getLogger(__name__)
 
@@ -304,6 +313,107 @@ class TcpEndpoint:
         return wake
 
 
+class HidEndpoint(TcpEndpoint):
+    """A local stand-in for a USB-HID node (``/dev/hidrawN``) of an Axpert-family inverter.
+
+    A Unix ``SOCK_SEQPACKET`` socket at a path: like hidraw it keeps report
+    boundaries, so every write a reader makes arrives as one packet, and
+    every packet it reads is one report. The stand-in takes only 8-byte
+    reports (any other size is counted in :attr:`bad_reports` and dropped,
+    so a reader that does not write whole reports gets no answer) and sends
+    its output as 8-byte reports, the last of each chunk padded with zeros.
+    ``url`` is ``hid://<path>``.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Where the socket goes (a private temporary directory when None).
+    """
+
+    REPORT = 8
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        super().__init__()
+        if path is None:
+            self._tmpdir: str | None = tempfile.mkdtemp(prefix="helio-sim-")
+            path = Path(self._tmpdir) / "hidraw"
+        else:
+            self._tmpdir = None
+        self.path = str(path)
+        self.bad_reports = 0
+
+    @property
+    def url(self) -> str:  # type: ignore[override]
+        return f"hid://{self.path}"
+
+    def up(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        lsock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        lsock.bind(self.path)
+        lsock.listen(4)
+        lsock.setblocking(False)
+        self._listener = lsock
+        if self._sel is not None:
+            self._sel.register(lsock, selectors.EVENT_READ, self._on_accept)
+
+    def down(self) -> None:
+        super().down()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+    def close(self) -> None:
+        """Unplug for good and remove the temporary directory."""
+        self.down()
+        if self._tmpdir is not None:
+            with contextlib.suppress(OSError):
+                os.rmdir(self._tmpdir)
+
+    def _on_accept(self) -> None:
+        if self._listener is None or self._sel is None or self._new_session is None:
+            return
+        try:
+            conn, _ = self._listener.accept()
+        except BlockingIOError:
+            return
+        conn.setblocking(False)
+        self._clients[conn] = self._new_session()
+        self._sel.register(conn, selectors.EVENT_READ, lambda: self._on_data(conn))
+
+    def _on_data(self, conn: socket.socket) -> None:
+        try:
+            report = conn.recv(_READ)
+        except BlockingIOError:
+            return
+        except OSError:
+            report = b""
+        if not report:
+            self._drop(conn)
+            return
+        if len(report) != self.REPORT:
+            self.bad_reports += 1
+            return
+        session = self._clients.get(conn)
+        if session is not None:
+            session.receive(report, time.monotonic())
+
+    def pending(self, now: float) -> float:
+        wake = float("inf")
+        size = self.REPORT
+        for conn, session in list(self._clients.items()):
+            for chunk in session.due(now):
+                try:
+                    for start in range(0, len(chunk), size):
+                        conn.send(chunk[start:start + size].ljust(size, b"\0"))
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    self._drop(conn)
+                    break
+            wake = min(wake, session.wakeup())
+        return wake
+
+
 class Server:
     """Runs one endpoint for one simulator in a daemon thread.
 
@@ -319,7 +429,7 @@ class Server:
 
     def __init__(
         self,
-        endpoint: PtyEndpoint | TcpEndpoint,
+        endpoint: PtyEndpoint | TcpEndpoint | HidEndpoint,
         new_session: Callable[[], Session],
         *,
         tick: Callable[[float], None] | None = None,

@@ -15,7 +15,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from firmware_bridge.simulators.base import PtyEndpoint, Server, Session, TcpEndpoint
+from firmware_bridge.simulators.base import (
+    HidEndpoint,
+    PtyEndpoint,
+    Server,
+    Session,
+    TcpEndpoint,
+)
 from firmware_bridge.simulators.epever import EpeverController, EpeverSession
 from firmware_bridge.simulators.faults import DISAPPEAR_DOWN_S, DISAPPEAR_PERIOD_S, Faults
 from firmware_bridge.simulators.pi30 import Pi30Session
@@ -151,6 +157,7 @@ def start_simulator(
     link: str | Path | None = None,
     time_scale: float = 1.0,
     profile: str | None = None,
+    usb: bool = False,
 ) -> SimulatorHandle:
     """Start a simulated device and serve it in a daemon thread.
 
@@ -174,6 +181,9 @@ def start_simulator(
         disappear cycle); tests use ~0.1.
     profile : str, optional
         Firmware profile: VE.Direct ``smartsolar``/``bluesolar``; PI30 ``pi30``/``max``.
+    usb : bool
+        Serve as a USB-HID node stand-in with 8-byte reports (``hid://<link>``;
+        an Axpert on its USB port) instead of a pseudo-terminal.
 
     Returns
     -------
@@ -182,8 +192,10 @@ def start_simulator(
     """
     active = Faults(faults, seed=seed)
     new_session = _session_factory(protocol, plant, active, time_scale=time_scale, profile=profile)
-    endpoint: PtyEndpoint | TcpEndpoint
-    if listen is None:
+    endpoint: PtyEndpoint | TcpEndpoint | HidEndpoint
+    if usb:
+        endpoint = HidEndpoint(link)
+    elif listen is None:
         endpoint = PtyEndpoint(link)
     else:
         host, port = parse_listen(listen) if isinstance(listen, str) else listen

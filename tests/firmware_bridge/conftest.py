@@ -15,11 +15,10 @@ from typing import Any
 import pytest
 
 from edge.forecasting.site import Site, load_site
-from edge.simulation import simulate_device
 from edge.simulation.plant import Plant
 from firmware_bridge.config import DeviceConfig
 from firmware_bridge.device import Device, DeviceSettings, open_device
-from firmware_bridge.simulators.runner import SimulatorHandle
+from firmware_bridge.simulators.runner import SimulatorHandle, start_simulator
 
 REPO = Path(__file__).resolve().parents[2]
 #: a clear Harmattan noon in Abuja: the charger is in bulk, PV well above zero
@@ -49,7 +48,7 @@ def simulator(abuja: Site, frozen_plant: Plant) -> Iterator[SimFactory]:
     def make(protocol: str, **kwargs: Any) -> SimulatorHandle:
         kwargs.setdefault("plant", frozen_plant)
         kwargs.setdefault("time_scale", TIME_SCALE)
-        handle = simulate_device(protocol, site=abuja, **kwargs)
+        handle = start_simulator(protocol, **kwargs)
         handles.append(handle)
         return handle
 
