@@ -28,6 +28,7 @@ from pymodbus.exceptions import ConnectionException, ModbusException
 from firmware_bridge.errors import BridgeError, DeviceTimeout, DeviceUnavailable, ProtocolError
 from firmware_bridge.protocols import PROTOCOLS
 from firmware_bridge.protocols.base import Values
+from firmware_bridge.protocols.modbus_map import RegisterMap
 from firmware_bridge.timestamps import isoformat_z
 from firmware_bridge.transport import Port, open_port
 
@@ -310,13 +311,22 @@ class Pi30Driver(_PortDriver):
 
 
 class ModbusDriver:
-    """Read an EPEver Tracer's input-register blocks through pymodbus's serial client.
+    """Read any register map through pymodbus's serial client (one generic driver).
 
-    pymodbus's ``ModbusSerialClient`` opens ports with ``serial.serial_for_url``,
-    so device paths, pty links and ``socket://host:port`` all work.
+    Each poll reads the map's :meth:`~.modbus_map.RegisterMap.read_blocks` (input
+    registers with fc 4, holding registers with fc 3) and decodes the snapshot
+    with the same map; enum codes the map does not know are counted in
+    ``stats.unknown_fields``. pymodbus's ``ModbusSerialClient`` opens ports with
+    ``serial.serial_for_url``, so device paths, pty links and
+    ``socket://host:port`` all work.
     """
 
-    def __init__(self, url: str, *, baudrate: int, timeout: float, device_id: int) -> None:
+    def __init__(
+        self, url: str, *, baudrate: int, timeout: float, device_id: int,
+        register_map: RegisterMap,
+    ) -> None:
+        self.register_map = register_map
+        self.blocks = register_map.read_blocks()
         self.url = url
         self.baudrate = baudrate
         self.timeout = timeout
@@ -348,26 +358,32 @@ class ModbusDriver:
         self.client = client
 
     def poll(self, stats: DeviceStats) -> Values:
-        module = PROTOCOLS["epever"].module
         registers: dict[int, int] = {}
-        for address, count in module.READ_BLOCKS:
-            words = self._read_block(address, count, stats)
+        for table, address, count in self.blocks:
+            words = self._read_block(table, address, count, stats)
             if words is None:  # no reply at all
                 if not registers:
                     raise DeviceTimeout(f"{self.url}: no reply from unit {self.device_id}")
                 stats.timeouts += 1
                 continue
             registers.update(zip(range(address, address + count), words, strict=False))
-        values: Values = module.decode(registers)
+        unknown: list[str] = []
+        values: Values = self.register_map.decode(registers, unknown)
+        for key in unknown:
+            count_unknown(stats, key)
         return values
 
-    def _read_block(self, address: int, count: int, stats: DeviceStats) -> list[int] | None:
+    def _read_block(
+        self, table: str, address: int, count: int, stats: DeviceStats
+    ) -> list[int] | None:
         """Words of one block ([] after a bad or refused reply, None after silence)."""
         client = self.client
         if client is None or not client.connected:
             raise DeviceUnavailable(f"{self.url}: not open")
         try:
-            reply = client.read_input_registers(address, count=count, device_id=self.device_id)
+            read = (client.read_input_registers if table == "input"
+                    else client.read_holding_registers)
+            reply = read(address, count=count, device_id=self.device_id)
         except ConnectionException as exc:
             raise DeviceUnavailable(f"{self.url}: {exc}") from exc
         except ModbusException:
@@ -418,4 +434,6 @@ def make_driver(
     if spec.kind == "request-response":
         return Pi30Driver(url, baudrate=baud, timeout=timeout, monotonic=monotonic,
                           parallel_units=parallel_units)
-    return ModbusDriver(url, baudrate=baud, timeout=timeout, device_id=device_id)
+    assert spec.register_map is not None
+    return ModbusDriver(url, baudrate=baud, timeout=timeout, device_id=device_id,
+                        register_map=spec.register_map)

@@ -18,12 +18,26 @@ Per protocol (all pure, no I/O)
     for simulators ``RequestFramer``, ``parse_request(bytes) -> cmd``,
     ``encode_payload(cmd, values)``, ``build_response(payload, raw_zero_crc=,
     trailing_lf=)``, ``NAK``, ``NAK_NO_CRC``, ``ACK``.
-``epever`` (modbus, 115200 baud, slave 1; pymodbus does RTU)
-    ``READ_BLOCKS`` (address, count) of input registers,
-    ``decode({address: word}) -> Values``, ``encode(values) -> {address: word}``.
+Modbus devices (pymodbus does RTU): one entry per map file
+    ``maps/<name>.toml`` (:mod:`.modbus_map`): ``epever`` (EPEver Tracer),
+    ``srne`` (SRNE ML/MC charge controllers), ``growatt_spf`` (Growatt SPF
+    off-grid inverters), ``deye`` (Deye/Sunsynk single-phase hybrids).
+    ``spec.register_map`` has ``read_blocks()``, ``decode({address: word})``
+    and ``encode(values)``; one generic driver and one generic simulator serve
+    them all.
 
-Adding a protocol touches four places and nothing else
-------------------------------------------------------
+Adding a Modbus device is one map file plus its test
+----------------------------------------------------
+Write ``firmware_bridge/protocols/maps/<name>.toml`` (format in
+:mod:`.modbus_map`; cite the vendor document, or where the figures come from,
+in its header; canonical names only, new ones go into ``readings.QUANTITIES``
+first) and ``tests/firmware_bridge/test_map_<name>.py`` (a vendor example or
+hand-made register snapshot decoded, an encode/decode round trip). The
+registry below picks the file up, ``helio-bridge read --protocol <name>``
+reads it, and ``start_simulator("<name>", ...)`` serves it.
+
+Adding another kind of protocol touches four places and nothing else
+--------------------------------------------------------------------
 1. ``firmware_bridge/protocols/<name>.py``: frozen field tables (vendor label
    -> canonical name in :data:`firmware_bridge.readings.QUANTITIES`, scale to
    SI), a framer with ``feed(bytes) -> list[frame]``, ``reset()`` and the
@@ -43,10 +57,32 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from firmware_bridge.protocols import epever, pi30, vedirect
+from firmware_bridge.protocols import epever, modbus_map, pi30, vedirect
 from firmware_bridge.protocols.base import Framer, ProtocolSpec, Values
 
-__all__ = ["PROTOCOLS", "Framer", "ProtocolSpec", "Values", "epever", "pi30", "vedirect"]
+__all__ = [
+    "PROTOCOLS",
+    "Framer",
+    "ProtocolSpec",
+    "Values",
+    "epever",
+    "modbus_map",
+    "pi30",
+    "vedirect",
+]
+
+
+def _modbus_specs() -> dict[str, ProtocolSpec]:
+    maps = modbus_map.load_maps()
+    maps["epever"] = epever.MAP  # the same object the epever module decodes with
+    return {
+        name: ProtocolSpec(
+            name=name, baudrate=m.baudrate, kind="modbus", module=modbus_map, make_framer=None,
+            description=m.description, register_map=m,
+        )
+        for name, m in maps.items()
+    }
+
 
 PROTOCOLS: Mapping[str, ProtocolSpec] = MappingProxyType({
     "vedirect": ProtocolSpec(
@@ -59,9 +95,5 @@ PROTOCOLS: Mapping[str, ProtocolSpec] = MappingProxyType({
         make_framer=pi30.Pi30Framer,
         description="Voltronic PI30 (Axpert, MPP Solar and rebrands)",
     ),
-    "epever": ProtocolSpec(
-        name="epever", baudrate=epever.BAUDRATE, kind="modbus", module=epever,
-        make_framer=None,
-        description="EPEver Tracer charge controllers, Modbus RTU via pymodbus",
-    ),
+    **_modbus_specs(),
 })

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+from firmware_bridge.protocols import PROTOCOLS
 from firmware_bridge.simulators.base import (
     HidEndpoint,
     PtyEndpoint,
@@ -24,13 +25,16 @@ from firmware_bridge.simulators.base import (
 )
 from firmware_bridge.simulators.epever import EpeverController, EpeverSession
 from firmware_bridge.simulators.faults import DISAPPEAR_DOWN_S, DISAPPEAR_PERIOD_S, Faults
+from firmware_bridge.simulators.modbus import ModbusController, ModbusSession
 from firmware_bridge.simulators.pi30 import Pi30Session
 from firmware_bridge.simulators.source import PlantSource
 from firmware_bridge.simulators.vedirect import VeDirectSession
 
 __all__ = ["SIMULATED_PROTOCOLS", "SimulatorHandle", "parse_listen", "start_simulator"]
 
-SIMULATED_PROTOCOLS = ("vedirect", "pi30", "epever")
+#: every protocol with a simulator: VE.Direct, PI30 and each Modbus map
+SIMULATED_PROTOCOLS: tuple[str, ...] = ("vedirect", "pi30", *(
+    name for name, spec in PROTOCOLS.items() if spec.register_map is not None))
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -121,6 +125,10 @@ def _session_factory(
     if protocol == "epever":
         controller = EpeverController(plant, faults)
         return lambda: EpeverSession(controller, time_scale=time_scale)
+    spec = PROTOCOLS.get(protocol)
+    if spec is not None and spec.register_map is not None:
+        generic = ModbusController(spec.register_map, plant, faults)
+        return lambda: ModbusSession(generic, time_scale=time_scale)
     raise ValueError(f"no simulator for protocol {protocol!r} (have {SIMULATED_PROTOCOLS})")
 
 

@@ -50,7 +50,9 @@ def test_protocol_tables_use_only_known_names() -> None:
     names |= {f.name for t in (pi30.QPIGS_MAX_FIELDS, pi30.QPIRI_FIELDS, pi30.QPGS_MAX_FIELDS,
                                 pi30.QPIGS2_FIELDS, pi30.QPIGS2_MAX_FIELDS) for f in t if f.name}
     names |= set(pi30.ENERGY_COUNTERS.values())
-    names |= {r.name for r in epever.REGISTERS if not r.name.startswith("status_")}
+    for spec in PROTOCOLS.values():
+        if spec.register_map is not None:
+            names |= spec.register_map.names
     assert unknown_names(names) == []
 
 
