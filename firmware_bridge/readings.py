@@ -27,6 +27,7 @@ from firmware_bridge.timestamps import isoformat_z
 
 __all__ = [
     "CHARGE_STATES",
+    "DEVICE_STATUSES",
     "INVERTER_MODES",
     "QUANTITIES",
     "Quantity",
@@ -52,6 +53,13 @@ CHARGE_STATES: tuple[str, ...] = (
 INVERTER_MODES: tuple[str, ...] = (
     "power_on", "standby", "line", "battery", "fault", "power_saving", "bypass",
     "charger", "inverter", "off", "eco", "hibernate",
+)
+
+#: device_status names (run-state registers of Modbus inverters).
+DEVICE_STATUSES: tuple[str, ...] = (
+    "standby", "self_test", "normal", "alarm", "fault", "discharging", "pv_charging",
+    "ac_charging", "pv_and_ac_charging", "pv_and_ac_charging_bypass", "pv_charging_bypass",
+    "ac_charging_bypass", "bypass", "pv_charging_discharging",
 )
 
 
@@ -194,6 +202,10 @@ QUANTITIES: Mapping[str, Quantity] = MappingProxyType(dict([
     _q("grid_feed_active", "", "1 when feeding solar power to the grid."),
     _q("grid_feed_power", "W", "Power fed to the grid."),
     _q("inverter_mode", "", "Operating mode of the inverter.", "enum", INVERTER_MODES),
+    _q("device_status", "", "Run state of an inverter (Growatt SPF, Deye status registers).",
+       "enum", DEVICE_STATUSES),
+    _q("grid_power", "W", "Power drawn from the grid (negative when exporting)."),
+    _q("ac_load_power", "W", "Power drawn by the AC loads."),
     # temperatures
     _q("heatsink_temperature", "degC", "Power stage heat-sink temperature."),
     _q("device_temperature", "degC", "Temperature inside the device case."),

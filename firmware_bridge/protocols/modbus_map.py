@@ -56,7 +56,7 @@ Map file format
     sign_magnitude = false              # top bit of the field is a sign
 
 A map with fault fields also yields ``faults`` (comma-separated names, in
-table order) and ``fault_active`` whenever one of those registers was read.
+table order) and ``fault_active`` whenever a register with fault fields was read.
 """
 
 from __future__ import annotations
@@ -264,6 +264,10 @@ class RegisterMap:
             out |= {"faults", "fault_active"}
         return frozenset(out)
 
+    @cached_property
+    def _blocks(self) -> tuple[tuple[Table, int, int], ...]:
+        return self._compute_blocks()
+
     def read_blocks(self) -> tuple[tuple[Table, int, int], ...]:
         """``(table, first address, count)`` of the requests that read every register.
 
@@ -271,6 +275,9 @@ class RegisterMap:
         the map lists ranges) or are at most ``max_gap`` unmapped registers
         apart, and a block holds at most ``max_block`` registers.
         """
+        return self._blocks
+
+    def _compute_blocks(self) -> tuple[tuple[Table, int, int], ...]:
         blocks: list[tuple[Table, int, int]] = []
         for table in ("input", "holding"):
             spans = sorted((r.address, r.address + r.words - 1) for r in self.registers
@@ -298,8 +305,7 @@ class RegisterMap:
         """Whether the device answers ``address`` (the simulator's rule)."""
         if self.ranges:
             return any(t == table and a <= address <= b for a, b, t in self.ranges)
-        return any(r.table == table and r.address <= address < r.address + r.words
-                   for r in self.registers)
+        return any(t == table and a <= address < a + n for t, a, n in self.read_blocks())
 
     def decode(self, words: Mapping[int, int], unknown: list[str] | None = None) -> Values:
         """Canonical SI values from a snapshot ``{address: 16-bit word}``.
@@ -317,7 +323,7 @@ class RegisterMap:
             if raw is None:
                 continue
             if reg.fields:
-                saw_status = True
+                saw_status |= any(f.faults or f.fallback for f in reg.fields)
                 self._decode_fields(reg, raw, out, faults, unknown)
             elif reg.enum:
                 name = reg.enum.get(raw)
@@ -328,7 +334,7 @@ class RegisterMap:
                 out[reg.name] = name
             else:
                 out[reg.name] = reg.scaled(raw)
-        if saw_status and self.has_faults:
+        if saw_status:
             out["faults"] = ",".join(faults)
             out["fault_active"] = int(bool(faults))
         return out

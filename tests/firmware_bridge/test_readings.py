@@ -126,7 +126,8 @@ def test_reading_pickles_and_copies() -> None:
 def test_registry_entries() -> None:
     assert {n: (s.baudrate, s.kind) for n, s in PROTOCOLS.items()} == {
         "vedirect": (19200, "streaming"), "pi30": (2400, "request-response"),
-        "epever": (115200, "modbus"),
+        "epever": (115200, "modbus"), "srne": (9600, "modbus"), "growatt_spf": (9600, "modbus"),
+        "deye": (9600, "modbus"),
     }
     for spec in PROTOCOLS.values():
         if spec.make_framer is not None:
