@@ -6,8 +6,17 @@ QPIRI, QMOD, QPIWS (and QPI, QID, QVFW) from the plant through the
 protocol's own encoders, NAK for unknown commands and bad CRCs, a realistic
 reply latency, and the byte faults of :mod:`.faults`.
 
-Does NOT: accept setting commands (they are NAKed) or emulate USB-HID
-8-byte chunking.
+Profiles: ``pi30`` (21-field QPIGS; QPIGS2 and the energy counters are
+NAKed, as on firmware without them), ``max`` (PI30MAX: 24-field QPIGS,
+28-field QPIRI, the 3-field QPIGS2 and the PV energy counters QET, QEYyyyy,
+QEMyyyymm, QEDyyyymmdd; the load counters QL* are NAKed), ``parallel2`` /
+``parallel3`` (two or three ``pi30`` units in parallel sharing the plant's
+load, each answering QPGSn; the unit the reader is wired to answers the rest).
+The simulated inverter's calendar is the plant's: a dated counter command is
+answered with the plant's current day, month or year, whatever date it asks.
+
+Does NOT: accept setting commands (they are NAKed). USB-HID 8-byte reports
+are the endpoint's business (:class:`~.base.HidEndpoint`).
 """
 
 from __future__ import annotations
@@ -20,13 +29,20 @@ from firmware_bridge.protocols import pi30
 from firmware_bridge.readings import Value
 from firmware_bridge.simulators.base import OutputQueue
 from firmware_bridge.simulators.faults import Faults
+from firmware_bridge.simulators.modbus import SiteCounters
 from firmware_bridge.simulators.source import PlantSource
 
-__all__ = ["LATENCY_S", "Pi30Session", "inverter_values", "ratings"]
+__all__ = ["LATENCY_S", "PROFILES", "Pi30Session", "inverter_values", "ratings", "unit_values"]
 
 #: Command to reply: real inverters take 0.4-0.5 s, most of it the 2400-baud wire time.
 LATENCY_S = 0.45
 _STATIC = {"QPI": "PI30", "QID": "92932004102453", "QVFW": "VERFW:00072.70"}
+#: profile -> (QPIGS variant, units in parallel)
+PROFILES: Mapping[str, tuple[str, int]] = {
+    "pi30": ("pi30", 1), "max": ("max", 1), "parallel2": ("pi30", 2), "parallel3": ("pi30", 3),
+}
+_MAX_EXTRA: dict[str, Value] = {"max_cv_charge_time": 120, "operation_logic": "automatic",
+              "max_discharge_current": 150}
 
 
 def ratings(plant: PlantSource) -> dict[str, Value]:
@@ -63,6 +79,53 @@ def ratings(plant: PlantSource) -> dict[str, Value]:
     }
 
 
+def unit_values(plant: PlantSource, unit: int, units: int) -> dict[str, Value]:
+    """QPGSn values of unit ``unit`` of ``units`` sharing the plant's load equally."""
+    state = plant.state()
+    on = state.inverter_on
+    share = 1.0 / units
+    total_va, total_w = state.ac_output_apparent_power, state.load_power
+    rated = plant.ratings.inverter_rated_power
+    percent = round(100.0 * total_w / (rated * units)) if rated else 0
+    return {
+        "parallel_unit_present": 1,
+        "serial_number": f"9293200410{2453 + unit:04d}",
+        "inverter_mode": "battery" if on else "standby",
+        "fault_code": 0,
+        "grid_voltage": 0.0,
+        "grid_frequency": 0.0,
+        "ac_output_voltage": state.ac_output_voltage if on else 0.0,
+        "ac_output_frequency": state.ac_output_frequency if on else 0.0,
+        "ac_output_apparent_power": total_va * share,
+        "ac_output_power": total_w * share,
+        "load_percent": percent,
+        "battery_voltage": state.battery_voltage,
+        "battery_charge_current": max(state.battery_current, 0.0) * share,
+        "battery_discharge_current": max(-state.battery_current, 0.0) * share,
+        "battery_soc": state.battery_soc,
+        "pv_voltage": 0.0,
+        "pv_current": 0,
+        "total_charge_current": max(state.battery_current, 0.0),
+        "total_ac_output_apparent_power": total_va,
+        "total_ac_output_power": total_w,
+        "total_load_percent": percent,
+        "scc_ok": 1,
+        "charging_source": "none",
+        "battery_status": "under_voltage" if state.battery_soc < 10.0 else "normal",
+        "grid_lost": 1,
+        "load_output_on": int(on),
+        "output_mode": "parallel",
+        "charger_source_priority": "solar_only",
+        "max_charge_current": 80,
+        "max_charge_current_limit": 120,
+        "max_ac_charge_current": 30,
+    }
+
+
+_ABSENT_UNIT: dict[str, Value] = {"parallel_unit_present": 0, "serial_number": "00000000000000",
+                "inverter_mode": "standby", "scc_ok": 0}
+
+
 def inverter_values(plant: PlantSource) -> dict[str, Value]:
     """QPIGS/QMOD/QPIWS values for the plant's present state."""
     state = plant.state()
@@ -93,7 +156,8 @@ class Pi30Session:
     faults : Faults
         Active faults.
     variant : str
-        ``pi30`` (21-field QPIGS) or ``max`` (24 fields).
+        A key of :data:`PROFILES`: ``pi30`` (21-field QPIGS), ``max`` (24 fields,
+        QPIGS2, energy counters), ``parallel2``, ``parallel3``.
     time_scale : float
         Multiplies the reply latency.
     """
@@ -103,7 +167,9 @@ class Pi30Session:
     ) -> None:
         self.plant = plant
         self.faults = faults
-        self.variant = variant
+        self.profile = variant
+        self.variant, self.units = PROFILES[variant]
+        self.counters = SiteCounters()
         self.latency = LATENCY_S * time_scale
         self.framer = pi30.RequestFramer()
         self.out = OutputQueue()
@@ -133,11 +199,34 @@ class Pi30Session:
         if command in _STATIC:
             return _STATIC[command]
         if command == "QPIRI":
-            return pi30.encode_qpiri(ratings(self.plant))
+            values = ratings(self.plant)
+            if self.units > 1:
+                values["output_mode"] = "parallel"
+            if self.variant == "max":
+                return pi30.encode_qpiri({**values, **_MAX_EXTRA}, fields=28)
+            return pi30.encode_qpiri(values)
         if command == "QPIGS":
             return self._qpigs(inverter_values(self.plant))
         if command in ("QMOD", "QPIWS"):
             return pi30.encode_payload(command, inverter_values(self.plant))
+        family = pi30.command_family(command)
+        if family == "QPGS" and self.units > 1:
+            unit = int(command[4:])
+            if unit >= self.units:
+                return pi30.encode_qpgs(_ABSENT_UNIT)
+            return pi30.encode_qpgs(unit_values(self.plant, unit, self.units))
+        if self.variant != "max":
+            return None
+        if command == "QPIGS2":
+            return pi30.encode_qpigs2({"pv2_current": 0.0, "pv2_voltage": 0.0, "pv2_power": 0},
+                                      variant="max")
+        if family in ("QET", "QEY", "QEM", "QED"):
+            state = self.plant.state()
+            self.counters.track(state)
+            month, year = self.counters.month_year(state)
+            return pi30.encode_counter(command, {
+                "yield_total": state.yield_total, "yield_year": year, "yield_month": month,
+                "yield_today": state.yield_today})
         return None
 
     def _qpigs(self, values: Mapping[str, Value]) -> str:

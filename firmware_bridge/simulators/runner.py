@@ -188,7 +188,8 @@ def start_simulator(
         Multiplies protocol timings (block interval, reply latency, the
         disappear cycle); tests use ~0.1.
     profile : str, optional
-        Firmware profile: VE.Direct ``smartsolar``/``bluesolar``; PI30 ``pi30``/``max``.
+        Firmware profile: VE.Direct ``smartsolar``/``bluesolar``/``bmv`` (a BMV-702
+        battery monitor); PI30 ``pi30``/``max``/``parallel2``/``parallel3``.
     usb : bool
         Serve as a USB-HID node stand-in with 8-byte reports (``hid://<link>``;
         an Axpert on its USB port) instead of a pseudo-terminal.

@@ -1,10 +1,14 @@
-"""Simulated Victron SmartSolar/BlueSolar MPPT speaking VE.Direct text mode.
+"""Simulated Victron SmartSolar/BlueSolar MPPT and BMV battery monitor (VE.Direct text).
 
 Responsible for: one text block per second (scaled by ``time_scale``) built
 with :func:`firmware_bridge.protocols.vedirect.encode_block` (the decoder's
 own table) from the plant's charge controller state, in the field order of
 real firmware profiles, with the faults of :mod:`.faults` applied to the
-bytes on the wire.
+bytes on the wire. The ``bmv`` profile is a BMV-702 on the plant's battery:
+every update is two blocks, the main block (voltage, current, power, consumed
+Ah, SOC, time-to-go, alarm) and the history block H1-H18, which the monitor
+keeps in its memory (:class:`MonitorHistory`) as the battery charges and
+discharges.
 
 It also answers HEX ``get`` (``:7``) requests for the common run-time
 registers and ``ping`` (``:1``), as newer firmware does while streaming
@@ -16,6 +20,7 @@ Does NOT: implement HEX ``set`` (settings cannot be changed).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 
 from firmware_bridge.errors import BridgeError
 from firmware_bridge.protocols import vedirect
@@ -24,14 +29,19 @@ from firmware_bridge.simulators.base import OutputQueue
 from firmware_bridge.simulators.faults import Faults
 from firmware_bridge.simulators.source import PlantSource, PlantState
 
-__all__ = ["PROFILES", "VeDirectSession", "mppt_values"]
+__all__ = ["BMV_PROFILE", "PROFILES", "MonitorHistory", "VeDirectSession", "bmv_values",
+           "mppt_values"]
 
 #: firmware profile -> (labels in order, product id, firmware)
 PROFILES: Mapping[str, tuple[tuple[str, ...], str, str]] = {
     "smartsolar": (vedirect.MPPT_LABELS, "0xA060", "161"),
     "bluesolar": (vedirect.MPPT_LABELS_BASIC, "0xA042", "123"),
 }
+#: the battery monitor profile: (product id, firmware, model text) of a BMV-702
+BMV_PROFILE: tuple[str, str, str] = ("0x204", "308", "702")
 BLOCK_INTERVAL_S = 1.0
+_FULL_SOC = 99.5  # [%] the monitor synchronises (full charge) above this
+_LOW_SOC_ALARM = 20.0  # [%] BMV default low-SOC alarm
 _EDBB_PANEL_VOLTAGE = 0xEDBB  # HEX register, 0.01 V
 _HEX_LATENCY_S = 0.02
 _CS_CODE = {name: code for code, name in vedirect.CS_CODES.items()}
@@ -82,6 +92,111 @@ def mppt_values(state: PlantState, *, product_id: str, firmware: str) -> dict[st
     }
 
 
+def bmv_values(state: PlantState, capacity: float) -> dict[str, Value | None]:
+    """The main-block values a BMV-702 on the plant's battery reports.
+
+    Parameters
+    ----------
+    state : PlantState
+        The plant now.
+    capacity : float
+        Battery capacity. [Ah]
+    """
+    current = state.battery_current
+    consumed = -(100.0 - state.battery_soc) / 100.0 * capacity
+    ttg: float | None = None
+    if current < -0.05:  # discharging: minutes until empty at this rate (BMV caps at 240 h)
+        ttg = min(state.battery_soc / 100.0 * capacity / -current * 60.0, 14400.0)
+    alarm = state.battery_soc < _LOW_SOC_ALARM
+    pid, firmware, model = BMV_PROFILE
+    return {
+        "product_id": pid,
+        "battery_voltage": state.battery_voltage,
+        "battery_current": current,
+        "battery_power": round(state.battery_voltage * current),
+        "consumed_charge": consumed,
+        "battery_soc": state.battery_soc,
+        "time_to_go": None if ttg is None else round(ttg),
+        "alarm_on": int(alarm),
+        "relay_on": 0,
+        "alarm_reason": "low_soc" if alarm else "",
+        "monitor_model": model,
+        "firmware_version": firmware,
+    }
+
+
+class MonitorHistory:
+    """The history a battery monitor keeps (H1-H18), updated from each plant state.
+
+    Depths are negative amp-hours as the BMV sends them; energies integrate
+    V * I over the plant's (simulated) time.
+    """
+
+    def __init__(self, capacity: float) -> None:
+        self.capacity = capacity
+        self.time: datetime | None = None
+        self.deepest = self.last = 0.0
+        self.depths: list[float] = []
+        self.cycles = self.full_discharges = self.syncs = self.low_alarms = 0
+        self.drawn = 0.0  # [Ah], negative
+        self.v_min = self.v_max = float("nan")
+        self.full_at: datetime | None = None
+        self.discharged = self.charged = 0.0  # [Wh]
+        self._in_alarm = self._empty = False
+        self._below_full = False
+
+    def update(self, state: PlantState) -> dict[str, Value]:
+        """Account for the time since the last update; the history block's values."""
+        consumed = -(100.0 - state.battery_soc) / 100.0 * self.capacity
+        if self.time is not None:
+            hours = max((state.time - self.time).total_seconds(), 0.0) / 3600.0
+            power = state.battery_voltage * state.battery_current
+            if state.battery_current < 0:
+                self.drawn += state.battery_current * hours
+                self.discharged += -power * hours
+            else:
+                self.charged += power * hours
+        self.time = state.time
+        if self.full_at is None:
+            self.full_at = state.time
+        if self.v_min != self.v_min:  # first update (NaN)
+            self.v_min = self.v_max = state.battery_voltage
+        self.v_min = min(self.v_min, state.battery_voltage)
+        self.v_max = max(self.v_max, state.battery_voltage)
+        self.last = min(self.last, consumed)
+        self.deepest = min(self.deepest, consumed)
+        if state.battery_soc >= _FULL_SOC and self._below_full:  # a full charge: synchronised
+            self.depths.append(self.last)
+            self.cycles += 1
+            self.syncs += 1
+            self.full_at = state.time
+            self.last = 0.0
+        self._below_full = state.battery_soc < _FULL_SOC
+        alarm = state.battery_soc < _LOW_SOC_ALARM
+        self.low_alarms += alarm and not self._in_alarm
+        self._in_alarm = alarm
+        empty = state.battery_soc < 1.0
+        self.full_discharges += empty and not self._empty
+        self._empty = empty
+        average = sum(self.depths) / len(self.depths) if self.depths else self.last
+        return {
+            "deepest_discharge": self.deepest,
+            "last_discharge": self.last,
+            "average_discharge": average,
+            "charge_cycles": self.cycles,
+            "full_discharges": self.full_discharges,
+            "cumulative_charge_drawn": self.drawn,
+            "min_battery_voltage": self.v_min,
+            "max_battery_voltage": self.v_max,
+            "seconds_since_full_charge": round((state.time - self.full_at).total_seconds()),
+            "automatic_syncs": self.syncs,
+            "low_voltage_alarms": self.low_alarms,
+            "high_voltage_alarms": 0,
+            "discharged_energy_total": self.discharged,
+            "charged_energy_total": self.charged,
+        }
+
+
 class VeDirectSession:
     """The text stream one reader sees.
 
@@ -92,7 +207,7 @@ class VeDirectSession:
     faults : Faults
         Active faults.
     profile : str
-        A key of :data:`PROFILES`.
+        A key of :data:`PROFILES`, or ``bmv`` (a BMV-702 on the plant's battery).
     time_scale : float
         Multiplies the block interval (tests run at 0.1).
     now : float
@@ -110,7 +225,12 @@ class VeDirectSession:
     ) -> None:
         self.plant = plant
         self.faults = faults
-        self.labels, self.product_id, self.firmware = PROFILES[profile]
+        self.bmv: MonitorHistory | None = None
+        if profile == "bmv":
+            self.bmv = MonitorHistory(plant.ratings.battery_capacity)
+            self.labels, (self.product_id, self.firmware, _) = vedirect.BMV_LABELS, BMV_PROFILE
+        else:
+            self.labels, self.product_id, self.firmware = PROFILES[profile]
         self.interval = BLOCK_INTERVAL_S * time_scale
         self.out = OutputQueue()
         self._next = now + 0.05 * time_scale
@@ -162,8 +282,13 @@ class VeDirectSession:
         return self.out.pop_due(now)
 
     def block(self) -> tuple[bytes, PlantState]:
-        """One valid block for the plant's present state."""
+        """One update for the plant's present state (the BMV sends two blocks)."""
         state = self.plant.state()
+        if self.bmv is not None:
+            main = bmv_values(state, self.bmv.capacity)
+            history = self.bmv.update(state)
+            return (vedirect.encode_block(main, vedirect.BMV_LABELS)
+                    + vedirect.encode_block(history, vedirect.BMV_HISTORY_LABELS)), state
         values = mppt_values(state, product_id=self.product_id, firmware=self.firmware)
         return vedirect.encode_block(values, self.labels), state
 
