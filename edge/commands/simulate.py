@@ -21,6 +21,7 @@ from types import FrameType
 
 from edge.forecasting.site import load_site
 from firmware_bridge.config import ConfigError
+from firmware_bridge.protocols import PROTOCOLS
 from firmware_bridge.simulators.faults import FAULT_NAMES, parse_faults
 from firmware_bridge.timestamps import parse_utc
 
@@ -29,10 +30,15 @@ DEFAULT_SITE = "configs/sites/abuja.toml"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``helio-edge simulate``."""
-    parser.add_argument("--protocol", required=True, choices=("vedirect", "pi30", "epever"))
+    simulated = ("vedirect", "pi30", *sorted(n for n, s in PROTOCOLS.items() if s.register_map))
+    parser.add_argument("--protocol", required=True, choices=simulated)
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal (default)")
     where.add_argument("--listen", metavar="HOST:PORT", help="serve on TCP (socket://HOST:PORT)")
+    where.add_argument(
+        "--usb", action="store_true",
+        help="serve a USB-HID stand-in with 8-byte reports (hid://PATH; pi30 on its USB port)",
+    )
     parser.add_argument("--link", metavar="PATH", help="stable path of the pty link")
     parser.add_argument(
         "--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)"
@@ -51,7 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--site", default=DEFAULT_SITE, help=f"site file (default {DEFAULT_SITE})")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--profile", help="vedirect: smartsolar|bluesolar; pi30: pi30|max")
+    parser.add_argument(
+        "--profile",
+        help="vedirect: smartsolar|bluesolar|bmv; pi30: pi30|max|parallel2|parallel3",
+    )
     parser.add_argument(
         "--time-scale",
         type=float,
@@ -91,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
             link=args.link,
             time_scale=args.time_scale,
             profile=args.profile,
+            usb=args.usb,
         )
     except (ConfigError, ValueError, OSError) as exc:
         sys.stderr.write(f"helio-edge simulate: {exc}\n")
