@@ -19,6 +19,15 @@ in the same run:
 
 Goal: >= 1 MB/s for VE.Direct (500x the 19200-baud line rate) and faster than
 both peers. Peers come from the ``bench`` extra (``pip install -e '.[bench]'``).
+
+Issue 14 adds, without peers (no PyPI parser reads them):
+
+* VE.Direct BMV-702 updates: a main block and a history block per update
+  (the BMV simulator's labels), framed and decoded the same way.
+* Each Modbus register map read through its simulator: a device on a real
+  pseudo-terminal polls the generic simulator (frozen Abuja plant) with the
+  generic driver; per poll: requests, registers, wall time (median of 20 polls),
+  and the CPU time of ``RegisterMap.decode`` on one snapshot.
 """
 
 from __future__ import annotations
@@ -85,6 +94,35 @@ def pi30_capture(replies: int) -> bytes:
         crc = crc16_xmodem(b"(" + payload.encode())
         if not {crc >> 8, crc & 0xFF} & {0x00, 0x0A, 0x0D, 0x28}:
             out.append(pi30.build_response(payload))
+    return b"".join(out)
+
+
+def bmv_capture(updates: int) -> bytes:
+    """``updates`` BMV-702 updates (main block + history block) with varying values."""
+    out = []
+    t = 0
+    while len(out) < updates:
+        t += 1
+        main = {
+            "product_id": "0x204", "battery_voltage": 48 + t % 900 / 100,
+            "starter_battery_voltage": 12.7, "battery_current": (t % 4000 - 2000) / 100,
+            "battery_power": t % 2000 - 1000, "consumed_charge": -(t % 2000) / 10,
+            "battery_soc": t % 1000 / 10, "time_to_go": t % 5000, "alarm_on": 0, "relay_on": 0,
+            "alarm_reason": "", "monitor_model": "702", "firmware_version": "308",
+        }
+        history = {
+            "deepest_discharge": -150.0, "last_discharge": -(t % 1500) / 10,
+            "average_discharge": -80.5, "charge_cycles": 120 + t // 1000,
+            "full_discharges": 2, "cumulative_charge_drawn": -(30000 + t),
+            "min_battery_voltage": 44.1, "max_battery_voltage": 57.6,
+            "seconds_since_full_charge": t, "automatic_syncs": 118, "low_voltage_alarms": 3,
+            "high_voltage_alarms": 0, "min_starter_battery_voltage": 11.9,
+            "max_starter_battery_voltage": 14.4, "discharged_energy_total": 5_000_000 + 10 * t,
+            "charged_energy_total": 5_600_000 + 10 * t,
+        }
+        update = (vedirect.encode_block(main, vedirect.BMV_LABELS)
+                  + vedirect.encode_block(history, vedirect.BMV_HISTORY_LABELS))
+        out.append(update)
     return b"".join(out)
 
 
@@ -194,8 +232,58 @@ def main() -> None:
             continue
         print(_row(protocol, peer_name, seconds=peer_seconds, frames=peer_frames,
                    nbytes=len(peer_data), ref=helio_mbs))
+    bmv = bmv_capture(2000)
+    seconds, frames = measure(helio_vedirect, bmv)
+    print(_row("vedirect", "helio BMV-702 (2 blocks/upd)", seconds=seconds, frames=frames,
+               nbytes=len(bmv), ref=None))
     print("MB/s and frames/s on one core (CPU time); 'x line' = multiple of the serial line rate; "
           "'helio is' = helio MB/s / peer MB/s in this run.")
+    modbus_maps()
+
+
+def modbus_maps(polls: int = 20) -> None:
+    """Each register map polled through its simulator on a pty; decode CPU time."""
+    import statistics  # noqa: PLC0415
+    from datetime import UTC, datetime  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from edge.forecasting.site import load_site  # noqa: PLC0415
+    from edge.simulation.plant import Plant  # noqa: PLC0415
+    from firmware_bridge.config import DeviceConfig  # noqa: PLC0415
+    from firmware_bridge.device import DeviceSettings, open_device  # noqa: PLC0415
+    from firmware_bridge.protocols import PROTOCOLS  # noqa: PLC0415
+    from firmware_bridge.simulators.runner import start_simulator  # noqa: PLC0415
+
+    site = load_site(Path(__file__).resolve().parents[1] / "configs/sites/abuja.toml")
+    plant = Plant(site, seed=3, start=datetime(2025, 1, 10, 11, 30, tzinfo=UTC), speed=0.0)
+    print(f"\n{'modbus map':<12} {'requests':>8} {'registers':>9} {'ms/poll':>8} "
+          f"{'decode us':>9}  (through the simulator on a pty, time_scale 1)")
+    for name, spec in sorted(PROTOCOLS.items()):
+        register_map = spec.register_map
+        if register_map is None:
+            continue
+        blocks = register_map.read_blocks()
+        sim = start_simulator(name, plant=plant)
+        cfg = DeviceConfig(id=name, protocol=name, port=sim.url, timeout=1.0)
+        dev = open_device(cfg, settings=DeviceSettings())
+        times = []
+        try:
+            for _ in range(polls):
+                t0 = time.perf_counter()
+                reading = dev.poll()
+                times.append(time.perf_counter() - t0)
+                if reading is None:
+                    raise RuntimeError(f"{name}: no reading ({dev.stats})")
+        finally:
+            dev.close()
+            sim.stop()
+        words = register_map.encode(reading.values)
+        t0 = time.process_time()
+        for _ in range(2000):
+            register_map.decode(words)
+        decode_us = (time.process_time() - t0) / 2000 * 1e6
+        print(f"{name:<12} {len(blocks):>8} {sum(n for _, _, n in blocks):>9} "
+              f"{statistics.median(times) * 1e3:>8.1f} {decode_us:>9.1f}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware_bridge.errors import ProtocolError
+from firmware_bridge.errors import BridgeError, ProtocolError
 from firmware_bridge.protocols import pi30
 from firmware_bridge.readings import check_values
 
@@ -160,3 +160,17 @@ def test_tolerant_decoders_raise_only_protocol_error(command: str, payload: str)
         return
     assert decoded.values
     check_values(decoded.values)
+
+
+@given(st.sampled_from(COMMANDS), st.binary(max_size=300))
+def test_random_bytes_through_framer_raise_only_bridge_errors(command: str, data: bytes) -> None:
+    """Random bytes, and random bytes framed as a reply with a valid CRC."""
+    payload = data.decode("latin-1")
+    body = b"(" + payload.encode("latin-1")
+    wire = data + pi30.build_response(payload.encode("ascii", "replace").decode()) + data
+    for reply in pi30.Pi30Framer().feed(wire + body):
+        try:
+            decoded = pi30.decode_report(command, reply)
+        except BridgeError:
+            continue
+        check_values(decoded.values)

@@ -14,9 +14,12 @@ import tty
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from firmware_bridge.config import DeviceConfig
 from firmware_bridge.device import Device, DeviceSettings, open_device
+from firmware_bridge.errors import BridgeError
 from firmware_bridge.protocols import vedirect
 from firmware_bridge.protocols.vedirect import VeDirectFramer
 from firmware_bridge.readings import check_values
@@ -318,3 +321,28 @@ def test_unknown_labels_counted_per_label_and_noticed_once() -> None:
     finally:
         dev.close()
         stream.close()
+
+
+# ------------------------------------------------------------------ random bytes
+
+NEW_LABELS = st.sampled_from(["P", "CE", "TTG", "Alarm", "VS", "VM", "DM", "MON", "BMV", "H1",
+                              "H9", "H17", "DC_IN_V", "DC_IN_P", "CAP_BLE", "AR", "XYZ"])
+FIELD_TEXT = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=12)
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=600), st.lists(st.tuples(NEW_LABELS, FIELD_TEXT), max_size=10,
+                                         unique_by=lambda f: f[0]))
+def test_random_bytes_and_fields_raise_only_bridge_errors(
+    noise: bytes, fields: list[tuple[str, str]]
+) -> None:
+    """Garbage and valid blocks of random battery-monitor fields: only BridgeError escapes."""
+    data = noise + vedirect.build_block(fields) + noise
+    for block in VeDirectFramer().feed(data):
+        vedirect.unknown_labels(block)
+        vedirect.starts_update(block)
+        try:
+            values = vedirect.decode(block)
+        except BridgeError:
+            continue
+        check_values(values)
