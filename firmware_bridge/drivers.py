@@ -202,7 +202,8 @@ class Pi30Driver(_PortDriver):
     QEDyyyymmdd (and the load counters QLT...), dated with ``today()``, the
     inverter's local date. A command the firmware refuses (NAK) other than
     the four basic ones is recorded once in ``stats.unsupported_commands`` and
-    not asked again; fields a reply carries that the tables do not know are
+    not asked again (a refused PV or load counter stands for its whole group:
+    QET refused, QEY/QEM/QED are not asked); fields a reply carries that the tables do not know are
     counted in ``stats.unknown_fields``.
     """
 
@@ -251,6 +252,8 @@ class Pi30Driver(_PortDriver):
         values: Values = {}
         answered = False
         for command, optional in self._commands(stats):
+            if module.command_family(command) in stats.unsupported_commands:
+                continue  # a sibling counter was refused earlier in this poll
             try:
                 answer = self.query(command, stats)
             except DeviceTimeout:
@@ -264,7 +267,13 @@ class Pi30Driver(_PortDriver):
                 answered = True
                 if optional:
                     family = module.command_family(command)
-                    stats.unsupported_commands.append(family if family != "QPGS" else command)
+                    if family in module.ENERGY_COUNTERS:  # QET refused: no QE* at all
+                        stats.unsupported_commands += [
+                            f for f in module.ENERGY_COUNTERS
+                            if f[:2] == family[:2] and f not in stats.unsupported_commands]
+                    else:
+                        stats.unsupported_commands.append(
+                            family if family != "QPGS" else command)
                 else:
                     stats.protocol_errors += 1
                 continue
