@@ -51,6 +51,8 @@ SHOWN = {
     "mppt": ("pv_power", "battery_voltage", "battery_current", "charge_state", "yield_today"),
     "inverter": ("ac_output_power", "load_percent", "battery_voltage", "battery_soc",
                  "inverter_mode"),
+    "battery": ("battery_soc", "battery_voltage", "battery_current", "battery_power",
+                "consumed_charge", "time_to_go"),
 }
 
 
@@ -245,6 +247,8 @@ def demo_config(
             DeviceConfig(id="mppt", protocol="vedirect", port=urls["mppt"], poll_interval=1.0),
             DeviceConfig(id="inverter", protocol="pi30", port=urls["inverter"],
                          poll_interval=2.0),
+            DeviceConfig(id="battery", protocol="vedirect", port=urls["battery"],
+                         poll_interval=1.0),
         ),
     )
 
@@ -284,7 +288,8 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="helio-demo-") as tmp, \
             local_broker(Path(tmp), args.embedded_broker) as (kind, port):
         sims = {"mppt": simulate_device("vedirect", site=site, plant=plant),
-                "inverter": simulate_device("pi30", site=site, plant=plant)}
+                "inverter": simulate_device("pi30", site=site, plant=plant),
+                "battery": simulate_device("vedirect", site=site, plant=plant, profile="bmv")}
         try:
             urls = {k: s.url for k, s in sims.items()}
             cfg = demo_config(Path(tmp), port, urls, args.speed, bundle=args.bundle,
@@ -325,7 +330,8 @@ def _show(view: LiveView, kind: str, port: int, sims: dict[str, Any], plant: Any
         sim = plant.now().strftime("%Y-%m-%d %H:%M:%S UTC")
         header = (f"Helio Edge demo: Abuja, x{args.speed:g} (simulated {sim}), broker {kind} "
                   f"127.0.0.1:{port}\n  mppt {sims['mppt'].url}  inverter "
-                  f"{sims['inverter'].url}   Ctrl-C to stop")
+                  f"{sims['inverter'].url}  battery monitor {sims['battery'].url}"
+                  f"   Ctrl-C to stop")
         screen = view.render(header)
         sys.stdout.write(("\x1b[H\x1b[2J" + screen + "\n") if tty else (screen + "\n\n"))
         sys.stdout.flush()

@@ -157,3 +157,4 @@ def test_demo_runs_and_shows_forecasts(broker: str, shipped_bundle) -> None:  # 
     assert "demo OK" in proc.stdout
     assert f"broker {broker}" in proc.stdout
     assert "forecast #" in proc.stdout and "reading  mppt" in proc.stdout
+    assert "reading  battery" in proc.stdout and "battery_soc=" in proc.stdout  # the BMV
