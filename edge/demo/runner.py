@@ -235,7 +235,7 @@ def demo_config(
     workdir: Path, port: int, urls: dict[str, str], speed: float, *,
     bundle: Path = BUNDLE, public_key: Path = PUBLIC_KEY,
 ) -> AgentConfig:
-    """The agent config for the demo."""
+    """The agent config for the demo (the battery monitor when ``urls`` has ``battery``)."""
     return AgentConfig(
         agent=AgentSection(site=str(SITE_FILE), state_dir=str(workdir), heartbeat_s=5.0,
                            stale_after_s=max(10.0, 120.0 / speed), watchdog_s=5.0,
@@ -247,8 +247,8 @@ def demo_config(
             DeviceConfig(id="mppt", protocol="vedirect", port=urls["mppt"], poll_interval=1.0),
             DeviceConfig(id="inverter", protocol="pi30", port=urls["inverter"],
                          poll_interval=2.0),
-            DeviceConfig(id="battery", protocol="vedirect", port=urls["battery"],
-                         poll_interval=1.0),
+            *((DeviceConfig(id="battery", protocol="vedirect", port=urls["battery"],
+                            poll_interval=1.0),) if "battery" in urls else ()),
         ),
     )
 
