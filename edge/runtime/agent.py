@@ -283,10 +283,15 @@ class Agent:
         try:
             while not stop.is_set():
                 t0 = self.clock.monotonic()
-                reading = p.device.poll()
-                if reading is not None:
+                poll_all = getattr(p.device, "poll_all", None)  # + parallel units' readings
+                readings = poll_all() if poll_all is not None else [p.device.poll()]
+                for reading in readings:
+                    if reading is None:
+                        continue
+                    stale: list[str] = []
                     stale_names = getattr(p.device, "stale_names", None)
-                    stale = stale_names() if stale_names is not None else []
+                    if stale_names is not None and reading.device_id == p.device_id:
+                        stale = stale_names()
                     self._readings.put((reading, stale), timeout=5.0)
                 stop.wait(max(p.interval - (self.clock.monotonic() - t0), 0.0))
         except Exception as exc:  # handed to the loop, which reports and restarts it
@@ -301,6 +306,11 @@ class Agent:
                     device=p.device_id,
                 )
                 self._start_poller(p, stop)
+            take_notices = getattr(p.device, "take_notices", None)
+            for notice in take_notices() if take_notices is not None else ():
+                # once per unknown field or refused command (firmware_bridge.device.DeviceNotice)
+                self._event("warning", notice.code, notice.message, device=p.device_id,
+                            subject=notice.subject)
             status = device_status(p.device.stats)
             for key, (bad_value, bad_code, good_code) in _TRANSITIONS.items():
                 old = p.last.get(key)

@@ -246,3 +246,56 @@ def test_agent_keeps_forecasting_when_the_clock_goes_back(rig: Rig) -> None:
     rig.close()
     issue = rig.messages("/forecast")[-1]["issue_time"]
     assert issue.startswith("2026-06-20")
+
+
+class NoticingDevice:
+    """An inverter with a parallel partner and a field the bridge's tables do not know."""
+
+    def __init__(self, inner: ScriptedDevice) -> None:
+        from firmware_bridge.device import DeviceNotice  # noqa: PLC0415
+
+        self.inner = inner
+        self.notices = [DeviceNotice("device_unknown_field", "inverter: unknown field "
+                                     "'QPIRI battery_type=4' left out", "QPIRI battery_type=4")]
+
+    def poll(self) -> Any:
+        return self.inner.poll()
+
+    def poll_all(self) -> list[Any]:
+        from firmware_bridge.readings import Reading  # noqa: PLC0415
+
+        own = self.inner.poll()
+        if own is None:
+            return []
+        return [own, Reading("inverter_0", own.timestamp, {"ac_output_power": 200.0}),
+                Reading("inverter_1", own.timestamp, {"ac_output_power": 200.0})]
+
+    def take_notices(self) -> list[Any]:
+        out, self.notices = self.notices, []
+        return out
+
+    @property
+    def stats(self) -> Any:
+        return self.inner.stats
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_agent_reports_device_notices_once_and_unit_readings(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    device = NoticingDevice(rig.inverter)
+    rig.agent.pollers["inverter"].device = device
+    rig.start()
+    rig.wait(lambda: any(m["device_id"] == "inverter_1" for m in rig.messages("/reading")),
+             what="unit readings")
+    rig.wait(lambda: any(e["code"] == "device_unknown_field" for e in rig.messages("/events")),
+             what="notice event")
+    time.sleep(1.0)
+    rig.close()
+    events = [e for e in rig.messages("/events") if e["code"] == "device_unknown_field"]
+    assert len(events) == 1  # once
+    assert events[0]["data"] == {"device": "inverter", "subject": "QPIRI battery_type=4"}
+    ids = {m["device_id"] for m in rig.messages("/reading")}
+    assert {"inverter", "inverter_0", "inverter_1"} <= ids
+    rig.outbox.close()
