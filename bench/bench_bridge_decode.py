@@ -251,17 +251,14 @@ def modbus_maps(polls: int = 20) -> None:
     from edge.simulation.plant import Plant  # noqa: PLC0415
     from firmware_bridge.config import DeviceConfig  # noqa: PLC0415
     from firmware_bridge.device import DeviceSettings, open_device  # noqa: PLC0415
-    from firmware_bridge.protocols import PROTOCOLS  # noqa: PLC0415
+    from firmware_bridge.protocols import MODBUS_MAPS  # noqa: PLC0415
     from firmware_bridge.simulators.runner import start_simulator  # noqa: PLC0415
 
     site = load_site(Path(__file__).resolve().parents[1] / "configs/sites/abuja.toml")
     plant = Plant(site, seed=3, start=datetime(2025, 1, 10, 11, 30, tzinfo=UTC), speed=0.0)
     print(f"\n{'modbus map':<12} {'requests':>8} {'registers':>9} {'ms/poll':>8} "
           f"{'decode us':>9}  (through the simulator on a pty, time_scale 1)")
-    for name, spec in sorted(PROTOCOLS.items()):
-        register_map = spec.register_map
-        if register_map is None:
-            continue
+    for name, register_map in sorted(MODBUS_MAPS.items()):
         blocks = register_map.read_blocks()
         sim = start_simulator(name, plant=plant)
         cfg = DeviceConfig(id=name, protocol=name, port=sim.url, timeout=1.0)

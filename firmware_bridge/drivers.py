@@ -26,7 +26,7 @@ from pymodbus.client import ModbusSerialClient
 from pymodbus.exceptions import ConnectionException, ModbusException
 
 from firmware_bridge.errors import BridgeError, DeviceTimeout, DeviceUnavailable, ProtocolError
-from firmware_bridge.protocols import PROTOCOLS
+from firmware_bridge.protocols import MODBUS_MAPS, PROTOCOLS
 from firmware_bridge.protocols.base import Values
 from firmware_bridge.protocols.modbus_map import RegisterMap
 from firmware_bridge.timestamps import isoformat_z
@@ -443,6 +443,5 @@ def make_driver(
     if spec.kind == "request-response":
         return Pi30Driver(url, baudrate=baud, timeout=timeout, monotonic=monotonic,
                           parallel_units=parallel_units)
-    assert spec.register_map is not None
     return ModbusDriver(url, baudrate=baud, timeout=timeout, device_id=device_id,
-                        register_map=spec.register_map)
+                        register_map=MODBUS_MAPS[protocol])

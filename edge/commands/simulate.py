@@ -21,7 +21,7 @@ from types import FrameType
 
 from edge.forecasting.site import load_site
 from firmware_bridge.config import ConfigError
-from firmware_bridge.protocols import PROTOCOLS
+from firmware_bridge.protocols import MODBUS_MAPS
 from firmware_bridge.simulators.faults import FAULT_NAMES, parse_faults
 from firmware_bridge.timestamps import parse_utc
 
@@ -30,7 +30,7 @@ DEFAULT_SITE = "configs/sites/abuja.toml"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``helio-edge simulate``."""
-    simulated = ("vedirect", "pi30", *sorted(n for n, s in PROTOCOLS.items() if s.register_map))
+    simulated = ("vedirect", "pi30", *sorted(MODBUS_MAPS))
     parser.add_argument("--protocol", required=True, choices=simulated)
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal (default)")

@@ -22,7 +22,7 @@ Modbus devices (pymodbus does RTU): one entry per map file
     ``maps/<name>.toml`` (:mod:`.modbus_map`): ``epever`` (EPEver Tracer),
     ``srne`` (SRNE ML/MC charge controllers), ``growatt_spf`` (Growatt SPF
     off-grid inverters), ``deye`` (Deye/Sunsynk single-phase hybrids).
-    ``spec.register_map`` has ``read_blocks()``, ``decode({address: word})``
+    ``MODBUS_MAPS[name]`` has ``read_blocks()``, ``decode({address: word})``
     and ``encode(values)``; one generic driver and one generic simulator serve
     them all.
 
@@ -61,6 +61,7 @@ from firmware_bridge.protocols import epever, modbus_map, pi30, vedirect
 from firmware_bridge.protocols.base import Framer, ProtocolSpec, Values
 
 __all__ = [
+    "MODBUS_MAPS",
     "PROTOCOLS",
     "Framer",
     "ProtocolSpec",
@@ -72,15 +73,20 @@ __all__ = [
 ]
 
 
+#: Modbus protocol name -> its register map (every ``maps/*.toml``).
+MODBUS_MAPS: Mapping[str, modbus_map.RegisterMap] = MappingProxyType({
+    **modbus_map.load_maps(),
+    "epever": epever.MAP,  # the same object the epever module decodes with
+})
+
+
 def _modbus_specs() -> dict[str, ProtocolSpec]:
-    maps = modbus_map.load_maps()
-    maps["epever"] = epever.MAP  # the same object the epever module decodes with
     return {
         name: ProtocolSpec(
             name=name, baudrate=m.baudrate, kind="modbus", module=modbus_map, make_framer=None,
-            description=m.description, register_map=m,
+            description=m.description,
         )
-        for name, m in maps.items()
+        for name, m in MODBUS_MAPS.items()
     }
 
 

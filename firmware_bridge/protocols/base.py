@@ -12,12 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from firmware_bridge.readings import Value
-
-if TYPE_CHECKING:
-    from firmware_bridge.protocols.modbus_map import RegisterMap
 
 __all__ = [
     "Framer",
@@ -79,9 +76,6 @@ class ProtocolSpec:
         Builds a fresh framer; None for Modbus (pymodbus frames RTU).
     description : str
         One line for ``--help``.
-    register_map : RegisterMap or None
-        Modbus devices: the map (``protocols/maps/<name>.toml``) the generic
-        driver and simulator read.
     """
 
     name: str
@@ -90,7 +84,6 @@ class ProtocolSpec:
     module: ModuleType
     make_framer: Callable[[], Framer] | None
     description: str
-    register_map: RegisterMap | None = None
 
 
 def from_raw(raw: int, exp: int) -> float | int:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from firmware_bridge.protocols import PROTOCOLS
+from firmware_bridge.protocols import MODBUS_MAPS, PROTOCOLS
 from firmware_bridge.simulators.base import (
     HidEndpoint,
     PtyEndpoint,
@@ -34,7 +34,7 @@ __all__ = ["SIMULATED_PROTOCOLS", "SimulatorHandle", "parse_listen", "start_simu
 
 #: every protocol with a simulator: VE.Direct, PI30 and each Modbus map
 SIMULATED_PROTOCOLS: tuple[str, ...] = ("vedirect", "pi30", *(
-    name for name, spec in PROTOCOLS.items() if spec.register_map is not None))
+    name for name in PROTOCOLS if name in MODBUS_MAPS))
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -125,9 +125,8 @@ def _session_factory(
     if protocol == "epever":
         controller = EpeverController(plant, faults)
         return lambda: EpeverSession(controller, time_scale=time_scale)
-    spec = PROTOCOLS.get(protocol)
-    if spec is not None and spec.register_map is not None:
-        generic = ModbusController(spec.register_map, plant, faults)
+    if protocol in MODBUS_MAPS:
+        generic = ModbusController(MODBUS_MAPS[protocol], plant, faults)
         return lambda: ModbusSession(generic, time_scale=time_scale)
     raise ValueError(f"no simulator for protocol {protocol!r} (have {SIMULATED_PROTOCOLS})")
 

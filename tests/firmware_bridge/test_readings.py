@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware_bridge.protocols import PROTOCOLS, epever, pi30, vedirect
+from firmware_bridge.protocols import MODBUS_MAPS, PROTOCOLS, epever, pi30, vedirect
 from firmware_bridge.readings import QUANTITIES, Reading, check_values, unknown_names
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -50,9 +50,8 @@ def test_protocol_tables_use_only_known_names() -> None:
     names |= {f.name for t in (pi30.QPIGS_MAX_FIELDS, pi30.QPIRI_FIELDS, pi30.QPGS_MAX_FIELDS,
                                 pi30.QPIGS2_FIELDS, pi30.QPIGS2_MAX_FIELDS) for f in t if f.name}
     names |= set(pi30.ENERGY_COUNTERS.values())
-    for spec in PROTOCOLS.values():
-        if spec.register_map is not None:
-            names |= spec.register_map.names
+    for register_map in MODBUS_MAPS.values():
+        names |= register_map.names
     assert unknown_names(names) == []
 
 
