@@ -225,7 +225,8 @@ class Device:
         for command in stats.unsupported_commands:
             if ("cmd", command) not in self._noted:
                 self._noted.add(("cmd", command))
-                log.warning("%s: device refused %s; no longer asked", self.device_id, command)
+                # optional commands (QPIGS2, energy counters) that firmware may lack: not a fault
+                log.info("%s: device refused %s; no longer asked", self.device_id, command)
                 self._notices.append(DeviceNotice(
                     "device_command_unsupported",
                     f"{self.device_id}: device refused {command}; its values are left out",

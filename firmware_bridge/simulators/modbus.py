@@ -184,10 +184,24 @@ class ModbusController:
         self.device_id = register_map.unit if device_id is None else device_id
         self.counters = SiteCounters()
         self.extra_holding = extra_holding(plant) if extra_holding else {}
+        self._statuses = frozenset(
+            name for r in register_map.registers if r.name == "device_status"
+            for name in r.enum.values())
 
     def values(self, state: PlantState) -> dict[str, Value]:
-        """Canonical values of the device for ``state``."""
-        return site_values(self.plant, state, self.counters)
+        """Canonical values of the device for ``state``.
+
+        ``device_status`` is the first of the site's candidate states the map's
+        status register can say (Growatt: PV charging + discharging; Deye: normal).
+        """
+        values = site_values(self.plant, state, self.counters)
+        if self._statuses:
+            on = state.inverter_on
+            candidates = ([str(values["device_status"]), "discharging", "normal"] if on
+                          else ["standby"])
+            values["device_status"] = next(
+                (c for c in candidates if c in self._statuses), candidates[-1])
+        return values
 
     def registers(self, table: str) -> dict[int, int]:
         """Every answerable register of ``table`` ('input' or 'holding'), from the plant now."""

@@ -227,4 +227,7 @@ def test_generic_simulator_and_driver(
         "battery_soc": (round(state.battery_soc), 0.0),
     })
     assert dev.stats.frames_good == len(_map(name).read_blocks())
+    if name != "srne":  # inverters: a run state their status register can say, at noon
+        assert reading.values["device_status"] == (
+            "normal" if name == "deye" else "pv_charging_discharging")
     assert dev.stats.protocol_errors == 0 and dev.stats.checksum_errors == 0
