@@ -34,6 +34,8 @@ _BY_UNIT: Mapping[str, tuple[str | None, str | None]] = {
     "degC": ("temperature", "°C"),
     "%": (None, "%"),
     "W/m2": ("irradiance", "W/m²"),
+    "min": ("duration", "min"),  # battery monitor time-to-go
+    "s": ("duration", "s"),
 }
 
 

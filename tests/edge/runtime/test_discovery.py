@@ -34,6 +34,11 @@ def _by_name(configs: list[tuple[str, bytes]]) -> dict[str, dict]:
         ("ac_output_apparent_power", {"device_class": "apparent_power",
                                       "unit_of_measurement": "VA",
                                       "state_class": "measurement"}),
+        ("time_to_go", {"device_class": "duration", "unit_of_measurement": "min",
+                        "state_class": "measurement"}),
+        ("consumed_charge", {"unit_of_measurement": "Ah", "state_class": "measurement"}),
+        ("charged_energy_total", {"device_class": "energy", "unit_of_measurement": "Wh",
+                                  "state_class": "total"}),
     ],
     ids=lambda v: v if isinstance(v, str) else "",
 )
