@@ -32,7 +32,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["firmware_bridge*", "edge*", "trainer*"]),
     package_data={
-        "firmware_bridge": ["py.typed"],
+        "firmware_bridge": ["py.typed", "protocols/maps/*.toml"],  # the Modbus register maps
         "edge": ["py.typed", "data/*", "data/**/*"],
         "trainer": ["py.typed"],
     },
