@@ -143,8 +143,8 @@ def bench_cycle_cpu() -> None:
 
 
 def _broker(workdir: Path) -> tuple[str, int, subprocess.Popen[bytes] | None, object | None]:
-    from edge.demo.runner import _free_port, _wait_port, find_mosquitto
     from edge.demo.broker import EmbeddedBroker
+    from edge.demo.runner import _free_port, _wait_port, find_mosquitto
 
     binary = find_mosquitto()
     if binary is None:
