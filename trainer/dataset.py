@@ -49,9 +49,12 @@ __all__ = [
     "Dataset",
     "build_dataset",
     "fit_cliper",
+    "holdout_split",
+    "monthly_split",
     "resample_to_step",
     "season_labels",
     "smart_persistence",
+    "validation_split",
 ]
 
 
@@ -265,6 +268,71 @@ def build_dataset(
         zenith=zenith,
         pv_power=pv,
     )
+
+
+# --------------------------------------------------------------------------
+# splits: the gate's hold-out and the validation split carved out of training
+# --------------------------------------------------------------------------
+
+
+def holdout_split(ds: Dataset, *, split_date: str | None, holdout: str, fraction: float
+                  ) -> tuple[Dataset, Dataset]:
+    """The gate's hold-out: rows before/after ``split_date``, else by ``holdout``.
+
+    ``holdout`` is ``"tail"`` (the latest ``fraction`` of the time span) or
+    ``"monthly"`` (the last ``fraction`` of every calendar month, see
+    :func:`monthly_split`).
+    """
+    if split_date:
+        return ds.split_at(split_date)
+    if holdout == "monthly":
+        return monthly_split(ds, fraction)
+    return ds.split_fraction(1.0 - fraction)
+
+
+def monthly_split(ds: Dataset, fraction: float) -> tuple[Dataset, Dataset]:
+    """Hold out the last ``fraction`` of every calendar month (chronological blocks).
+
+    Training rows whose feature history or targets reach into a hold-out
+    block are dropped, so nothing of a hold-out block is seen in training.
+    """
+    return _block_split(ds, _month_position(ds) >= 1.0 - fraction)
+
+
+def _month_position(ds: Dataset) -> np.ndarray:
+    """Position of each issue time within its calendar month, in [0, 1)."""
+    t = ds.times
+    day_of_month = (t.day - 1) + (t.hour * 60 + t.minute) / 1440.0
+    return np.asarray(day_of_month / t.days_in_month, dtype=np.float64)
+
+
+def _block_split(ds: Dataset, in_block: np.ndarray) -> tuple[Dataset, Dataset]:
+    """Rows outside the blocks (minus those reaching into one) and rows inside."""
+    t = ds.times
+    step = ds.spec.step_minutes
+    reach = np.arange(-ds.spec.history_steps + 1, max(ds.spec.horizon_steps) + 1)
+    epoch = (t.as_unit("s").asi8 // 60 // step).astype(np.int64)
+    touches = np.isin(epoch[:, None] + reach[None, :], epoch[in_block]).any(axis=1)
+    train, test = ds.take(~in_block & ~touches), ds.take(in_block)
+    if len(train) == 0 or len(test) == 0:
+        raise ValueError("monthly hold-out leaves an empty training or hold-out set")
+    return train, test
+
+
+def validation_split(train: Dataset, fraction: float, *,
+                     monthly_holdout_fraction: float | None = None) -> tuple[Dataset, Dataset]:
+    """Carve a chronological validation split out of the TRAINING rows.
+
+    With ``monthly_holdout_fraction`` (the monthly hold-out was used), the
+    latest ``fraction`` of every month's training block; otherwise the
+    latest ``fraction`` of the training span. Rows reaching into the
+    validation blocks are dropped from the fitting rows, as for the
+    hold-out.
+    """
+    if monthly_holdout_fraction is not None:
+        start = (1.0 - monthly_holdout_fraction) * (1.0 - fraction)
+        return _block_split(train, _month_position(train) >= start)
+    return train.split_fraction(1.0 - fraction)
 
 
 # --------------------------------------------------------------------------

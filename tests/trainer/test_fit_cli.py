@@ -138,9 +138,11 @@ def test_gate_rejects_a_deliberately_broken_model(tmp_path: Path, lax_config: Pa
     from edge.forecasting.bundle import Bundle, sha256_hex
     from trainer.config import GateSection, ModelSection, QuantizationSection, load_train_config
     from trainer.dataset import build_dataset
-    from trainer.fit import _int8_report, _split, feature_spec, load_data, score_bundle
+    from trainer.fit import _split, feature_spec
+    from trainer.loading import load_data
     from trainer.model import FeatureScaling, build_model, seed_everything
     from trainer.quantize import to_float_tflite, to_int8_tflite
+    from trainer.scoring import int8_report, score_bundle
     from trainer.validate import run_gate
 
     cfg = load_train_config(lax_config)
@@ -158,7 +160,7 @@ def test_gate_rejects_a_deliberately_broken_model(tmp_path: Path, lax_config: Pa
     bundle = Bundle("<memory>", manifest, b"", int8, sha256_hex(int8), to_float_tflite(broken))
     scored = score_bundle(bundle, test, train=train, frame=loaded.frame, site=site,
                           loc=loaded.site)
-    gate = run_gate(scored.rows, _int8_report(bundle, scored), len(int8), GateSection())
+    gate = run_gate(scored.rows, int8_report(bundle, scored), len(int8), GateSection())
     assert not gate.passed
     failed = {c.name for c in gate.failures}
     assert "skill vs smart persistence, ghi 15 min" in failed
@@ -230,8 +232,8 @@ def test_monthly_holdout_blocks_do_not_leak(tmp_path: Path) -> None:
 
     from edge.forecasting.features import FeatureSpec
     from trainer.config import load_train_config
-    from trainer.dataset import build_dataset
-    from trainer.fit import monthly_split, synthetic_frame
+    from trainer.dataset import build_dataset, monthly_split
+    from trainer.loading import synthetic_frame
 
     cfg = load_train_config(write_config(tmp_path / "c.toml"))
     site = cfg.load_site().site
@@ -255,8 +257,8 @@ def test_validation_split_lies_inside_the_training_blocks(tmp_path: Path) -> Non
 
     from edge.forecasting.features import FeatureSpec
     from trainer.config import load_train_config
-    from trainer.dataset import build_dataset
-    from trainer.fit import monthly_split, synthetic_frame, validation_split
+    from trainer.dataset import build_dataset, monthly_split, validation_split
+    from trainer.loading import synthetic_frame
 
     cfg = load_train_config(write_config(tmp_path / "c.toml"))
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, holdout="monthly"))
@@ -264,7 +266,8 @@ def test_validation_split_lies_inside_the_training_blocks(tmp_path: Path) -> Non
     frame = synthetic_frame(site, "2025-01-01", 120, seed=1, sample_minutes=60)
     spec = FeatureSpec(step_minutes=60, horizons_min=(60, 180), history_steps=3)
     train, test = monthly_split(build_dataset(frame, spec, site), 0.25)
-    fit_rows, val = validation_split(train, cfg, None)
+    fit_rows, val = validation_split(train, cfg.model.validation_fraction,
+                                     monthly_holdout_fraction=0.25)
     assert not set(val.times) & set(test.times)
     assert set(val.times) <= set(train.times)
     assert set(val.times.month) == set(range(1, 5))
@@ -274,7 +277,7 @@ def test_validation_split_lies_inside_the_training_blocks(tmp_path: Path) -> Non
         assert all(t + k * hour not in held for k in range(-2, 4))
     share = len(val) / len(train)
     assert share == pytest.approx(cfg.model.validation_fraction, abs=0.06)
-    tail_fit, tail_val = validation_split(train, cfg, "2025-04-01")
+    tail_fit, tail_val = validation_split(train, cfg.model.validation_fraction)
     assert tail_fit.times[-1] < tail_val.times[0]
 
 

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from edge.forecasting.bundle import BundleError, load_bundle  # noqa: PLC0415
     from edge.forecasting.site import load_site  # noqa: PLC0415
     from trainer.data import DataError  # noqa: PLC0415
-    from trainer.fit import evaluate_bundle  # noqa: PLC0415
+    from trainer.scoring import evaluate_bundle  # noqa: PLC0415
 
     try:
         bundle = load_bundle(args.bundle, _public_key(args.public_key), allow_unblessed=True)
