@@ -42,12 +42,17 @@ class FeatureSection:
         Number of past steps of clear-sky index the features include.
     use_temperature : bool
         Add the air temperature feature (data must have ``temp_air``).
+    time_features : {"physical", "calendar"}
+        ``physical`` (sun position and clear-sky irradiance only) for new
+        models; ``calendar`` adds time-of-day and day-of-year angles, as
+        models before the physical feature set had (for comparisons).
     """
 
     step_minutes: int = 15
     horizons_min: tuple[int, ...] = (15, 30, 60, 120, 180)
     history_steps: int = 4
     use_temperature: bool = False
+    time_features: typing.Literal["physical", "calendar"] = "physical"
 
     def __post_init__(self) -> None:
         if self.step_minutes <= 0:
@@ -71,23 +76,22 @@ class DataSection:
     ----------
     holdout_fraction : float
         Share of the time span (the latest part) held out for the gate when
-        no ``--split-date`` is given. [unitless]
+        no ``--split-date`` is given: the hold-out is always chronological,
+        so with a year or more of data it holds a season the model never
+        trained on. [unitless]
     synthetic_days : int
         Days of synthetic weather generated when no data file is given.
     synthetic_start : str
         First day of the synthetic series (ISO date, UTC).
-    holdout : {"tail", "monthly"}
-        ``tail``: the latest ``holdout_fraction`` of the span is held out.
-        ``monthly``: the last ``holdout_fraction`` of every calendar month
-        is held out (chronological blocks; for one typical year, whose
-        months would otherwise be seen in one season only), with training
-        rows whose history or targets touch a hold-out block dropped.
+    min_days : float
+        Shortest span of data accepted: shorter data is refused with an
+        error naming this minimum (0 = no check). [days]
     """
 
     holdout_fraction: float = 0.25
     synthetic_days: int = 365
     synthetic_start: str = "2025-01-01"
-    holdout: typing.Literal["tail", "monthly"] = "tail"
+    min_days: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.05 <= self.holdout_fraction <= 0.8:
@@ -122,14 +126,21 @@ class ModelSection:
         the GHI mean squared error the gate scores, not the clear-sky
         index one (where dawn and dusk count as much as noon).
     early_stopping_patience : int
-        0: train exactly ``epochs`` epochs. >0: hold out the latest
-        ``validation_fraction`` of the training period (of every month's
-        training block with ``data.holdout = "monthly"``), stop when its
-        loss has not improved for this many epochs (``epochs`` is then the
-        maximum) and keep the best epoch's weights. The gate's hold-out is
-        never used for this.
+        0: train exactly ``epochs`` epochs. >0: stop when the loss on the
+        validation split has not improved for this many epochs (``epochs``
+        is then the maximum) and keep the best epoch's weights.
     validation_fraction : float
-        Share of the training period used for early stopping. [unitless]
+        Share of the training period (its latest part) held out of fitting
+        as the validation split: early stopping, the per-horizon choice
+        between network, linear model and smart persistence, and the
+        P10/P90 calibration. The gate's hold-out is never used for any of
+        these. [unitless]
+    blend_step : float
+        Grid step of the per-horizon blend weights (0.1: 66 candidate
+        blends of smart persistence, linear model and network).
+    calibrate_quantiles : bool
+        Scale the P10/P90 spreads on the validation split so 10 % of its
+        targets fall below P10 and 10 % above P90.
     """
 
     hidden: tuple[int, ...] = (32, 32)
@@ -141,8 +152,13 @@ class ModelSection:
     point_loss_weighting: typing.Literal["none", "clear_sky_squared"] = "none"
     early_stopping_patience: int = 0
     validation_fraction: float = 0.2
+    blend_step: float = 0.1
+    calibrate_quantiles: bool = True
 
     def __post_init__(self) -> None:
+        if not 0.01 <= self.blend_step <= 1.0 or abs(round(1 / self.blend_step)
+                                                    * self.blend_step - 1) > 1e-9:
+            raise ValueError("blend_step must divide 1 (e.g. 0.1, 0.25, 0.5, 1)")
         if self.point_weight < 0:
             raise ValueError("point_weight must not be negative")
         if self.early_stopping_patience < 0:
@@ -210,6 +226,10 @@ class GateSection:
         Fewest daytime hold-out samples per gated target and horizon (0 =
         no check): skill measured on a few days says little, so a model
         fitted and judged on too little data is not blessed.
+    max_linear_shortfall : float
+        The model's skill vs smart persistence may fall at most this far
+        below the regularised linear model's on the hold-out (per gated
+        target and horizon, overall). Negative: no check.
     skill_tolerance_se : float
         Per-season skill checks and CLIPER checks pass down to this many
         day-block bootstrap standard errors below their threshold (0 =
@@ -231,6 +251,7 @@ class GateSection:
     max_model_bytes: int = 65536
     min_season_samples: int = 200
     min_holdout_samples: int = 0
+    max_linear_shortfall: float = 0.01
     skill_tolerance_se: float = 0.0
 
     def __post_init__(self) -> None:

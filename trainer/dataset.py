@@ -50,7 +50,6 @@ __all__ = [
     "build_dataset",
     "fit_cliper",
     "holdout_split",
-    "monthly_split",
     "resample_to_step",
     "season_labels",
     "smart_persistence",
@@ -275,63 +274,26 @@ def build_dataset(
 # --------------------------------------------------------------------------
 
 
-def holdout_split(ds: Dataset, *, split_date: str | None, holdout: str, fraction: float
+def holdout_split(ds: Dataset, *, split_date: str | None, fraction: float
                   ) -> tuple[Dataset, Dataset]:
-    """The gate's hold-out: rows before/after ``split_date``, else by ``holdout``.
+    """The gate's chronological hold-out: from ``split_date`` on, else the latest ``fraction``.
 
-    ``holdout`` is ``"tail"`` (the latest ``fraction`` of the time span) or
-    ``"monthly"`` (the last ``fraction`` of every calendar month, see
-    :func:`monthly_split`).
+    Always the later part of the data: with a year or more, a season the
+    model never trained on is scored. Training rows whose targets reach
+    into the hold-out are dropped.
     """
     if split_date:
         return ds.split_at(split_date)
-    if holdout == "monthly":
-        return monthly_split(ds, fraction)
     return ds.split_fraction(1.0 - fraction)
 
 
-def monthly_split(ds: Dataset, fraction: float) -> tuple[Dataset, Dataset]:
-    """Hold out the last ``fraction`` of every calendar month (chronological blocks).
+def validation_split(train: Dataset, fraction: float) -> tuple[Dataset, Dataset]:
+    """Carve the validation split out of the TRAINING rows: their latest ``fraction`` of time.
 
-    Training rows whose feature history or targets reach into a hold-out
-    block are dropped, so nothing of a hold-out block is seen in training.
+    Used for early stopping, the per-horizon model choice and the quantile
+    calibration; never the hold-out. Fitting rows whose targets reach into
+    the validation split are dropped.
     """
-    return _block_split(ds, _month_position(ds) >= 1.0 - fraction)
-
-
-def _month_position(ds: Dataset) -> np.ndarray:
-    """Position of each issue time within its calendar month, in [0, 1)."""
-    t = ds.times
-    day_of_month = (t.day - 1) + (t.hour * 60 + t.minute) / 1440.0
-    return np.asarray(day_of_month / t.days_in_month, dtype=np.float64)
-
-
-def _block_split(ds: Dataset, in_block: np.ndarray) -> tuple[Dataset, Dataset]:
-    """Rows outside the blocks (minus those reaching into one) and rows inside."""
-    t = ds.times
-    step = ds.spec.step_minutes
-    reach = np.arange(-ds.spec.history_steps + 1, max(ds.spec.horizon_steps) + 1)
-    epoch = (t.as_unit("s").asi8 // 60 // step).astype(np.int64)
-    touches = np.isin(epoch[:, None] + reach[None, :], epoch[in_block]).any(axis=1)
-    train, test = ds.take(~in_block & ~touches), ds.take(in_block)
-    if len(train) == 0 or len(test) == 0:
-        raise ValueError("monthly hold-out leaves an empty training or hold-out set")
-    return train, test
-
-
-def validation_split(train: Dataset, fraction: float, *,
-                     monthly_holdout_fraction: float | None = None) -> tuple[Dataset, Dataset]:
-    """Carve a chronological validation split out of the TRAINING rows.
-
-    With ``monthly_holdout_fraction`` (the monthly hold-out was used), the
-    latest ``fraction`` of every month's training block; otherwise the
-    latest ``fraction`` of the training span. Rows reaching into the
-    validation blocks are dropped from the fitting rows, as for the
-    hold-out.
-    """
-    if monthly_holdout_fraction is not None:
-        start = (1.0 - monthly_holdout_fraction) * (1.0 - fraction)
-        return _block_split(train, _month_position(train) >= start)
     return train.split_fraction(1.0 - fraction)
 
 

@@ -20,15 +20,27 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from edge.bundle import Bundle, sha256_hex
 from edge.features import FeatureSpec
 from trainer import provenance
+from trainer.blend import (
+    Blend,
+    Ridge,
+    build_blended_model,
+    calibrate_spreads,
+    choose_blend,
+    fit_ridge,
+)
 from trainer.bundle import CardData, write_bundle
 from trainer.config import TrainConfig
+from trainer.data import DataError
 from trainer.dataset import Dataset, build_dataset, holdout_split, validation_split
 from trainer.loading import load_data
 from trainer.scoring import fan_days, int8_report, reliability, score_bundle
-from trainer.validate import GateResult, Int8Report, MetricRow, run_gate
+from trainer.validate import GateResult, Int8Report, MetricRow, feature_ranges, run_gate
 
 __all__ = [
     "FitResult",
@@ -51,6 +63,7 @@ class FitResult:
     manifest: dict[str, Any]
     keras_model: Any = dataclasses.field(default=None, repr=False)
     bundle: Bundle | None = dataclasses.field(default=None, repr=False)
+    feature_ranges: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 def _quiet(_: str) -> None:
@@ -61,20 +74,16 @@ def feature_spec(cfg: TrainConfig) -> FeatureSpec:
     """The :class:`edge.features.FeatureSpec` of a training config."""
     f = cfg.features
     return FeatureSpec(step_minutes=f.step_minutes, horizons_min=f.horizons_min,
-                       history_steps=f.history_steps, use_temperature=f.use_temperature)
+                       history_steps=f.history_steps, use_temperature=f.use_temperature,
+                       time_features=f.time_features)
 
 
 def _split(ds: Dataset, cfg: TrainConfig, split_date: str | None) -> tuple[Dataset, Dataset]:
-    return holdout_split(ds, split_date=split_date, holdout=cfg.data.holdout,
-                         fraction=cfg.data.holdout_fraction)
+    return holdout_split(ds, split_date=split_date, fraction=cfg.data.holdout_fraction)
 
 
-def _validation_split(train: Dataset, cfg: TrainConfig, split_date: str | None
-                      ) -> tuple[Dataset, Dataset]:
-    monthly = cfg.data.holdout == "monthly" and not split_date
-    return validation_split(train, cfg.model.validation_fraction,
-                            monthly_holdout_fraction=cfg.data.holdout_fraction if monthly
-                            else None)
+def _validation_split(train: Dataset, cfg: TrainConfig) -> tuple[Dataset, Dataset]:
+    return validation_split(train, cfg.model.validation_fraction)
 
 
 NOTES = (
@@ -137,31 +146,41 @@ def fit(
     loaded = load_data(cfg, site, data, fmt, progress)
     progress(f"building features ({spec.n_features} per row, step {spec.step_minutes} min)")
     ds = build_dataset(loaded.frame, spec, loaded.site)
+    _check_length(ds, cfg)
     train, test = _split(ds, cfg, split_date)
-    split = split_date or (f"last {cfg.data.holdout_fraction:.0%} of every month"
-                           if cfg.data.holdout == "monthly" else str(test.times[0]))
+    split = split_date or str(test.times[0])
     train_day = train.daytime()
     progress(f"{len(train_day)} daytime training rows, {len(test.daytime())} hold-out rows "
-             f"from {split}")
+             f"from {split} on (chronological)")
     scaling = FeatureScaling.fit(train_day.X)
     z = scaling.apply(train_day.X)
-    model = _train(cfg, train, train_day, scaling, split_date=split_date, progress=progress)
+    fit_rows, val_rows = (d.daytime() for d in _validation_split(train, cfg))
+    progress(f"validation split (early stopping, model choice, quantile calibration): "
+             f"{len(val_rows)} rows from {val_rows.times[0]} on, carved out of the training "
+             f"period; {len(fit_rows)} rows fitted")
+    network = _train(cfg, fit_rows, val_rows, scaling, progress=progress)
+    model, ridge, blend = _select(cfg, network, fit_rows, val_rows, scaling=scaling,
+                                  progress=progress)
     progress("converting to int8 TFLite")
     int8_bytes = to_int8_tflite(model, z, cfg.quantization)
     float_bytes = to_float_tflite(model)
     manifest = provenance.manifest(cfg, spec, loaded, train=train, test=test,
                                    scaling=scaling.to_dict(),
                                    created=created or dt.datetime.now(dt.UTC), split=split)
+    manifest["selection"] = _selection_record(spec, ridge, blend, val_rows)
     draft = Bundle("<memory>", manifest, b"", int8_bytes, sha256_hex(int8_bytes), float_bytes)
     progress("validating on the hold-out through the edge interpreter")
-    scored = score_bundle(draft, test, train=train_day, frame=loaded.frame, site=site,
-                          loc=loaded.site)
+    scored = score_bundle(
+        draft, test, train=train_day, frame=loaded.frame, site=site, loc=loaded.site,
+        linear=lambda d: ridge.predict(scaling.apply(d.X), d.persistence_kt))
     int8 = int8_report(draft, scored)
+    ranges = feature_ranges(spec.names, train_day.X, scored.test.X)
     gate = run_gate(scored.rows, int8, len(int8_bytes), cfg.gate)
     manifest["blessed"] = gate.passed
     manifest["int8"] = int8.to_dict()
+    manifest["holdout_outside_training_range"] = ranges
     result = FitResult(Path(out_dir), gate.passed, gate, scored.rows, int8, int8_bytes, manifest,
-                       keras_model=model, bundle=draft)
+                       keras_model=model, bundle=draft, feature_ranges=ranges)
     if not gate.passed and not force:
         return result
     j = _fan_horizon(spec)
@@ -169,7 +188,7 @@ def fit(
         fan_horizon_min=spec.horizons_min[j],
         fan_days=fan_days(scored.test, scored.forecast["ghi"], scored.observed["ghi"], j),
         reliability=reliability(scored.kt_int8, scored.test.Y, scored.test.mask,
-                                 spec.horizons_min),
+                                spec.horizons_min),
         notes=NOTES,
     )
     progress(f"writing bundle to {out_dir}")
@@ -178,26 +197,87 @@ def fit(
     return result
 
 
-def _train(cfg: TrainConfig, train: Dataset, train_day: Dataset, scaling: Any, *,
-           split_date: str | None, progress: Progress) -> Any:
-    """Fit the model: on all training rows, or with early stopping on a validation split."""
+def _check_length(ds: Dataset, cfg: TrainConfig) -> None:
+    """Refuse data too short to train, validate and hold out honestly."""
+    days = (ds.times[-1] - ds.times[0]) / pd.Timedelta(days=1)
+    if days < cfg.data.min_days:
+        raise DataError(
+            f"the data spans {days:.1f} days; training, a validation split and a "
+            f"chronological hold-out need at least {cfg.data.min_days} days")
+
+
+def _train(cfg: TrainConfig, fit_rows: Dataset, val_rows: Dataset, scaling: Any, *,
+           progress: Progress) -> Any:
+    """Fit the network on the fitting rows; early stopping on the validation split."""
     from trainer.model import fit_model  # noqa: PLC0415
 
     def report(e: int, loss: float) -> None:
         progress(f"epoch {e}/{cfg.model.epochs} loss {loss:.4f}")
 
-    if cfg.model.early_stopping_patience == 0:
-        return fit_model(scaling.apply(train_day.X), train_day.Y, train_day.mask, cfg.model,
-                         seed=cfg.seed, progress=report, ghi_clear=train_day.ghi_clear)
-    fit_rows, val_rows = (d.daytime() for d in _validation_split(train, cfg, split_date))
-    progress(f"early stopping on {len(val_rows)} validation rows carved out of the training "
-             f"period ({len(fit_rows)} rows fitted)")
+    stop = cfg.model.early_stopping_patience > 0
     model = fit_model(scaling.apply(fit_rows.X), fit_rows.Y, fit_rows.mask, cfg.model,
                       seed=cfg.seed, progress=report, ghi_clear=fit_rows.ghi_clear,
                       validation=(scaling.apply(val_rows.X), val_rows.Y, val_rows.mask,
-                                  val_rows.ghi_clear))
-    progress(f"kept the weights of epoch {model.best_epoch} (lowest validation loss)")
+                                  val_rows.ghi_clear) if stop else None)
+    if stop:
+        progress(f"early stopping: kept the weights of epoch {model.best_epoch} "
+                 "(lowest validation loss)")
     return model
+
+
+def _select(cfg: TrainConfig, network: Any, fit_rows: Dataset, val_rows: Dataset, *,
+            scaling: Any, progress: Progress) -> tuple[Any, Ridge, Blend]:
+    """Ridge model, per-horizon blend and spread calibration, all on the validation split."""
+    from trainer.model import predict_quantiles  # noqa: PLC0415
+
+    def arrays(d: Dataset) -> tuple[np.ndarray, ...]:
+        use = d.mask & np.isfinite(d.Y)
+        return (scaling.apply(d.X), np.nan_to_num(d.Y.astype(np.float64)), use,
+                d.ghi_clear.astype(np.float64), d.persistence_kt)
+
+    fz, fy, fuse, fclear, fkt = arrays(fit_rows)
+    vz, vy, vuse, vclear, vkt = arrays(val_rows)
+    ridge = fit_ridge(fz, fy, fuse, fclear, fkt, val=(vz, vy, vuse, vclear, vkt))
+    q = predict_quantiles(network, vz).astype(np.float64)
+    linear = ridge.predict(vz, vkt)
+    weights, report = choose_blend(vkt, linear, q[:, :, 1], vy, use=vuse, clear=vclear,
+                                   step=cfg.model.blend_step)
+    provisional = Blend(weights, np.ones(len(weights)), np.ones(len(weights)), report)
+    p50 = provisional.p50(vkt, linear, q[:, :, 1])
+    down, up = q[:, :, 1] - q[:, :, 0], q[:, :, 2] - q[:, :, 1]
+    if cfg.model.calibrate_quantiles:
+        a, b = calibrate_spreads(p50, down, up, vy, vuse)
+    else:
+        a, b = np.ones(len(weights)), np.ones(len(weights))
+    blend = Blend(weights, a, b, report)
+    for h, r in zip(fit_rows.spec.horizons_min, report, strict=True):
+        w = r["weights"]
+        progress(f"{h} min: persistence {w['smart_persistence']:.1f} / linear {w['linear']:.1f}"
+                 f" / network {w['network']:.1f}; validation GHI RMSE {r['rmse_ghi']['chosen']:.1f}"
+                 f" (persistence {r['rmse_ghi']['smart_persistence']:.1f}, linear "
+                 f"{r['rmse_ghi']['linear']:.1f}, network {r['rmse_ghi']['network']:.1f}) W/m2")
+    k = fit_rows.spec.names.index("kt_lag0")
+    model = build_blended_model(network, n_hidden=len(cfg.model.hidden), kt_index=k,
+                                kt_scale=float(scaling.scale[k]),
+                                kt_offset=float(scaling.offset[k]), ridge=ridge, blend=blend)
+    return model, ridge, blend
+
+
+def _selection_record(spec: FeatureSpec, ridge: Ridge, blend: Blend, val_rows: Dataset
+                      ) -> dict[str, Any]:
+    """What was chosen per horizon and why (validation scores), for the manifest."""
+    per = {}
+    for j, h in enumerate(spec.horizons_min):
+        per[str(h)] = {**blend.validation[j], "ridge_alpha": float(ridge.alpha[j]),
+                       "spread_scale": {"down": float(blend.spread_down[j]),
+                                        "up": float(blend.spread_up[j])}}
+    return {
+        "criterion": "lowest daytime GHI RMSE on the validation split",
+        "validation": {"start": str(val_rows.times[0]), "end": str(val_rows.times[-1]),
+                       "rows": len(val_rows)},
+        "quantiles": "P10/P90 spreads scaled so 10 % of validation targets fall outside each",
+        "horizons": per,
+    }
 
 
 def _fan_horizon(spec: FeatureSpec) -> int:

@@ -16,6 +16,7 @@ or write bundles.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -118,11 +119,14 @@ class Scored:
 
 
 def score_bundle(bundle: Bundle, test: Dataset, *, train: Dataset | None, frame: pd.DataFrame,
-                 site: Site, loc: SiteConfig) -> Scored:
+                 site: Site, loc: SiteConfig,
+                 linear: Callable[[Dataset], np.ndarray] | None = None) -> Scored:
     """Score ``bundle``'s int8 model on ``test`` rows through the edge interpreter.
 
     CLIPER is fitted on ``train`` (on ``test`` itself when no training rows
     are given, as ``helio-train evaluate`` does: an optimistic reference).
+    ``linear`` maps rows to the linear baseline's clear-sky index
+    ``(n, n_h)``; its skill is then reported beside the model's.
     """
     test = test.daytime()
     kt_int8 = Predictor(bundle).predict_batch(test.X)
@@ -133,8 +137,9 @@ def score_bundle(bundle: Bundle, test: Dataset, *, train: Dataset | None, frame:
     cl = _reference(phys, fit_cliper(train if train is not None else test).predict(test), issue_k)
     seasons = season_labels(test.times, loc.latitude)
     days = np.asarray(test.times.normalize().asi8)
+    lin = None if linear is None else _reference(phys, linear(test), issue_k)
     rows = score(forecast=fc, observed=obs, smart_persistence=sp, cliper=cl, mask=test.mask,
-                 horizons_min=test.spec.horizons_min, seasons=seasons, groups=days)
+                 horizons_min=test.spec.horizons_min, seasons=seasons, groups=days, linear=lin)
     return Scored(rows, kt_int8, fc, obs, test)
 
 

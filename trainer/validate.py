@@ -42,6 +42,7 @@ __all__ = [
     "Int8Report",
     "MetricRow",
     "compare_int8",
+    "feature_ranges",
     "run_gate",
     "score",
 ]
@@ -70,6 +71,7 @@ class MetricRow:
     coverage_p10_p90: float
     skill_se_vs_smart_persistence: float = float("nan")
     skill_se_vs_cliper: float = float("nan")
+    linear_skill_vs_smart_persistence: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN becomes None)."""
@@ -188,11 +190,14 @@ def _row(
     sp: np.ndarray,
     cliper: np.ndarray,
     groups: np.ndarray | None = None,
+    linear: np.ndarray | None = None,
 ) -> MetricRow:
     err = q[:, 1] - obs
     rmse = _rmse(err)
     n = int(obs.size)
     se_sp, se_cl = _skill_se(err, [sp - obs, cliper - obs], groups)
+    lin_skill = (float("nan") if linear is None
+                 else _skill(_rmse(linear - obs), _rmse(sp - obs)))
     return MetricRow(
         target=target,
         horizon_min=int(horizon),
@@ -208,6 +213,7 @@ def _row(
         else float("nan"),
         skill_se_vs_smart_persistence=se_sp,
         skill_se_vs_cliper=se_cl,
+        linear_skill_vs_smart_persistence=lin_skill,
     )
 
 
@@ -221,6 +227,7 @@ def score(
     horizons_min: Sequence[int],
     seasons: np.ndarray,
     groups: np.ndarray | None = None,
+    linear: Mapping[str, np.ndarray] | None = None,
 ) -> list[MetricRow]:
     """Metric rows per target, horizon and season, daytime rows only.
 
@@ -239,6 +246,9 @@ def score(
     groups : numpy.ndarray, (n,), optional
         Block label of each row (its day) for the bootstrap standard errors
         of the skills; without it they are NaN.
+    linear : mapping of target -> (n, n_h) array, optional
+        The regularised linear baseline's forecast; its skill vs smart
+        persistence is reported beside the model's.
 
     Returns
     -------
@@ -269,6 +279,8 @@ def score(
                         sp=smart_persistence[target][m, j],
                         cliper=cliper[target][m, j],
                         groups=None if groups is None else np.asarray(groups)[m],
+                        linear=None if linear is None or target not in linear
+                        else linear[target][m, j],
                     )
                 )
     return rows
@@ -321,6 +333,15 @@ def _skill_checks(rows: Sequence[MetricRow], cfg: GateSection) -> list[Check]:
         if r.season == ALL_SEASONS:
             checks.append(_at_least(f"skill vs smart persistence, {label}",
                                     r.skill_vs_smart_persistence, cfg.min_skill, r.n))
+            if cfg.max_linear_shortfall >= 0 and np.isfinite(r.linear_skill_vs_smart_persistence):
+                gap = r.skill_vs_smart_persistence - r.linear_skill_vs_smart_persistence
+                checks.append(Check(
+                    f"skill vs the linear model, {label}",
+                    bool(np.isfinite(gap) and gap >= -cfg.max_linear_shortfall), float(gap),
+                    -cfg.max_linear_shortfall,
+                    f"model {r.skill_vs_smart_persistence:.3f} vs linear "
+                    f"{r.linear_skill_vs_smart_persistence:.3f} (n={r.n}), need model >= "
+                    f"linear - {cfg.max_linear_shortfall:g}"))
             if r.horizon_min >= cfg.cliper_from_min:
                 checks.append(_at_least(f"skill vs CLIPER, {label}", r.skill_vs_cliper,
                                         cfg.min_cliper_skill, r.n,
@@ -356,6 +377,21 @@ def _coverage_checks(rows: Sequence[MetricRow], cfg: GateSection) -> list[Check]
         out.append(Check(f"P10-P90 coverage, ghi {r.horizon_min} min", ok, c, cfg.coverage_min,
                          f"{c:.3f}, need within [{cfg.coverage_min:g}, {cfg.coverage_max:g}]"))
     return out
+
+
+def feature_ranges(names: Sequence[str], x_train: np.ndarray, x_test: np.ndarray
+                   ) -> dict[str, float]:
+    """Per feature, the share of hold-out rows outside the training rows' [min, max].
+
+    Features outside the range training saw are where a model extrapolates
+    (a day-of-year angle in a season absent from training is the classic
+    case); the gate reports these shares.
+    """
+    if len(x_test) == 0:
+        return {n: 0.0 for n in names}
+    lo, hi = np.nanmin(x_train, axis=0), np.nanmax(x_train, axis=0)
+    out = (x_test < lo[None, :]) | (x_test > hi[None, :])
+    return {n: float(out[:, i].mean()) for i, n in enumerate(names)}
 
 
 def run_gate(

@@ -40,10 +40,16 @@ Feature vector (in :attr:`FeatureSpec.names` order)
     divided by :data:`GHI_SCALE`, for the issue period.
 ``cosz_h{h}``, ``ghics_h{h}``
     The same for each target period, horizons in spec order. [minutes]
-``tod_sin``, ``tod_cos``
-    Mean solar time of day at the issue time, as an angle.
-``doy_sin``, ``doy_cos``
-    Season: fraction of the (365.25-day) year at the issue time, as an angle.
+``tod_sin``, ``tod_cos``, ``doy_sin``, ``doy_cos`` (only ``time_features = "calendar"``)
+    Mean solar time of day and fraction of the (365.25-day) year at the
+    issue time, as angles. Bundles made before the physical feature set
+    carry them (a manifest without ``time_features`` means ``"calendar"``,
+    so those bundles still load); new models do not: a day-of-year angle
+    takes values in a season the model never trained on (data from March
+    to September, forecasting October) and the network extrapolates. Every
+    remaining time-dependent feature is physical (sun position and
+    clear-sky irradiance) and stays in the range any few months of
+    training data cover.
 ``temp_air`` (only when ``FeatureSpec.use_temperature``)
     ``(temp_air - 25) / 20``; 0 when missing. [unitless]
 """
@@ -116,12 +122,17 @@ class FeatureSpec:
         Number of past periods of clear-sky index in the features.
     use_temperature : bool
         Add the ``temp_air`` feature.
+    time_features : {"physical", "calendar"}
+        ``"physical"``: only sun position and clear-sky irradiance.
+        ``"calendar"``: also time-of-day and day-of-year angles (bundles
+        made before the physical set; kept so they still load and run).
     """
 
     step_minutes: int = 15
     horizons_min: tuple[int, ...] = (15, 30, 60, 120, 180)
     history_steps: int = 4
     use_temperature: bool = False
+    time_features: str = "physical"
 
     def __post_init__(self) -> None:
         if self.step_minutes <= 0 or (24 * 60) % self.step_minutes:
@@ -135,6 +146,13 @@ class FeatureSpec:
                 raise ValueError(f"horizon {h} min is not a positive multiple of the step")
         if self.history_steps < 1:
             raise ValueError("history_steps must be at least 1")
+        if self.time_features not in ("physical", "calendar"):
+            raise ValueError(f"time_features {self.time_features!r} is not physical/calendar")
+
+    @property
+    def calendar(self) -> bool:
+        """Whether the time-of-day and day-of-year angles are features."""
+        return self.time_features == "calendar"
 
     @property
     def step_seconds(self) -> int:
@@ -153,7 +171,8 @@ class FeatureSpec:
         out += ["kt_valid_frac", "cosz_0", "ghics_0"]
         for h in self.horizons_min:
             out += [f"cosz_h{h}", f"ghics_h{h}"]
-        out += ["tod_sin", "tod_cos", "doy_sin", "doy_cos"]
+        if self.calendar:
+            out += ["tod_sin", "tod_cos", "doy_sin", "doy_cos"]
         if self.use_temperature:
             out.append("temp_air")
         return tuple(out)
@@ -170,12 +189,16 @@ class FeatureSpec:
             "horizons_min": list(self.horizons_min),
             "history_steps": self.history_steps,
             "use_temperature": self.use_temperature,
+            "time_features": self.time_features,
             "names": list(self.names),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureSpec:
         """Inverse of :meth:`to_dict`; a ``names`` entry must match the code.
+
+        A mapping without ``time_features`` is a bundle made before the
+        physical feature set: ``"calendar"``.
 
         Raises
         ------
@@ -188,6 +211,7 @@ class FeatureSpec:
             horizons_min=tuple(int(h) for h in data["horizons_min"]),
             history_steps=int(data["history_steps"]),
             use_temperature=bool(data.get("use_temperature", False)),
+            time_features=str(data.get("time_features", "calendar")),
         )
         names = data.get("names")
         if names is not None and tuple(names) != spec.names:
@@ -250,7 +274,8 @@ class DailyGeometry:
     kt_ok : numpy.ndarray of bool
         Whether a measurement in that period gives a valid clear-sky index.
     static : numpy.ndarray, float32, (n, n_static)
-        Time-only features (``cosz_0`` .. ``doy_cos``) per issue index.
+        Time-only features (``cosz_0`` up to the last ``ghics_h*``, or
+        ``doy_cos`` with calendar features) per issue index.
     """
 
     spec: FeatureSpec
@@ -374,12 +399,14 @@ def _static_table(
     """Time-only features for every grid index (rows past the end are NaN)."""
     n = ends.shape[0]
     hs = spec.horizon_steps
-    cols = 2 + 2 * len(hs) + 4
+    cols = 2 + 2 * len(hs) + (4 if spec.calendar else 0)
     out = np.full((n, cols), np.nan, dtype=np.float64)
     out[:, 0], out[:, 1] = cosz, ghi_clear / GHI_SCALE
     for i, s in enumerate(hs):
         out[: n - s, 2 + 2 * i] = cosz[s:]
         out[: n - s, 3 + 2 * i] = ghi_clear[s:] / GHI_SCALE
+    if not spec.calendar:
+        return out.astype(np.float32)
     tod = 2.0 * np.pi * (((ends % _DAY_S) / 3600.0 + longitude / 15.0) % 24.0) / 24.0
     doy = 2.0 * np.pi * ((ends - 946728000) % _YEAR_S) / _YEAR_S  # from 2000-01-01 12:00
     out[:, -4], out[:, -3] = np.sin(tod), np.cos(tod)

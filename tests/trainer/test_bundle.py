@@ -22,7 +22,7 @@ SHIPPED = REPO / "edge" / "data" / "bundles" / "abuja"
 def _write(out: Path, key: Path | None, *, blessed: bool = True) -> Path:
     """A bundle from the shipped model bytes and a synthetic manifest/card."""
     shipped = json.loads((SHIPPED / MANIFEST_FILE).read_text())
-    spec = FeatureSpec()
+    spec = FeatureSpec.from_dict(shipped["features"])
     manifest = {k: shipped[k] for k in ("model_version", "created", "site", "step_minutes",
                                          "horizons_min", "features", "training_data",
                                          "code_version", "seed", "int8", "model")}

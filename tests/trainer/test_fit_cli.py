@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.forecasting.bundle import MODEL_FILE, BundleError, load_bundle
+from edge.bundle import MODEL_FILE, BundleError, load_bundle
 from firmware_bridge.clitools import dispatch
 from trainer.cli import COMMANDS
 
@@ -33,6 +33,7 @@ coverage_min = 0.0
 coverage_max = 1.0
 max_int8_rmse_increase = 0.5
 max_rail_share = 0.5
+max_linear_shortfall = -1.0
 """
 
 STRICT_GATE = """
@@ -135,7 +136,7 @@ def test_same_data_config_and_seed_give_identical_model(tmp_path: Path, lax_conf
 @pytest.mark.slow
 def test_gate_rejects_a_deliberately_broken_model(tmp_path: Path, lax_config: Path) -> None:
     """Random (untrained) weights through the real scoring path fail the default gate."""
-    from edge.forecasting.bundle import Bundle, sha256_hex
+    from edge.bundle import Bundle, sha256_hex
     from trainer.config import GateSection, ModelSection, QuantizationSection, load_train_config
     from trainer.dataset import build_dataset
     from trainer.fit import _split, feature_spec
@@ -172,8 +173,8 @@ def test_evaluate_json_on_csv_data(
 ) -> None:
     import pandas as pd
 
-    from edge.forecasting.site import load_site
-    from edge.simulation.sky import synthetic_weather
+    from edge.config import load_site
+    from firmware_bridge.simulators.sky import synthetic_weather
 
     out = tmp_path / "bundle"
     assert cli("fit", "--config", str(lax_config), "--out", str(out), "--key", str(keys[0])) == 0
@@ -226,59 +227,31 @@ def test_keygen_and_sign_commands(tmp_path: Path, keys: tuple[Path, Path], lax_c
     assert load_bundle(out, other / "signing.pub").blessed
 
 
-def test_monthly_holdout_blocks_do_not_leak(tmp_path: Path) -> None:
-    """Every month is in both sets; no training row's history or targets touch a hold-out block."""
+def test_holdout_and_validation_split_are_chronological(tmp_path: Path) -> None:
+    """Hold-out = the later part; validation = the latest part of training; nothing reaches over."""
     import pandas as pd
 
-    from edge.forecasting.features import FeatureSpec
+    from edge.features import FeatureSpec
     from trainer.config import load_train_config
-    from trainer.dataset import build_dataset, monthly_split
+    from trainer.dataset import build_dataset, holdout_split, validation_split
     from trainer.loading import synthetic_frame
 
     cfg = load_train_config(write_config(tmp_path / "c.toml"))
-    site = cfg.load_site().site
-    frame = synthetic_frame(site, "2025-01-01", 365, seed=1, sample_minutes=60)
-    spec = FeatureSpec(step_minutes=60, horizons_min=(60, 180), history_steps=3)
-    ds = build_dataset(frame, spec, site)
-    train, test = monthly_split(ds, 0.25)
-    assert set(train.times.month) == set(test.times.month) == set(range(1, 13))
-    held = set(test.times)
-    hour = pd.Timedelta(hours=1)
-    for t in train.times[::7]:
-        assert all(t + k * hour not in held for k in range(-2, 4))
-    assert len(test) / len(ds) == pytest.approx(0.25, abs=0.03)
-
-
-def test_validation_split_lies_inside_the_training_blocks(tmp_path: Path) -> None:
-    """Early stopping never sees the gate's hold-out, and fitting rows never touch it."""
-    import dataclasses
-
-    import pandas as pd
-
-    from edge.forecasting.features import FeatureSpec
-    from trainer.config import load_train_config
-    from trainer.dataset import build_dataset, monthly_split, validation_split
-    from trainer.loading import synthetic_frame
-
-    cfg = load_train_config(write_config(tmp_path / "c.toml"))
-    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, holdout="monthly"))
     site = cfg.load_site().site
     frame = synthetic_frame(site, "2025-01-01", 120, seed=1, sample_minutes=60)
     spec = FeatureSpec(step_minutes=60, horizons_min=(60, 180), history_steps=3)
-    train, test = monthly_split(build_dataset(frame, spec, site), 0.25)
-    fit_rows, val = validation_split(train, cfg.model.validation_fraction,
-                                     monthly_holdout_fraction=0.25)
-    assert not set(val.times) & set(test.times)
-    assert set(val.times) <= set(train.times)
-    assert set(val.times.month) == set(range(1, 5))
-    held = set(val.times)
-    hour = pd.Timedelta(hours=1)
-    for t in fit_rows.times[::5]:
-        assert all(t + k * hour not in held for k in range(-2, 4))
-    share = len(val) / len(train)
-    assert share == pytest.approx(cfg.model.validation_fraction, abs=0.06)
-    tail_fit, tail_val = validation_split(train, cfg.model.validation_fraction)
-    assert tail_fit.times[-1] < tail_val.times[0]
+    ds = build_dataset(frame, spec, site)
+    train, test = holdout_split(ds, split_date=None, fraction=0.25)
+    fit_rows, val = validation_split(train, 0.2)
+    reach = pd.Timedelta(minutes=180)
+    assert train.times[-1] + reach <= test.times[0]
+    assert fit_rows.times[-1] + reach <= val.times[0]
+    assert val.times[-1] < test.times[0]
+    assert len(test) / len(ds) == pytest.approx(0.25, abs=0.02)
+    assert len(val) / len(train) == pytest.approx(0.2, abs=0.02)
+    dated, held = holdout_split(ds, split_date="2025-03-01", fraction=0.25)
+    assert held.times[0] == pd.Timestamp("2025-03-01", tz="UTC")
+    assert dated.times[-1] + reach <= held.times[0]
 
 
 @pytest.mark.slow
@@ -296,5 +269,14 @@ def test_fit_with_weighted_loss_and_early_stopping(tmp_path: Path) -> None:
     messages: list[str] = []
     result = fit(load_train_config(config), out_dir=tmp_path / "b", progress=messages.append)
     assert result.blessed
-    assert any("early stopping on" in m for m in messages)
+    assert any("early stopping: kept" in m for m in messages)
+    assert any("validation split" in m and "carved out of the training" in m for m in messages)
+    selection = result.manifest["selection"]
+    assert set(selection["horizons"]) == {"15", "30", "60"}
+    for h in selection["horizons"].values():
+        assert sum(h["weights"].values()) == pytest.approx(1.0)
+        assert h["rmse_ghi"]["chosen"] <= h["rmse_ghi"]["smart_persistence"] + 1e-9
+    assert selection["validation"]["end"] < result.manifest["training_data"]["split"]
+    assert set(result.manifest["holdout_outside_training_range"]) == set(
+        result.manifest["features"]["names"])
     assert result.manifest["config"]["model"]["point_loss_weighting"] == "clear_sky_squared"

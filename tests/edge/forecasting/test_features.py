@@ -165,7 +165,36 @@ def test_feature_matrix_needs_a_regular_grid(site, spec):
         compute_feature_matrix(spec, frame.rename(columns={"ghi": "GHI"}), geo)
 
 
-def test_time_features_follow_solar_time(site, spec):
+def test_new_specs_have_no_calendar_features_and_old_manifests_still_load(spec):
+    """Physical features only by default; a manifest without time_features is a calendar one."""
+    assert not {"tod_sin", "tod_cos", "doy_sin", "doy_cos"} & set(spec.names)
+    assert spec.to_dict()["time_features"] == "physical"
+    old = FeatureSpec(use_temperature=True, time_features="calendar").to_dict()
+    del old["time_features"]  # what bundles made before the physical set carry
+    restored = FeatureSpec.from_dict(old)
+    assert restored.calendar and restored.names[-5:-1] == ("tod_sin", "tod_cos", "doy_sin",
+                                                          "doy_cos")
+    with pytest.raises(ValueError, match="physical/calendar"):
+        FeatureSpec(time_features="lunar")
+
+
+@pytest.mark.parametrize("time_features", ["physical", "calendar"])
+def test_matrix_equals_single_rows_for_both_feature_sets(site, time_features):
+    spec = FeatureSpec(time_features=time_features)
+    times = pd.date_range("2026-01-05 06:00", periods=40, freq="15min", tz="UTC")
+    w = synthetic_weather(site, times, seed=5)
+    frame = pd.DataFrame({"ghi": w["ghi"].to_numpy()}, index=times)
+    geo = DailyGeometry.for_range(site, times[0], times[-1], spec)
+    batch = compute_feature_matrix(spec, frame, geo)
+    assert batch.shape == (40, spec.n_features)
+    ghi = np.concatenate([[np.nan] * 3, frame["ghi"].to_numpy()])
+    for i in range(0, 40, 7):
+        row = compute_features(spec, geo, ghi[i: i + 4], times[i].to_pydatetime())
+        np.testing.assert_array_equal(row, batch[i])
+
+
+def test_time_features_follow_solar_time(site):
+    spec = FeatureSpec(use_temperature=True, time_features="calendar")
     geo = DailyGeometry.for_day(site, dt.date(2026, 6, 21), spec)
     names = spec.names
     # solar noon in Abuja: about 12:00 - 7.4/15 h = 11:30 UTC, tod angle ~ pi
