@@ -53,7 +53,7 @@ def test_ridge_learns_a_linear_correction_and_choice_follows_validation():
 
 def test_pure_persistence_wins_when_nothing_beats_it():
     rng = np.random.default_rng(1)
-    vz, vkt, vy, vuse, vclear = _rows(2000, rng, 0.0)
+    _, vkt, vy, vuse, vclear = _rows(2000, rng, 0.0)
     noisy = vkt[:, None] + rng.normal(scale=0.2, size=vy.shape)
     weights, _ = choose_blend(vkt, noisy, noisy + 0.1, vy, use=vuse, clear=vclear)
     assert weights[:, 0] == pytest.approx([1.0, 1.0], abs=0.11)
