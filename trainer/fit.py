@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from edge.bundle import Bundle, sha256_hex
-from edge.features import FeatureSpec
+from edge.forecasting.bundle import Bundle, sha256_hex
+from edge.forecasting.features import FeatureSpec
 from trainer import provenance
 from trainer.blend import (
     Blend,
@@ -71,7 +71,7 @@ def _quiet(_: str) -> None:
 
 
 def feature_spec(cfg: TrainConfig) -> FeatureSpec:
-    """The :class:`edge.features.FeatureSpec` of a training config."""
+    """The :class:`edge.forecasting.features.FeatureSpec` of a training config."""
     f = cfg.features
     return FeatureSpec(step_minutes=f.step_minutes, horizons_min=f.horizons_min,
                        history_steps=f.history_steps, use_temperature=f.use_temperature,

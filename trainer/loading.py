@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from edge.config import Site, SiteConfig
+from edge.forecasting.site import Site, SiteConfig
 from trainer.provenance import data_digest
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class Loaded:
 def synthetic_frame(site: SiteConfig, start: str, days: int, seed: int,
                     sample_minutes: int = 5) -> pd.DataFrame:
     """Synthetic weather (instantaneous samples) from the shared sky model."""
-    from firmware_bridge.simulators.sky import synthetic_weather  # noqa: PLC0415
+    from edge.simulation.sky import synthetic_weather  # noqa: PLC0415
 
     times = pd.date_range(pd.Timestamp(start, tz="UTC"), periods=days * 1440 // sample_minutes,
                           freq=f"{sample_minutes}min")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from edge.features import FeatureSpec
+from edge.forecasting.features import FeatureSpec
 
 if TYPE_CHECKING:
     from trainer.config import TrainConfig
@@ -83,7 +83,8 @@ def manifest(cfg: TrainConfig, spec: FeatureSpec, loaded: Loaded, *, train: Data
         "horizons_min": list(spec.horizons_min),
         "quantiles": [0.1, 0.5, 0.9],
         "output": {"quantity": "clear_sky_index", "layout": "quantile_major",
-                   "note": "edge.predictor returns horizon-major [h][P10,P50,P90], sorted"},
+                   "note": ("edge.forecasting.predictor returns horizon-major"
+                            " [h][P10,P50,P90], sorted")},
         "features": {**spec.to_dict(), "scaling": scaling},
         "model": {"hidden": list(cfg.model.hidden), "epochs": cfg.model.epochs},
         "training_data": {

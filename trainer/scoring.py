@@ -1,8 +1,8 @@
 """Scoring a bundle on data rows, through the edge's own interpreter and physics.
 
 Responsible for: running a bundle's int8 (and float32) model on a
-:class:`trainer.dataset.Dataset` with :class:`edge.predictor.Predictor`,
-turning clear-sky index into GHI/DNI/DHI/PV with :mod:`edge.forecast`
+:class:`trainer.dataset.Dataset` with :class:`edge.forecasting.predictor.Predictor`,
+turning clear-sky index into GHI/DNI/DHI/PV with :mod:`edge.forecasting.forecast`
 (forecast, observations and the two references, smart persistence and
 CLIPER, on the same geometry), the metric rows of :func:`trainer.validate.score`,
 the int8-vs-float32 report, the quantile reliability and fan-chart days
@@ -21,11 +21,11 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from edge.bundle import Bundle
-from edge.config import Site, SiteConfig
-from edge.features import DailyGeometry, FeatureSpec
-from edge.forecast import ForecastPhysics
-from edge.predictor import Predictor
+from edge.forecasting.bundle import Bundle
+from edge.forecasting.features import DailyGeometry, FeatureSpec
+from edge.forecasting.forecast import ForecastPhysics
+from edge.forecasting.predictor import Predictor
+from edge.forecasting.site import Site, SiteConfig
 from trainer.bundle import FanDay
 from trainer.dataset import (
     Dataset,

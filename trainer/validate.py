@@ -3,13 +3,13 @@
 Responsible for: error metrics (RMSE, MAE, MBE), skill against smart
 persistence and CLIPER, and P10..P90 coverage per target, horizon and
 season on daytime hold-out rows; the int8-vs-float32 comparison (both run
-through the real edge interpreter, :class:`edge.predictor.Predictor`); and
+through the real edge interpreter, :class:`edge.forecasting.predictor.Predictor`); and
 the gate that turns those numbers and the thresholds of
 :class:`trainer.config.GateSection` into named pass/fail checks.
 
 Does NOT: train, convert, or write bundles; decide the hold-out split
 (:mod:`trainer.dataset`); turn clear-sky index into irradiance or PV
-(:mod:`trainer.scoring` does that with :mod:`edge.forecast`).
+(:mod:`trainer.scoring` does that with :mod:`edge.forecasting.forecast`).
 
 Skill is ``1 - RMSE_model / RMSE_reference`` (Solar Forecast Arbiter);
 everything is computed on the P50 forecast, coverage on P10/P90.

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.bundle import MODEL_FILE, BundleError, load_bundle
+from edge.forecasting.bundle import MODEL_FILE, BundleError, load_bundle
 from firmware_bridge.clitools import dispatch
 from trainer.cli import COMMANDS
 
@@ -136,7 +136,7 @@ def test_same_data_config_and_seed_give_identical_model(tmp_path: Path, lax_conf
 @pytest.mark.slow
 def test_gate_rejects_a_deliberately_broken_model(tmp_path: Path, lax_config: Path) -> None:
     """Random (untrained) weights through the real scoring path fail the default gate."""
-    from edge.bundle import Bundle, sha256_hex
+    from edge.forecasting.bundle import Bundle, sha256_hex
     from trainer.config import GateSection, ModelSection, QuantizationSection, load_train_config
     from trainer.dataset import build_dataset
     from trainer.fit import _split, feature_spec
@@ -173,8 +173,8 @@ def test_evaluate_json_on_csv_data(
 ) -> None:
     import pandas as pd
 
-    from edge.config import load_site
-    from firmware_bridge.simulators.sky import synthetic_weather
+    from edge.forecasting.site import load_site
+    from edge.simulation.sky import synthetic_weather
 
     out = tmp_path / "bundle"
     assert cli("fit", "--config", str(lax_config), "--out", str(out), "--key", str(keys[0])) == 0
@@ -231,7 +231,7 @@ def test_holdout_and_validation_split_are_chronological(tmp_path: Path) -> None:
     """Hold-out = the later part; validation = the latest part of training; nothing reaches over."""
     import pandas as pd
 
-    from edge.features import FeatureSpec
+    from edge.forecasting.features import FeatureSpec
     from trainer.config import load_train_config
     from trainer.dataset import build_dataset, holdout_split, validation_split
     from trainer.loading import synthetic_frame
