@@ -28,12 +28,18 @@ from edge.forecasting.bundle import (
     MODEL_FILE,
     SCHEMA_VERSION,
     SIGNATURE_FILE,
+    Bundle,
+    BundleError,
+    check_feature_spec,
+    load_public_key,
+    read_bundle_files,
     sha256_hex,
+    verify_manifest,
 )
 from trainer.signing import sign_bundle_dir
 from trainer.validate import ALL_SEASONS, GateResult, MetricRow
 
-__all__ = ["CardData", "FanDay", "manifest_bytes", "write_bundle"]
+__all__ = ["CardData", "FanDay", "manifest_bytes", "open_for_scoring", "write_bundle"]
 
 SKILL_PNG = "skill_by_horizon.png"
 FAN_PNG = "fan_chart.png"
@@ -155,13 +161,58 @@ def _fmt(v: Any) -> str:
 
 def _metrics_table(rows: Sequence[MetricRow]) -> list[str]:
     lines = ["| target | horizon [min] | season | n | RMSE | MAE | MBE | skill vs SP |"
-             " skill vs CLIPER | P10-P90 coverage |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             " skill vs CLIPER | linear model's skill vs SP | P10-P90 coverage |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r.target} | {r.horizon_min} | {r.season} | {r.n} | {r.rmse:.1f} | "
                      f"{r.mae:.1f} | {r.mbe:+.1f} | {_fmt(r.skill_vs_smart_persistence)} | "
-                     f"{_fmt(r.skill_vs_cliper)} | {_fmt(r.coverage_p10_p90)} |")
+                     f"{_fmt(r.skill_vs_cliper)} | "
+                     f"{_fmt(r.linear_skill_vs_smart_persistence)} | "
+                     f"{_fmt(r.coverage_p10_p90)} |")
     return lines
+
+
+def _reliability_table(card: CardData) -> list[str]:
+    lines = ["| horizon [min] | share below P10 | below P50 | below P90 | inside P10-P90 |",
+             "|---|---|---|---|---|"]
+    for h, (a, b, c) in sorted(card.reliability.items()):
+        lines.append(f"| {h} | {_fmt(a)} | {_fmt(b)} | {_fmt(c)} | {_fmt(c - a)} |")
+    return lines
+
+
+def _selection_lines(manifest: Mapping[str, Any]) -> list[str]:
+    sel = manifest.get("selection")
+    if not sel:
+        return []
+    val = sel["validation"]
+    lines = [
+        "## Model choice per horizon (validation split)",
+        "",
+        f"Chosen by {sel['criterion']} ({val['rows']} rows, {val['start']} .. {val['end']}, "
+        "the latest part of the training period; the hold-out played no part). "
+        f"Quantiles: {sel['quantiles']}.",
+        "",
+        "| horizon [min] | weight SP | weight linear | weight network | validation GHI RMSE:"
+        " SP | linear | network | chosen | spread scale down / up |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for h, r in sel["horizons"].items():
+        w, e, sc = r["weights"], r["rmse_ghi"], r["spread_scale"]
+        lines.append(f"| {h} | {w['smart_persistence']:.1f} | {w['linear']:.1f} | "
+                     f"{w['network']:.1f} | {e['smart_persistence']:.1f} | {e['linear']:.1f} | "
+                     f"{e['network']:.1f} | {e['chosen']:.1f} | {sc['down']:.2f} / "
+                     f"{sc['up']:.2f} |")
+    return [*lines, ""]
+
+
+def _range_lines(manifest: Mapping[str, Any]) -> list[str]:
+    ranges = manifest.get("holdout_outside_training_range")
+    if ranges is None:
+        return []
+    lines = ["## Hold-out rows outside the training range, per feature", "",
+             "| feature | share |", "|---|---|"]
+    lines += [f"| {k} | {v:.3f} |" for k, v in ranges.items()]
+    return [*lines, ""]
 
 
 def _card_text(manifest: Mapping[str, Any], rows: Sequence[MetricRow], gate: GateResult,
@@ -192,9 +243,12 @@ def _card_text(manifest: Mapping[str, Any], rows: Sequence[MetricRow], gate: Gat
         f"SHA-256 `{manifest['model']['sha256'][:16]}...`",
         f"- int8 vs float32 (edge interpreter): {manifest['int8']['rmse_increase'] * 100:+.2f} % "
         f"RMSE, {manifest['int8']['rail_share'] * 100:.3f} % of outputs at the rails",
-        "- P10 = P50 - |a|, P90 = P50 + |b|: the float model cannot cross; the edge "
+        "- P50 = a fixed per-horizon blend of smart persistence, a ridge model and the "
+        "network, in the same int8 graph; P10 = P50 - s_d |a|, P90 = P50 + s_u |b| with "
+        "spread scales s_d, s_u >= 0: the float model cannot cross; the edge "
         "sorts each horizon's int8 triple (one-quantum swaps).",
         "",
+        *_selection_lines(manifest),
         "## Gate",
         "",
         *[f"- {'PASS' if c.passed else 'FAIL'}: {c.name}: {c.detail}" for c in gate.checks],
@@ -211,6 +265,9 @@ def _card_text(manifest: Mapping[str, Any], rows: Sequence[MetricRow], gate: Gat
         "",
         f"![reliability]({RELIABILITY_PNG})",
         "",
+        *(_reliability_table(card)),
+        "",
+        *_range_lines(manifest),
         "## Metrics (daytime hold-out, zenith < 85 degrees)",
         "",
         *_metrics_table(rows),
@@ -282,3 +339,51 @@ def write_bundle(
     if key_path is not None:
         sign_bundle_dir(out, key_path)
     return out
+
+
+def open_for_scoring(path: str | Path, public_key: str | Path | None
+                     ) -> tuple[Bundle, list[str]]:
+    """Open ANY bundle to score it, saying what the edge would refuse about it.
+
+    Unlike :func:`edge.forecasting.bundle.load_bundle` (the device's
+    check, which refuses all of these), an unsigned bundle, a signature
+    that does not verify, a file whose hash differs from the manifest and
+    an unblessed model are all opened; each is named in the returned
+    notes. Only what makes scoring impossible raises: no manifest or
+    model, or a feature spec this code cannot compute.
+
+    Returns
+    -------
+    bundle : Bundle
+    notes : list of str
+        Empty for a signed, intact, blessed bundle.
+    """
+    where = str(path)
+    files = read_bundle_files(path)
+    if MANIFEST_FILE not in files or MODEL_FILE not in files:
+        raise BundleError(f"bundle {where}: needs {MANIFEST_FILE} and {MODEL_FILE}")
+    raw = files[MANIFEST_FILE]
+    notes: list[str] = []
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"bundle {where}: manifest.json is not valid JSON ({exc})") from None
+    if SIGNATURE_FILE not in files:
+        notes.append("UNSIGNED: no manifest.sig (the edge refuses it)")
+    elif public_key is None:
+        notes.append("signature not checked: no public key")
+    else:
+        try:
+            verify_manifest(raw, files[SIGNATURE_FILE], load_public_key(public_key), where)
+        except BundleError as exc:
+            notes.append(f"signature NOT verified ({exc}; the edge refuses it)")
+    model = files[MODEL_FILE]
+    listed = manifest.get("model", {}).get("sha256")
+    if listed != sha256_hex(model):
+        notes.append("model.tflite does not match the manifest's SHA-256 (the edge refuses it)")
+    if not manifest.get("blessed", False):
+        notes.append("UNBLESSED: it failed the validation gate (the edge refuses it)")
+    check_feature_spec(manifest, where)
+    float_model = files.get(FLOAT_MODEL_FILE)
+    return Bundle(source=where, manifest=manifest, manifest_bytes=raw, model_bytes=model,
+                  sha256=sha256_hex(model), float_model_bytes=float_model), notes

@@ -18,13 +18,26 @@ from pathlib import Path
 from edge.forecasting.site import Site, load_site
 from firmware_bridge.config import ConfigError, from_mapping, load_toml
 
+#: The config ``helio-train fit`` uses without ``--config`` (step and horizons from the data).
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "train" / "default.toml"
+#: Steps kept as they are; finer data is averaged to 15 min. [min]
+KEPT_STEPS = (10, 15, 30, 60)
+#: Longest horizon of the default config. [min]
+DEFAULT_MAX_HORIZON = 180
+#: Training periods from which the default config uses the larger network.
+LARGE_DATA_PERIODS = 20000
+
 __all__ = [
+    "DEFAULT_CONFIG",
     "DataSection",
     "FeatureSection",
     "GateSection",
     "ModelSection",
     "QuantizationSection",
     "TrainConfig",
+    "adapt_to_data",
+    "default_horizons",
+    "default_step",
     "load_train_config",
 ]
 
@@ -318,3 +331,58 @@ def load_train_config(path: str | Path) -> TrainConfig:
     if not cfg.site_path().exists():
         raise ConfigError(path, "site", f"site file {cfg.site!r} not found")
     return cfg
+
+
+def default_step(resolution_minutes: float) -> int:
+    """The model step for data of a given resolution.
+
+    1- to 5-min data are averaged to 15 min; 10, 15, 30 and 60 min are
+    kept; a resolution in between goes up to the next of those.
+
+    Raises
+    ------
+    ValueError
+        Resolution coarser than 60 min.
+    """
+    if resolution_minutes <= 5.0 + 1e-9:
+        return 15
+    for step in KEPT_STEPS:
+        if resolution_minutes <= step + 1e-9:
+            return step
+    raise ValueError(f"data resolution {resolution_minutes:g} min is coarser than the 60-min "
+                     "step short-term forecasts need")
+
+
+def default_horizons(step: int) -> tuple[int, ...]:
+    """One and two steps, then 60, 120 and 180 min (those that are multiples of the step)."""
+    cands = {step, 2 * step, 60, 120, DEFAULT_MAX_HORIZON}
+    return tuple(sorted(h for h in cands if h % step == 0 and h <= DEFAULT_MAX_HORIZON))
+
+
+def adapt_to_data(cfg: TrainConfig, resolution_minutes: float, span_days: float) -> TrainConfig:
+    """The default config fitted to a data set: step, horizons and network size.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        Usually :data:`DEFAULT_CONFIG` loaded.
+    resolution_minutes : float
+        Averaging interval (or spacing) of the data. [min]
+    span_days : float
+        Time the data covers. [days]
+
+    Raises
+    ------
+    ValueError
+        Data coarser than 60 min (see :func:`default_step`).
+    """
+    step = default_step(resolution_minutes)
+    features = dataclasses.replace(cfg.features, step_minutes=step,
+                                   horizons_min=default_horizons(step))
+    model = cfg.model
+    periods = span_days * 1440.0 / step * (1.0 - cfg.data.holdout_fraction)
+    if periods > LARGE_DATA_PERIODS:
+        model = dataclasses.replace(model, hidden=(32, 32), batch_size=256)
+    out = dataclasses.replace(cfg, features=features, model=model)
+    object.__setattr__(out, "base_dir", cfg.base_dir)
+    return out

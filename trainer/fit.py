@@ -35,8 +35,8 @@ from trainer.blend import (
     fit_ridge,
 )
 from trainer.bundle import CardData, write_bundle
-from trainer.config import TrainConfig
-from trainer.data import DataError
+from trainer.config import TrainConfig, adapt_to_data
+from trainer.data import DataError, median_spacing_minutes
 from trainer.dataset import Dataset, build_dataset, holdout_split, validation_split
 from trainer.loading import load_data
 from trainer.scoring import fan_days, int8_report, reliability, score_bundle
@@ -110,6 +110,7 @@ def fit(
     key_path: str | Path | None = None,
     progress: Progress = _quiet,
     created: dt.datetime | None = None,
+    adapt: bool = False,
 ) -> FitResult:
     """Train, quantize, validate and write a (signed) bundle.
 
@@ -131,6 +132,10 @@ def fit(
         Receives one-line progress messages.
     created : datetime, optional
         Creation time for the manifest (default now).
+    adapt : bool
+        Take the step, horizons and network size from the data
+        (:func:`trainer.config.adapt_to_data`): what ``helio-train fit``
+        does without ``--config``.
 
     Returns
     -------
@@ -142,8 +147,10 @@ def fit(
     from trainer.quantize import to_float_tflite, to_int8_tflite  # noqa: PLC0415
 
     site = cfg.load_site()
-    spec = feature_spec(cfg)
     loaded = load_data(cfg, site, data, fmt, progress)
+    if adapt:
+        cfg = _adapt(cfg, loaded.frame, progress)
+    spec = feature_spec(cfg)
     progress(f"building features ({spec.n_features} per row, step {spec.step_minutes} min)")
     ds = build_dataset(loaded.frame, spec, loaded.site)
     _check_length(ds, cfg)
@@ -197,13 +204,28 @@ def fit(
     return result
 
 
+def _adapt(cfg: TrainConfig, frame: pd.DataFrame, progress: Progress) -> TrainConfig:
+    """:func:`trainer.config.adapt_to_data` for a loaded frame."""
+    spacing = median_spacing_minutes(frame.index)
+    resolution = max(spacing, float(frame.attrs.get("interval_minutes", 0.0) or 0.0))
+    days = (frame.index[-1] - frame.index[0]) / pd.Timedelta(days=1)
+    try:
+        out = adapt_to_data(cfg, resolution, days)
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+    f = out.features
+    progress(f"{resolution:g}-min data over {days:.0f} days: step {f.step_minutes} min, "
+             f"horizons {list(f.horizons_min)} min, network {list(out.model.hidden)}")
+    return out
+
+
 def _check_length(ds: Dataset, cfg: TrainConfig) -> None:
     """Refuse data too short to train, validate and hold out honestly."""
     days = (ds.times[-1] - ds.times[0]) / pd.Timedelta(days=1)
     if days < cfg.data.min_days:
         raise DataError(
             f"the data spans {days:.1f} days; training, a validation split and a "
-            f"chronological hold-out need at least {cfg.data.min_days} days")
+            f"chronological hold-out need at least {cfg.data.min_days:g} days")
 
 
 def _train(cfg: TrainConfig, fit_rows: Dataset, val_rows: Dataset, scaling: Any, *,

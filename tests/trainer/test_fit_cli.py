@@ -280,3 +280,80 @@ def test_fit_with_weighted_loss_and_early_stopping(tmp_path: Path) -> None:
     assert set(result.manifest["holdout_outside_training_range"]) == set(
         result.manifest["features"]["names"])
     assert result.manifest["config"]["model"]["point_loss_weighting"] == "clear_sky_squared"
+
+
+@pytest.mark.parametrize(("resolution", "step", "horizons"), [
+    (1, 15, (15, 30, 60, 120, 180)), (5, 15, (15, 30, 60, 120, 180)),
+    (10, 10, (10, 20, 60, 120, 180)), (15, 15, (15, 30, 60, 120, 180)),
+    (20, 30, (30, 60, 120, 180)), (30, 30, (30, 60, 120, 180)), (60, 60, (60, 120, 180)),
+])
+def test_default_config_takes_step_and_horizons_from_the_data(resolution, step, horizons):
+    from trainer.config import DEFAULT_CONFIG, adapt_to_data, load_train_config
+
+    base = load_train_config(DEFAULT_CONFIG)
+    cfg = adapt_to_data(base, resolution, 365)
+    assert cfg.features.step_minutes == step and cfg.features.horizons_min == horizons
+    assert cfg.site_path() == base.site_path()
+    big = adapt_to_data(base, resolution, 3 * 365)
+    assert len(big.model.hidden) >= len(cfg.model.hidden)
+
+
+def test_default_config_refuses_hourly_plus_data():
+    from trainer.config import DEFAULT_CONFIG, adapt_to_data, load_train_config
+
+    with pytest.raises(ValueError, match="coarser than the 60-min"):
+        adapt_to_data(load_train_config(DEFAULT_CONFIG), 180, 365)
+
+
+def _csv(tmp_path: Path, days: int, freq: str) -> Path:
+    import pandas as pd
+
+    from edge.forecasting.site import load_site
+    from edge.simulation.sky import synthetic_weather
+
+    site = load_site(REPO / "configs/sites/abuja.toml")
+    times = pd.date_range("2025-02-01", periods=days * 24, freq=freq, tz="UTC")
+    w = synthetic_weather(site.site, times, seed=4)[["ghi", "temp_air"]]
+    path = tmp_path / f"weather_{days}d.csv"
+    w.rename_axis("timestamp").reset_index().to_csv(path, index=False)
+    return path
+
+
+def test_fit_without_config_refuses_too_short_data_naming_the_minimum(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv = _csv(tmp_path, 20, "1h")
+    assert cli("fit", "--data", str(csv), "--format", "csv", "--out", str(tmp_path / "o")) == 2
+    err = capsys.readouterr().err
+    assert "at least 60 days" in err and "spans 19.8 days" in err
+    assert cli("fit", "--out", str(tmp_path / "o")) == 2
+    assert "--config" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_fit_without_config_and_evaluate_an_unsigned_unblessed_bundle(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Config-less fit on 80 days of hourly data; evaluate scores the result whatever it is."""
+    csv = _csv(tmp_path, 80, "1h")
+    out = tmp_path / "bundle"
+    code = cli("fit", "--data", str(csv), "--format", "csv", "--out", str(out), "--force",
+               "--key", str(tmp_path / "missing.key"))
+    assert code == 2  # a key that does not exist is a clear error, nothing trained
+    code = cli("fit", "--data", str(csv), "--format", "csv", "--out", str(out), "--force")
+    captured = capsys.readouterr()
+    assert "step 60 min, horizons [60, 120, 180] min" in captured.err
+    assert "chosen on the validation split" in captured.out
+    assert code in (0, 1)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["step_minutes"] == 60 and manifest["config"]["model_version"] == "default-1.0.0"
+    (out / "manifest.sig").unlink(missing_ok=True)
+    manifest["blessed"] = False
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    assert cli("evaluate", "--bundle", str(out), "--data", str(csv), "--format", "csv",
+               "--since", "2025-04-01", "--json") == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["blessed"] is False
+    assert any(n.startswith("UNSIGNED") for n in result["notes"])
+    assert any(n.startswith("UNBLESSED") for n in result["notes"])
+    assert {r["target"] for r in result["metrics"]} >= {"ghi", "pv_power"}
+    with pytest.raises(BundleError):
+        load_bundle(out, REPO / "configs" / "keys" / "helio-default.pub", allow_unblessed=True)

@@ -43,13 +43,15 @@ def _fmt(v: object) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print the metrics of the bundle on the data (daytime, all seasons and per season)."""
-    from edge.forecasting.bundle import BundleError, load_bundle  # noqa: PLC0415
+    from edge.forecasting.bundle import BundleError  # noqa: PLC0415
     from edge.forecasting.site import load_site  # noqa: PLC0415
+    from trainer.bundle import open_for_scoring  # noqa: PLC0415
     from trainer.data import DataError  # noqa: PLC0415
     from trainer.scoring import evaluate_bundle  # noqa: PLC0415
 
     try:
-        bundle = load_bundle(args.bundle, _public_key(args.public_key), allow_unblessed=True)
+        key = _public_key(args.public_key)
+        bundle, notes = open_for_scoring(args.bundle, key if key.exists() else None)
         rows = evaluate_bundle(bundle, load_site(args.site), args.data, args.fmt, args.since)
     except (BundleError, ConfigError, DataError, ValueError) as exc:
         print(f"helio-train evaluate: {exc}", file=sys.stderr)
@@ -58,10 +60,16 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         out = {"bundle": str(args.bundle), "model_version": bundle.version,
                "sha256": bundle.sha256, "data": str(args.data), "since": args.since,
+               "blessed": bool(bundle.manifest.get("blessed", False)), "notes": notes,
                "metrics": dicts}
         print(json.dumps(out, indent=2))
         return 0
     print(f"model {bundle.version} ({bundle.sha256[:12]}) on {args.data}, daytime rows")
+    for note in notes:
+        print(f"NOTE: {note}")
+    if not args.since:
+        print("NOTE: no --since: every row is scored, including any the model trained on; "
+              "give the training split date for a chronological hold-out score")
     header = (*COLUMNS, "season")
     print("  ".join(f"{h:>12}" for h in header))
     for d in dicts:
