@@ -221,3 +221,86 @@ def test_crn_five_minute_means_end_labelled_location_from_columns(tmp_path):
     assert frame.index[0] == pd.Timestamp("2026-02-02 11:02:30", tz="UTC")
     np.testing.assert_allclose(frame["ghi"], np.round(cs))
     assert (frame["temp_air"] == 30.0).all()
+
+
+# --------------------------------------------------------------------------
+# synthetic files in other readers' formats round-trip to the interval centre
+# --------------------------------------------------------------------------
+
+
+def _write_nsrdb_psm4(path, stamps, ghi):
+    """NSRDB PSM4 CSV: two metadata lines, then Year..Minute columns in local standard time."""
+    local = stamps.tz_convert("Etc/GMT-1")  # UTC+1, like Abuja
+    lines = ["Source,Location ID,City,State,Country,Latitude,Longitude,Time Zone,Elevation,"
+             "Local Time Zone",
+             "NSRDB,1,-,-,-,9.0765,7.3986,1,476,1",
+             "Year,Month,Day,Hour,Minute,GHI,Temperature"]
+    lines += [f"{t.year},{t.month},{t.day},{t.hour},{t.minute},{g:.3f},30.0"
+              for t, g in zip(local, ghi, strict=True)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _write_cams(path, stamps, ghi):
+    """CAMS radiation CSV: '#' metadata, observation periods 'start/end', energy per period."""
+    lines = ["# Latitude (positive North, ranges from -90 to 90): 9.0765",
+             "# Longitude (positive East, ranges from -180 to 180): 7.3986",
+             "# Altitude (m): 476.0",
+             "# Summarization (integration) period: 0 year 0 month 0 day 0 h 15 min 0 s",
+             "# Observation period;TOA;Clear sky GHI;GHI;DHI;BNI"]
+    for t, g in zip(stamps, ghi, strict=True):
+        end = t + pd.Timedelta(minutes=15)
+        wh = g * 0.25  # W/m2 over a quarter hour -> Wh/m2
+        lines.append(f"{t:%Y-%m-%dT%H:%M:%S}.0/{end:%Y-%m-%dT%H:%M:%S}.0;0;0;{wh:.4f};0;0")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _write_midc(path, stamps, ghi):
+    """NREL MIDC CSV: 'DATE (MM/DD/YYYY)' and a time column named after its time zone."""
+    lines = ["DATE (MM/DD/YYYY),UTC,Global Horizontal [W/m^2]"]
+    lines += [f"{t:%m/%d/%Y},{t:%H:%M},{g:.3f}" for t, g in zip(stamps, ghi, strict=True)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _write_solaranywhere(path, stamps, ghi):
+    """SolarAnywhere CSV: one metadata line (TMY3-like plus key: value pairs), LST stamps."""
+    local = stamps.tz_convert("Etc/GMT-1")
+    lines = ["0,Abuja,FC,1.0,9.0765,7.3986,476,Data Version: 3.4 / LatLon Resolution: 0.1",
+             "ObservationTime(LST),Global Horizontal Irradiance (GHI) W/m2,"
+             "AmbientTemperature (deg C)"]
+    lines += [f"{t:%m/%d/%Y %H:%M},{g:.3f},30.0" for t, g in zip(local, ghi, strict=True)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+ROUND_TRIPS = {
+    # format: (writer, step [min], does the file carry the location)
+    "nsrdb_psm4": (_write_nsrdb_psm4, 30, True),
+    "cams": (_write_cams, 15, True),
+    "midc": (_write_midc, 15, False),
+    "solaranywhere": (_write_solaranywhere, 30, True),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(ROUND_TRIPS))
+def test_synthetic_file_round_trips_to_the_interval_centre(tmp_path, fmt):
+    """Values written for the intended centres come back stamped at those centres.
+
+    The file holds clear-sky GHI of each interval's centre, stamped as the
+    format labels it (start, end or instant, see ``READERS``); after reading,
+    every row's time must be that centre and its value unchanged.
+    """
+    writer, step, has_location = ROUND_TRIPS[fmt]
+    spec = READERS[fmt]
+    site = _site()
+    stamps = pd.date_range("2026-02-02 06:00", periods=24, freq=f"{step}min", tz="UTC")
+    interval = 0.0 if spec.interval_label == "instant" else float(spec.interval_minutes or step)
+    shift = {"start": interval / 2, "end": -interval / 2}.get(spec.interval_label, 0.0)
+    centres = stamps + pd.Timedelta(minutes=shift)
+    ghi = clear_sky(site, centres)["ghi_clear"].to_numpy()
+    path = tmp_path / f"synthetic.{fmt}"
+    writer(path, stamps, ghi)
+    frame, meta = read_weather(path, fmt, site=load_site(ROOT / "configs/sites/abuja.toml"))
+    assert meta["source_interval_label"] == spec.interval_label
+    pd.testing.assert_index_equal(frame.index, centres, check_names=False)
+    np.testing.assert_allclose(frame["ghi"].to_numpy(), ghi, atol=1e-3)
+    assert meta["location_source"] == ("file" if has_location else "site")
+    assert (meta["latitude"], meta["longitude"]) == pytest.approx((9.0765, 7.3986), abs=1e-3)
