@@ -1,8 +1,12 @@
 """trainer: the cloud side.
 
-Holds: weather and telemetry readers and QC (``data``, ``qc``), data sets
-(``dataset``), training (``model``, ``fit``), int8 quantization
-(``quantize``), the validation gate (``validate``), signed bundles
+Holds: weather and telemetry readers and QC (``data``, ``qc``), loading
+data for a fit (``loading``), data sets and their splits (``dataset``),
+training (``model``; ``blend``: the per-horizon choice between network,
+ridge model and smart persistence; ``fit`` orchestrates), int8
+quantization (``quantize``), scoring through the edge interpreter
+(``scoring``), the validation gate (``validate``), provenance
+(``provenance``), signed bundles
 (``bundle``, ``signing``), rollout commands (``rollout``), synthetic data
 (``synth``), the ``helio-train`` commands and the fleet monitor (``monitor``).
 It imports the edge's feature, physics and contract code so training and

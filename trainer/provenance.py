@@ -17,19 +17,29 @@ import hashlib
 import importlib.metadata
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from edge.forecasting.features import FeatureSpec
+from firmware_bridge.timestamps import isoformat_z
 
 if TYPE_CHECKING:
+    from edge.forecasting.site import SiteConfig
     from trainer.config import TrainConfig
     from trainer.dataset import Dataset
-    from trainer.loading import Loaded
 
-__all__ = ["code_version", "data_digest", "manifest", "runtime_versions"]
+__all__ = ["DataSource", "code_version", "data_digest", "manifest", "runtime_versions"]
+
+
+class DataSource(Protocol):
+    """What the manifest records of the training data (:class:`trainer.loading.Loaded`)."""
+
+    site: SiteConfig
+    source: str
+    fmt: str
+    sha256: str
 
 
 def code_version() -> str:
@@ -69,14 +79,14 @@ def runtime_versions() -> dict[str, str]:
     return out
 
 
-def manifest(cfg: TrainConfig, spec: FeatureSpec, loaded: Loaded, *, train: Dataset,
+def manifest(cfg: TrainConfig, spec: FeatureSpec, loaded: DataSource, *, train: Dataset,
              test: Dataset, scaling: dict[str, list[float]], created: dt.datetime,
              split: str) -> dict[str, Any]:
     """The bundle manifest's provenance entries (everything but the verdict)."""
     loc = loaded.site
     return {
         "model_version": cfg.model_version,
-        "created": created.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created": isoformat_z(created.replace(microsecond=0)),
         "site": {"id": loc.id, "name": loc.name, "latitude": loc.latitude,
                  "longitude": loc.longitude, "altitude": loc.altitude},
         "step_minutes": spec.step_minutes,
