@@ -36,10 +36,14 @@ __all__ = ["DataSource", "code_version", "data_digest", "manifest", "runtime_ver
 class DataSource(Protocol):
     """What the manifest records of the training data (:class:`trainer.loading.Loaded`)."""
 
-    site: SiteConfig
-    source: str
-    fmt: str
-    sha256: str
+    @property
+    def site(self) -> SiteConfig: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def fmt(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
 
 
 def code_version() -> str:
