@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -271,13 +272,27 @@ def _write_solaranywhere(path, stamps, ghi):
     path.write_text("\n".join(lines) + "\n")
 
 
+def _write_pvgis_hourly(path, stamps, ghi):
+    """PVGIS hourly radiation JSON: location under inputs, 'YYYYmmdd:HHMM' UTC stamps."""
+    hourly = [{"time": f"{t:%Y%m%d:%H%M}", "G(h)": float(g), "T2m": 30.0, "Int": 0}
+              for t, g in zip(stamps, ghi, strict=True)]
+    path.write_text(json.dumps({
+        "inputs": {"location": {"latitude": 9.0765, "longitude": 7.3986, "elevation": 476.0}},
+        "outputs": {"hourly": hourly},
+        "meta": {"inputs": {}},
+    }))
+
+
 ROUND_TRIPS = {
     # format: (writer, step [min], does the file carry the location)
     "nsrdb_psm4": (_write_nsrdb_psm4, 30, True),
     "cams": (_write_cams, 15, True),
     "midc": (_write_midc, 15, False),
     "solaranywhere": (_write_solaranywhere, 30, True),
+    "pvgis_hourly": (_write_pvgis_hourly, 60, True),
 }
+#: File name suffixes the readers infer the layout from.
+_SUFFIX = {"pvgis_hourly": ".json"}
 
 
 @pytest.mark.parametrize("fmt", sorted(ROUND_TRIPS))
@@ -296,7 +311,7 @@ def test_synthetic_file_round_trips_to_the_interval_centre(tmp_path, fmt):
     shift = {"start": interval / 2, "end": -interval / 2}.get(spec.interval_label, 0.0)
     centres = stamps + pd.Timedelta(minutes=shift)
     ghi = clear_sky(site, centres)["ghi_clear"].to_numpy()
-    path = tmp_path / f"synthetic.{fmt}"
+    path = tmp_path / f"synthetic{_SUFFIX.get(fmt, '.' + fmt)}"
     writer(path, stamps, ghi)
     frame, meta = read_weather(path, fmt, site=load_site(ROOT / "configs/sites/abuja.toml"))
     assert meta["source_interval_label"] == spec.interval_label
