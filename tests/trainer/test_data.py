@@ -283,6 +283,28 @@ def _write_pvgis_hourly(path, stamps, ghi):
     }))
 
 
+def _write_pvgis_tmy(path, stamps, ghi):
+    """PVGIS TMY JSON: 'tmy_hourly' records with 'time(UTC)' stamps, months_selected."""
+    hourly = [{"time(UTC)": f"{t:%Y%m%d:%H%M}", "G(h)": float(g), "T2m": 30.0}
+              for t, g in zip(stamps, ghi, strict=True)]
+    path.write_text(json.dumps({
+        "inputs": {"location": {"latitude": 9.0765, "longitude": 7.3986, "elevation": 476.0}},
+        "outputs": {"months_selected": [], "tmy_hourly": hourly},
+        "meta": {"inputs": {}},
+    }))
+
+
+def _write_surfrad(path, stamps, ghi):
+    """NOAA SURFRAD daily file: station line, 'lat lon elev ... version' line, 48 columns."""
+    lines = ["Abuja synthetic", "   9.0765   7.3986  476 m version 1"]
+    for t, g in zip(stamps, ghi, strict=True):
+        values = [t.year, t.dayofyear, t.month, t.day, t.hour, t.minute,
+                  f"{t.hour + t.minute / 60:.3f}", "45.00", f"{g:.3f}", 0]
+        values += ["-9999.9", 0] * 19  # every other measurement missing
+        lines.append(" ".join(str(v) for v in values))
+    path.write_text("\n".join(lines) + "\n")
+
+
 ROUND_TRIPS = {
     # format: (writer, step [min], does the file carry the location)
     "nsrdb_psm4": (_write_nsrdb_psm4, 30, True),
@@ -290,9 +312,11 @@ ROUND_TRIPS = {
     "midc": (_write_midc, 15, False),
     "solaranywhere": (_write_solaranywhere, 30, True),
     "pvgis_hourly": (_write_pvgis_hourly, 60, True),
+    "pvgis_tmy": (_write_pvgis_tmy, 60, True),
+    "surfrad": (_write_surfrad, 3, True),
 }
 #: File name suffixes the readers infer the layout from.
-_SUFFIX = {"pvgis_hourly": ".json"}
+_SUFFIX = {"pvgis_hourly": ".json", "pvgis_tmy": ".json"}
 
 
 @pytest.mark.parametrize("fmt", sorted(ROUND_TRIPS))
