@@ -64,10 +64,10 @@ def test_shipped_bundle_loads_blessed_and_matches_feature_code() -> None:
     bundle = load_bundle(SHIPPED, DEFAULT_PUB)
     assert bundle.blessed
     spec = FeatureSpec.from_dict(bundle.manifest["features"])
-    # the agent computes the bundle's own spec (edge.forecasting.engine); the shipped bundle
-    # has the default step/horizons/history. It may still be a calendar-feature bundle (made
-    # before the physical feature set): those must keep loading and running on devices.
-    assert spec == FeatureSpec(time_features=spec.time_features)
+    # the shipped bundle is built under the current training: physical features only
+    # (issue 10); calendar-feature bundles keep loading, see test_features
+    assert spec == FeatureSpec()
+    assert spec.time_features == "physical"
     assert bundle.feature_names == spec.names
     assert bundle.manifest["gate"]["passed"] is True
     assert len(bundle.model_bytes) < 64 * 1024

@@ -1,1 +1,1 @@
-j/XVotcTlSiXfcwdg5RAWFcCBnL52Y6cVM6CBKrertxxy13+jc7GhOENkao9/Wvv6oqsrmCteyVButTfZScqCg==
+AnB8+T8zkZyFd8jwRuFahTDWVUiNZL2sApgrndwRqd0ZAfiPocw3erdFXOZMD5BNQ7ayweILe04q6C9NcLWxAg==
