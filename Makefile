@@ -49,9 +49,11 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-# The edge subset in a second environment: tflite-runtime 2.14 with numpy<2, no TensorFlow.
+# What runs on the device, in a second environment: tflite-runtime 2.14 with numpy<2, no
+# TensorFlow (the laptop-side deploy tooling and demo are tested by make test).
 test-edge-legacy: $(LEGACY_STAMP)
-	$(LEGACY_PY) -m pytest tests/firmware_bridge tests/edge $(PYTEST_ARGS)
+	$(LEGACY_PY) -m pytest tests/firmware_bridge tests/edge --ignore=tests/edge/deploy \
+	  --ignore=tests/edge/demo $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check firmware_bridge edge trainer tests bench

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MOSQUITTO
-
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.tflite
 
@@ -138,23 +136,3 @@ def test_environment_never_imports_tensorflow(shipped_bundle) -> None:  # type: 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert out.stdout.strip() == "False"
-
-
-@pytest.mark.pty
-@pytest.mark.slow
-@pytest.mark.parametrize("broker", ["embedded", "mosquitto"])
-def test_demo_runs_and_shows_forecasts(broker: str, shipped_bundle) -> None:  # type: ignore[no-untyped-def]
-    """make demo's command, shortened: readings and forecasts reach the live view."""
-    if broker == "mosquitto" and MOSQUITTO is None:
-        pytest.skip("mosquitto not installed")
-    args = ["--duration", "15", "--speed", "900", "--refresh", "5",
-            "--bundle", shipped_bundle[0], "--public-key", shipped_bundle[1]]
-    if broker == "embedded":
-        args.append("--embedded-broker")
-    proc = subprocess.run([sys.executable, "-m", "edge.demo", *args], capture_output=True,
-                          text=True, timeout=120, cwd=REPO, check=False)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "demo OK" in proc.stdout
-    assert f"broker {broker}" in proc.stdout
-    assert "forecast #" in proc.stdout and "reading  mppt" in proc.stdout
-    assert "reading  battery" in proc.stdout and "battery_soc=" in proc.stdout  # the BMV
