@@ -28,11 +28,14 @@ format          label     note
 ==============  ========  =======================================================
 tmy3            end       hourly means of the preceding hour; ``coerce_year=1990``
 tmy2, epw       start     pvlib moves the file's hour-ending stamp back one hour
-srml            start     pvlib relabels to the interval start
+srml            start     the file's HHMM (1-2400, local standard time) ends the
+                          interval; pvlib moves it back one interval (Etc/GMT+8)
 bsrn            start     "time labels denote the start of a time interval"
+                          (GCOS-174); LR0100 1-min means, UTC
 cams            start     read with ``label="left"``
 crn             end       5-min means labelled by the interval end
-surfrad, solrad end       1-min means (3-min in older files)
+surfrad, solrad end       1-min means (3-min in older files), UTC; the files' own
+                          solar zenith column sits before the stamp, not after
 midc            end       1-min means
 solaranywhere   center    index is the observation time (middle of the period)
 nsrdb_psm4      instant   satellite-derived values at the stamp
@@ -81,6 +84,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -125,6 +129,21 @@ class DataError(ValueError):
     """Input data cannot be used: unreadable, wrong columns, no timestamps, empty."""
 
 
+def _srml_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """SRML names a column by element and instrument (``ghi_0``, ``ghi_2``, ...).
+
+    Each canonical quantity takes the first instrument column, in file
+    order, that holds any value (pvlib has already blanked flag-99 values).
+    """
+    out = df.copy()
+    for name in ("ghi", "dni", "dhi", "temp_air"):
+        cols = [c for c in df.columns if re.fullmatch(rf"{name}_\d+", str(c))]
+        with_data = [c for c in cols if df[c].notna().any()]
+        if with_data and name not in df.columns:
+            out[name] = df[with_data[0]]
+    return out
+
+
 def _tmy2_columns(df: pd.DataFrame) -> pd.DataFrame:
     out = df.rename(columns={"GHI": "ghi", "DNI": "dni", "DHI": "dhi"})
     out["temp_air"] = df["DryBulb"] / 10.0  # TMY2 stores tenths of a degree
@@ -165,7 +184,8 @@ READERS: Mapping[str, ReaderSpec] = {
     "surfrad": ReaderSpec("read_surfrad", "end", kwargs={"map_variables": True}),
     "solrad": ReaderSpec("read_solrad", "end"),
     "midc": ReaderSpec("read_midc", "end"),
-    "srml": ReaderSpec("read_srml", "start", kwargs={"map_variables": True}),
+    "srml": ReaderSpec("read_srml", "start", kwargs={"map_variables": True},
+                       fix_columns=_srml_columns),
     "crn": ReaderSpec("read_crn", "end", 5.0, {"map_variables": True}),
     "cams": ReaderSpec("read_cams", "start", kwargs={"label": "left", "map_variables": True}),
     "solaranywhere": ReaderSpec("read_solaranywhere", "center",

@@ -298,25 +298,96 @@ def _write_surfrad(path, stamps, ghi):
     """NOAA SURFRAD daily file: station line, 'lat lon elev ... version' line, 48 columns."""
     lines = ["Abuja synthetic", "   9.0765   7.3986  476 m version 1"]
     for t, g in zip(stamps, ghi, strict=True):
-        values = [t.year, t.dayofyear, t.month, t.day, t.hour, t.minute,
+        values = [t.year, t.day_of_year, t.month, t.day, t.hour, t.minute,
                   f"{t.hour + t.minute / 60:.3f}", "45.00", f"{g:.3f}", 0]
         values += ["-9999.9", 0] * 19  # every other measurement missing
         lines.append(" ".join(str(v) for v in values))
     path.write_text("\n".join(lines) + "\n")
 
 
+def _write_bsrn(path, stamps, ghi):
+    """BSRN station-to-archive file (GCOS-174), at the columns pvlib.iotools.bsrn parses.
+
+    LR0001 (station number, month, year, version), LR0004 (station: latitude
+    + 90, longitude + 180, altitude), then LR0100: two lines per minute, day
+    of month and minute of day (UTC, start of the minute), integer W/m2.
+    """
+    month = stamps[0].normalize().replace(day=1)
+    lines = ["*U0001", f"{14:3d}{month.month:3d} {month.year:4d}{1:6d}",
+             "*U0004",
+             "-1 -1 -1",                          # station description changed
+             " 11  2",                             # surface type, topography type
+             "Abuja synthetic station",            # address
+             f"{'0':<20}{'0':>20}",                # telephone (20 chars), fax
+             f"{'0.0.0.0':<15} station@example.org",  # TCP/IP (15 chars), e-mail
+             f"{9.0765 + 90:8.3f}{7.3986 + 180:8.3f}{476:5d} 65125",  # lat lon alt SYNOP
+             "-1 -1 -1",                          # horizon changed
+             "  -1  -1",                          # no horizon elevations
+             "*U0100"]
+    for t, value in zip(stamps, ghi, strict=True):
+        day, minute, g = (t - month).days + 1, t.hour * 60 + t.minute, round(value)
+        # cols (0,3) (4,9) (10,16) (16,22) (22,27) (27,32) (32,39) (39,45) (45,50) (50,55)
+        lines.append(f"{day:3d} {minute:5d} {g:6d}{0.0:6.1f}{g:5d}{g:5d}"
+                     f"{-999:7d}{-99.9:6.1f}{-999:5d}{-999:5d}")
+        # dhi, lwd (same columns), then (55,64) temp_air, (64,70) rh, (70,75) pressure
+        lines.append(f"{'':9} {-999:6d}{-99.9:6.1f}{-999:5d}{-999:5d}"
+                     f"{-999:7d}{-99.9:6.1f}{-999:5d}{-999:5d}{30.0:9.1f}{40.0:6.1f}{960:5d}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _write_solrad(path, stamps, ghi):
+    """NOAA SOLRAD daily file (README_SOLRAD.txt): station line, 'lat lon elev tz'
+    line, fixed-width records stamped in UTC, missing values -9999.9."""
+    lines = [" Abuja synthetic", "    9.07650    7.39860  476  1  version 1"]
+    for t, g in zip(stamps, ghi, strict=True):
+        fields = [(t.year, 4), (t.day_of_year, 3), (t.month, 2), (t.day, 2), (t.hour, 2),
+                  (t.minute, 2), (f"{t.hour + t.minute / 60:.3f}", 6), ("45.00", 6),
+                  (f"{g:.1f}", 7), (0, 1), ("-9999.9", 7), (1, 1), ("-9999.9", 7), (1, 1),
+                  ("-9999.9", 7), (1, 1), ("-9999.9", 7), (1, 1),
+                  ("0.382", 9), ("2.280", 9), ("0.431", 9), ("0.066", 9)]
+        lines.append("".join(" " + str(v).rjust(w) for v, w in fields))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _write_srml(path, stamps, ghi):
+    """UO SRML archival file (solardata.uoregon.edu/ArchivalFiles.html), tab separated.
+
+    Header: station id, year, element numbers each followed by a 0 flag
+    placeholder (1000 GHI, 9300 air temperature). Rows: day of year, then
+    the ENDING time of the interval as HHMM from 1 to 2400 in local standard
+    time (pvlib takes Pacific, UTC-8), then value/flag pairs (integer W/m2).
+    """
+    local = stamps.tz_convert("Etc/GMT+8")
+    lines = [f"94999\t{local[0].year}\t1000\t0\t9300\t0"]
+    for t, g in zip(local, ghi, strict=True):
+        doy, hhmm = t.day_of_year, t.hour * 100 + t.minute
+        if hhmm == 0:  # an interval ending at midnight is 2400 of the day it ends
+            doy, hhmm = (t - pd.Timedelta(days=1)).day_of_year, 2400
+        lines.append(f"{doy}\t{hhmm}\t{round(g)}\t12\t30.0\t12")
+    path.write_text("\n".join(lines) + "\n")
+
+
+# format: (writer, step [min], does the file carry the location, what the stamps
+# the writer puts in the file mean according to the FORMAT'S OWN documentation
+# (not READERS), resolution of the written GHI [W/m2])
 ROUND_TRIPS = {
-    # format: (writer, step [min], does the file carry the location)
-    "nsrdb_psm4": (_write_nsrdb_psm4, 30, True),
-    "cams": (_write_cams, 15, True),
-    "midc": (_write_midc, 15, False),
-    "solaranywhere": (_write_solaranywhere, 30, True),
-    "pvgis_hourly": (_write_pvgis_hourly, 60, True),
-    "pvgis_tmy": (_write_pvgis_tmy, 60, True),
-    "surfrad": (_write_surfrad, 3, True),
+    "nsrdb_psm4": (_write_nsrdb_psm4, 30, True, "instant", 1e-3),
+    "cams": (_write_cams, 15, True, "start", 1e-3),  # 'start/end' periods; stamps = starts
+    "midc": (_write_midc, 15, False, "end", 1e-3),
+    "solaranywhere": (_write_solaranywhere, 30, True, "center", 1e-3),
+    "pvgis_hourly": (_write_pvgis_hourly, 60, True, "instant", 1e-3),
+    "pvgis_tmy": (_write_pvgis_tmy, 60, True, "instant", 1e-3),
+    "surfrad": (_write_surfrad, 3, True, "end", 1e-3),
+    # GCOS-174: "All time labels in the station-to-archive files denote the start"
+    "bsrn": (_write_bsrn, 1, True, "start", 0.5),
+    # SOLRAD stamps end the minute: in NOAA's own files (pvlib's abq19056.dat) the
+    # solar zenith printed on a row is the sun's 30-60 s before the stamp
+    "solrad": (_write_solrad, 1, True, "end", 0.05),
+    # ArchivalFiles.html: the time column is "the ending time of the measurement"
+    "srml": (_write_srml, 15, False, "end", 0.5),
 }
 #: File name suffixes the readers infer the layout from.
-_SUFFIX = {"pvgis_hourly": ".json", "pvgis_tmy": ".json"}
+_SUFFIX = {"pvgis_hourly": ".json", "pvgis_tmy": ".json", "solrad": ".dat", "srml": ".txt"}
 
 
 @pytest.mark.parametrize("fmt", sorted(ROUND_TRIPS))
@@ -324,22 +395,26 @@ def test_synthetic_file_round_trips_to_the_interval_centre(tmp_path, fmt):
     """Values written for the intended centres come back stamped at those centres.
 
     The file holds clear-sky GHI of each interval's centre, stamped as the
-    format labels it (start, end or instant, see ``READERS``); after reading,
-    every row's time must be that centre and its value unchanged.
+    format's documentation says its stamps lie in the interval (start, end,
+    centre or instant; for SRML that is the end although pvlib relabels it
+    to the start, which ``READERS`` records); after reading, every row's time
+    must be that centre and its value unchanged.
     """
-    writer, step, has_location = ROUND_TRIPS[fmt]
+    writer, step, has_location, file_label, resolution = ROUND_TRIPS[fmt]
     spec = READERS[fmt]
     site = _site()
+    # 22:00 to 04:00 Pacific standard time: SRML rows cross local midnight (2400)
     stamps = pd.date_range("2026-02-02 06:00", periods=24, freq=f"{step}min", tz="UTC")
-    interval = 0.0 if spec.interval_label == "instant" else float(spec.interval_minutes or step)
-    shift = {"start": interval / 2, "end": -interval / 2}.get(spec.interval_label, 0.0)
+    interval = 0.0 if file_label == "instant" else float(spec.interval_minutes or step)
+    shift = {"start": interval / 2, "end": -interval / 2}.get(file_label, 0.0)
     centres = stamps + pd.Timedelta(minutes=shift)
     ghi = clear_sky(site, centres)["ghi_clear"].to_numpy()
     path = tmp_path / f"synthetic{_SUFFIX.get(fmt, '.' + fmt)}"
     writer(path, stamps, ghi)
     frame, meta = read_weather(path, fmt, site=load_site(ROOT / "configs/sites/abuja.toml"))
     assert meta["source_interval_label"] == spec.interval_label
-    pd.testing.assert_index_equal(frame.index, centres, check_names=False)
-    np.testing.assert_allclose(frame["ghi"].to_numpy(), ghi, atol=1e-3)
+    assert meta["interval_minutes"] == interval
+    pd.testing.assert_index_equal(frame.index, centres, check_names=False, check_freq=False)
+    np.testing.assert_allclose(frame["ghi"].to_numpy(), ghi, atol=resolution)
     assert meta["location_source"] == ("file" if has_location else "site")
     assert (meta["latitude"], meta["longitude"]) == pytest.approx((9.0765, 7.3986), abs=1e-3)
