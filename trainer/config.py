@@ -122,7 +122,8 @@ class ModelSection:
     hidden : tuple of int
         Units of each hidden ReLU layer.
     epochs : int
-        Training epochs (fixed, for reproducibility; no early stopping).
+        Training epochs: exactly these without early stopping, the maximum
+        with it (``early_stopping_patience``).
     batch_size : int
         Mini-batch size.
     learning_rate : float

@@ -1,8 +1,10 @@
 """Scores and the validation gate: a model is blessed only if it passes.
 
 Responsible for: error metrics (RMSE, MAE, MBE), skill against smart
-persistence and CLIPER, and P10..P90 coverage per target, horizon and
-season on daytime hold-out rows; the int8-vs-float32 comparison (both run
+persistence and CLIPER (and the regularised linear model's skill beside
+it), and P10..P90 coverage per target, horizon and season on daytime
+hold-out rows; the share of hold-out rows outside the training range per
+feature; the int8-vs-float32 comparison (both run
 through the real edge interpreter, :class:`edge.forecasting.predictor.Predictor`); and
 the gate that turns those numbers and the thresholds of
 :class:`trainer.config.GateSection` into named pass/fail checks.
@@ -404,8 +406,10 @@ def run_gate(
 
     Checks: enough daytime hold-out samples (``min_holdout_samples``),
     skill vs smart persistence per gated target and horizon
-    (overall, and per season with enough samples), skill vs CLIPER from
-    ``cliper_from_min`` on, P10..P90 coverage of GHI, int8 RMSE increase,
+    (overall, and per season with enough samples), skill no more than
+    ``max_linear_shortfall`` below the linear model's (overall, when it was
+    scored), skill vs CLIPER from ``cliper_from_min`` on, P10..P90
+    coverage of GHI, int8 RMSE increase,
     share of int8 outputs at the rails, model size, and that every gated
     target was scored at all.
     """
