@@ -3,8 +3,11 @@
 Checks the config, the site, the bundle (signature, hashes, one test
 prediction), each device (one reading), the outbox location and the broker
 (a real MQTT connect with the configured TLS and credentials), and prints
-one line per check. Exit status: 0 all good, 1 a check failed, 2 the
-config itself is bad. Creates nothing on disk.
+one line per check, naming the files it used. On an installed release
+(``/opt/helio-edge/current/venv/bin/helio-edge``) ``--config`` defaults to
+the installed /etc/helio-edge/config.toml. Exit status: 0 all good, 1 a
+check failed, 2 the config itself is bad (or none was given outside an
+installed release). Creates nothing on disk.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from edge.commands.installed import installed_release
 from edge.commands.run import load_checked
 from edge.forecasting.bundle import BundleError
 from edge.forecasting.site import Site
@@ -30,7 +34,8 @@ Check = tuple[bool, str]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--config``, ``--skip``."""
-    parser.add_argument("--config", required=True, help="agent config (TOML)")
+    parser.add_argument("--config", help="agent config (TOML); default on an installed "
+                        "release: /etc/helio-edge/config.toml")
     parser.add_argument(
         "--skip", action="append", default=[], choices=["bundle", "devices", "broker"],
         help="leave out a group of checks (repeatable)",
@@ -58,7 +63,8 @@ def check_bundle(cfg: AgentConfig, site: Site) -> Check:
         return False, "test prediction is not finite"
     b = holder.bundle
     return True, (
-        f"{b.version} sha256 {b.sha256[:12]}… {'blessed' if b.blessed else 'UNBLESSED'}, "
+        f"{cfg.model.bundle}: {b.version} sha256 {b.sha256[:12]}… "
+        f"{'blessed' if b.blessed else 'UNBLESSED'}, "
         f"runtime {runtime_name()}, step {holder.spec.step_minutes} min, "
         f"horizons {list(holder.spec.horizons_min)}"
     )
@@ -133,15 +139,24 @@ def _run_check(name: str, fn: Callable[[], Check], out: list[tuple[str, bool, st
 
 def run(args: argparse.Namespace) -> int:
     """Print the report; 0 when everything passed."""
+    config, origin = args.config, ""
+    if config is None:
+        installed = installed_release()
+        if installed is None:
+            sys.stderr.write("helio-edge check: --config FILE is needed: this is not an installed "
+                             "release (/opt/helio-edge/current/venv/bin/helio-edge), whose "
+                             "/etc/helio-edge/config.toml it would default to\n")
+            return 2
+        config, origin = str(installed.config), f" (installed release {installed.release_id})"
     try:
-        cfg, site = load_checked(args.config)
+        cfg, site = load_checked(config)
     except ConfigError as exc:
         sys.stderr.write(f"helio-edge: config error: {exc}\n")
         return 2
     results: list[tuple[str, bool, str]] = [
-        ("config", True, str(Path(args.config).resolve())),
-        ("site", True, f"{site.site.id} ({site.site.latitude}, {site.site.longitude}), "
-                       f"{site.array.dc_capacity:.0f} Wp"),
+        ("config", True, str(Path(config).resolve()) + origin),
+        ("site", True, f"{cfg.agent.site}: {site.site.id} ({site.site.latitude}, "
+                       f"{site.site.longitude}), {site.array.dc_capacity:.0f} Wp"),
     ]
     if "bundle" not in args.skip:
         _run_check("bundle", lambda: check_bundle(cfg, site), results)

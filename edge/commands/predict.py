@@ -1,6 +1,11 @@
-"""``helio-edge predict --bundle DIR --at TIME [--history CSV]``: one forecast as JSON.
+"""``helio-edge predict --at TIME [--bundle DIR] [--history CSV]``: one forecast as JSON.
 
-For debugging a bundle off the device. The issue time is ``--at`` rounded
+For debugging a bundle, on the device or off it. On an installed release
+(``/opt/helio-edge/current/venv/bin/helio-edge``) the site, bundle and public
+key default to the installed ones (/etc/helio-edge/site.toml,
+/var/lib/helio-edge/bundle, /etc/helio-edge/keys/), from any directory; in a
+source checkout the site defaults to the repository's Abuja site and
+``--bundle`` is needed. The files used are named on stderr. The issue time is ``--at`` rounded
 down to the bundle's step. History comes from a CSV of recent
 measurements (``timestamp`` in UTC plus ``ghi`` [W/m2] or ``pv_power`` [W];
 averaged per period ``(t - step, t]``), or, without one, from clear-sky
@@ -17,6 +22,7 @@ import math
 import sys
 from pathlib import Path
 
+from edge.commands.installed import InstalledRelease, installed_release
 from edge.forecasting.bundle import BundleError, load_bundle
 from edge.forecasting.engine import ForecastEngine, ModelHolder
 from edge.forecasting.predictor import Predictor
@@ -39,11 +45,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Command-line options."""
-    parser.add_argument("--bundle", required=True, help="bundle directory or .tar.gz")
+    parser.add_argument("--bundle", help="bundle directory or .tar.gz (default on an installed "
+                        "release: /var/lib/helio-edge/bundle)")
     parser.add_argument("--at", required=True,
                         help="issue time, ISO 8601 (UTC unless an offset is given)")
     parser.add_argument("--history", help="CSV: timestamp, ghi [W/m2] or pv_power [W]")
-    parser.add_argument("--site", default="configs/sites/abuja.toml", help="site file")
+    parser.add_argument("--site", help="site file (default: /etc/helio-edge/site.toml on an "
+                        "installed release, else the checkout's configs/sites/abuja.toml)")
     parser.add_argument("--public-key", help="Ed25519 public key (PEM) the bundle is signed with")
     parser.add_argument("--allow-unblessed", action="store_true",
                         help="accept a bundle that failed the validation gate")
@@ -54,10 +62,16 @@ def parse_time(text: str) -> dt.datetime:
     return parse_utc(text, naive_is_utc=True)
 
 
-def find_key(bundle: str, given: str | None) -> str:
-    """The public key to verify with."""
+def find_key(bundle: str, given: str | None, installed: InstalledRelease | None = None) -> str:
+    """The public key to verify with (on an installed release: the installed one)."""
     if given:
         return given
+    if installed is not None:
+        keys = installed.public_keys()
+        if len(keys) == 1:
+            return str(keys[0])
+        if keys:
+            raise BundleError(f"{len(keys)} public keys in {keys[0].parent}; pass --public-key")
     for pattern in KEY_CANDIDATES:
         p = Path(pattern.format(bundle=str(bundle).rstrip("/"), repo=REPO))
         if p.is_file():
@@ -84,14 +98,42 @@ def read_history(path: str, step_s: int) -> tuple[str, ReadingWindow]:
     return name, window
 
 
+def default_inputs(args: argparse.Namespace) -> tuple[str, str, str, str]:
+    """Site, bundle and key files to use, and where they came from.
+
+    Raises
+    ------
+    ConfigError
+        No ``--bundle`` outside an installed release.
+    BundleError
+        No public key to be found.
+    """
+    installed = installed_release()
+    if installed is not None:
+        origin = f"installed release {installed.release_id}"
+        site = args.site or str(installed.site)
+        bundle = args.bundle or str(installed.bundle)
+    else:
+        origin = "source checkout"
+        site = args.site or str(REPO / "configs/sites/abuja.toml")
+        if not args.bundle:
+            raise ConfigError("--bundle", "", "not given, and this is not an installed release "
+                              "(/opt/helio-edge/current/venv/bin/helio-edge) whose bundle it "
+                              "could default to")
+        bundle = args.bundle
+    return site, bundle, find_key(bundle, args.public_key, installed), origin
+
+
 def run(args: argparse.Namespace) -> int:
     """Print one forecast (the MQTT payload without ``seq``)."""
     try:
-        site = load_site(args.site)
+        site_file, bundle, key, origin = default_inputs(args)
+        sys.stderr.write(f"helio-edge predict: site {site_file}, bundle {bundle}, "
+                         f"public key {key} ({origin})\n")
+        site = load_site(site_file)
         at = parse_time(args.at)
-        key = find_key(args.bundle, args.public_key)
         holder = ModelHolder(
-            lambda: load_bundle(args.bundle, key, allow_unblessed=args.allow_unblessed),
+            lambda: load_bundle(bundle, key, allow_unblessed=args.allow_unblessed),
             Predictor,
         )
         spec = holder.spec
