@@ -17,13 +17,14 @@ ARCH ?= aarch64
 CREDENTIALS ?=
 DEPLOY_ARGS ?=
 
-.PHONY: help venv test test-fast test-edge-legacy lint bench demo model deploy-to-device clean
+.PHONY: help venv test test-fast test-edge-legacy test-aarch64 lint bench demo model deploy-to-device clean
 
 help:
 	@echo "make demo              simulated charger + inverter, local broker, agent, live view"
 	@echo "make test              the whole test suite (creates $(VENV) if missing)"
 	@echo "make test-fast         the inner loop: every test not marked slow (under 2 min)"
 	@echo "make test-edge-legacy  edge + bridge tests on tflite-runtime 2.14 / numpy<2"
+	@echo "make test-aarch64      deploy the aarch64 release into Debian arm64 under QEMU and run it (root; ci/aarch64/README.md)"
 	@echo "make lint              ruff + mypy"
 	@echo "make bench             benchmarks (figures printed)"
 	@echo "make model             rebuild the shipped Abuja model bundle"
@@ -54,6 +55,12 @@ test-fast: $(STAMP)
 test-edge-legacy: $(LEGACY_STAMP)
 	$(LEGACY_PY) -m pytest tests/firmware_bridge tests/edge --ignore=tests/edge/deploy \
 	  --ignore=tests/edge/demo $(PYTEST_ARGS)
+
+# The release on the Pi's architecture: deployed into a cached Debian bookworm arm64 root
+# filesystem and run under user-mode QEMU (Pi 4 CPU). Root only; skips with a warning where
+# binfmt_misc is unavailable. HELIO_AARCH64_PI5=1 adds a Pi 5 pass. See ci/aarch64/README.md.
+test-aarch64: $(STAMP)
+	ci/aarch64/run.sh $(PY)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check firmware_bridge edge trainer tests bench

@@ -15,7 +15,7 @@ What it does, in order (each step is timed and printed):
    with a Raspberry Pi ``/proc/cpuinfo`` bound over the host's (see
    README.md: LiteRT's CPU detection aborts on an x86 cpuinfo), ``/dev``
    (the simulators' pty slaves), ``/sys`` and a ``/run`` tmpfs;
-3. deploys with the deploy's own code (:func:`edge.deploy.deploy`): only the
+3. deploys with the deploy's own code (:func:`edge.deploy.orchestrate.deploy`): only the
    transport differs, ``chroot ROOT /bin/sh -c`` instead of ``ssh``, so the
    on-device standard-library script is fed to the device's ``python3`` on
    stdin as over SSH; the service manager is ``systemctl-standin.py``;
@@ -56,17 +56,18 @@ if str(REPO) not in sys.path:
 import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
-from edge.config import load_site, load_toml  # noqa: E402
-from edge.deploy import DeployOptions, deploy  # noqa: E402
-from edge.deploy_build import (  # noqa: E402
+from edge.deploy.build import (  # noqa: E402
     Target,
     build_wheel,
     build_wheelhouse,
     wheel_requirements,
     wheel_version,
 )
-from edge.deploy_release import DeviceLayout, ReleaseInputs, dump_toml, stage_release  # noqa: E402
-from edge.deploy_remote import Remote, SshTarget  # noqa: E402
+from edge.deploy.orchestrate import DeployOptions, deploy  # noqa: E402
+from edge.deploy.release import DeviceLayout, ReleaseInputs, dump_toml, stage_release  # noqa: E402
+from edge.deploy.remote import Remote, SshTarget  # noqa: E402
+from edge.forecasting.site import load_site  # noqa: E402
+from firmware_bridge.config import load_toml  # noqa: E402
 
 SITE = REPO / "configs/sites/abuja.toml"
 AGENT_TEMPLATE = REPO / "configs/edge/abuja.toml"
@@ -155,11 +156,14 @@ class Device:
             env["QEMU_PAGESIZE"] = str(self.page_size)
         return {**env, **extra}
 
-    def prepare(self) -> None:
-        if self.work.exists():
+    def prepare(self, *, fresh: bool = True, pi_cpuinfo: bool = True) -> None:
+        """Mount the device; ``fresh=False`` keeps what the last run installed."""
+        if fresh and self.work.exists():
             shutil.rmtree(self.work)
+        elif not fresh and not (self.work / "upper/opt/helio-edge/current").is_symlink():
+            raise RuntimeError(f"nothing installed in {self.work}: run make test-aarch64 first")
         for d in ("upper", "ovl", "root"):
-            (self.work / d).mkdir(parents=True)
+            (self.work / d).mkdir(parents=True, exist_ok=True)
         try:
             _mount("-t", "overlay", "overlay", "-o",
                    f"lowerdir={self.lower},upperdir={self.work}/upper,workdir={self.work}/ovl",
@@ -169,8 +173,8 @@ class Device:
             subprocess.run(["cp", "-a", str(self.lower), str(self.root)], check=True)
         r = self.root
         _mount("-t", "proc", "proc", str(r / "proc"))
-        # LiteRT (XNNPACK's cpuinfo) reads /proc/cpuinfo and aborts on the host's x86 one
-        _mount("--bind", str(self.cpuinfo), str(r / "proc/cpuinfo"))
+        if pi_cpuinfo:  # LiteRT (XNNPACK's cpuinfo) aborts on the host's x86 /proc/cpuinfo
+            _mount("--bind", str(self.cpuinfo), str(r / "proc/cpuinfo"))
         _mount("--rbind", "/dev", str(r / "dev"))
         _mount("-t", "sysfs", "-o", "ro", "sysfs", str(r / "sys"))
         _mount("-t", "tmpfs", "-o", "mode=0755", "tmpfs", str(r / "run"))
@@ -335,14 +339,14 @@ def simulators(device: Device, start: dt.datetime) -> Iterator[dict[str, str]]:
     The pty slaves get group dialout, mode 0660, as udev gives a USB serial
     adapter on a Pi, so the service user (group dialout) opens them.
     """
-    from firmware_bridge.simulators.plant import Plant  # noqa: PLC0415
+    from edge.simulation.plant import Plant  # noqa: PLC0415
     from firmware_bridge.simulators.runner import start_simulator  # noqa: PLC0415
 
     site = load_site(SITE)
     plant = Plant(site, seed=7, start=start, speed=1.0)
     links = device.root / "run/helio-sim"
     links.mkdir(parents=True, exist_ok=True)
-    sims = {name: start_simulator(proto, site=site, plant=plant, link=links / name)
+    sims = {name: start_simulator(proto, plant=plant, link=links / name)
             for name, proto in (("mppt", "vedirect"), ("inverter", "pi30"))}
     try:
         dialout = device.group_id("dialout")
@@ -559,23 +563,31 @@ def run_agent(job: Job, device: Device, inbox: Inbox, seconds: float, margin: fl
         job.say("agent log tail:\n" + text[-3000:])
 
 
-def measure_import(device: Device, python: str) -> dict[str, Any]:
-    """Import time and peak RSS of the agent's modules, inside (emulated) and on x86."""
+def measure_import(device: Device, python: str, repeat: int = 1) -> dict[str, Any]:
+    """Import time and peak RSS of the agent's modules, inside (emulated) and on x86.
+
+    Medians of ``repeat`` fresh interpreters each. Under QEMU the RSS is the
+    emulator process's: the guest's pages plus QEMU's own (translated code).
+    """
     code = ("import resource, time; t = time.perf_counter(); import edge.commands.run, "
-            "edge.solar, edge.predictor; from edge.predictor import runtime_name; runtime_name(); "
+            "edge.forecasting.solar, edge.forecasting.predictor; "
+            "from edge.forecasting.predictor import runtime_name; runtime_name(); "
             "print(round(time.perf_counter() - t, 3), "
             "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
-    out: dict[str, Any] = {}
-    for _ in range(2):  # the first run also byte-compiles nothing (done at install) but warms
+    runs: dict[str, list[tuple[float, float]]] = {"aarch64": [], "x86": []}
+    for _ in range(repeat):
         dev = device.run([f"{VENV_BIN}/python", "-c", code], timeout=300)
-    x86 = subprocess.run([python, "-c", code], capture_output=True, text=True, cwd=REPO,
-                         check=False)
-    if dev.returncode == 0:
-        s, kb = dev.stdout.decode().split()
-        out["aarch64"] = {"import_s": float(s), "maxrss_mb": round(int(kb) / 1024, 1)}
-    if x86.returncode == 0:
-        s, kb = x86.stdout.split()
-        out["x86"] = {"import_s": float(s), "maxrss_mb": round(int(kb) / 1024, 1)}
+        x86 = subprocess.run([python, "-c", code], capture_output=True, cwd=REPO, check=False)
+        for name, done in (("aarch64", dev), ("x86", x86)):
+            if done.returncode == 0:
+                sec, kb = done.stdout.decode().split()
+                runs[name].append((float(sec), int(kb) / 1024))
+    out: dict[str, Any] = {}
+    for name, got in runs.items():
+        if got:
+            out[name] = {"import_s": round(sorted(g[0] for g in got)[len(got) // 2], 2),
+                         "maxrss_mb": round(sorted(g[1] for g in got)[len(got) // 2], 1),
+                         "runs": len(got)}
     return out
 
 
@@ -602,13 +614,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--clock-margin", type=float, default=40.0,
                    help="the agent's clock starts this long before a step boundary [s]")
     p.add_argument("--python", default=sys.executable, help="x86 python for the comparisons")
+    p.add_argument("--measure", type=int, default=0, metavar="N",
+                   help="only measure import time/RSS (N runs each) in the last run's device; "
+                   "print JSON (make bench)")
+    p.add_argument("--host-cpuinfo", action="store_true",
+                   help="with --exec: leave the host's /proc/cpuinfo visible (shows the crash)")
+    p.add_argument("--exec", nargs=argparse.REMAINDER, dest="exec_cmd",
+                   help="run a command in the last run's device and exit with its status")
     args = p.parse_args(argv)
     if os.environ.get("HELIO_AARCH64_NS") != "1":
         p.error("run through ci/aarch64/run.sh (needs root and a private mount namespace)")
 
-    job = Job()
     work = args.cache / "work" / args.name
     device = Device(args.rootfs, work, args.cpu, args.cpuinfo.resolve(), args.page_size)
+    if args.measure or args.exec_cmd:
+        device.prepare(fresh=False, pi_cpuinfo=not args.host_cpuinfo)
+        if args.exec_cmd:
+            return subprocess.run(device.argv(args.exec_cmd), env=device.env(),
+                                  check=False).returncode
+        sys.stdout.write(json.dumps(measure_import(device, args.python, args.measure)) + "\n")
+        return 0
+    job = Job()
     job.figures.update(cpu=args.cpu, cpuinfo=args.cpuinfo.name, page_size=args.page_size)
     boundary = midday_boundary()
     job.figures["fake_boundary"] = boundary
@@ -638,7 +664,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             with job.step(f"the agent for {args.agent_seconds:.0f} s"):
                 run_agent(job, device, inbox, args.agent_seconds, args.clock_margin)
             with job.step("import time and memory"):
-                job.figures["import"] = measure_import(device, args.python)
+                job.figures["import"] = measure_import(device, args.python, 3)
                 job.say(f"import: {job.figures['import']}")
     except Exception as exc:  # the job reports what broke, then fails
         job.failures.append(f"{type(exc).__name__}: {exc}")
