@@ -58,7 +58,7 @@ test-edge-legacy: $(LEGACY_STAMP)
 
 # The release on the Pi's architecture: deployed into a cached Debian bookworm arm64 root
 # filesystem and run under user-mode QEMU (Pi 4 CPU). Root only; skips with a warning where
-# binfmt_misc is unavailable. HELIO_AARCH64_PI5=1 adds a Pi 5 pass. See ci/aarch64/README.md.
+# binfmt_misc is unavailable. HELIO_AARCH64_PASSES="pi4 pi5 pi3" adds the Pi 5 and Pi 3 passes. See ci/aarch64/README.md.
 test-aarch64: $(STAMP)
 	ci/aarch64/run.sh $(PY)
 

@@ -5,8 +5,9 @@
 #   ci/aarch64/run.sh [PYTHON]        PYTHON: the project venv's (default .venv/bin/python)
 #
 # Environment: HELIO_AARCH64_CACHE (default /var/cache/helio-aarch64),
-# HELIO_AARCH64_PI5=1 adds the Pi 5 pass (cortex-a76), HELIO_AARCH64_NICE
-# (default 10), HELIO_AARCH64_REQUIRED=1 turns "cannot run here" into a failure.
+# HELIO_AARCH64_PASSES (default "pi4"; also pi5: cortex-a76 with 16K pages, pi3:
+# cortex-a53), HELIO_AARCH64_NICE (default 10), HELIO_AARCH64_REQUIRED=1 turns
+# "cannot run here" into a failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${1:-.venv/bin/python}
@@ -36,11 +37,13 @@ ci/aarch64/binfmt.sh || rc=$?
 ROOTFS=$(ci/aarch64/rootfs.sh "$CACHE")
 t_rootfs=$(( $(date +%s) - t0 ))
 
-passes=("pi4 cortex-a72 ci/aarch64/cpuinfo/pi4.txt 0")
-[ "${HELIO_AARCH64_PI5:-0}" = 1 ] && passes+=("pi5 cortex-a76 ci/aarch64/cpuinfo/pi5.txt 16384")
+# pass: QEMU CPU model, /proc/cpuinfo shown inside, page size (0: the host's 4K)
+declare -A CPU=([pi4]=cortex-a72 [pi5]=cortex-a76 [pi3]=cortex-a53)
+declare -A PAGE=([pi4]=0 [pi5]=16384 [pi3]=0)
 status=0
-for p in "${passes[@]}"; do
-  read -r name cpu cpuinfo pagesize <<<"$p"
+for name in ${HELIO_AARCH64_PASSES:-pi4}; do
+  [ -n "${CPU[$name]:-}" ] || { echo "test-aarch64: unknown pass $name (pi4, pi5, pi3)" >&2; exit 2; }
+  cpu=${CPU[$name]} pagesize=${PAGE[$name]} cpuinfo=ci/aarch64/cpuinfo/$name.txt
   HELIO_AARCH64_NS=1 nice -n "$NICE" unshare --mount --propagation private \
     "$PY" ci/aarch64/job.py --rootfs "$ROOTFS" --cache "$CACHE" --name "$name" \
     --cpu "$cpu" --cpuinfo "$cpuinfo" --page-size "$pagesize" || status=1
