@@ -63,7 +63,7 @@ test-aarch64: $(STAMP)
 	ci/aarch64/run.sh $(PY)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check firmware_bridge edge trainer tests bench
+	$(VENV)/bin/ruff check firmware_bridge edge trainer tests bench ci
 	$(VENV)/bin/mypy firmware_bridge edge trainer
 
 bench: $(STAMP)

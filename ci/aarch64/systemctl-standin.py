@@ -92,12 +92,12 @@ def start():
     for item in unit["Environment"]:
         key, value = item.split("=", 1)
         env[key] = value
-    log = open(os.path.join(STATE, "agent.log"), "ab")
-    proc = subprocess.Popen(
-        shlex.split(unit["ExecStart"]), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-        cwd=unit.get("WorkingDirectory", "/"), env=env, user=user.pw_uid, group=group,
-        extra_groups=extra, umask=int(unit.get("UMask", "0022"), 8), start_new_session=True,
-    )
+    with open(os.path.join(STATE, "agent.log"), "ab") as log:
+        proc = subprocess.Popen(
+            shlex.split(unit["ExecStart"]), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            cwd=unit.get("WorkingDirectory", "/"), env=env, user=user.pw_uid, group=group,
+            extra_groups=extra, umask=int(unit.get("UMask", "0022"), 8), start_new_session=True,
+        )
     with open(PIDFILE, "w") as fh:
         fh.write(str(proc.pid))
 
@@ -114,10 +114,10 @@ def main(argv):
         stop()
     elif verb == "is-active":
         ok = bool(running())
-        print("active" if ok else "inactive")
+        sys.stdout.write("active\n" if ok else "inactive\n")
         return 0 if ok else 3
     elif verb not in ("daemon-reload", "enable"):
-        print(f"systemctl-standin: unknown verb {verb!r}", file=sys.stderr)
+        sys.stderr.write(f"systemctl-standin: unknown verb {verb!r}\n")
         return 1
     return 0
 

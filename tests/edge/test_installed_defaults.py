@@ -36,8 +36,9 @@ def _layout(root: Path, bundle: str, key: str) -> Path:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(rel / "venv")],
                    check=True)
     vpy = rel / "venv/bin/python"
-    site = subprocess.run([str(vpy), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    where = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    site = subprocess.run([str(vpy), "-c", where], capture_output=True, text=True,
+                          check=True).stdout.strip()
     # as the deploy links the release's venv to its dependency env: here, this environment
     (Path(site) / "_helio_test.pth").write_text(
         f"{REPO}\n{sysconfig.get_path('purelib')}\n")
