@@ -79,9 +79,6 @@ STANDIN = "/usr/local/sbin/helio-systemctl"
 LIBFAKETIME = "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1"
 #: issue times for the predict comparison: noon in June, a Harmattan morning, night
 PREDICT_TIMES = ("2026-06-21T12:00:00Z", "2026-01-15T07:30:00Z", "2026-11-30T20:00:00Z")
-#: pi30 captures answer these commands (tests/data/pi30/README.md)
-PI30_COMMANDS = {"qpigs": "QPIGS", "qpigs_max": "QPIGS", "qpiri": "QPIRI", "qmod": "QMOD",
-                 "qpiws": "QPIWS"}
 
 
 # --------------------------------------------------------------------------
@@ -464,21 +461,35 @@ def compare_predict(job: Job, device: Device, python: str, work: Path) -> None:
 
 def compare_decode(job: Job, device: Device, python: str) -> None:
     """``helio-bridge decode`` on every capture: same JSON lines, summary and exit status."""
+    from firmware_bridge.protocols.pi30 import DECODERS  # noqa: PLC0415
+
     inside = device.root / "tmp/captures"
     shutil.copytree(CAPTURES, inside, dirs_exist_ok=True)
+    runs: list[tuple[Path, list[str]]] = []
     for path in sorted(CAPTURES.glob("*/*.bin")):
         proto = path.parent.name
         args = ["--protocol", proto, "--start", "2026-01-01T00:00:00Z"]
-        if proto == "pi30":
-            args += ["--command", PI30_COMMANDS[path.stem]]
+        if proto != "pi30":
+            runs.append((path, args))
+            continue
+        # pi30 replies answer the command the file is named after (qpigs_max.bin: QPIGS);
+        # qe.bin holds the energy counters QED/QEM/QET/QEY: decoded as each
+        stem = path.stem.split("_")[0].upper()
+        commands = [stem] if stem in DECODERS else sorted(c for c in DECODERS
+                                                          if c.startswith(stem))
+        job.expect(bool(commands), f"decode: a pi30 command for {path.name}")
+        runs += [(path, [*args, "--command", c]) for c in commands]
+    for path, args in runs:
+        proto = path.parent.name
         dev = device.run([f"{VENV_BIN}/helio-bridge", "decode", *args,
                           f"/tmp/captures/{proto}/{path.name}"], timeout=300)
         x86 = subprocess.run([python, "-m", "firmware_bridge", "decode", *args, str(path)],
                              capture_output=True, cwd=REPO, check=False)
         same = (dev.returncode, dev.stdout, dev.stderr) == (x86.returncode, x86.stdout, x86.stderr)
         lines = dev.stdout.count(b"\n")
-        job.expect(same, f"decode {proto}/{path.name}: {lines} readings, exit {dev.returncode}, "
-                         f"identical to x86: {same}")
+        cmd = f" {args[-1]}" if "--command" in args else ""
+        job.expect(same, f"decode {proto}/{path.name}{cmd}: {lines} readings, exit "
+                         f"{dev.returncode}, identical to x86: {same}")
         if not same:
             job.say(dev.stderr.decode(errors="replace")[-1500:])
 
