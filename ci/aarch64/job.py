@@ -477,7 +477,8 @@ def compare_decode(job: Job, device: Device, python: str) -> None:
         stem = path.stem.split("_")[0].upper()
         commands = [stem] if stem in DECODERS else sorted(c for c in DECODERS
                                                           if c.startswith(stem))
-        job.expect(bool(commands), f"decode: a pi30 command for {path.name}")
+        if not commands:
+            job.expect(False, f"decode: no pi30 command matches {path.name}")
         runs += [(path, [*args, "--command", c]) for c in commands]
     for path, args in runs:
         proto = path.parent.name
