@@ -83,7 +83,7 @@ class DeployOptions:
     health_timeout: float = 60.0
     health_skip: tuple[str, ...] = ("broker",)
     settle: float = 5.0
-    min_free_mb: float = 400.0
+    min_free_mb: float = 800.0
     compile_bytecode: bool = True
     dry_run: bool = False
 
