@@ -14,6 +14,7 @@ from firmware_bridge.clitools import dispatch
 #: subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("trainer.monitor.commands.run", "subscribe to the fleet and keep the store"),
+    "serve": ("trainer.monitor.commands.serve", "serve the live fleet dashboard and /metrics"),
     "status": ("trainer.monitor.commands.status", "print the fleet table"),
     "report": ("trainer.monitor.commands.report", "write an HTML report for a site"),
     "export": (

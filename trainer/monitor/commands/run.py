@@ -6,6 +6,7 @@ import argparse
 import logging
 import signal
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -13,6 +14,8 @@ from pathlib import Path
 from edge.forecasting.bundle import BundleError, read_bundle_files
 from edge.forecasting.site import Site, load_site
 from firmware_bridge.config import ConfigError
+from trainer.monitor.commands.serve import add_server_arguments, start_dashboard
+from trainer.monitor.dashboard.server import AuthError, DashboardServer
 from trainer.monitor.drift import DriftConfig, DriftWatch, manifest_of
 from trainer.monitor.fleet import OfflineWatch
 from trainer.monitor.ingest import Monitor, MonitorConfig, Task
@@ -48,6 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=2000, help="messages per transaction")
     parser.add_argument("--duration", type=float, default=0.0, metavar="S",
                         help="stop after this long (0: until SIGTERM/Ctrl-C) [s]")
+    parser.add_argument("--dashboard", metavar="HOST:PORT", default=None,
+                        help="also serve the dashboard and /metrics from this process"
+                        " (as helio-monitor serve)")
+    add_server_arguments(parser)
 
 
 def load_sites(paths: list[str]) -> dict[str, Site]:
@@ -85,6 +92,20 @@ def run(args: argparse.Namespace) -> int:
         OfflineWatch(store, offline_after_s=args.offline_after),
     ]
     monitor = Monitor(config, store, tasks=tasks)
+    dashboard: DashboardServer | None = None
+    if args.dashboard:
+        host, _, port = args.dashboard.rpartition(":")
+        try:
+            dashboard = start_dashboard(args.store, host or "127.0.0.1", int(port),
+                                        token_file=args.token_file,
+                                        basic_auth_file=args.basic_auth_file,
+                                        offline_after_s=args.offline_after)
+        except (AuthError, OSError, ValueError) as exc:
+            log.error("--dashboard %s: %s", args.dashboard, exc)
+            store.close()
+            return 2
+        sys.stdout.write(f"dashboard: {dashboard.url}\n")
+        sys.stdout.flush()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -96,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
                 break
     finally:
         monitor.stop()
+        if dashboard is not None:
+            dashboard.stop()
         s = monitor.stats
         log.warning("stopped: %d received, %d stored, %d duplicates, %d rejected, %d alerts",
                     s.received, s.inserted, s.duplicates, s.rejected, s.alerts)
