@@ -34,7 +34,8 @@ setup(
     package_data={
         "firmware_bridge": ["py.typed", "protocols/maps/*.toml"],  # the Modbus register maps
         "edge": ["py.typed", "data/*", "data/**/*"],
-        "trainer": ["py.typed"],
+        # the dashboard's pages, scripts and styles: served as they are, nothing from a CDN
+        "trainer": ["py.typed", "monitor/dashboard/static/*"],
     },
     include_package_data=True,
     install_requires=[
@@ -54,6 +55,7 @@ setup(
             "tensorflow>=2.16; platform_machine!='x86_64'",
             "pandas>=2",
             "matplotlib>=3.7",
+            "prometheus-client>=0.20",  # helio-monitor serve: /metrics
         ],
         "dev": [
             "pytest>=8",
@@ -61,6 +63,7 @@ setup(
             "hypothesis>=6",
             "ruff>=0.6",
             "mypy>=1.10",
+            "selenium>=4.20",  # dashboard tests drive Debian's chromium through chromedriver
         ],
         # helio-edge deploy (laptop side): writes the device's agent config
         "deploy": ["tomli-w>=1.0"],

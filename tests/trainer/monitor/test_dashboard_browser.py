@@ -1,0 +1,236 @@
+"""The dashboard in a real browser (Debian chromium, headless, driven by Selenium).
+
+The store is filled live for the whole module: the Abuja agent polls the VE.Direct
+and PI30 simulators through the real serial code, forecasts with the shipped int8
+model and publishes through mosquitto into a running monitor that scores the
+forecasts; two more gateways show the other states (``lagos-01`` sent one heartbeat
+and went silent, ``kano-01`` dropped its connection so the broker published its
+Last Will). Screenshots go to the test's tmp dir, and to docs/img with
+HELIO_UPDATE_SCREENSHOTS=1.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MOSQUITTO, Mosquitto, free_port
+from tests.monitor.conftest import Pub, offline
+from tests.monitor.dashboard_helpers import (
+    LiveFleet,
+    chrome,
+    loaded,
+    need_browser,
+    screenshot,
+    start_live_fleet,
+    wait_js,
+)
+from trainer.monitor.dashboard.server import AuthConfig, DashboardServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.broker, pytest.mark.pty, pytest.mark.tflite,
+              pytest.mark.slow]
+
+#: heartbeat timeout of the served dashboard: the agent beats every 5 s
+OFFLINE_AFTER_S = 30.0
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveFleet]:
+    need_browser()
+    if MOSQUITTO is None:
+        pytest.skip("mosquitto not installed")
+    tmp = tmp_path_factory.mktemp("fleet")
+    broker = Mosquitto("127.0.0.1", free_port(), tmp)
+    broker.start()
+    today = datetime.now(UTC).date()
+    live = None
+    try:
+        live = start_live_fleet(tmp, broker.port, speed=600.0,
+                                start=datetime(today.year, today.month, today.day, 6, 0,
+                                               tzinfo=UTC))
+        yield live
+    finally:
+        if live is not None:
+            live.stop()
+        broker.stop()
+
+
+@pytest.fixture(scope="module")
+def server(fleet: LiveFleet) -> Iterator[DashboardServer]:
+    srv = DashboardServer(fleet.store_path, port=0, offline_after_s=OFFLINE_AFTER_S)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def _rows(driver) -> dict[str, dict[str, str]]:
+    return driver.execute_script("""
+        const out = {};
+        for (const tr of document.querySelectorAll('#fleet tbody tr')) {
+          const row = {};
+          for (const td of tr.querySelectorAll('td')) row[td.dataset.col] = td.textContent.trim();
+          out[tr.dataset.site] = row;
+        }
+        return out;""")
+
+
+def test_fleet_page_lists_every_gateway_with_its_state(fleet, server, shots) -> None:
+    store = fleet.store()
+    received = sum(r["received"] for r in store.stream_stats(fleet.site)
+                   if r["stream"] in ("reading", "forecast", "events"))
+    store.close()
+    with chrome() as d:
+        d.get(server.url)
+        loaded(d, "fleet")
+        rows = _rows(d)
+        assert set(rows) == {fleet.site, "lagos-01", "kano-01"}
+        assert rows[fleet.site]["state"] == "online"
+        assert rows["lagos-01"]["state"] == "silent"
+        assert rows["kano-01"]["state"] == "offline"
+        assert rows[fleet.site]["model_version"] == fleet.bundle_version
+        assert int(rows[fleet.site]["received"].replace(",", "")) >= received > 50
+        assert rows[fleet.site]["loss"] == "0.0%"
+        assert rows[fleet.site]["skill_7d"] not in ("", "–")  # scored by the monitor
+        assert rows["kano-01"]["skill_7d"] == "–"
+        # sortable: by state, descending puts "silent" first
+        d.execute_script("document.querySelector('th[data-sort=state]').click()")
+        wait_js(d, "document.querySelector('th[data-sort=state]')"
+                ".getAttribute('aria-sort') === 'ascending'")
+        order = d.execute_script("return [...document.querySelectorAll('#fleet tbody tr')]"
+                                 ".map(tr => tr.dataset.state)")
+        assert order == sorted(order)
+        d.execute_script("document.querySelector('th[data-sort=state]').click()")
+        wait_js(d, "document.querySelector('th[data-sort=state]')"
+                ".getAttribute('aria-sort') === 'descending'")
+        order = d.execute_script("return [...document.querySelectorAll('#fleet tbody tr')]"
+                                 ".map(tr => tr.dataset.state)")
+        assert order == sorted(order, reverse=True)
+        # nothing was fetched from anywhere but this server
+        urls = d.execute_script("return performance.getEntriesByType('resource')"
+                                ".map(e => e.name)")
+        assert urls and all(u.startswith(server.url) for u in urls), urls
+        d.execute_script("document.querySelector('th[data-sort=site]').click()")
+        screenshot(d, shots, "dashboard-fleet.png")
+
+
+def test_site_page_draws_measured_pv_against_the_forecast_band(fleet, server, shots) -> None:
+    with chrome(1280, 1000) as d:
+        d.get(server.url)
+        loaded(d, "fleet")
+        d.find_element("css selector", f"#fleet tr[data-site='{fleet.site}'] a").click()
+        loaded(d, "site")
+        assert d.find_element("id", "site-title").text == f"Site {fleet.site}"
+        counts = wait_js(d, """(() => {
+            const n = id => Number((document.querySelector(`[data-series='${id}']`) || {})
+                                   .dataset?.n || 0);
+            const c = {measured: n('pv-measured'), band: n('pv-band'),
+                       latest: n('pv-latest-band'), soc: n('soc'), power: n('battery-power')};
+            return c.measured && c.band && c.latest && c.soc ? c : null;
+        })()""", what="PV, forecast band, newest forecast and SOC drawn")
+        assert counts["measured"] >= 5
+        assert counts["latest"] >= 3  # the newest forecast's horizons within 3 h
+        api = json.loads(d.execute_script(
+            f"return fetch('/api/site/{fleet.site}').then(r => r.text())"))
+        assert counts["band"] == sum(1 for p in api["pv"]["band"]
+                                     if api["since"] <= p[0] <= api["pv"]["latest"]["points"][-1][0])
+        # skill by horizon, live (no shadow model in this fleet)
+        skill_rows = d.execute_script("return [...document.querySelectorAll('#skill tbody tr')]"
+                                      ".map(tr => [...tr.cells].map(c => c.textContent))")
+        horizons = {w["horizon_min"] for w in api["skill"]["window"] if not w["shadow"]}
+        assert horizons and len(skill_rows) == len(horizons)
+        assert all(r[2] == fleet.bundle_version for r in skill_rows)
+        assert all(r[3] == "–" for r in skill_rows)  # shadow column empty
+        # device health chips from the status heartbeat
+        chips = d.execute_script("return [...document.querySelectorAll('[data-device]')]"
+                                 ".map(c => c.textContent)")
+        assert sorted(chips) == ["inverter ok", "mppt ok"]
+        screenshot(d, shots, "dashboard-site.png")
+
+
+def test_models_page_shows_which_model_runs_where(fleet, server, shots) -> None:
+    with chrome() as d:
+        d.get(server.url + "#/models")
+        loaded(d, "models")
+        running = d.execute_script("return [...document.querySelectorAll('#running tbody tr')]"
+                                   ".map(tr => [...tr.cells].map(c => c.textContent))")
+        by_site = {r[0]: r for r in running}
+        assert by_site[fleet.site][2] == fleet.bundle_version
+        assert by_site[fleet.site][5] == "idle"
+        results = d.execute_script("return [...document.querySelectorAll('#results tbody tr')]"
+                                   ".map(tr => [...tr.cells].map(c => c.textContent))")
+        assert [r[2] for r in results if r[0] == fleet.site] == ["live"]
+        assert d.find_element("id", "history-empty").text.startswith("No model change")
+        screenshot(d, shots, "dashboard-models.png")
+
+
+def test_phone_layout_fits_the_screen(fleet, server, shots) -> None:
+    with chrome(phone=True) as d:
+        d.get(server.url)
+        loaded(d, "fleet")
+        assert d.execute_script("return window.innerWidth") == 390
+        # the fleet table keeps its key columns and fits without sideways scrolling
+        assert d.execute_script("return document.documentElement.scrollWidth") <= 390
+        visible = d.execute_script("return [...document.querySelectorAll('#fleet th')]"
+                                   ".filter(th => th.offsetWidth > 0).map(th => th.dataset.sort)")
+        assert visible == ["site", "state", "last_seen_ago_s", "loss", "skill_7d", "open_alerts"]
+        screenshot(d, shots, "dashboard-phone-fleet.png", full=False)
+        d.get(server.url + f"#/site/{fleet.site}")
+        loaded(d, "site")
+        wait_js(d, "document.querySelector(\"[data-series='pv-measured']\")")
+        widths = d.execute_script("return [...document.querySelectorAll('.chart svg')]"
+                                  ".map(s => s.getBoundingClientRect().right)")
+        assert widths and max(widths) <= 390
+        assert d.execute_script("return document.documentElement.scrollWidth") <= 390
+        font = d.execute_script("return parseFloat(getComputedStyle(document.body).fontSize)")
+        assert font >= 14
+        screenshot(d, shots, "dashboard-phone-site.png", full=False)
+
+
+def test_page_updates_itself_when_the_store_changes(fleet, server) -> None:
+    with chrome() as d:
+        d.get(server.url)
+        loaded(d, "fleet")
+        wait_js(d, "document.getElementById('live').dataset.state === 'live'",
+                what="server-sent events connected")
+        d.execute_script("window.__same_page = true")
+        before = int(d.execute_script("return Number(document.body.dataset.loaded)"))
+        # the running agent's data arrives: the page redraws without a reload
+        loaded(d, "fleet", after=before, timeout=30)
+        # a gateway drops off: its Last Will reaches the monitor, then the page
+        pub = Pub(fleet.port, client_id="lagos-gw-2",
+                  will=("helio/lagos-01/gateway/status", offline("lagos-01", "gateway")))
+        pub.crash()
+        wait_js(d, "document.querySelector(\"#fleet tr[data-site='lagos-01']\")"
+                ".dataset.state === 'offline'", timeout=30, what="lagos-01 shown offline")
+        assert d.execute_script("return window.__same_page === true")
+
+
+def test_token_is_required_off_loopback(fleet) -> None:
+    token = "s3cret-token-for-the-test"
+    srv = DashboardServer(fleet.store_path, host="0.0.0.0", port=0,
+                          auth=AuthConfig(token=token), offline_after_s=OFFLINE_AFTER_S)
+    srv.start()
+    try:
+        with chrome() as d:
+            d.get(srv.url)
+            assert "authentication required" in d.find_element("tag name", "body").text
+            assert d.execute_script("return document.body.dataset.page") is None
+            d.get(srv.url + "?token=" + token)  # sets the cookie, drops the token from the URL
+            loaded(d, "fleet")
+            assert "token" not in d.current_url
+            wait_js(d, "document.getElementById('live').dataset.state === 'live'",
+                    what="server-sent events through the cookie")
+            assert _rows(d)[fleet.site]["state"] == "online"
+    finally:
+        srv.stop()
+    time.sleep(0.1)
