@@ -24,6 +24,7 @@ __all__ = [
     "RETAINED_STREAMS",
     "SCHEMA_VERSION",
     "SEQ_STREAMS",
+    "SHADOW_FORECAST_TOPIC",
     "STREAMS",
     "TopicError",
     "TopicParts",
@@ -37,6 +38,10 @@ SCHEMA_VERSION = 1
 STREAMS = ("reading", "forecast", "status", "events", "model", "cmd", "alerts")
 #: Streams whose ``seq`` counts (per device and stream) for duplicates and loss.
 SEQ_STREAMS = ("reading", "forecast", "events")
+#: Topic suffix of a shadow model's forecasts (``<prefix>/<site>/<gw>/forecast/shadow``):
+#: the ``forecast`` stream (same ``seq`` counter) on its own topic, so consumers of
+#: ``forecast`` (Home Assistant) never see a model on trial.
+SHADOW_FORECAST_TOPIC = "forecast/shadow"
 #: Streams published retained (state, not history).
 RETAINED_STREAMS = ("status", "model")
 #: Device id reserved for the fleet monitor's own topics (``<prefix>/<site>/monitor/alerts``).

@@ -25,6 +25,7 @@ from edge.runtime.contract import (
     FORECAST_UNITS,
     QUANTILES,
     SCHEMA_VERSION,
+    SHADOW_FORECAST_TOPIC,
     Topics,
 )
 from firmware_bridge.timestamps import isoformat_z
@@ -145,7 +146,11 @@ def forecast_message(
     """A Solcast-like ``forecast`` message.
 
     Each entry covers ``period_end - step`` to ``period_end`` where
-    ``period_end = issue_time + horizon``.
+    ``period_end = issue_time + horizon``. A shadow model's forecast goes to
+    its own topic, ``.../forecast/shadow`` (:data:`SHADOW_FORECAST_TOPIC`), so
+    consumers of ``forecast`` (Home Assistant) never see the trial model; it
+    stays in the ``forecast`` stream (one ``seq`` counter for both), so a
+    receiver de-duplicates and counts loss as before.
     """
     body = _head(topics, topics.gateway_id, "forecast", issue_time)
     body["issue_time"] = isoformat_z(issue_time)
@@ -167,7 +172,8 @@ def forecast_message(
             entry[name] = {k: round(max(float(v), 0.0), 1) for k, v in pairs}
         entries.append(entry)
     body["forecasts"] = entries
-    return Message(topics.gateway("forecast"), topics.gateway_id, "forecast", body)
+    topic = topics.gateway(SHADOW_FORECAST_TOPIC if shadow else "forecast")
+    return Message(topic, topics.gateway_id, "forecast", body)
 
 
 def status_message(

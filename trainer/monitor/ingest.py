@@ -48,6 +48,7 @@ from edge.runtime.contract import (
     MONITOR_DEVICE,
     SCHEMA_VERSION,
     SEQ_STREAMS,
+    SHADOW_FORECAST_TOPIC,
     TopicError,
     parse_topic,
 )
@@ -106,6 +107,10 @@ def parse_message(
     for key, expected in (("site_id", site), ("device_id", device)):
         if key in body and body[key] != expected:
             raise MessageError(f"{key} {body[key]!r} contradicts topic {topic!r}")
+    if stream == SHADOW_FORECAST_TOPIC:  # a shadow model's forecast: own topic, forecast's seq
+        if body.get("shadow") is not True:
+            raise MessageError(f"{topic!r} carries a forecast without shadow: true")
+        stream = "forecast"
     seq = body.get("seq")
     ts = parse_time(body.get("timestamp"))
     if stream in SEQ_STREAMS:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from edge.runtime import messages as m
+from edge.runtime.contract import SHADOW_FORECAST_TOPIC
 from edge.runtime.contract import Topics
 from firmware_bridge.timestamps import isoformat_z
 
@@ -91,3 +92,18 @@ def test_status_and_lwt_and_event_and_model() -> None:
         m.event_message(TOPICS, now=T0, level="fatal", code="x", message="y")
     mm = m.model_message(TOPICS, now=T0, version="v1", sha256="s", blessed=True, created="c")
     assert mm.retain and json.loads(mm.encode(1))["role"] == "active"
+
+
+def test_shadow_forecast_has_its_own_topic_and_shares_the_forecast_counter() -> None:
+    """Issue 11 item 15: Home Assistant reads ``forecast``; the trial model goes elsewhere."""
+    f = _Forecast((15,), {q: [[1.0, 2.0, 3.0]] for q in ("ghi", "dni", "dhi", "pv_power")})
+    live, shadow = (m.forecast_message(TOPICS, f, issue_time=T0, step_minutes=15,
+                                       model_version=v, model_sha256="ab" * 32,
+                                       inputs_stale=False, shadow=s)
+                    for v, s in (("v1", False), ("v2", True)))
+    assert live.topic == "helio/abuja-01/gateway/forecast"
+    assert shadow.topic == "helio/abuja-01/gateway/forecast/shadow"
+    assert shadow.topic == TOPICS.gateway(SHADOW_FORECAST_TOPIC)
+    # one seq counter (the outbox keys it on device and stream): no collision downstream
+    assert live.stream == shadow.stream == "forecast"
+    assert json.loads(shadow.encode(8))["shadow"] is True

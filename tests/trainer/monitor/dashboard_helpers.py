@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from tests.monitor.conftest import Pub, offline, status, wait_for
+from tests.trainer.monitor.conftest import Pub, offline, status, wait_for
 from trainer.monitor.ingest import Monitor, MonitorConfig
 from trainer.monitor.store import Store
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver") or (
     "/usr/bin/chromedriver" if os.path.exists("/usr/bin/chromedriver") else None)
@@ -127,10 +127,10 @@ def start_live_fleet(tmp: Path, port: int, *, speed: float = 600.0,
     Waits until forecasts have been scored; returns with everything still running.
     """
     from edge.commands.run import build, load_holder  # noqa: PLC0415
-    from edge.config import load_site  # noqa: PLC0415
-    from edge.demo import SITE_FILE, PlantClock, demo_config  # noqa: PLC0415
-    from firmware_bridge.simulators.plant import Plant  # noqa: PLC0415
-    from firmware_bridge.simulators.runner import start_simulator  # noqa: PLC0415
+    from edge.demo.runner import SITE_FILE, PlantClock, demo_config  # noqa: PLC0415
+    from edge.forecasting.site import load_site  # noqa: PLC0415
+    from edge.simulation import simulate_device  # noqa: PLC0415
+    from edge.simulation.plant import Plant  # noqa: PLC0415
     from trainer.monitor.commands.run import load_sites  # noqa: PLC0415
     from trainer.monitor.scoring import Scorer, ScoringConfig  # noqa: PLC0415
 
@@ -154,8 +154,8 @@ def start_live_fleet(tmp: Path, port: int, *, speed: float = 600.0,
     kano.crash()  # the broker publishes the Will
 
     plant = Plant(site, seed=11, start=start, speed=speed)
-    sims = {"mppt": start_simulator("vedirect", site=site, plant=plant),
-            "inverter": start_simulator("pi30", site=site, plant=plant)}
+    sims = {"mppt": simulate_device("vedirect", site=site, plant=plant),
+            "inverter": simulate_device("pi30", site=site, plant=plant)}
     cfg = demo_config(tmp / "agent", port, {k: s.url for k, s in sims.items()}, speed)
     (tmp / "agent").mkdir(exist_ok=True)
     rt = build(cfg, site, load_holder(cfg), clock=PlantClock(plant))

@@ -202,3 +202,24 @@ def test_store_locked_by_another_writer_loses_nothing(mosquitto, tmp_path) -> No
         assert (row["received"], row["lost"], row["duplicates"]) == (20, 0, 0)
     finally:
         mon.stop()
+
+
+def test_shadow_forecast_topic_is_stored_as_a_shadow_forecast(tmp_path: Path) -> None:
+    """Issue 11 item 15: ``forecast/shadow`` shares the forecast stream's seq and dedup."""
+    from tests.trainer.monitor.conftest import forecast  # noqa: PLC0415
+
+    topic, live = forecast("s1", "gw", 1, 1_800_000_000.0, {15: 100.0})
+    _, shadow = forecast("s1", "gw", 2, 1_800_000_000.0, {15: 90.0}, shadow=True,
+                                    sha="sha-b")
+    msg = parse_message(topic + "/shadow", shadow, 1.0)
+    assert msg is not None and msg.stream == "forecast" and msg.seq == 2
+    with pytest.raises(MessageError, match="without shadow: true"):
+        parse_message(topic + "/shadow", live, 1.0)
+    store = Store(tmp_path / "m.sqlite")
+    store.write_batch([parse_message(topic, live, 1.0), msg])
+    assert store.query("SELECT shadow, model_sha FROM forecast_points ORDER BY shadow") == [
+        (0, "sha-a"), (0, "sha-a"), (0, "sha-a"), (0, "sha-a"),
+        (1, "sha-b"), (1, "sha-b"), (1, "sha-b"), (1, "sha-b")]
+    [stats] = [r for r in store.stream_stats() if r["stream"] == "forecast"]
+    assert stats["received"] == 2 and stats["lost"] == 0 and stats["duplicates"] == 0
+    store.close()
