@@ -5,11 +5,16 @@ the Abuja site on pseudo-terminals, time accelerated, sharing one plant; a
 local broker (mosquitto when installed, else :mod:`edge.demo.broker` on
 127.0.0.1); the agent with the shipped Abuja bundle, polling the simulators
 through the real serial code; and a live view that subscribes to
-``helio/#`` and shows readings, forecasts and status as they arrive.
+``helio/#`` and shows readings, forecasts and status as they arrive; and,
+when the trainer side is installed, the fleet monitor with its web
+dashboard (``helio-monitor run --dashboard``, a separate process: ``edge``
+never imports ``trainer``), whose address is printed at the top.
 
 Options: ``--speed`` (simulated seconds per real second, default 60: a
 15-minute forecast every 15 s), ``--duration S`` (stop after S seconds),
-``--start`` (simulated start, default today 07:30 UTC, morning in Abuja).
+``--start`` (simulated start, default today 07:30 UTC, morning in Abuja),
+``--dashboard-port`` (default 8080, another free port when taken; 0 turns
+the dashboard off), ``--store`` (keep the monitor's database there).
 Exit status 0 when readings and at least one forecast went through the
 broker, 1 otherwise.
 """
@@ -19,7 +24,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import importlib.util
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -112,6 +119,61 @@ def local_broker(workdir: Path, prefer_embedded: bool = False) -> Iterator[tuple
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+# --------------------------------------------------------------------------
+# the fleet monitor and its dashboard (trainer side, a separate process)
+# --------------------------------------------------------------------------
+
+
+def _port_or_free(port: int) -> int:
+    """``port`` when it is free on 127.0.0.1, else any free port."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return _free_port()
+    return port
+
+
+@contextlib.contextmanager
+def fleet_dashboard(workdir: Path, broker_port: int, dashboard_port: int,
+                    store: Path | None) -> Iterator[str | None]:
+    """``helio-monitor run --dashboard`` on the demo's broker: yields the dashboard URL.
+
+    Yields None when the dashboard is off (port 0) or the trainer side is not
+    installed (``pip install -e '.[trainer]'``); the demo runs on without it.
+    """
+    if dashboard_port == 0 or importlib.util.find_spec("trainer") is None:
+        yield None
+        return
+    port = _port_or_free(dashboard_port)
+    db = store or workdir / "fleet.sqlite"
+    log = (workdir / "monitor.log").open("wb")
+    cmd = [sys.executable, "-m", "trainer.monitor", "run", "--host", "127.0.0.1",
+           "--port", str(broker_port), "--store", str(db), "--sites", str(SITE_FILE),
+           "--client-id", "helio-demo-monitor", "--tasks-every", "5",
+           "--offline-after", "30", "--dashboard", f"127.0.0.1:{port}"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+    try:
+        try:
+            _wait_port(port, timeout=60.0)
+        except RuntimeError:
+            log.flush()
+            sys.stderr.write(f"dashboard did not start (see {workdir / 'monitor.log'})\n")
+            yield None
+            return
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
 
 
 # --------------------------------------------------------------------------
@@ -271,6 +333,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refresh", type=float, default=1.0, help="view refresh [s]")
     parser.add_argument("--bundle", type=Path, default=BUNDLE, help="model bundle")
     parser.add_argument("--public-key", type=Path, default=PUBLIC_KEY, help="its public key")
+    parser.add_argument("--dashboard-port", type=int, default=8080,
+                        help="fleet dashboard port on 127.0.0.1 (taken: any free one; 0: off)")
+    parser.add_argument("--store", type=Path, default=None,
+                        help="keep the fleet monitor's database in this file")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -286,7 +352,11 @@ def run(args: argparse.Namespace) -> int:
     view = LiveView()
     stop = threading.Event()
     with tempfile.TemporaryDirectory(prefix="helio-demo-") as tmp, \
-            local_broker(Path(tmp), args.embedded_broker) as (kind, port):
+            local_broker(Path(tmp), args.embedded_broker) as (kind, port), \
+            fleet_dashboard(Path(tmp), port, args.dashboard_port, args.store) as dash_url:
+        if dash_url:
+            sys.stdout.write(f"fleet dashboard: {dash_url}  (metrics: {dash_url}metrics)\n")
+            sys.stdout.flush()
         sims = {"mppt": simulate_device("vedirect", site=site, plant=plant),
                 "inverter": simulate_device("pi30", site=site, plant=plant),
                 "battery": simulate_device("vedirect", site=site, plant=plant, profile="bmv")}
@@ -304,7 +374,7 @@ def run(args: argparse.Namespace) -> int:
             agent = threading.Thread(target=rt.agent.run, args=(stop,), name="agent")
             agent.start()
             with stop_on_signals(stop):
-                _show(view, kind, port, sims, plant, args=args, stop=stop)
+                _show(view, kind, port, sims, plant, args=args, stop=stop, dashboard=dash_url)
             stop.set()
             agent.join(15)
             sub.loop_stop()
@@ -320,7 +390,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _show(view: LiveView, kind: str, port: int, sims: dict[str, Any], plant: Any, *,
-          args: argparse.Namespace, stop: threading.Event) -> None:
+          args: argparse.Namespace, stop: threading.Event, dashboard: str | None = None) -> None:
     tty = sys.stdout.isatty()
     t0 = time.monotonic()
     while not stop.is_set():
@@ -331,7 +401,8 @@ def _show(view: LiveView, kind: str, port: int, sims: dict[str, Any], plant: Any
         header = (f"Helio Edge demo: Abuja, x{args.speed:g} (simulated {sim}), broker {kind} "
                   f"127.0.0.1:{port}\n  mppt {sims['mppt'].url}  inverter "
                   f"{sims['inverter'].url}  battery monitor {sims['battery'].url}"
-                  f"   Ctrl-C to stop")
+                  f"   Ctrl-C to stop"
+                  + (f"\n  fleet dashboard {dashboard}" if dashboard else ""))
         screen = view.render(header)
         sys.stdout.write(("\x1b[H\x1b[2J" + screen + "\n") if tty else (screen + "\n\n"))
         sys.stdout.flush()
