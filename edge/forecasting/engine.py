@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.forecasting.bundle import Bundle
+from edge.forecasting.energy import energy_outlook
 from edge.forecasting.features import KT_MAX, DailyGeometry, FeatureSpec, compute_features
 from edge.forecasting.forecast import DEFAULT_TEMP_AIR, ForecastPhysics, pv_power
 from edge.forecasting.site import Site
@@ -234,3 +235,12 @@ class ForecastEngine:
             inputs_stale=inputs_stale,
             valid_fraction=float(x[spec.history_steps]),
         )
+
+    def energy_outlook(self, result: ForecastResult, *, ahead_min: int = 180) -> dict[str, object]:
+        """Expected PV energy [Wh] next ``ahead_min`` and rest of the local day.
+
+        See :func:`edge.forecasting.energy.energy_outlook`.
+        """
+        return energy_outlook(self.site, result.issue_time, result.horizons_min,
+                              result.quantiles["pv_power"], self.holder.spec.step_minutes,
+                              ahead_min=ahead_min)

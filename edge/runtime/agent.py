@@ -54,6 +54,10 @@ __all__ = ["Agent", "DeviceLike", "PublisherLike"]
 log = logging.getLogger(__name__)
 
 
+#: reading values that describe a device; a change re-announces it to Home Assistant
+_IDENTITY_VALUES = ("product_id", "serial_number", "firmware_version",
+                    "rated_ac_output_apparent_power")
+
 class ReadingLike(Protocol):
     """``firmware_bridge.readings.Reading``."""
 
@@ -164,7 +168,8 @@ class Agent:
         self.quantities = quantities or {}
         self.protocols = dict(protocols or {})
         self.discovery = discovery.DiscoveryContext(
-            self.topics, config.discovery.prefix, sw_version
+            self.topics, config.discovery.prefix, sw_version,
+            per_entity=config.discovery.per_entity,
         )
         intervals = {d.id: d.poll_interval for d in config.devices}
         self.pollers = {
@@ -180,6 +185,8 @@ class Agent:
         self._readings: queue.Queue[Any] = queue.Queue(maxsize=10_000)
         self._inbox: queue.Queue[tuple[str, bytes]] = queue.Queue(maxsize=100)
         self._seen: dict[str, set[str]] = {}
+        #: per device, what the HA device block shows (serial, firmware, ratings)
+        self._identity: dict[str, dict[str, Any]] = {}
         self._evicted_reported = outbox.stats.evicted
         self._started = clock.monotonic()
         self._next_issue = 0
@@ -337,7 +344,11 @@ class Agent:
         self.window.add(reading.device_id, reading.timestamp, reading.values)
         seen = self._seen.setdefault(reading.device_id, set())
         new = set(reading.values) - seen
-        if new and self.config.discovery.enabled:
+        ident = {k: reading.values[k] for k in _IDENTITY_VALUES if k in reading.values}
+        old_ident = self._identity.setdefault(reading.device_id, {})
+        changed = any(old_ident.get(k) != v for k, v in ident.items())
+        old_ident.update(ident)
+        if (new or changed) and self.config.discovery.enabled:
             seen |= new
             self._announce_device(reading.device_id)
 
@@ -366,6 +377,7 @@ class Agent:
             self.topics, result, issue_time=result.issue_time,
             step_minutes=spec.step_minutes, model_version=self.holder.version,
             model_sha256=self.holder.sha256, inputs_stale=result.inputs_stale,
+            pv_energy=self.engine.energy_outlook(result),
         )
         self._put(msg)
         self.forecasts_issued += 1
@@ -478,7 +490,7 @@ class Agent:
     def _announce_device(self, dev_id: str) -> None:
         for topic, payload in discovery.reading_configs(
             self.discovery, dev_id, self._seen.get(dev_id, ()), self.quantities,
-            protocol=self.protocols.get(dev_id, ""),
+            protocol=self.protocols.get(dev_id, ""), identity=self._identity.get(dev_id),
         ):
             self.publisher.publish_live(topic, payload)
 

@@ -178,10 +178,17 @@ class DiscoveryConfig:
     prefix : str
         Discovery prefix (``homeassistant``); HA's birth topic is
         ``<prefix>/status``.
+    per_entity : bool
+        One discovery message per entity (``<prefix>/<platform>/<id>/config``),
+        for Home Assistant before 2024.12; default: one device-based message
+        per device (``<prefix>/device/<id>/config``). Switching between the two
+        on a running Home Assistant leaves the old form's entities until it
+        restarts (configs are not retained).
     """
 
     enabled: bool = True
     prefix: str = "homeassistant"
+    per_entity: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -142,6 +142,7 @@ def forecast_message(
     model_sha256: str,
     inputs_stale: bool,
     shadow: bool = False,
+    pv_energy: Mapping[str, Any] | None = None,
 ) -> Message:
     """A Solcast-like ``forecast`` message.
 
@@ -151,6 +152,11 @@ def forecast_message(
     consumers of ``forecast`` (Home Assistant) never see the trial model; it
     stays in the ``forecast`` stream (one ``seq`` counter for both), so a
     receiver de-duplicates and counts loss as before.
+
+    Every entry also carries ``pv_energy`` (its PV power times the period)
+    [Wh]; ``pv_energy`` (the outlook of :func:`edge.forecasting.energy.
+    energy_outlook`: ``next_3h``, ``rest_of_today``, ``day_end``) goes at the
+    top level when given.
     """
     body = _head(topics, topics.gateway_id, "forecast", issue_time)
     body["issue_time"] = isoformat_z(issue_time)
@@ -158,7 +164,7 @@ def forecast_message(
     body["shadow"] = shadow
     body["inputs_stale"] = inputs_stale
     body["step_minutes"] = step_minutes
-    body["units"] = dict(FORECAST_UNITS)
+    body["units"] = {**FORECAST_UNITS, "pv_energy": "Wh"}
     entries = []
     for i, horizon in enumerate(forecast.horizons_min):
         entry: dict[str, Any] = {
@@ -170,8 +176,14 @@ def forecast_message(
             q = forecast.quantiles[name][i]
             pairs = zip(QUANTILES, q, strict=True)
             entry[name] = {k: round(max(float(v), 0.0), 1) for k, v in pairs}
+        entry["pv_energy"] = {k: round(v * step_minutes / 60.0, 1)
+                              for k, v in entry["pv_power"].items()}
         entries.append(entry)
     body["forecasts"] = entries
+    if pv_energy is not None:
+        body["pv_energy"] = {
+            k: isoformat_z(v) if isinstance(v, datetime) else dict(v) if isinstance(v, Mapping)
+            else v for k, v in pv_energy.items()}
     topic = topics.gateway(SHADOW_FORECAST_TOPIC if shadow else "forecast")
     return Message(topic, topics.gateway_id, "forecast", body)
 

@@ -163,7 +163,8 @@ def test_agent_commands_whitelist(rig: Rig) -> None:
     assert events["reload_model"]["code"] == "command_ok"
     assert len(rig.publisher.retained["helio/abuja-01/gateway/status"]) > n_status
     topics = [t for t, _ in rig.publisher.live]
-    assert "homeassistant/sensor/helio_abuja-01_gateway_forecast_pv_power_60min/config" in topics
+    # device-based discovery: one message for the gateway's forecast entities
+    assert "homeassistant/device/helio_abuja-01_gateway_gateway/config" in topics
 
 
 def test_agent_reannounces_discovery_when_home_assistant_comes_online(rig: Rig) -> None:
@@ -172,11 +173,14 @@ def test_agent_reannounces_discovery_when_home_assistant_comes_online(rig: Rig) 
     rig.publisher.live.clear()
     rig.publisher.inbound("homeassistant/status", b"offline")
     rig.publisher.inbound("homeassistant/status", b"online")
-    rig.wait(lambda: len(rig.publisher.live) > 20, what="re-announcement")
+    rig.wait(lambda: len(rig.publisher.live) >= 3, what="re-announcement")
     rig.close()
-    topics = {t for t, _ in rig.publisher.live}
-    assert "homeassistant/sensor/helio_abuja-01_mppt_pv_power/config" in topics
-    assert "homeassistant/sensor/helio_abuja-01_inverter_ac_output_power/config" in topics
+    configs = {t: json.loads(p) for t, p in rig.publisher.live}
+    mppt = configs["homeassistant/device/helio_abuja-01_mppt_device/config"]
+    assert "helio_abuja-01_mppt_pv_power" in mppt["components"]
+    inverter = configs["homeassistant/device/helio_abuja-01_inverter_device/config"]
+    assert "helio_abuja-01_inverter_ac_output_power" in inverter["components"]
+    assert "homeassistant/device/helio_abuja-01_gateway_gateway/config" in configs
 
 
 def test_agent_survives_a_failing_cycle(rig: Rig) -> None:

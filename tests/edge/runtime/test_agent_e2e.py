@@ -74,10 +74,11 @@ def test_e2e_readings_forecasts_outage_unplug(
         assert sub.on("/inverter/reading")
         # Home Assistant discovery arrives with the right classes
         configs = {m.topic: m.json() for m in sub.on("/config")}
-        pv = configs["homeassistant/sensor/helio_abuja-01_mppt_pv_power/config"]
+        mppt = configs["homeassistant/device/helio_abuja-01_mppt_device/config"]["components"]
+        pv = mppt["helio_abuja-01_mppt_pv_power"]
         assert (pv["device_class"], pv["state_class"]) == ("power", "measurement")
-        fpv = configs["homeassistant/sensor/helio_abuja-01_gateway_forecast_pv_power_15min/config"]
-        assert "state_class" not in fpv
+        gw = configs["homeassistant/device/helio_abuja-01_gateway_gateway/config"]["components"]
+        assert "state_class" not in gw["helio_abuja-01_gateway_forecast_pv_power_15min"]
         n = len(configs)
         broker_publish(broker.port, "homeassistant/status", b"online")
         sub.wait_for(lambda: len(sub.on("/config")) >= 2 * n - 2, what="re-announcement")

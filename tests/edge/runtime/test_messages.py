@@ -66,8 +66,12 @@ def test_forecast_payload_is_solcast_like() -> None:
     assert body["issue_time"] == "2026-06-21T12:00:00Z"
     assert body["model"] == {"version": "v3", "sha256": "ab" * 32}
     assert body["inputs_stale"] is True and body["shadow"] is False
-    assert body["units"] == {"ghi": "W/m2", "dni": "W/m2", "dhi": "W/m2", "pv_power": "W"}
+    assert body["units"] == {"ghi": "W/m2", "dni": "W/m2", "dhi": "W/m2", "pv_power": "W",
+                             "pv_energy": "Wh"}
     first, second = body["forecasts"]
+    # energy of each 15-minute period: P10/P50/P90 power x 0.25 h
+    assert first["pv_energy"] == {"p10": 125.0, "p50": 225.0, "p90": 350.0}
+    assert "pv_energy" not in body  # the outlook only when the agent passes one
     assert first["horizon_min"] == 15 and first["period"] == "PT15M"
     assert first["period_end"] == isoformat_z(T0 + timedelta(minutes=15))
     assert second["period_end"] == "2026-06-21T13:00:00Z"
