@@ -158,11 +158,16 @@ def fleet_dashboard(workdir: Path, broker_port: int, dashboard_port: int,
         p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
     try:
-        try:
-            _wait_port(port, timeout=60.0)
-        except RuntimeError:
+        deadline = time.monotonic() + 60.0
+        while proc.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port),
+                                                                        0.2):
+                break
+            time.sleep(0.1)
+        else:
             log.flush()
-            sys.stderr.write(f"dashboard did not start (see {workdir / 'monitor.log'})\n")
+            sys.stderr.write("fleet dashboard did not start (trainer extras installed?"
+                             f" see {workdir / 'monitor.log'})\n")
             yield None
             return
         yield f"http://127.0.0.1:{port}/"
