@@ -54,7 +54,8 @@ def test_demo_prints_dashboard_address_and_its_data_appears_there(tmp_path: Path
             fleet = _get(url.group(1) + "api/fleet")["gateways"]
             if fleet and fleet[0]["state"] == "online":
                 site = _get(url.group(1) + "api/site/abuja-01?days=1")
-                if site["pv"]["measured"] and site["pv"]["latest"]["points"]:
+                if (site["pv"]["measured"] and site["pv"]["latest"]["points"]
+                        and site["battery"]["soc"]):
                     break
             time.sleep(2)
         assert fleet and fleet[0]["site"] == "abuja-01" and fleet[0]["received"] > 0
