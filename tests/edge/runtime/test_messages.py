@@ -9,8 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from edge.runtime import messages as m
-from edge.runtime.contract import SHADOW_FORECAST_TOPIC
-from edge.runtime.contract import Topics
+from edge.runtime.contract import SHADOW_FORECAST_TOPIC, Topics
 from firmware_bridge.timestamps import isoformat_z
 
 TOPICS = Topics("abuja-01", "gateway")

@@ -120,8 +120,8 @@ class LiveFleet:
 
 def start_live_fleet(tmp: Path, port: int, *, speed: float = 600.0,
                      start: datetime, warmup_s: float = 50.0) -> LiveFleet:
-    """Run the Abuja agent (real serial code, real int8 model) on the VE.Direct and PI30
-    simulators, time-accelerated, into a monitor on ``port``; add gateway ``lagos-01``
+    """Run the Abuja agent (real serial code, real int8 model) on the VE.Direct MPPT, PI30
+    inverter and VE.Direct battery monitor simulators (the demo's three), time-accelerated, into a monitor on ``port``; add gateway ``lagos-01``
     (one heartbeat, then silence) and ``kano-01`` (its Last Will: offline).
 
     Waits until forecasts have been scored; returns with everything still running.
@@ -155,7 +155,8 @@ def start_live_fleet(tmp: Path, port: int, *, speed: float = 600.0,
 
     plant = Plant(site, seed=11, start=start, speed=speed)
     sims = {"mppt": simulate_device("vedirect", site=site, plant=plant),
-            "inverter": simulate_device("pi30", site=site, plant=plant)}
+            "inverter": simulate_device("pi30", site=site, plant=plant),
+            "battery": simulate_device("vedirect", site=site, plant=plant, profile="bmv")}
     cfg = demo_config(tmp / "agent", port, {k: s.url for k, s in sims.items()}, speed)
     (tmp / "agent").mkdir(exist_ok=True)
     rt = build(cfg, site, load_holder(cfg), clock=PlantClock(plant))

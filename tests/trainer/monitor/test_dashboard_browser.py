@@ -1,7 +1,7 @@
 """The dashboard in a real browser (Debian chromium, headless, driven by Selenium).
 
 The store is filled live for the whole module: the Abuja agent polls the VE.Direct
-and PI30 simulators through the real serial code, forecasts with the shipped int8
+MPPT, PI30 inverter and VE.Direct battery monitor simulators through the real serial code, forecasts with the shipped int8
 model and publishes through mosquitto into a running monitor that scores the
 forecasts; two more gateways show the other states (``lagos-01`` sent one heartbeat
 and went silent, ``kano-01`` dropped its connection so the broker published its
@@ -153,7 +153,7 @@ def test_site_page_draws_measured_pv_against_the_forecast_band(fleet, server, sh
         # device health chips from the status heartbeat
         chips = d.execute_script("return [...document.querySelectorAll('[data-device]')]"
                                  ".map(c => c.textContent)")
-        assert sorted(chips) == ["inverter ok", "mppt ok"]
+        assert sorted(chips) == ["battery ok", "inverter ok", "mppt ok"]
         screenshot(d, shots, "dashboard-site.png")
 
 
