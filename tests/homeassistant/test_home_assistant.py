@@ -50,6 +50,7 @@ class Rig:
     broker: Mosquitto
     sims: dict[str, Any]
     agent: Any
+    configs: dict[str, dict[str, Any]]  # the agent's discovery messages, latest per topic
 
     def states(self) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.ha.states().items() if "helio_abuja_01" in k}
@@ -75,8 +76,14 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     ha = HomeAssistant(venv, tmp / "config", free_port())
     stop = threading.Event()
     sims: dict[str, Any] = {}
+    configs: dict[str, dict[str, Any]] = {}
     rt = None
     agent = None
+    spy = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="discovery-spy")
+    spy.on_message = lambda _c, _u, m: configs.__setitem__(m.topic, json.loads(m.payload))
+    spy.connect("127.0.0.1", broker.port)
+    spy.subscribe("homeassistant/device/+/config", qos=1)
+    spy.loop_start()
     try:
         ha.start()
         ha.onboard()
@@ -94,11 +101,13 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         rt.publisher.start()
         agent = threading.Thread(target=rt.agent.run, args=(stop,), daemon=True)
         agent.start()
-        yield Rig(ha, broker, sims, rt.agent)
+        yield Rig(ha, broker, sims, rt.agent, configs)
     except BaseException:
         print(ha.tail())
         raise
     finally:
+        spy.loop_stop()
+        spy.disconnect()
         stop.set()
         if agent is not None:
             agent.join(15)
@@ -175,6 +184,26 @@ def test_entities_have_the_right_classes_units_and_plausible_states(rig: Rig) ->
             >= _number(s[f"{P}forecast_pv_energy_next_3h"]) > 0)  # late morning in Abuja
     # entity ids are valid: no hyphen anywhere
     assert all("-" not in k for k in s)
+
+
+def test_home_assistant_accepts_every_announced_entity(rig: Rig) -> None:
+    """Each component of each device message becomes the entity its default_entity_id names."""
+    wait_until(lambda: len(rig.configs) >= 3, 60, "device discovery messages")
+    expected = {c["default_entity_id"] for body in rig.configs.values()
+                for c in body["components"].values()}
+    assert len(expected) > 40
+
+    def missing() -> set[str]:
+        return expected - set(rig.states())
+
+    try:
+        wait_until(lambda: not missing(), 60, "every announced entity in Home Assistant")
+    except AssertionError:
+        raise AssertionError(f"not in Home Assistant: {sorted(missing())}") from None
+    log = rig.ha.tail(10**7)
+    bad = [ln for ln in log.splitlines()
+           if "mqtt" in ln.lower() and ("ERROR" in ln or "Invalid" in ln)]
+    assert not bad, bad
 
 
 def test_devices_carry_what_the_bridge_decodes(rig: Rig) -> None:

@@ -120,9 +120,10 @@ class LiveFleet:
 
 def start_live_fleet(tmp: Path, port: int, *, speed: float = 600.0,
                      start: datetime, warmup_s: float = 50.0) -> LiveFleet:
-    """Run the Abuja agent (real serial code, real int8 model) on the VE.Direct MPPT, PI30
-    inverter and VE.Direct battery monitor simulators (the demo's three), time-accelerated, into a monitor on ``port``; add gateway ``lagos-01``
-    (one heartbeat, then silence) and ``kano-01`` (its Last Will: offline).
+    """Run the Abuja agent (real serial code, real int8 model) on the VE.Direct MPPT,
+    PI30 inverter and VE.Direct battery monitor simulators (the demo's three),
+    time-accelerated, into a monitor on ``port``; add gateway ``lagos-01`` (one
+    heartbeat, then silence) and ``kano-01`` (its Last Will: offline).
 
     Waits until forecasts have been scored; returns with everything still running.
     """

@@ -311,3 +311,46 @@ def test_queries_survive_columns_added_and_tables_missing(store_path: Path, tmp_
             store.db.execute("DELETE FROM readings")
     finally:
         store.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_shadow_results_and_rollout_history_in_a_browser(serve, tmp_path) -> None:
+    """A rollout that ended in a rollback: live and shadow side by side, history listed."""
+    from tests.trainer.monitor.dashboard_helpers import (  # noqa: PLC0415
+        chrome,
+        loaded,
+        screenshot,
+        wait_js,
+    )
+
+    srv = serve()
+    with chrome() as d:
+        d.get(srv.url + "#/models")
+        loaded(d, "models")
+        rows = d.execute_script("return [...document.querySelectorAll('#results tbody tr')]"
+                                ".map(tr => [...tr.cells].map(c => c.textContent))")
+        roles = {(r[1], r[2]) for r in rows if r[0] == SID}
+        assert roles == {("v1", "live"), ("v2", "shadow")}
+        history = d.execute_script("return [...document.querySelectorAll('#history tbody tr')]"
+                                   ".map(tr => tr.cells[3].textContent)")
+        assert history == ["model_rolled_back", "model_shadow_started"]
+        running = d.execute_script("return document.querySelector('#running [data-rollout]')"
+                                   ".dataset.rollout")
+        assert running == "rolled back"
+        screenshot(d, tmp_path, "dashboard-models-rollout.png")
+        d.get(srv.url + f"#/site/{SID}")
+        loaded(d, "site")
+        wait_js(d, "document.querySelector(\"[data-series='skill-15-shadow']\")",
+                what="the shadow model's skill line")
+        skill = d.execute_script("return [...document.querySelectorAll('#skill tbody tr')]"
+                                 ".map(tr => [...tr.cells].map(c => c.textContent))")
+        assert [r[0] for r in skill] == ["15 min", "60 min"]
+        assert all(r[2] == "v1" and r[4] == "v2" for r in skill)
+        # the 1.3x shadow model is worse at 15 min: lower skill than the live one
+        live15, shadow15 = (float(skill[0][i].split()[0]) for i in (1, 3))
+        assert shadow15 < live15
+        alerts = d.execute_script("return [...document.querySelectorAll('#alerts tbody tr')]"
+                                  ".map(tr => tr.cells[2].textContent)")
+        assert alerts == ["rmse_drift"]
+        screenshot(d, tmp_path, "dashboard-site-rollout.png")

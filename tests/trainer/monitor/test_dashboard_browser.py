@@ -1,11 +1,11 @@
 """The dashboard in a real browser (Debian chromium, headless, driven by Selenium).
 
 The store is filled live for the whole module: the Abuja agent polls the VE.Direct
-MPPT, PI30 inverter and VE.Direct battery monitor simulators through the real serial code, forecasts with the shipped int8
-model and publishes through mosquitto into a running monitor that scores the
-forecasts; two more gateways show the other states (``lagos-01`` sent one heartbeat
-and went silent, ``kano-01`` dropped its connection so the broker published its
-Last Will). Screenshots go to the test's tmp dir, and to docs/img with
+MPPT, PI30 inverter and VE.Direct battery monitor simulators through the real serial
+code, forecasts with the shipped int8 model and publishes through mosquitto into a
+running monitor that scores the forecasts; two more gateways show the other states
+(``lagos-01`` sent one heartbeat and went silent, ``kano-01`` dropped its connection so
+the broker published its Last Will). Screenshots go to the test's tmp dir, and to docs/img with
 HELIO_UPDATE_SCREENSHOTS=1.
 """
 
