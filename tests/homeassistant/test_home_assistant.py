@@ -285,3 +285,40 @@ def test_unplugging_a_device_makes_its_entities_unavailable(rig: Rig) -> None:
     # the inverter and the forecasts stay available: only the dead device goes
     assert s[f"{P}inverter_battery_soc"]["state"] != "unavailable"
     assert s[f"{P}forecast_pv_power_15min"]["state"] != "unavailable"
+
+
+def test_per_entity_discovery_for_older_home_assistant(rig: Rig) -> None:
+    """The ``[discovery] per_entity`` form, rendered by the agent's code, as HA takes it."""
+    from edge.runtime.contract import Topics  # noqa: PLC0415
+    from edge.runtime.discovery import DiscoveryContext, reading_configs  # noqa: PLC0415
+    from firmware_bridge.readings import QUANTITIES  # noqa: PLC0415
+    from tests.trainer.monitor.conftest import reading, status  # noqa: PLC0415
+
+    ctx = DiscoveryContext(Topics("kano-02", "gateway"), sw_version="test", per_entity=True)
+    configs = reading_configs(ctx, "mppt", ["pv_power", "yield_total", "load_output_on"],
+                              QUANTITIES, protocol="vedirect")
+    assert [t.split("/")[1] for t, _ in configs] == ["binary_sensor", "sensor", "sensor"]
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="per-entity")
+    client.connect("127.0.0.1", rig.broker.port)
+    client.loop_start()
+    try:
+        for topic, payload in configs:
+            client.publish(topic, payload, qos=1).wait_for_publish(10)
+        time.sleep(1.0)
+        client.publish(*status("kano-02", "gateway", time.time()), qos=1,
+                       retain=True).wait_for_publish(10)
+        client.publish(*reading("kano-02", "mppt", 1, time.time(), pv_power=812,
+                                yield_total=123400, load_output_on=1),
+                       qos=1).wait_for_publish(10)
+        pv, total, flag = ("sensor.helio_kano_02_mppt_pv_power",
+                           "sensor.helio_kano_02_mppt_yield_total",
+                           "binary_sensor.helio_kano_02_mppt_load_output_on")
+        s = wait_until(lambda: (st := rig.ha.states()).get(pv, {}).get("state") == "812" and st,
+                       30, "the per-entity sensor's state")
+        assert s[pv]["attributes"]["device_class"] == "power"
+        assert s[total]["attributes"]["state_class"] == "total_increasing"
+        assert s[total]["state"] == "123400"
+        assert s[flag]["state"] == "on"
+    finally:
+        client.loop_stop()
+        client.disconnect()
