@@ -11,7 +11,8 @@ or compute scores (see :mod:`trainer.monitor.scoring`).
 
 Time windows of a site's page end at the site's newest reading, not at the
 wall clock, so a site that went quiet still shows its last days and a
-simulated or back-filled site shows its own time.
+simulated or back-filled site shows its own time; they start at the site's
+first reading when that is later than the window's start.
 """
 
 from __future__ import annotations
@@ -206,12 +207,22 @@ def _anchor(store: Store, site: str) -> float | None:
     return float(rows[0][0]) if rows and rows[0][0] is not None else None
 
 
-def _bucket_s(span_s: float, points: int = 300) -> float:
-    """A round bucket size giving at most about ``points`` buckets over ``span_s``. [s]"""
+def _bucket_s(span_s: float, points: int = 300, spacing_s: float = 0.0) -> float:
+    """A round bucket size: at most about ``points`` buckets over ``span_s``, and at
+    least twice the readings' spacing ``spacing_s`` (so every device has a sample in
+    most buckets and the site sum exists). [s]"""
     for size in (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400):
-        if span_s / size <= points:
+        if span_s / size <= points and size >= 2 * spacing_s:
             return float(size)
     return 86400.0
+
+
+def _spacing(store: Store, site: str, since: float, until: float) -> float:
+    """Mean spacing of the sparsest device's readings in the window. [s]"""
+    rows = _rows(store, "SELECT count(*) FROM readings WHERE site=? AND ts>? AND ts<=?"
+                 " GROUP BY device", [site, since, until])
+    counts = [int(r[0]) for r in rows if r[0]]
+    return (until - since) / min(counts) if counts else 0.0
 
 
 def _value_series(store: Store, site: str, name: str, *, since: float, until: float,
@@ -375,8 +386,11 @@ def site_page(store: Store, site: str, *, days: float = 2.0, ahead_min: int = 18
     if site not in sites(store):
         return None
     until = _anchor(store, site) or (time.time() if now is None else now)
+    first = _rows(store, "SELECT min(ts) FROM readings WHERE site=?", [site])
     since = until - days * 86400.0
-    bucket = _bucket_s(until - since)
+    if first and first[0][0] is not None and first[0][0] > since:
+        since = float(first[0][0]) - 60.0  # a site younger than the window: its whole life
+    bucket = _bucket_s(until - since, spacing_s=_spacing(store, site, since, until))
     horizons = _horizons(store, site)
     band_h = horizons[0] if horizons else None
     pv = _value_series(store, site, "pv_power", since=since, until=until, bucket=bucket)
