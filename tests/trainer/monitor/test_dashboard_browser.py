@@ -183,6 +183,10 @@ def test_phone_layout_fits_the_screen(fleet, server, shots) -> None:
         visible = d.execute_script("return [...document.querySelectorAll('#fleet th')]"
                                    ".filter(th => th.offsetWidth > 0).map(th => th.dataset.sort)")
         assert visible == ["site", "state", "last_seen_ago_s", "loss", "skill_7d", "open_alerts"]
+        # ... and they fit their card: no sideways scrolling inside it either
+        overflow = d.execute_script("const t = document.getElementById('fleet');"
+                                    "return t.scrollWidth - t.parentElement.clientWidth")
+        assert overflow <= 0
         screenshot(d, shots, "dashboard-phone-fleet.png", full=False)
         d.get(server.url + f"#/site/{fleet.site}")
         loaded(d, "site")
