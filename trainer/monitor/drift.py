@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from edge.forecasting.engine import CURTAILED_STATES
 from edge.forecasting.site import Site
 from trainer.monitor.ingest import Alert
 from trainer.monitor.scoring import clear_sky_reference, period_means, rolling_metrics
@@ -54,8 +55,6 @@ __all__ = [
 #: month (1-12) -> season: Abuja's dry (Harmattan) season November-March, wet April-October
 ABUJA_SEASONS: Mapping[int, str] = {m: ("wet" if 4 <= m <= 10 else "dry") for m in range(1, 13)}
 
-#: charger states in which PV power is curtailed (battery full): not the sky's doing
-CURTAILED_STATES = frozenset({"absorption", "float", "equalize", "storage"})
 
 #: reading value tried, in order, as the air temperature
 TEMPERATURE_VALUES = ("ambient_temperature", "temp_air")

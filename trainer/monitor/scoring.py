@@ -13,9 +13,12 @@ What "actual" means for each target:
 * ``pv_power``: the mean over the forecast period ``(period_end - step,
   period_end]`` of the ``pv_power`` reading, summed over the site's source
   devices that report it (each charge controller feeds its own array), in
-  [W]. A period is scored only when every such device has samples in it. A
-  charge controller that curtails a full battery measures less than the
-  array could give; those periods score as forecast error.
+  [W]. A period is scored only when every such device has samples in it.
+  A charge controller that curtails a full battery (``charge_state`` in
+  :data:`edge.forecasting.engine.CURTAILED_STATES`: absorption, float, ...)
+  measures less than the array could give, which is the battery's doing,
+  not the sky's: a period (target or issue) with any curtailed sample is not
+  scored, as the device's own rollout comparison and the drift check do.
 * ``ghi``: the period mean of a ``ghi`` reading (a pyranometer), in [W/m2];
   not scored at sites without one.
 * ``dni``, ``dhi``: not measured at the edge, never scored.
@@ -40,6 +43,7 @@ import numpy as np
 import pandas as pd
 import pvlib
 
+from edge.forecasting.engine import CURTAILED_STATES
 from edge.forecasting.site import Site
 from edge.forecasting.solar import clear_sky
 from trainer.monitor.ingest import Alert
@@ -215,6 +219,17 @@ class Scorer:
             for _, g in frame.groupby("device")
         ]
 
+    def _curtailed(self, site: str, start: float, end: float) -> pd.Series:
+        """1.0 at each reading whose ``charge_state`` curtails PV, else 0.0 (by time)."""
+        rows = self.store.query(
+            "SELECT ts, json_extract(body, '$.values.charge_state') FROM readings"
+            " WHERE site=? AND ts>? AND ts<=?"
+            " AND json_extract(body, '$.values.charge_state') IS NOT NULL ORDER BY ts",
+            [site, start, end],
+        )
+        return pd.Series([float(r[1] in CURTAILED_STATES) for r in rows],
+                         index=[float(r[0]) for r in rows], dtype=float)
+
     def score_site(self, site: str) -> int:
         """Score the open points of ``site`` whose period end plus grace has been reached."""
         latest = self._latest(site)
@@ -267,6 +282,13 @@ class Scorer:
             day = actual > 0
             persistence = actual_now
         keep = day & np.isfinite(actual) & np.isfinite(persistence) & g["p50"].notna().to_numpy()
+        if target == "pv_power":
+            flags = self._curtailed(site, float(issues.min() - period.max()), float(ends.max()))
+            if not flags.empty:
+                t, v = flags.index.to_numpy(), flags.to_numpy()
+                curtailed = (period_means(t, v, ends, period) > 0) | (
+                    period_means(t, v, issues, period) > 0)
+                keep &= ~curtailed
         return [
             (site, r.device, target, int(r.horizon_min), float(r.issue), int(r.shadow),
              r.model_sha, float(r.period_end), float(r.p50), float(p), float(a))

@@ -55,15 +55,24 @@ def _period_value(i: int) -> float:
     return 1200.0 + 700.0 * math.sin(0.7 * i)
 
 
-def _day(store: Store, day: float, *, err15: float, err60: float, seq0: int = 0) -> int:
-    """Readings (60 s, piecewise constant per 15 min) and forecasts for one day."""
+def _day(store: Store, day: float, *, err15: float, err60: float, seq0: int = 0,
+         float_from_min: int | None = None) -> int:
+    """Readings (60 s, piecewise constant per 15 min) and forecasts for one day.
+
+    From ``float_from_min`` (minutes after midnight) on, the charger is in float
+    (battery full) and its PV power is a curtailed 300 W, whatever the sky.
+    """
     items = []
     n = seq0
     for minute in range(4 * 60, 20 * 60):
         t = day + 60 * (minute + 1)
         period = (minute // 15)
         n += 1
-        items.append(reading(SID, "mppt", n, t, pv_power=_period_value(period)))
+        if float_from_min is not None and minute >= float_from_min:
+            items.append(reading(SID, "mppt", n, t, pv_power=300.0, charge_state="float"))
+            continue
+        items.append(reading(SID, "mppt", n, t, pv_power=_period_value(period),
+                             charge_state="bulk"))
     _write(store, items)
     items = []
     for k, issue_min in enumerate(range(5 * 60, 18 * 60, 15)):
@@ -99,6 +108,19 @@ def test_scorer_scores_daytime_points_once(tmp_path: Path) -> None:
         assert m.skill == pytest.approx(1 - m.rmse / m.rmse_persistence)
     pooled = rolling_metrics(store, SID, by_horizon=False)
     assert len(pooled) == 1 and pooled[0].n == written
+
+
+def test_scorer_leaves_out_periods_the_charger_curtailed(tmp_path: Path) -> None:
+    """A full battery, not the sky, cut the PV power: not the forecast's error."""
+    store = Store(tmp_path / "m.sqlite")
+    _day(store, DAY0, err15=10.0, err60=-20.0, float_from_min=13 * 60)
+    Scorer(store, {SID: SITE}, ScoringConfig(grace_s=0.0)).score_all()
+    latest_end = store.query("SELECT max(period_end) FROM scores WHERE target='pv_power'")[0][0]
+    assert latest_end <= DAY0 + 13 * 3600  # nothing scored once float began
+    metrics = {m.horizon_min: m for m in rolling_metrics(store, SID)}
+    assert metrics[15].rmse == pytest.approx(10.0)  # the curtailed 300 W never scored
+    assert metrics[60].rmse == pytest.approx(20.0)
+    assert 0 < metrics[15].n < _daytime_periods(DAY0, 15)
 
 
 def test_scorer_waits_for_grace_period(tmp_path: Path) -> None:
