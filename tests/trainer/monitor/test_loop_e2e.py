@@ -67,6 +67,7 @@ targets = ["pv_power"]
 min_skill = -5.0
 min_season_skill = -5.0
 min_cliper_skill = -5.0
+max_linear_shortfall = 5.0
 coverage_min = 0.0
 coverage_max = 1.0
 max_int8_rmse_increase = 1.0
