@@ -98,7 +98,35 @@ def open_serial(url: str, *, baudrate: int, timeout: float = 1.0) -> SerialPort:
     return SerialPort(raw, url=url, timeout=timeout)
 
 
-class SerialPort:
+class _DeadlineReads:
+    """``read_for`` and ``read_until`` on top of a port's ``read_some`` (one copy for all)."""
+
+    timeout: float
+    _monotonic: Callable[[], float]
+
+    def read_some(self, max_wait: float = _SLICE) -> bytes:
+        """What arrives within ``max_wait`` (at most one read slice)."""
+        raise NotImplementedError
+
+    def read_for(self, window: float, stop: Callable[[bytes], bool] | None = None) -> bytes:
+        """Read for up to ``window`` seconds, or until ``stop(chunk)`` is true."""
+        deadline = self._monotonic() + window
+        out = bytearray()
+        while (left := deadline - self._monotonic()) > 0:
+            chunk = self.read_some(left)
+            out += chunk
+            if chunk and stop is not None and stop(chunk):
+                break
+        return bytes(out)
+
+    def read_until(self, terminator: bytes, timeout: float | None = None) -> bytes:
+        """Read until ``terminator`` is seen or the deadline passes; returns what came."""
+        return self.read_for(
+            self.timeout if timeout is None else timeout, stop=lambda c: terminator in c
+        )
+
+
+class SerialPort(_DeadlineReads):
     """An open port with deadline-based reads; every fault is ``DeviceUnavailable``.
 
     Parameters
@@ -165,23 +193,6 @@ class SerialPort:
             return self.raw.read(max(waiting, 1))
         except _FAULTS as exc:
             raise self._fail("read", exc) from exc
-
-    def read_for(self, window: float, stop: Callable[[bytes], bool] | None = None) -> bytes:
-        """Read for up to ``window`` seconds, or until ``stop(chunk)`` is true."""
-        deadline = self._monotonic() + window
-        out = bytearray()
-        while (left := deadline - self._monotonic()) > 0:
-            chunk = self.read_some(left)
-            out += chunk
-            if chunk and stop is not None and stop(chunk):
-                break
-        return bytes(out)
-
-    def read_until(self, terminator: bytes, timeout: float | None = None) -> bytes:
-        """Read until ``terminator`` is seen or the deadline passes; returns what came."""
-        return self.read_for(
-            self.timeout if timeout is None else timeout, stop=lambda c: terminator in c
-        )
 
     def close(self) -> None:
         """Close the port; never raises."""
@@ -276,7 +287,7 @@ def open_hidraw(path: str, *, url: str | None = None, timeout: float = 1.0) -> H
     return HidrawPort(fd, url=url, timeout=timeout)
 
 
-class HidrawPort:
+class HidrawPort(_DeadlineReads):
     """A USB-HID port: writes 8-byte reports padded with zeros, reads 8-byte reports.
 
     Same reading methods as :class:`SerialPort`; the zero padding of the last
@@ -371,23 +382,6 @@ class HidrawPort:
     def read_some(self, max_wait: float = _SLICE) -> bytes:
         """The reports waiting, or those that arrive within one read slice (50 ms)."""
         return self._read_reports(min(max_wait, _SLICE))
-
-    def read_for(self, window: float, stop: Callable[[bytes], bool] | None = None) -> bytes:
-        """Read for up to ``window`` seconds, or until ``stop(chunk)`` is true."""
-        deadline = self._monotonic() + window
-        out = bytearray()
-        while (left := deadline - self._monotonic()) > 0:
-            chunk = self.read_some(left)
-            out += chunk
-            if chunk and stop is not None and stop(chunk):
-                break
-        return bytes(out)
-
-    def read_until(self, terminator: bytes, timeout: float | None = None) -> bytes:
-        """Read until ``terminator`` is seen or the deadline passes; returns what came."""
-        return self.read_for(
-            self.timeout if timeout is None else timeout, stop=lambda c: terminator in c
-        )
 
     def close(self) -> None:
         """Close the node; never raises."""

@@ -219,30 +219,8 @@ class ChrootRemote(Remote):
 
     def _ssh(self, command: str, stdin: str, timeout: float,
              on_line: Callable[[str], None] | None = None) -> subprocess.CompletedProcess[str]:
-        argv = self.device.argv(["/bin/sh", "-c", command])
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, bufsize=1,
-                                env=self.device.env())
-        err: list[str] = []
-        reader = threading.Thread(target=lambda: err.extend(proc.stderr or ()), daemon=True)
-        reader.start()
-        timer = threading.Timer(timeout, proc.kill)
-        timer.start()
-        out: list[str] = []
-        try:
-            assert proc.stdin is not None and proc.stdout is not None
-            with contextlib.suppress(BrokenPipeError):
-                proc.stdin.write(stdin)
-                proc.stdin.close()
-            for line in proc.stdout:
-                out.append(line)
-                if on_line is not None:
-                    on_line(line.rstrip("\n"))
-            proc.wait()
-        finally:
-            timer.cancel()
-            reader.join(timeout=5)
-        return subprocess.CompletedProcess(argv, proc.returncode, "".join(out), "".join(err))
+        return self._stream(self.device.argv(["/bin/sh", "-c", command]), stdin, timeout,
+                            on_line, env=self.device.env())
 
     def push(self, local_dir: Path, remote_dir: str, *, delete: bool,
              keep: Sequence[str] = ()) -> None:

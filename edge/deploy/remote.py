@@ -121,11 +121,22 @@ class Remote:
         """Run ``command`` on the device; stdout lines go to ``on_line`` as they come."""
         argv = [*self.target.ssh_argv(), self.target.destination, command]
         log.debug("ssh: %s", shlex.join(argv))
+        return self._stream(argv, stdin, timeout, on_line)
+
+    def _stream(
+        self, argv: Sequence[str], stdin: str, timeout: float,
+        on_line: Callable[[str], None] | None = None, env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` locally feeding ``stdin``; stream stdout lines; kill at ``timeout``.
+
+        The transport under :meth:`_ssh` (a subclass may reach the device by
+        another local command, e.g. ``chroot``, and reuse this).
+        """
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True, bufsize=1)
+            proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, bufsize=1, env=env)
         except OSError as exc:
-            raise DeployError(f"cannot run ssh: {exc}") from None
+            raise DeployError(f"cannot run {argv[0]}: {exc}") from None
         err: list[str] = []
         reader = threading.Thread(target=lambda: err.extend(proc.stderr or ()), daemon=True)
         reader.start()
@@ -153,7 +164,8 @@ class Remote:
             reader.join(timeout=5)
         if expired.is_set():
             raise DeployError(f"{self.target.destination}: no answer within {timeout:.0f} s")
-        return subprocess.CompletedProcess(argv, proc.returncode, "".join(out), "".join(err))
+        return subprocess.CompletedProcess(list(argv), proc.returncode, "".join(out),
+                                           "".join(err))
 
     def connect(self) -> None:
         """Check the device answers, and decide whether to use ``sudo -n``."""
