@@ -47,15 +47,29 @@ from paho.mqtt.properties import Properties
 from edge.runtime.contract import (
     MONITOR_DEVICE,
     SCHEMA_VERSION,
-    SEQ_STREAMS,
     SHADOW_FORECAST_TOPIC,
     TopicError,
     parse_topic,
 )
 from firmware_bridge.timestamps import isoformat_z
-from trainer.monitor.store import FleetMessage, Store, parse_time
+from trainer.broker import BrokerAuth
+from trainer.monitor.store import FleetMessage, Store
+from trainer.monitor.validate import (
+    LEGACY_EPOCH,
+    ContractError,
+    check_body,
+    decode_payload,
+    parse_time,
+)
 
-__all__ = ["Alert", "MessageError", "Monitor", "MonitorConfig", "alert_payload", "parse_message"]
+__all__ = [
+    "Alert",
+    "MessageError",
+    "Monitor",
+    "MonitorConfig",
+    "alert_payload",
+    "parse_message",
+]
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +81,14 @@ class MessageError(ValueError):
 def parse_message(
     topic: str, payload: bytes, received: float, *, prefix: str = "helio"
 ) -> FleetMessage | None:
-    """Decode one message of the topic tree.
+    """Decode and check one message of the topic tree.
 
     Parameters
     ----------
     topic : str
         ``<prefix>/<site>/<device>/<stream>[/...]``.
     payload : bytes
-        JSON object (schema_version 1).
+        UTF-8 JSON object (schema_version 1).
     received : float
         Receive time, UTC epoch. [s]
     prefix : str
@@ -88,8 +102,10 @@ def parse_message(
     Raises
     ------
     MessageError
-        On a foreign topic, non-JSON payload, ids that contradict the topic,
-        or a missing/invalid ``seq`` or ``timestamp`` on a sequenced stream.
+        On a foreign topic, or a payload that breaks the contract
+        (:func:`trainer.monitor.validate.check_body`): not UTF-8 JSON, ids
+        that contradict the topic, a missing/invalid ``seq`` or
+        ``timestamp`` on a sequenced stream, a field of the wrong type.
     """
     try:
         where = parse_topic(topic, prefix)
@@ -99,29 +115,19 @@ def parse_message(
     if device == MONITOR_DEVICE:
         return None
     try:
-        body = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MessageError(f"payload is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise MessageError("payload is not a JSON object")
-    for key, expected in (("site_id", site), ("device_id", device)):
-        if key in body and body[key] != expected:
-            raise MessageError(f"{key} {body[key]!r} contradicts topic {topic!r}")
-    if stream == SHADOW_FORECAST_TOPIC:  # a shadow model's forecast: own topic, forecast's seq
-        if body.get("shadow") is not True:
-            raise MessageError(f"{topic!r} carries a forecast without shadow: true")
-        stream = "forecast"
-    seq = body.get("seq")
+        body = decode_payload(payload)
+        if stream == SHADOW_FORECAST_TOPIC:  # a shadow model's forecast: own topic, forecast's seq
+            if body.get("shadow") is not True:
+                raise ContractError(f"{topic!r} carries a forecast without shadow: true")
+            stream = "forecast"
+        check_body(site, device, stream, body)
+    except ContractError as exc:
+        raise MessageError(str(exc)) from None
+    seq = body.get("seq") if isinstance(body.get("seq"), int) else None
     ts = parse_time(body.get("timestamp"))
-    if stream in SEQ_STREAMS:
-        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
-            raise MessageError(f"{stream} needs an integer seq >= 1, got {seq!r}")
-        if ts is None:
-            raise MessageError(f"{stream} needs an ISO 8601 timestamp")
-    elif not isinstance(seq, int) or isinstance(seq, bool):
-        seq = None
+    epoch = body.get("epoch", LEGACY_EPOCH)
     return FleetMessage(site, device, stream, seq, ts, received, body,
-                        payload if stream == "reading" else b"")
+                        payload if stream == "reading" else b"", epoch, topic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +190,8 @@ class MonitorConfig:
         Send each PUBACK only once the message is committed (nothing is lost
         if the monitor dies; costs throughput). False lets paho acknowledge
         on receipt: a crash can then lose the batch being written.
+    auth : BrokerAuth
+        TLS and credentials.
     """
 
     host: str = "127.0.0.1"
@@ -197,6 +205,7 @@ class MonitorConfig:
     flush_s: float = 0.05
     tasks_every_s: float = 30.0
     ack_after_commit: bool = True
+    auth: BrokerAuth = field(default_factory=BrokerAuth)
 
 
 Task = Callable[[float], Sequence[Alert]]
@@ -212,6 +221,7 @@ class MonitorStats:
     rejected: int = 0
     batches: int = 0
     alerts: int = 0
+    alerts_refused: int = 0
     connected: bool = False
 
 
@@ -248,6 +258,9 @@ class Monitor:
         self._writer = threading.Thread(target=self._write_loop, name="monitor-writer", daemon=True)
         self._last_tasks = clock()
         self._store_lock = threading.Lock()
+        #: set when the writer stopped on a failure not about one message
+        self.failed = threading.Event()
+        self.error: BaseException | None = None
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=config.client_id,
@@ -258,7 +271,9 @@ class Monitor:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
+        self.client.on_publish = self._on_publish
         self.client.reconnect_delay_set(1, 30)
+        config.auth.apply(self.client)
 
     # ------------------------------------------------------------- lifecycle
 
@@ -317,6 +332,11 @@ class Monitor:
         self.stats.connected = False
         log.log(logging.WARNING if rc.is_failure else logging.INFO, "disconnected: %s", rc)
 
+    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, rc: Any, _p: Any) -> None:
+        if rc.is_failure:  # MQTT 5 PUBACK reason code >= 0x80: the broker refused the alert
+            self.stats.alerts_refused += 1
+            log.error("broker refused alert (mid %d): %s", mid, rc)
+
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         self._inbox.put((msg.topic, bytes(msg.payload), msg.mid, msg.qos, self.clock()))
 
@@ -338,20 +358,29 @@ class Monitor:
         return batch
 
     def _write_loop(self) -> None:
-        while not (self._stop.is_set() and self._inbox.empty()):
-            batch = self._drain()
-            while batch:
-                try:
-                    self._write(batch)
-                    batch = []
-                except sqlite3.Error:  # locked too long, disk full: keep the batch, unacked
-                    log.exception("store write failed; retrying in 1 s")
-                    if self._stop.wait(1.0):
-                        return  # unacknowledged: the broker redelivers to the next session
-            now = self.clock()
-            if self.tasks and now - self._last_tasks >= self.config.tasks_every_s:
-                self._last_tasks = now
-                self.run_tasks(now)
+        try:
+            while not (self._stop.is_set() and self._inbox.empty()):
+                batch = self._drain()
+                while batch:
+                    try:
+                        self._write(batch)
+                        batch = []
+                    except sqlite3.OperationalError as exc:
+                        if not _transient(exc):
+                            raise
+                        # locked by another writer: keep the batch, unacknowledged
+                        log.warning("store busy (%s); retrying in 1 s", exc)
+                        if self._stop.wait(1.0):
+                            return  # unacknowledged: the broker redelivers to the next session
+                now = self.clock()
+                if self.tasks and now - self._last_tasks >= self.config.tasks_every_s:
+                    self._last_tasks = now
+                    self.run_tasks(now)
+        except BaseException as exc:  # disk full, I/O error, a bug: not about one message
+            log.critical("store writer failed, stopping (nothing of the batch is acknowledged):"
+                         " %s: %s", type(exc).__name__, exc, exc_info=True)
+            self.error = exc
+            self.failed.set()
 
     def _write(self, batch: list[tuple[str, bytes, int, int, float]]) -> None:
         messages: list[FleetMessage] = []
@@ -360,7 +389,7 @@ class Monitor:
             try:
                 parsed = parse_message(topic, payload, received, prefix=self.config.prefix)
             except MessageError as exc:
-                log.warning("rejected %s: %s", topic, exc)
+                log.warning("rejected %s: %s", topic[:200], exc)
                 rejects.append((topic, payload, str(exc), received))
                 continue
             if parsed is not None:
@@ -398,3 +427,11 @@ class Monitor:
         topic = f"{self.config.prefix}/{alert.site}/{MONITOR_DEVICE}/alerts"
         self.client.publish(topic, alert_payload(alert), qos=1)
         self.stats.alerts += 1
+
+
+def _transient(exc: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED: another connection holds the lock (worth a retry)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (5, 6)
+    return "locked" in str(exc) or "busy" in str(exc)

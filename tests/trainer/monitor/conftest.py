@@ -21,18 +21,23 @@ def iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def reading(site: str, dev: str, seq: int, t: float, **values: Any) -> tuple[str, bytes]:
-    """A schema-1 reading message (topic, payload)."""
+def reading(site: str, dev: str, seq: int, t: float, *, epoch: str | None = None,
+            **values: Any) -> tuple[str, bytes]:
+    """A schema-1 reading message (topic, payload); no ``epoch`` key when None."""
     body = {"schema_version": 1, "site_id": site, "device_id": dev, "stream": "reading",
             "seq": seq, "timestamp": iso(t), "values": values,
             "units": {k: "" for k in values}, "stale": []}
+    if epoch is not None:
+        body["epoch"] = epoch
     return f"helio/{site}/{dev}/reading", json.dumps(body).encode()
 
 
 def status(site: str, gw: str, t: float, state: str = "online",
-           devices: dict[str, Any] | None = None, version: str = "v1") -> tuple[str, bytes]:
+           devices: dict[str, Any] | None = None, version: str = "v1",
+           seq: int | None = None, epoch: str | None = None) -> tuple[str, bytes]:
     """A schema-1 retained status (heartbeat)."""
-    body = {"schema_version": 1, "site_id": site, "device_id": gw, "stream": "status",
+    body: dict[str, Any] = {
+            "schema_version": 1, "site_id": site, "device_id": gw, "stream": "status",
             "timestamp": iso(t), "state": state,
             "devices": devices or {"mppt": {"connected": True, "frames_good": 10,
                                             "checksum_errors": 0, "timeouts": 0,
@@ -40,6 +45,10 @@ def status(site: str, gw: str, t: float, state: str = "online",
                                             "stale": False}},
             "outbox": {"queued": 0, "evicted": 0}, "model": {"version": version, "sha256": "ab"},
             "uptime_s": 5.0}
+    if seq is not None:
+        body["seq"] = seq
+    if epoch is not None:
+        body["epoch"] = epoch
     return f"helio/{site}/{gw}/status", json.dumps(body).encode()
 
 

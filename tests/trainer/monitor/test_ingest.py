@@ -33,10 +33,14 @@ def _msg(topic_payload: tuple[str, bytes], received: float = T0) -> FleetMessage
         ("helio/s/d", b"{}", "not helio"),
         ("helio/s/d/reading", b"\xff\xfe", "not JSON"),
         ("helio/s/d/reading", b"[1, 2]", "not a JSON object"),
-        ("helio/s/d/reading", b'{"site_id": "x", "seq": 1}', "contradicts"),
-        ("helio/s/d/reading", b'{"seq": 0, "timestamp": "2026-01-01T00:00:00Z"}', "seq"),
-        ("helio/s/d/reading", b'{"seq": true, "timestamp": "2026-01-01T00:00:00Z"}', "seq"),
-        ("helio/s/d/events", b'{"seq": 3, "timestamp": "yesterday"}', "timestamp"),
+        ("helio/s/d/reading", b'{"schema_version": 1, "site_id": "x", "seq": 1}',
+         "contradicts"),
+        ("helio/s/d/reading", b'{"schema_version": 1, "site_id": "s", "device_id": "d",'
+         b' "seq": 0, "timestamp": "2026-01-01T00:00:00Z"}', "seq"),
+        ("helio/s/d/reading", b'{"schema_version": 1, "site_id": "s", "device_id": "d",'
+         b' "seq": true, "timestamp": "2026-01-01T00:00:00Z"}', "seq"),
+        ("helio/s/d/events", b'{"schema_version": 1, "site_id": "s", "device_id": "d",'
+         b' "seq": 3, "timestamp": "yesterday"}', "timestamp"),
     ],
     ids=["prefix", "short", "binary", "array", "site-mismatch", "seq-zero", "seq-bool", "bad-ts"],
 )
@@ -84,11 +88,33 @@ def test_status_heartbeat_timeout_makes_gateway_silent(tmp_path: Path) -> None:
     assert row.state == "online"
     (row,) = fleet_table(store, now=T0 + 600, offline_after_s=180)
     assert row.state == "silent"
-    # an older heartbeat redelivered later does not overwrite the newer one
-    store.write_batch([_msg(status("s1", "gw", T0 + 100, version="v2"), received=T0 + 100)])
-    store.write_batch([_msg(status("s1", "gw", T0 + 50, version="v1"), received=T0 + 101)])
+    # an older heartbeat redelivered later does not overwrite the newer one (seq order)
+    store.write_batch([_msg(status("s1", "gw", T0 + 100, version="v2", seq=5, epoch="e1"),
+                            received=T0 + 100)])
+    store.write_batch([_msg(status("s1", "gw", T0 + 50, version="v1", seq=4, epoch="e1"),
+                            received=T0 + 101)])
     (row,) = fleet_table(store, now=T0 + 120)
     assert row.model_version == "v2"
+
+
+def test_status_follows_receive_time_when_the_device_clock_steps_back(tmp_path: Path) -> None:
+    """Issue 11 item 11: a device clock stepped back must not freeze the gateway as silent."""
+    store = Store(tmp_path / "m.sqlite")
+    # the gateway booted with a clock a year ahead, then NTP stepped it back
+    store.write_batch([_msg(status("s1", "gw", T0 + 365 * 86400, seq=1, epoch="e1"),
+                            received=T0)])
+    for k in range(1, 6):  # heartbeats every 60 s, device timestamps now correct (earlier)
+        store.write_batch([_msg(status("s1", "gw", T0 + 60 * k, seq=1 + k, epoch="e1"),
+                                received=T0 + 60 * k)])
+    (row,) = fleet_table(store, now=T0 + 330, offline_after_s=180)
+    assert row.state == "online"
+    assert store.query("SELECT received FROM status")[0][0] == T0 + 300
+    # an agent without epoch/seq (older release): receive order, same result
+    store2 = Store(tmp_path / "m2.sqlite")
+    store2.write_batch([_msg(status("s1", "gw", T0 + 365 * 86400), received=T0)])
+    store2.write_batch([_msg(status("s1", "gw", T0 + 60, version="v9"), received=T0 + 60)])
+    (row,) = fleet_table(store2, now=T0 + 90, offline_after_s=180)
+    assert (row.state, row.model_version) == ("online", "v9")
 
 
 # ------------------------------------------------------------- real broker

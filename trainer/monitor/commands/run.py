@@ -14,6 +14,7 @@ from pathlib import Path
 from edge.forecasting.bundle import BundleError, read_bundle_files
 from edge.forecasting.site import Site, load_site
 from firmware_bridge.config import ConfigError
+from trainer.broker import add_auth_arguments, auth_from_args
 from trainer.monitor.commands.serve import add_server_arguments, start_dashboard
 from trainer.monitor.dashboard.server import AuthError, DashboardServer
 from trainer.monitor.drift import DriftConfig, DriftWatch, manifest_of
@@ -29,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``helio-monitor run``."""
     parser.add_argument("--host", default="127.0.0.1", help="MQTT broker host")
     parser.add_argument("--port", type=int, default=1883, help="MQTT broker port")
+    add_auth_arguments(parser)
     parser.add_argument("--store", default="helio-monitor.sqlite", help="SQLite database file")
     parser.add_argument("--client-id", default="",
                         help="stable MQTT client id (the persistent session is keyed on it);"
@@ -68,10 +70,17 @@ def load_sites(paths: list[str]) -> dict[str, Site]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run until the duration ends or a signal arrives."""
+    """Run until the duration ends or a signal arrives.
+
+    Returns 0 on a requested stop, 2 on bad options, and 1 when the store
+    writer failed for a reason not about one message (disk full, I/O
+    error): the process exits so its supervisor restarts it, and nothing
+    unstored was acknowledged.
+    """
     try:
         sites = load_sites(args.sites)
-    except ConfigError as exc:
+        auth = auth_from_args(args)
+    except (ConfigError, ValueError) as exc:
         log.error("%s", exc)
         return 2
     store = Store(args.store)
@@ -85,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         x for x in ("helio-monitor", socket.gethostname(), args.shared_group) if x)
     config = MonitorConfig(host=args.host, port=args.port, client_id=cid, prefix=args.prefix,
                            shared_group=args.shared_group, batch_size=args.batch_size,
-                           tasks_every_s=args.tasks_every)
+                           tasks_every_s=args.tasks_every, auth=auth)
     tasks: list[Task] = [
         Scorer(store, sites, ScoringConfig(grace_s=args.grace)),
         DriftWatch(store, sites, DriftConfig(rmse_factor=args.rmse_factor)),
@@ -112,7 +121,9 @@ def run(args: argparse.Namespace) -> int:
     monitor.start()
     deadline = time.monotonic() + args.duration if args.duration > 0 else None
     try:
-        while not stop.wait(0.5):
+        while not stop.wait(0.2):
+            if monitor.failed.is_set():
+                break
             if deadline is not None and time.monotonic() >= deadline:
                 break
     finally:
@@ -123,4 +134,7 @@ def run(args: argparse.Namespace) -> int:
         log.warning("stopped: %d received, %d stored, %d duplicates, %d rejected, %d alerts",
                     s.received, s.inserted, s.duplicates, s.rejected, s.alerts)
         store.close()
+    if monitor.failed.is_set():
+        log.error("exiting 1: the store writer failed (%s)", monitor.error)
+        return 1
     return 0
