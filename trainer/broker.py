@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
 
-from edge.config import load_credentials
+from edge.runtime.config import load_credentials
 
 __all__ = ["BrokerAuth", "add_auth_arguments", "auth_from_args"]
 
@@ -71,7 +71,7 @@ def auth_from_args(args: argparse.Namespace) -> BrokerAuth:
 
     Raises
     ------
-    edge.config.ConfigError
+    firmware_bridge.config.ConfigError
         The credentials file is missing or malformed (names the file and key).
     ValueError
         A certificate without its key.
