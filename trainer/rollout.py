@@ -1,17 +1,24 @@
 """Cloud side of model rollout: send signed bundles (or a rollback) to devices over MQTT.
 
-Responsible for: the ``cmd/model`` payloads (schema 1, JSON):
+Responsible for: the ``cmd/model`` payloads (schema 1, JSON), one per
+target gateway, each signed (``command_sig``: Ed25519 with the bundle key
+over :func:`edge.runtime.signed.signing_bytes`) and bound to the site and
+gateway, an issue time and an expiry, and a rollout id the device accepts
+only once:
 
-* ``{"schema_version": 1, "command": "install", "rollout_id", "version",
-  "sha256" (model file), "archive_sha256", "archive_b64" (the bundle as a
-  deterministic ``.tar.gz``: model, manifest, signature, card), "manifest"
-  (parsed, for the monitor's validation errors), "signature" (the
-  ``manifest.sig`` text), "issued"}``
-* ``{"schema_version": 1, "command": "rollback", "rollout_id", "issued"}``
+* ``{"schema_version": 1, "command": "install", "rollout_id", "site_id",
+  "device_id", "issued", "expires", "version", "sha256" (model file),
+  "archive_sha256", "archive_bytes", "downgrade" (bool), "command_sig",
+  "archive_b64" (the bundle as a deterministic ``.tar.gz``: model,
+  manifest, signature, card), "manifest" (parsed, for the monitor's
+  validation errors), "signature" (the ``manifest.sig`` text)}``
+* ``{"schema_version": 1, "command": "rollback", "rollout_id", "site_id",
+  "device_id", "issued", "expires", "command_sig"}``
 
 finding a site's gateways from their retained ``status`` messages, picking
 the targets (one device, the first N as a canary, or all), and publishing
-at QoS 1.
+at QoS 1 over MQTT 5 (a PUBACK reason code >= 0x80, e.g. refused by the
+broker's ACL, is an error).
 
 Does NOT: decide whether a device promotes the model (the device does,
 after its shadow run: :mod:`edge.runtime.rollout`), or sign bundles
@@ -30,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.forecasting.bundle import (
     MANIFEST_FILE,
@@ -42,9 +50,11 @@ from edge.forecasting.bundle import (
     sha256_hex,
 )
 from edge.runtime.mqtt import BrokerSettings, make_client
+from edge.runtime.signed import MAX_TTL_S, SIGNATURE_FIELD, signing_bytes
 from firmware_bridge.timestamps import isoformat_z
 
 __all__ = [
+    "DEFAULT_TTL_S",
     "RolloutError",
     "choose_targets",
     "discover_gateways",
@@ -52,17 +62,20 @@ __all__ = [
     "model_topic",
     "rollback_payload",
     "send",
+    "sign_command",
 ]
 
 SCHEMA_VERSION = 1
+#: Default validity of a command (a gateway offline longer needs it sent again). [s]
+DEFAULT_TTL_S = 3 * 86400.0
 
 
 class RolloutError(Exception):
-    """A rollout cannot be sent (bad bundle, no targets, broker unreachable)."""
+    """A rollout cannot be sent (bad bundle, no targets, broker unreachable or refusing)."""
 
 
-def _now() -> str:
-    return isoformat_z(datetime.now(UTC).replace(microsecond=0))
+def _iso(t: float) -> str:
+    return isoformat_z(datetime.fromtimestamp(int(t), UTC))
 
 
 def model_topic(site: str, gateway: str, prefix: str = "helio") -> str:
@@ -70,20 +83,48 @@ def model_topic(site: str, gateway: str, prefix: str = "helio") -> str:
     return f"{prefix}/{site}/{gateway}/cmd/model"
 
 
+def sign_command(body: dict[str, Any], key: Ed25519PrivateKey) -> bytes:
+    """Add ``command_sig`` to ``body`` and return the compact JSON payload."""
+    body[SIGNATURE_FIELD] = base64.b64encode(key.sign(signing_bytes(body))).decode()
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _envelope(command: str, site: str, device: str, *, rollout_id: str | None, ttl_s: float,
+              now: float | None) -> dict[str, Any]:
+    if not 0 < ttl_s <= MAX_TTL_S:
+        raise RolloutError(f"ttl must be in (0, {MAX_TTL_S:.0f}] s, got {ttl_s}")
+    t = time.time() if now is None else now
+    return {"schema_version": SCHEMA_VERSION, "command": command,
+            "rollout_id": rollout_id or uuid.uuid4().hex[:16], "site_id": site,
+            "device_id": device, "issued": _iso(t), "expires": _iso(t + ttl_s)}
+
+
 def install_payload(
-    bundle: str | Path, *, public_key: str | Path | None = None, rollout_id: str | None = None
+    bundle: str | Path, *, key: Ed25519PrivateKey, site: str, device: str,
+    public_key: str | Path | None = None, rollout_id: str | None = None,
+    ttl_s: float = DEFAULT_TTL_S, downgrade: bool = False, now: float | None = None,
 ) -> bytes:
-    """The ``install`` payload of a bundle directory or archive.
+    """The signed ``install`` payload of a bundle directory or archive for one gateway.
 
     Parameters
     ----------
     bundle : str or Path
         Bundle written by ``helio-train fit`` (signed).
+    key : Ed25519PrivateKey
+        The bundle signing key; it signs the command too.
+    site, device : str
+        The gateway the command is for (another gateway refuses it).
     public_key : str or Path, optional
         When given, the bundle is verified with it first (as the device
         will), so a bundle the fleet would refuse is not sent.
     rollout_id : str, optional
-        Identifier echoed in device events (default: random).
+        Identifier echoed in device events, accepted once (default: random).
+    ttl_s : float
+        Validity from now. [s]
+    downgrade : bool
+        Allow installing a bundle created before the running one.
+    now : float, optional
+        Issue time, UTC epoch (default: the system clock). [s]
 
     Raises
     ------
@@ -107,34 +148,40 @@ def install_payload(
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RolloutError(f"bundle {bundle}: manifest.json is not JSON ({exc})") from None
     archive = archive_bytes(files)
-    body: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "command": "install",
-        "rollout_id": rollout_id or uuid.uuid4().hex[:12],
+    body = _envelope("install", site, device, rollout_id=rollout_id, ttl_s=ttl_s, now=now)
+    body.update({
         "version": str(manifest.get("model_version", "")),
         "sha256": sha256_hex(files[MODEL_FILE]),
         "archive_sha256": sha256_hex(archive),
+        "archive_bytes": len(archive),
+        "downgrade": bool(downgrade),
         "archive_b64": base64.b64encode(archive).decode(),
         "manifest": manifest,
         "signature": files[SIGNATURE_FILE].decode("ascii", "replace").strip(),
-        "issued": _now(),
-    }
-    return json.dumps(body, separators=(",", ":")).encode()
+    })
+    return sign_command(body, key)
 
 
-def rollback_payload(*, rollout_id: str | None = None) -> bytes:
-    """The ``rollback`` payload."""
-    body = {"schema_version": SCHEMA_VERSION, "command": "rollback",
-            "rollout_id": rollout_id or uuid.uuid4().hex[:12], "issued": _now()}
-    return json.dumps(body, separators=(",", ":")).encode()
+def rollback_payload(
+    *, key: Ed25519PrivateKey, site: str, device: str, rollout_id: str | None = None,
+    ttl_s: float = DEFAULT_TTL_S, now: float | None = None,
+) -> bytes:
+    """The signed ``rollback`` payload for one gateway (see :func:`install_payload`)."""
+    return sign_command(_envelope("rollback", site, device, rollout_id=rollout_id, ttl_s=ttl_s,
+                                  now=now), key)
 
 
-def _client(host: str, port: int, client_id: str = "") -> mqtt.Client:
-    return make_client(BrokerSettings(host, port, client_id), mqtt5=True)
+def _connect(broker: BrokerSettings) -> mqtt.Client:
+    client = make_client(broker, mqtt5=True)
+    try:
+        client.connect(broker.host, broker.port, keepalive=30)
+    except (OSError, ValueError) as exc:  # refused, DNS, TLS handshake
+        raise RolloutError(f"broker {broker.host}:{broker.port} unreachable: {exc}") from None
+    return client
 
 
 def discover_gateways(
-    host: str, port: int, site: str, *, prefix: str = "helio", wait_s: float = 1.5
+    broker: BrokerSettings, site: str, *, prefix: str = "helio", wait_s: float = 1.5,
 ) -> dict[str, str]:
     """Gateways of ``site`` from their retained status: gateway id -> state."""
     found: dict[str, str] = {}
@@ -147,12 +194,8 @@ def discover_gateways(
         if isinstance(body, dict):
             found[msg.topic.split("/")[2]] = str(body.get("state", ""))
 
-    client = _client(host, port)
+    client = _connect(broker)
     client.on_message = on_message
-    try:
-        client.connect(host, port, keepalive=30)
-    except OSError as exc:
-        raise RolloutError(f"broker {host}:{port} unreachable: {exc}") from None
     client.subscribe(f"{prefix}/{site}/+/status", qos=1)
     client.loop_start()
     time.sleep(wait_s)
@@ -174,21 +217,33 @@ def choose_targets(
     return names
 
 
-def send(host: str, port: int, messages: Sequence[tuple[str, bytes]], *,
+def send(broker: BrokerSettings, messages: Sequence[tuple[str, bytes]], *,
          timeout_s: float = 30.0) -> None:
-    """Publish ``(topic, payload)`` pairs at QoS 1 and wait for every PUBACK."""
-    client = _client(host, port)
-    try:
-        client.connect(host, port, keepalive=30)
-    except OSError as exc:
-        raise RolloutError(f"broker {host}:{port} unreachable: {exc}") from None
+    """Publish ``(topic, payload)`` pairs at QoS 1 and wait for every PUBACK.
+
+    Raises
+    ------
+    RolloutError
+        Unreachable or refusing broker, no PUBACK in time, or a PUBACK
+        whose reason code is a failure (not authorised by the ACL, ...).
+    """
+    refused: dict[int, str] = {}
+
+    def on_publish(_c: mqtt.Client, _u: Any, mid: int, rc: Any, _p: Any) -> None:
+        if rc.is_failure:
+            refused[mid] = str(rc)
+
+    client = _connect(broker)
+    client.on_publish = on_publish
     client.loop_start()
     try:
-        infos = [client.publish(t, p, qos=1) for t, p in messages]
-        for info in infos:
+        infos = [(t, client.publish(t, p, qos=1)) for t, p in messages]
+        for topic, info in infos:
             info.wait_for_publish(timeout_s)
             if not info.is_published():
                 raise RolloutError(f"broker did not acknowledge within {timeout_s} s")
+            if info.mid in refused:
+                raise RolloutError(f"broker refused {topic}: {refused[info.mid]}")
     finally:
         client.disconnect()
         client.loop_stop()

@@ -106,6 +106,7 @@ def build(
         holder=holder, site=site, public_key=cfg.model.public_key,
         models_dir=Path(cfg.agent.state_dir) / "models", config=cfg.rollout, clock=clock,
         make_predictor=Predictor, allow_unblessed=cfg.model.allow_unblessed,
+        device_id=cfg.agent.id,
     )
     agent = Agent(
         config=cfg, site_id=site.site.id, devices=devices, engine=ForecastEngine(site, holder),

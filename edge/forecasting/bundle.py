@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import tarfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -45,8 +46,10 @@ __all__ = [
     "check_feature_spec",
     "load_bundle",
     "load_public_key",
+    "read_archive_bytes",
     "read_bundle_files",
     "sha256_hex",
+    "verify_files",
     "verify_manifest",
 ]
 
@@ -57,7 +60,13 @@ FLOAT_MODEL_FILE = "model_float32.tflite"
 MANIFEST_FILE = "manifest.json"
 SIGNATURE_FILE = "manifest.sig"
 CARD_FILE = "model_card.md"
-_MAX_ARCHIVE_BYTES = 32 * 1024 * 1024
+#: Most bytes all files of an archive may inflate to. [bytes]
+MAX_ARCHIVE_BYTES = 32 * 1024 * 1024
+#: Most bytes one archive member may have. [bytes]
+MAX_MEMBER_BYTES = 16 * 1024 * 1024
+#: Most members an archive may have.
+MAX_MEMBERS = 32
+_MAX_ARCHIVE_BYTES = MAX_ARCHIVE_BYTES
 
 
 class BundleError(Exception):
@@ -147,27 +156,80 @@ def load_public_key(key: str | Path | bytes) -> Ed25519PublicKey:
     return pub
 
 
-def _read_archive(path: Path) -> dict[str, bytes]:
+class _Capped(io.RawIOBase):
+    """A read-only stream that fails once more than ``limit`` bytes were read from it."""
+
+    def __init__(self, inner: Any, limit: int, where: str) -> None:
+        self.inner, self.limit, self.where, self.count = inner, limit, where, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self.inner.read(min(len(view), self.limit + 1 - self.count))
+        self.count += len(data)
+        if self.count > self.limit:
+            raise BundleError(f"{self.where}: archive inflates to more than {self.limit} bytes")
+        view[:len(data)] = data
+        return len(data)
+
+
+def read_archive_bytes(data: bytes, where: str = "<archive>") -> dict[str, bytes]:
+    """The files of a flat ``.tar.gz`` (or ``.tar``) held in memory, read as a stream.
+
+    Inflation stops at hard caps: :data:`MAX_ARCHIVE_BYTES` of tar stream in
+    all, :data:`MAX_MEMBER_BYTES` per member (checked on the member header
+    before its data is read), :data:`MAX_MEMBERS` members. Only flat
+    regular files are accepted (no links, directories with content, paths
+    or hidden names).
+
+    Raises
+    ------
+    BundleError
+        Not an archive, over a cap, or an unexpected member.
+    """
+    raw: Any = io.BytesIO(data)
+    if data[:2] == b"\x1f\x8b":
+        raw = gzip.GzipFile(fileobj=raw, mode="rb")
+    # the tar stream itself (headers, PAX records, data, padding) is capped
+    stream = io.BufferedReader(_Capped(raw, MAX_ARCHIVE_BYTES + 64 * 1024, where))
     files: dict[str, bytes] = {}
+    total = 0
     try:
-        with tarfile.open(path, "r:*") as tar:
-            total = 0
-            for member in tar.getmembers():
+        with tarfile.open(fileobj=stream, mode="r|") as tar:
+            for member in tar:
                 if member.isdir():
                     continue
                 name = member.name.removeprefix("./")
                 if not member.isfile() or not name or "/" in name or name.startswith("."):
-                    raise BundleError(f"{path}: unexpected archive member {member.name!r}")
+                    raise BundleError(f"{where}: unexpected archive member {member.name!r}")
+                if len(files) >= MAX_MEMBERS:
+                    raise BundleError(f"{where}: more than {MAX_MEMBERS} archive members")
+                if member.size > MAX_MEMBER_BYTES:
+                    raise BundleError(f"{where}: member {name!r} of {member.size} bytes is over"
+                                      f" {MAX_MEMBER_BYTES}")
                 total += member.size
-                if total > _MAX_ARCHIVE_BYTES:
-                    raise BundleError(f"{path}: archive larger than {_MAX_ARCHIVE_BYTES} bytes")
+                if total > MAX_ARCHIVE_BYTES:
+                    raise BundleError(f"{where}: archive larger than {MAX_ARCHIVE_BYTES} bytes")
                 fh = tar.extractfile(member)
                 if fh is None:
-                    raise BundleError(f"{path}: cannot read {member.name!r}")
-                files[name] = fh.read()
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise BundleError(f"{path}: not a readable bundle archive ({exc})") from None
+                    raise BundleError(f"{where}: cannot read {member.name!r}")
+                files[name] = fh.read(member.size)
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise BundleError(f"{where}: not a readable bundle archive ({exc})") from None
     return files
+
+
+def _read_archive(path: Path) -> dict[str, bytes]:
+    try:
+        size = path.stat().st_size
+        if size > MAX_ARCHIVE_BYTES:
+            raise BundleError(f"{path}: archive of {size} bytes is over {MAX_ARCHIVE_BYTES}")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BundleError(f"{path}: not a readable bundle archive ({exc})") from None
+    return read_archive_bytes(data, str(path))
 
 
 def read_bundle_files(path: str | Path) -> dict[str, bytes]:
@@ -316,7 +378,24 @@ def load_bundle(
     """
     where = str(path)
     key = public_key if isinstance(public_key, Ed25519PublicKey) else load_public_key(public_key)
-    files = read_bundle_files(path)
+    return verify_files(read_bundle_files(path), key, where, allow_unblessed=allow_unblessed)
+
+
+def verify_files(
+    files: Mapping[str, bytes],
+    key: Ed25519PublicKey,
+    where: str,
+    *,
+    allow_unblessed: bool = False,
+) -> Bundle:
+    """Verify the files of a bundle held in memory (what :func:`load_bundle` does after
+    reading them); ``where`` becomes ``Bundle.source``.
+
+    Raises
+    ------
+    BundleError
+        As :func:`load_bundle`.
+    """
     manifest_bytes = _need(files, MANIFEST_FILE, where)
     signature = _need(files, SIGNATURE_FILE, where)
     manifest = verify_manifest(manifest_bytes, signature, key, where)

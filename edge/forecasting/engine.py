@@ -83,6 +83,10 @@ class ModelHolder:
         spec = FeatureSpec.from_dict(bundle.manifest["features"])
         self.bundle, self.predictor, self.spec = bundle, predictor, spec
 
+    def load_configured(self) -> Bundle:
+        """Load and verify the configured bundle without running it."""
+        return self._load()
+
     def reload(self) -> Bundle:
         """Load the configured bundle again; on error the old model keeps running."""
         bundle = self._load()

@@ -502,11 +502,16 @@ class Agent:
     def _cmd_reload(self, _args: Mapping[str, Any]) -> Mapping[str, Any]:
         old = self.holder.version
         try:
-            bundle = self.holder.reload()
+            if self.rollout is not None:  # must not quietly undo a promotion
+                result = dict(self.rollout.reload_configured(self.holder.load_configured))
+            else:
+                bundle = self.holder.reload()
+                result = {"old_version": old, "version": bundle.version,
+                          "sha256": bundle.sha256}
         except BundleError as exc:
             raise CommandError(f"reload refused, keeping {old}: {exc}") from None
         self._model_changed()
-        return {"old_version": old, "version": bundle.version, "sha256": bundle.sha256}
+        return result
 
     def activate(self, bundle: Bundle) -> None:
         """Run a verified ``bundle`` from the next step on (the rollout seam, issue #5).

@@ -38,18 +38,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge.forecasting.bundle import Bundle, BundleError, load_bundle, load_public_key, sha256_hex
+from edge.forecasting.bundle import (
+    MAX_ARCHIVE_BYTES,
+    Bundle,
+    BundleError,
+    load_bundle,
+    load_public_key,
+    read_archive_bytes,
+    sha256_hex,
+    verify_files,
+)
 from edge.forecasting.engine import ForecastEngine, ForecastResult, ModelHolder, PredictorLike
 from edge.forecasting.site import Site
 from edge.runtime.config import RolloutConfig
 from edge.runtime.inbound import CommandError
+from edge.runtime.signed import CommandVerifier
 from firmware_bridge.clock import Clock
 
 __all__ = ["PAYLOAD_SCHEMA", "LiveScore", "Rollout"]
 
 #: ``schema_version`` of cmd/model payloads this code understands
 PAYLOAD_SCHEMA = 1
+#: Largest ``cmd/model`` payload looked at (a bundle archive in base64 and its manifest). [bytes]
+MAX_PAYLOAD_BYTES = 4 * MAX_ARCHIVE_BYTES // 3 + 1024 * 1024
 _STATE_FILE = "rollout.json"
+_LEDGER_FILE = "commands.json"
 
 Report = Callable[..., None]
 
@@ -122,6 +135,8 @@ class Rollout:
         ``Bundle -> Predictor``.
     allow_unblessed : bool
         Accept bundles that failed the validation gate (development only).
+    device_id : str
+        This gateway's id: a command must be signed for this site and gateway.
     """
 
     def __init__(
@@ -135,12 +150,15 @@ class Rollout:
         clock: Clock,
         make_predictor: Callable[[Bundle], PredictorLike],
         allow_unblessed: bool = False,
+        device_id: str = "gateway",
     ) -> None:
         self.holder = holder
         self.site = site
         self.key = load_public_key(public_key)
         self.dir = Path(models_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.verifier = CommandVerifier(self.key, site_id=site.site.id, device_id=device_id,
+                                        ledger=self.dir / _LEDGER_FILE)
         self.config = config
         self.clock = clock
         self.make_predictor = make_predictor
@@ -216,7 +234,17 @@ class Rollout:
     # ------------------------------------------------------------ commands
 
     def handle_payload(self, payload: bytes) -> Mapping[str, Any]:
-        """Handle one ``cmd/model`` message; raises ``CommandError`` when refused."""
+        """Handle one ``cmd/model`` message; raises ``CommandError`` when refused.
+
+        Cheap checks come first and nothing is inflated, decoded or written
+        before the command's signature verifies (see
+        :class:`edge.runtime.signed.CommandVerifier`): size cap, JSON,
+        schema, signature, site and gateway, issue and expiry times, a
+        rollout id never accepted before.
+        """
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            raise CommandError(f"model command of {len(payload)} bytes is over"
+                               f" {MAX_PAYLOAD_BYTES}")
         try:
             body = json.loads(payload)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -224,11 +252,13 @@ class Rollout:
         if not isinstance(body, dict) or body.get("schema_version") != PAYLOAD_SCHEMA:
             raise CommandError(f"model command needs schema_version {PAYLOAD_SCHEMA}")
         command = body.get("command")
+        if command not in ("install", "rollback"):
+            raise CommandError(f"unknown model command {str(command)[:32]!r} (install, rollback)")
+        rollout_id = self.verifier.verify(body, now=self._now())
         if command == "install":
-            return self.install(body)
-        if command == "rollback":
-            return self.rollback(reason="forced by operator")
-        raise CommandError(f"unknown model command {str(command)[:32]!r} (install, rollback)")
+            return {"rollout_id": rollout_id, **self.install(body)}
+        return {"rollout_id": rollout_id,
+                **self.rollback(reason=f"forced by operator (rollout {rollout_id})")}
 
     def _refuse(self, why: str, **data: Any) -> CommandError:
         msg = f"bundle refused, keeping {self.holder.version}: {why}"
@@ -236,33 +266,68 @@ class Rollout:
         return CommandError(msg)
 
     def install(self, body: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Verify a bundle archive and start shadowing it (the running model stays)."""
+        """Verify a bundle archive and start shadowing it (the running model stays).
+
+        ``body`` has passed :meth:`CommandVerifier.verify`, so its
+        ``archive_sha256`` is authentic: the archive is hashed before it is
+        inflated (streamed, with hard caps), verified in memory, and only
+        then written to the state directory. A bundle created before the
+        running one is a downgrade and needs the signed ``downgrade: true``.
+        """
+        text = body.get("archive_b64", "")
+        if not isinstance(text, str) or len(text) > 4 * MAX_ARCHIVE_BYTES // 3 + 4:
+            raise self._refuse("archive_b64 missing or over the size cap")
         try:
-            archive = base64.b64decode(str(body.get("archive_b64", "")), validate=True)
+            archive = base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
             raise self._refuse("archive_b64 is not base64") from None
         digest = sha256_hex(archive)
         if not archive or digest != body.get("archive_sha256"):
             raise self._refuse("archive SHA-256 does not match archive_sha256 (corrupted)")
         path = self.dir / f"bundle-{digest[:16]}.tar.gz"
-        path.write_bytes(archive)
         try:
-            bundle = self._load(str(path))
+            bundle = verify_files(read_archive_bytes(archive, str(path)), self.key, str(path),
+                                  allow_unblessed=self.allow_unblessed)
         except BundleError as exc:
-            path.unlink(missing_ok=True)
             raise self._refuse(str(exc)) from None
         spec, cur = bundle.manifest["features"], self.holder.spec
         if (int(bundle.manifest["step_minutes"]) != cur.step_minutes
                 or int(spec.get("history_steps", -1)) != cur.history_steps):
-            path.unlink(missing_ok=True)
             raise self._refuse("step or history length differs from the running model's")
         if bundle.sha256 == self.holder.sha256:
             return {"version": bundle.version, "note": "already running"}
+        if _created(bundle) < _created(self.holder.bundle) and body.get("downgrade") is not True:
+            raise self._refuse(f"{bundle.version} is older than the running "
+                               f"{self.holder.version} (a downgrade needs a signed"
+                               " downgrade: true)")
+        _write_private(path, archive)
         self.report("info", "model_received", f"bundle {bundle.version} verified",
                     version=bundle.version, sha256=bundle.sha256)
         self._start_shadow(bundle, str(path), since=self._now())
         self._save()
         return {"version": bundle.version, "sha256": bundle.sha256, "state": "shadow"}
+
+    def reload_configured(self, load: Callable[[], Bundle]) -> Mapping[str, Any]:
+        """``reload_model``: run the configured bundle again, unless that undoes a rollout.
+
+        When the configured bundle is the one this device started with and a
+        rollout has since promoted another, reloading would quietly undo the
+        promotion: refused. A bundle deployed since (another SHA-256) wins,
+        as on a restart, and resets the rollout state.
+        """
+        bundle = load()
+        if bundle.sha256 == self.configured_sha and self.active_path != bundle.source:
+            raise CommandError(
+                f"reload refused: {self.holder.version} was promoted by a rollout and the "
+                "configured bundle is unchanged (use a signed rollback to go back)")
+        old = self.holder.version
+        self.holder.swap(bundle)
+        if self.candidate is not None:
+            self._end_shadow("configured model reloaded")
+        self.configured_sha, self.active_path, self.previous_path = (
+            bundle.sha256, bundle.source, None)
+        self._save()
+        return {"old_version": old, "version": bundle.version, "sha256": bundle.sha256}
 
     def _start_shadow(self, bundle: Bundle, path: str, *, since: float) -> None:
         holder = ModelHolder(lambda: bundle, self.make_predictor)
@@ -382,3 +447,20 @@ class Rollout:
                        shadow_for_s=round(self._now() - self.shadow_since, 1),
                        pairs=self.score.pairs)
         return out
+
+
+def _created(bundle: Bundle) -> str:
+    """The manifest's ``created`` time (ISO 8601 UTC text sorts in time order)."""
+    return str(bundle.manifest.get("created", ""))
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, never through a symlink."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import uuid
 
+from edge.runtime.mqtt import BrokerSettings
+from firmware_bridge.config import ConfigError
+from trainer.broker import add_auth_arguments, settings_from_args
 from trainer.rollout import (
+    DEFAULT_TTL_S,
     RolloutError,
     choose_targets,
     discover_gateways,
@@ -13,16 +18,31 @@ from trainer.rollout import (
     model_topic,
     send,
 )
+from trainer.signing import DEFAULT_KEY_DIR, PRIVATE_NAME, SigningError, load_private_key
 
 
 def add_broker_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--host/--port/--prefix/--site/--wait``, shared with ``rollback``."""
+    """Broker, TLS/credentials, site and signing options, shared with ``rollback``."""
     parser.add_argument("--site", required=True, help="site id")
     parser.add_argument("--host", default="127.0.0.1", help="MQTT broker host")
     parser.add_argument("--port", type=int, default=1883, help="MQTT broker port")
     parser.add_argument("--prefix", default="helio", help="topic prefix")
     parser.add_argument("--wait", type=float, default=1.5, metavar="S",
                         help="how long to collect the site's retained status messages [s]")
+    parser.add_argument("--key", default=str(DEFAULT_KEY_DIR / PRIVATE_NAME),
+                        help="private signing key (the bundle key) that signs the command")
+    parser.add_argument("--ttl", type=float, default=DEFAULT_TTL_S, metavar="S",
+                        help="the command expires this long after it is issued [s]")
+    add_auth_arguments(parser)
+
+
+def broker_auth(args: argparse.Namespace, prog: str) -> BrokerSettings | None:
+    """The broker options, or None after printing why they are unusable."""
+    try:
+        return settings_from_args(args)
+    except (ConfigError, ValueError) as exc:
+        sys.stderr.write(f"{prog}: {exc}\n")
+        return None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,24 +54,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     who.add_argument("--canary", type=int, metavar="N",
                      help="only the first N online gateways (sorted by id)")
     parser.add_argument("--public-key", help="verify the bundle with this key before sending")
-    parser.add_argument("--rollout-id", help="identifier echoed in device events")
+    parser.add_argument("--rollout-id", help="identifier echoed in device events"
+                        " (each gateway accepts it once)")
+    parser.add_argument("--downgrade", action="store_true",
+                        help="allow a bundle created before the one the gateways run")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Verify, pick targets, publish; 1 on any refusal."""
+    """Verify, pick targets, sign one command per target, publish; 1 on any refusal."""
+    auth = broker_auth(args, "helio-train publish")
+    if auth is None:
+        return 2
     try:
-        payload = install_payload(args.bundle, public_key=args.public_key,
-                                  rollout_id=args.rollout_id)
+        key = load_private_key(args.key)
         gateways = {} if args.device else discover_gateways(
-            args.host, args.port, args.site, prefix=args.prefix, wait_s=args.wait)
+            auth, args.site, prefix=args.prefix, wait_s=args.wait)
         targets = choose_targets(gateways, device=args.device, canary=args.canary)
         if not targets:
             raise RolloutError(f"no gateways of site {args.site!r} found (retained status)")
-        send(args.host, args.port, [(model_topic(args.site, g, args.prefix), payload)
-                                    for g in targets])
-    except RolloutError as exc:
+        rollout_id = args.rollout_id or uuid.uuid4().hex[:16]  # one id, accepted once per gateway
+        messages = [(model_topic(args.site, g, args.prefix),
+                     install_payload(args.bundle, key=key, site=args.site, device=g,
+                                     public_key=args.public_key, rollout_id=rollout_id,
+                                     ttl_s=args.ttl, downgrade=args.downgrade))
+                    for g in targets]
+        send(auth, messages)
+    except (RolloutError, SigningError) as exc:
         sys.stderr.write(f"helio-train publish: {exc}\n")
         return 1
-    sys.stdout.write(f"sent {args.bundle} ({len(payload)} bytes) to {args.site}: "
+    sys.stdout.write(f"sent {args.bundle} ({len(messages[0][1])} bytes) to {args.site}: "
                      f"{', '.join(targets)}\n")
     return 0

@@ -1,11 +1,11 @@
-"""``helio-train rollback``: force devices back to their previous model."""
+"""``helio-train rollback``: force devices back to their previous model (signed command)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from trainer.commands.publish import add_broker_arguments
+from trainer.commands.publish import add_broker_arguments, broker_auth
 from trainer.rollout import (
     RolloutError,
     choose_targets,
@@ -14,6 +14,7 @@ from trainer.rollout import (
     rollback_payload,
     send,
 )
+from trainer.signing import SigningError, load_private_key
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,17 +24,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Publish the rollback command; 1 when no device is found."""
+    """Publish the signed rollback command; 1 when no device is found."""
+    auth = broker_auth(args, "helio-train rollback")
+    if auth is None:
+        return 2
     try:
+        key = load_private_key(args.key)
         gateways = {} if args.device else discover_gateways(
-            args.host, args.port, args.site, prefix=args.prefix, wait_s=args.wait)
+            auth, args.site, prefix=args.prefix, wait_s=args.wait)
         targets = choose_targets(gateways, device=args.device)
         if not targets:
             raise RolloutError(f"no gateways of site {args.site!r} found (retained status)")
-        payload = rollback_payload()
-        send(args.host, args.port, [(model_topic(args.site, g, args.prefix), payload)
-                                    for g in targets])
-    except RolloutError as exc:
+        send(auth, [
+            (model_topic(args.site, g, args.prefix),
+             rollback_payload(key=key, site=args.site, device=g, ttl_s=args.ttl))
+            for g in targets])
+    except (RolloutError, SigningError) as exc:
         sys.stderr.write(f"helio-train rollback: {exc}\n")
         return 1
     sys.stdout.write(f"rollback sent to {args.site}: {', '.join(targets)}\n")

@@ -40,7 +40,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -51,8 +50,8 @@ from edge.runtime.contract import (
     TopicError,
     parse_topic,
 )
+from edge.runtime.mqtt import BrokerSettings, make_client
 from firmware_bridge.timestamps import isoformat_z
-from trainer.broker import BrokerAuth
 from trainer.monitor.store import FleetMessage, Store
 from trainer.monitor.validate import (
     LEGACY_EPOCH,
@@ -190,8 +189,12 @@ class MonitorConfig:
         Send each PUBACK only once the message is committed (nothing is lost
         if the monitor dies; costs throughput). False lets paho acknowledge
         on receipt: a crash can then lose the batch being written.
-    auth : BrokerAuth
-        TLS and credentials.
+    tls : bool
+        Use TLS; an empty ``ca_file`` means the system trust store.
+    ca_file, cert_file, key_file : str
+        CA bundle and optional client certificate and key (PEM).
+    username, password : str
+        Credentials (empty ``username``: anonymous).
     """
 
     host: str = "127.0.0.1"
@@ -205,7 +208,19 @@ class MonitorConfig:
     flush_s: float = 0.05
     tasks_every_s: float = 30.0
     ack_after_commit: bool = True
-    auth: BrokerAuth = field(default_factory=BrokerAuth)
+    tls: bool = False
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+    @property
+    def broker(self) -> BrokerSettings:
+        """The connection settings for :func:`edge.runtime.mqtt.make_client`."""
+        return BrokerSettings(self.host, self.port, self.client_id, self.keepalive, self.tls,
+                              self.ca_file, self.cert_file, self.key_file, self.username,
+                              self.password)
 
 
 Task = Callable[[float], Sequence[Alert]]
@@ -261,19 +276,14 @@ class Monitor:
         #: set when the writer stopped on a failure not about one message
         self.failed = threading.Event()
         self.error: BaseException | None = None
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=config.client_id,
-            protocol=mqtt.MQTTv5,
-            manual_ack=config.ack_after_commit,
-        )
+        self.client = make_client(config.broker, mqtt5=True)
+        self.client.manual_ack_set(config.ack_after_commit)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
         self.client.on_publish = self._on_publish
         self.client.reconnect_delay_set(1, 30)
-        config.auth.apply(self.client)
 
     # ------------------------------------------------------------- lifecycle
 

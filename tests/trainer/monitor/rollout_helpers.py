@@ -19,7 +19,11 @@ import numpy as np
 from edge.forecasting.bundle import MANIFEST_FILE, MODEL_FILE, Bundle, sha256_hex
 from edge.forecasting.features import FeatureSpec
 from trainer.bundle import manifest_bytes
-from trainer.signing import generate_keypair, sign_bundle_dir
+from trainer.rollout import install_payload, rollback_payload
+from trainer.signing import generate_keypair, load_private_key, sign_bundle_dir
+
+#: the site and gateway the test devices are (abuja.toml, default agent id)
+SITE_ID, GATEWAY = "abuja-01", "gateway"
 
 
 def keypair(tmp: Path) -> tuple[Path, Path]:
@@ -28,7 +32,8 @@ def keypair(tmp: Path) -> tuple[Path, Path]:
 
 
 def make_bundle(out: Path, priv: Path, *, version: str, kt: float, blessed: bool = True,
-                spec: FeatureSpec | None = None, sign: bool = True) -> Path:
+                spec: FeatureSpec | None = None, sign: bool = True,
+                created: str = "2026-11-26T00:00:00Z") -> Path:
     """A signed bundle directory whose fake model forecasts clear-sky index ``kt``."""
     spec = spec or FeatureSpec()
     out.mkdir(parents=True, exist_ok=True)
@@ -38,7 +43,7 @@ def make_bundle(out: Path, priv: Path, *, version: str, kt: float, blessed: bool
     features["scaling"] = {"offset": [0.0] * spec.n_features, "scale": [1.0] * spec.n_features}
     manifest: dict[str, Any] = {
         "schema_version": 1, "model_version": version, "blessed": blessed,
-        "created": "2026-11-26T00:00:00Z", "step_minutes": spec.step_minutes,
+        "created": created, "step_minutes": spec.step_minutes,
         "horizons_min": list(spec.horizons_min), "features": features,
         "model": {"file": MODEL_FILE, "sha256": sha256_hex(model)}, "files": {},
         "test_kt": kt,
@@ -89,3 +94,17 @@ def tamper(bundle: Path) -> None:
 
 def manifest_of(bundle: Path) -> dict[str, Any]:
     return json.loads((bundle / MANIFEST_FILE).read_bytes())
+
+
+def install(bundle: Path, priv: Path, **kw: Any) -> bytes:
+    """A signed install command for the test gateway (``kw``: install_payload options)."""
+    kw.setdefault("site", SITE_ID)
+    kw.setdefault("device", GATEWAY)
+    return install_payload(bundle, key=load_private_key(priv), **kw)
+
+
+def rollback(priv: Path, **kw: Any) -> bytes:
+    """A signed rollback command for the test gateway."""
+    kw.setdefault("site", SITE_ID)
+    kw.setdefault("device", GATEWAY)
+    return rollback_payload(key=load_private_key(priv), **kw)

@@ -32,7 +32,8 @@ from trainer.monitor.cli import main as monitor_main
 from trainer.monitor.fleet import fleet_table
 from trainer.monitor.scoring import Scorer, ScoringConfig, rolling_metrics
 from trainer.monitor.store import Store
-from trainer.rollout import install_payload, model_topic
+from trainer.rollout import install_payload, model_topic, sign_command
+from trainer.signing import load_private_key
 
 REPO = Path(__file__).resolve().parents[3]
 SITE_FILE = REPO / "configs/sites/abuja.toml"
@@ -151,19 +152,22 @@ def test_export_fit_publish_shadow_promote(mosquitto, start_monitor, tmp_path: P
         old_version = rt.agent.holder.version
 
         # 5a. a tampered bundle is refused; the running model keeps running
-        body = json.loads(install_payload(new))
+        # (the command is re-signed with the right key: the bundle check must still catch it)
+        key = load_private_key(priv)
+        body = json.loads(install_payload(new, key=key, site=SID, device="gateway"))
         archive = bytearray(base64.b64decode(body["archive_b64"]))
         archive[len(archive) // 2] ^= 0xFF
         body["archive_b64"] = base64.b64encode(bytes(archive)).decode()
         body["archive_sha256"] = __import__("hashlib").sha256(archive).hexdigest()
+        body.pop("command_sig")
         tamper = Pub(mosquitto.port)
-        tamper.send(model_topic(SID, "gateway"), json.dumps(body).encode())
+        tamper.send(model_topic(SID, "gateway"), sign_command(body, key))
         tamper.close()
         wait_for(lambda: _events(mon.store, "model_refused"), timeout=30, what="refusal")
         assert rt.agent.holder.version == old_version
 
         # 5b. the real bundle, through the CLI
-        assert train_main(["publish", "--bundle", str(new), "--site", SID,
+        assert train_main(["publish", "--bundle", str(new), "--site", SID, "--key", str(priv),
                            "--port", str(mosquitto.port), "--public-key", str(pub)]) == 0
         wait_for(lambda: _events(mon.store, "model_shadow_started"), timeout=30,
                  what="shadow started")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,14 +25,19 @@ from edge.runtime.inbound import CommandError
 from edge.runtime.rollout import Rollout
 from tests.trainer.monitor.conftest import Pub, Sub, status, wait_for
 from tests.trainer.monitor.rollout_helpers import (
+    GATEWAY,
+    SITE_ID,
     KtPredictor,
     ManualClock,
+    install,
     keypair,
     make_bundle,
+    rollback,
     tamper,
 )
 from trainer.cli import main as train_main
-from trainer.rollout import RolloutError, choose_targets, install_payload, rollback_payload
+from trainer.rollout import RolloutError, choose_targets, install_payload, sign_command
+from trainer.signing import load_private_key
 
 SITE = load_site(Path(__file__).resolve().parents[3] / "configs/sites/abuja.toml")
 START = datetime(2026, 1, 10, 7, 0, tzinfo=UTC)  # 08:00 in Abuja
@@ -97,11 +101,14 @@ def device(tmp_path: Path, keys) -> Device:
     return Device(tmp_path, *keys)
 
 
-def _payload(files: dict[str, bytes], **override: Any) -> bytes:
+def _payload(files: dict[str, bytes], priv: Path, **override: Any) -> bytes:
+    """A correctly signed command around ``files`` (the bundle check must catch them)."""
     archive = archive_bytes(files)
-    body = {"schema_version": 1, "command": "install", "archive_sha256": sha256_hex(archive),
+    body = {"schema_version": 1, "command": "install", "rollout_id": sha256_hex(archive)[:16],
+            "site_id": SITE_ID, "device_id": GATEWAY, "issued": "2026-01-10T07:00:00Z",
+            "expires": "2026-01-11T07:00:00Z", "archive_sha256": sha256_hex(archive),
             "archive_b64": base64.b64encode(archive).decode(), **override}
-    return json.dumps(body).encode()
+    return sign_command(body, load_private_key(priv))
 
 
 def _bad(kind: str, tmp: Path, priv: Path) -> bytes:
@@ -120,10 +127,10 @@ def _bad(kind: str, tmp: Path, priv: Path) -> bytes:
     if kind == "unsigned":
         del files[SIGNATURE_FILE]
     if kind == "corrupted":
-        return _payload(files, archive_sha256="0" * 64)
+        return _payload(files, priv, archive_sha256="0" * 64)
     if kind == "not-base64":
-        return _payload(files, archive_b64="%%%")
-    return _payload(files)
+        return _payload(files, priv, archive_b64="%%%")
+    return _payload(files, priv)
 
 
 @pytest.mark.parametrize("kind", ["tampered", "unsigned", "unblessed", "other-key",
@@ -150,17 +157,18 @@ def test_malformed_commands_refused(device: Device) -> None:
 def test_publisher_refuses_unsigned_bundle(tmp_path: Path, keys) -> None:
     unsigned = make_bundle(tmp_path / "u", keys[0], version="u", kt=0.5, sign=False)
     with pytest.raises(RolloutError, match=r"manifest\.sig is missing"):
-        install_payload(unsigned)
+        install_payload(unsigned, key=load_private_key(keys[0]), site="s", device="g")
     signed = make_bundle(tmp_path / "s", keys[0], version="s", kt=0.5)
     other_pub = keypair(tmp_path / "o")[1]
     with pytest.raises(RolloutError, match="signature"):
-        install_payload(signed, public_key=other_pub)
+        install_payload(signed, key=load_private_key(keys[0]), site="s", device="g",
+                        public_key=other_pub)
 
 
 def test_better_model_shadowed_then_promoted_and_kept_after_restart(device: Device, keys,
                                                                     tmp_path: Path) -> None:
     v2 = make_bundle(tmp_path / "v2", keys[0], version="v2", kt=0.8)
-    out = device.rollout.handle_payload(install_payload(v2, public_key=keys[1]))
+    out = device.rollout.handle_payload(install(v2, keys[0], public_key=keys[1]))
     assert out["state"] == "shadow" and device.holder.version == "v1"
     device.run(3)  # in shadow: v1 still forecasts, v2's forecasts go out tagged
     assert device.holder.version == "v1" and device.shadow_published == 12
@@ -177,13 +185,13 @@ def test_better_model_shadowed_then_promoted_and_kept_after_restart(device: Devi
     device.rollout = device.new_rollout()
     assert device.holder.version == "v2"  # ... and the rollout state brings v2 back
 
-    device.rollout.handle_payload(rollback_payload())
+    device.rollout.handle_payload(rollback(keys[0]))
     assert device.holder.version == "v1" and device.codes()[-1] == "model_rolled_back"
 
 
 def test_worse_model_rolled_back_on_its_own(device: Device, keys, tmp_path: Path) -> None:
     v2 = make_bundle(tmp_path / "v2", keys[0], version="v2", kt=0.2)  # truth is 0.8, v1 0.5
-    device.rollout.handle_payload(install_payload(v2))
+    device.rollout.handle_payload(install(v2, keys[0]))
     device.run(8)
     assert device.holder.version == "v1"
     assert device.codes() == ["model_received", "model_shadow_started", "model_rolled_back"]
@@ -194,14 +202,14 @@ def test_worse_model_rolled_back_on_its_own(device: Device, keys, tmp_path: Path
 def test_forced_rollback_during_shadow_drops_candidate(device: Device, keys,
                                                        tmp_path: Path) -> None:
     v2 = make_bundle(tmp_path / "v2", keys[0], version="v2", kt=0.8)
-    device.rollout.handle_payload(install_payload(v2))
+    device.rollout.handle_payload(install(v2, keys[0]))
     device.run(1)
-    device.rollout.handle_payload(rollback_payload())
+    device.rollout.handle_payload(rollback(keys[0]))
     assert device.rollout.candidate is None and device.holder.version == "v1"
     device.run(8)
     assert device.holder.version == "v1"
     with pytest.raises(CommandError, match="no previous model"):
-        device.rollout.handle_payload(rollback_payload())
+        device.rollout.handle_payload(rollback(keys[0]))
 
 
 def test_choose_targets() -> None:
@@ -222,7 +230,7 @@ def test_publish_canary_and_rollback_reach_the_right_gateways(mosquitto, tmp_pat
     pub.close()
     inbox = Sub(mosquitto.port, f"helio/{site}/+/cmd/model")
     bundle = make_bundle(tmp_path / "v2", keys[0], version="v2", kt=0.8)
-    args = ["--site", site, "--port", str(mosquitto.port), "--wait", "0.5"]
+    args = ["--site", site, "--port", str(mosquitto.port), "--wait", "0.5", "--key", str(keys[0])]
     assert train_main(["publish", "--bundle", str(bundle), "--canary", "1", *args]) == 0
     wait_for(lambda: len(inbox.messages) == 1, what="canary install")
     topic, body = inbox.messages[0]
@@ -233,6 +241,7 @@ def test_publish_canary_and_rollback_reach_the_right_gateways(mosquitto, tmp_pat
     assert sorted(t.split("/")[2] for t, b in inbox.messages[1:]
                   if b["command"] == "rollback") == ["gw-a", "gw-b", "gw-c"]
     assert train_main(["rollback", "--site", "nowhere", "--port", str(mosquitto.port),
+                       "--key", str(keys[0]),
                        "--wait", "0.3"]) == 1
     inbox.close()
 
@@ -240,7 +249,7 @@ def test_publish_canary_and_rollback_reach_the_right_gateways(mosquitto, tmp_pat
 def test_newly_configured_bundle_wins_over_earlier_promotion(device: Device, keys,
                                                              tmp_path: Path) -> None:
     v2 = make_bundle(tmp_path / "v2", keys[0], version="v2", kt=0.8)
-    device.rollout.handle_payload(install_payload(v2))
+    device.rollout.handle_payload(install(v2, keys[0]))
     device.run(7)
     assert device.holder.version == "v2"
     assert len(list(device.models.glob("bundle-*.tar.gz"))) == 1  # v2's archive only
@@ -250,4 +259,4 @@ def test_newly_configured_bundle_wins_over_earlier_promotion(device: Device, key
     device.rollout = device.new_rollout()
     assert device.holder.version == "v3" and device.codes()[-1] == "rollout_state_reset"
     with pytest.raises(CommandError, match="no previous model"):
-        device.rollout.handle_payload(rollback_payload())
+        device.rollout.handle_payload(rollback(keys[0]))

@@ -14,7 +14,7 @@ from pathlib import Path
 from edge.forecasting.bundle import BundleError, read_bundle_files
 from edge.forecasting.site import Site, load_site
 from firmware_bridge.config import ConfigError
-from trainer.broker import add_auth_arguments, auth_from_args
+from trainer.broker import add_auth_arguments, settings_from_args
 from trainer.monitor.commands.serve import add_server_arguments, start_dashboard
 from trainer.monitor.dashboard.server import AuthError, DashboardServer
 from trainer.monitor.drift import DriftConfig, DriftWatch, manifest_of
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     """
     try:
         sites = load_sites(args.sites)
-        auth = auth_from_args(args)
+        broker = settings_from_args(args)
     except (ConfigError, ValueError) as exc:
         log.error("%s", exc)
         return 2
@@ -94,7 +94,10 @@ def run(args: argparse.Namespace) -> int:
         x for x in ("helio-monitor", socket.gethostname(), args.shared_group) if x)
     config = MonitorConfig(host=args.host, port=args.port, client_id=cid, prefix=args.prefix,
                            shared_group=args.shared_group, batch_size=args.batch_size,
-                           tasks_every_s=args.tasks_every, auth=auth)
+                           tasks_every_s=args.tasks_every, tls=broker.tls,
+                           ca_file=broker.ca_file, cert_file=broker.cert_file,
+                           key_file=broker.key_file, username=broker.username,
+                           password=broker.password)
     tasks: list[Task] = [
         Scorer(store, sites, ScoringConfig(grace_s=args.grace)),
         DriftWatch(store, sites, DriftConfig(rmse_factor=args.rmse_factor)),
