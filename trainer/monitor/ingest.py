@@ -44,22 +44,20 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edge.runtime.contract import (
+    LEGACY_EPOCH,
     MONITOR_DEVICE,
     SCHEMA_VERSION,
     SHADOW_FORECAST_TOPIC,
+    ContractError,
     TopicError,
+    check_body,
+    decode_payload,
+    parse_time,
     parse_topic,
 )
 from edge.runtime.mqtt import BrokerSettings, make_client
 from firmware_bridge.timestamps import isoformat_z
 from trainer.monitor.store import FleetMessage, Store
-from trainer.monitor.validate import (
-    LEGACY_EPOCH,
-    ContractError,
-    check_body,
-    decode_payload,
-    parse_time,
-)
 
 __all__ = [
     "Alert",
@@ -102,7 +100,7 @@ def parse_message(
     ------
     MessageError
         On a foreign topic, or a payload that breaks the contract
-        (:func:`trainer.monitor.validate.check_body`): not UTF-8 JSON, ids
+        (:func:`edge.runtime.contract.check_body`): not UTF-8 JSON, ids
         that contradict the topic, a missing/invalid ``seq`` or
         ``timestamp`` on a sequenced stream, a field of the wrong type.
     """

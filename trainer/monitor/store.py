@@ -6,7 +6,7 @@ accounting, and the queries the status, scoring, drift, report and export
 code need.
 
 Does NOT: talk MQTT, parse topics or check payloads (see
-:mod:`trainer.monitor.ingest` and :mod:`trainer.monitor.validate`), or
+:mod:`trainer.monitor.ingest` and :mod:`edge.runtime.contract`), or
 compute scores (see :mod:`trainer.monitor.scoring`).
 
 Delivery is at least once, so ``(site, device, stream, epoch, seq)`` is
@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainer.monitor.validate import LEGACY_EPOCH, SEQ_STREAMS, parse_time
+from edge.runtime.contract import LEGACY_EPOCH, SEQ_STREAMS, parse_time
 
 __all__ = ["BatchResult", "FleetMessage", "Store", "parse_time"]
 
