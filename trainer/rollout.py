@@ -171,12 +171,27 @@ def rollback_payload(
                                   now=now), key)
 
 
-def _connect(broker: BrokerSettings) -> mqtt.Client:
+def _connect(broker: BrokerSettings, **callbacks: Any) -> mqtt.Client:
+    """A client connected to ``broker`` with its loop running, after a successful CONNACK."""
     client = make_client(broker, mqtt5=True)
+    for name, callback in callbacks.items():
+        setattr(client, name, callback)
+    connack: list[Any] = []
+    client.on_connect = lambda _c, _u, _f, rc, _p: connack.append(rc)
+    where = f"broker {broker.host}:{broker.port}"
     try:
         client.connect(broker.host, broker.port, keepalive=30)
     except (OSError, ValueError) as exc:  # refused, DNS, TLS handshake
-        raise RolloutError(f"broker {broker.host}:{broker.port} unreachable: {exc}") from None
+        raise RolloutError(f"{where} unreachable: {exc}") from None
+    client.loop_start()
+    deadline = time.monotonic() + 10.0
+    while not connack and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if not connack or connack[0].is_failure:
+        client.disconnect()
+        client.loop_stop()
+        raise RolloutError(f"{where} refused the connection: "
+                           f"{connack[0] if connack else 'no CONNACK (TLS or network)'}")
     return client
 
 
@@ -194,10 +209,8 @@ def discover_gateways(
         if isinstance(body, dict):
             found[msg.topic.split("/")[2]] = str(body.get("state", ""))
 
-    client = _connect(broker)
-    client.on_message = on_message
+    client = _connect(broker, on_message=on_message)
     client.subscribe(f"{prefix}/{site}/+/status", qos=1)
-    client.loop_start()
     time.sleep(wait_s)
     client.disconnect()
     client.loop_stop()
@@ -233,9 +246,7 @@ def send(broker: BrokerSettings, messages: Sequence[tuple[str, bytes]], *,
         if rc.is_failure:
             refused[mid] = str(rc)
 
-    client = _connect(broker)
-    client.on_publish = on_publish
-    client.loop_start()
+    client = _connect(broker, on_publish=on_publish)
     try:
         infos = [(t, client.publish(t, p, qos=1)) for t, p in messages]
         for topic, info in infos:

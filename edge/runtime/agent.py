@@ -188,6 +188,7 @@ class Agent:
         #: per device, what the HA device block shows (serial, firmware, ratings)
         self._identity: dict[str, dict[str, Any]] = {}
         self._evicted_reported = outbox.stats.evicted
+        self._refused_reported = 0
         self._started = clock.monotonic()
         self._next_issue = 0
         self.forecasts_issued = 0
@@ -440,6 +441,14 @@ class Agent:
                         f"outbox full: {evicted - self._evicted_reported} oldest messages dropped",
                         evicted=evicted - self._evicted_reported, evicted_total=evicted)
             self._evicted_reported = evicted
+        pub_stats = getattr(self.publisher, "stats", None)
+        refused = int(getattr(pub_stats, "refused", 0) or 0)
+        if refused > self._refused_reported:  # one event per heartbeat, however many
+            self._event("error", "publish_refused",
+                        f"broker refused {refused - self._refused_reported} messages (kept in"
+                        " the outbox)", refused=refused - self._refused_reported,
+                        refused_total=refused, last=getattr(pub_stats, "last_refusal", ""))
+            self._refused_reported = refused
         self.notifier.status(
             f"{self.forecasts_issued} forecasts, {self.outbox.stats.queued} queued"
         )

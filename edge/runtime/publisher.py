@@ -10,6 +10,13 @@ reconnects forever with exponential back-off and jitter.
 Does NOT: build payloads, decide what to publish, or exit because the
 network is down.
 
+It speaks MQTT 5, so a PUBACK carries a reason code: a message the broker
+refused (reason code >= 0x80, e.g. 0x87 not authorised by its ACL) is not
+taken as delivered: it stays in the outbox, is counted
+(``PublisherStats.refused``, ``last_refusal``) and is sent again on the
+next connection; the agent turns the count into a ``publish_refused``
+event. Retained state refused by the broker is counted the same way.
+
 Each connection uses a fresh paho client driven by ``loop()`` in this
 thread, so no message is silently re-sent by paho after a reconnect: after
 an outage the drain restarts at the oldest unacknowledged row (messages in
@@ -49,6 +56,8 @@ class PublisherStats:
     connect_failures: int = 0
     published: int = 0
     acked: int = 0
+    refused: int = 0
+    last_refusal: str = ""
     last_error: str = ""
 
 
@@ -58,6 +67,7 @@ class _Session:
     refused: str = ""
     lost: bool = False
     acked: deque[int] = field(default_factory=deque)
+    nacked: deque[tuple[int, str]] = field(default_factory=deque)
     inflight: dict[int, int] = field(default_factory=dict)
 
 
@@ -180,7 +190,7 @@ class MqttPublisher:
 
     def _make_client(self, session: _Session) -> mqtt.Client:
         b = self.broker
-        client = make_client(b)
+        client = make_client(b, mqtt5=True)
         client.will_set(self.will_topic, self.will_payload, qos=1, retain=True)
         client.max_inflight_messages_set(self.max_inflight + 64)
 
@@ -192,8 +202,11 @@ class MqttPublisher:
         def on_disconnect(_c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
             session.lost = True
 
-        def on_publish(_c: Any, _u: Any, mid: int, _rc: Any, _p: Any) -> None:
-            session.acked.append(mid)
+        def on_publish(_c: Any, _u: Any, mid: int, rc: Any, _p: Any) -> None:
+            if rc.is_failure:  # MQTT 5 PUBACK reason code >= 0x80: not delivered
+                session.nacked.append((mid, str(rc)))
+            else:
+                session.acked.append(mid)
 
         def on_message(_c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
             self._dispatch(msg.topic, bytes(msg.payload))
@@ -261,6 +274,10 @@ class MqttPublisher:
                 row_id = session.inflight.pop(session.acked.popleft(), None)
                 if row_id is not None:
                     to_delete.append(row_id)
+            while session.nacked:  # kept in the outbox; sent again on the next connection
+                mid, reason = session.nacked.popleft()
+                row_id = session.inflight.pop(mid, None)
+                self._refused(reason, row_id)
             now = time.monotonic()
             if to_delete and (len(to_delete) >= 1000 or now - last_flush > 0.2):
                 self.stats.acked += self.outbox.ack(to_delete)
@@ -289,6 +306,12 @@ class MqttPublisher:
         if session.lost:
             log.warning("connection to %s:%d lost", self.broker.host, self.broker.port)
             self.stats.last_error = "connection lost"
+
+    def _refused(self, reason: str, row_id: int | None) -> None:
+        self.stats.refused += 1
+        what = f"outbox row {row_id}" if row_id is not None else "retained/live message"
+        self.stats.last_refusal = f"{what}: {reason}"
+        log.error("broker refused %s: %s", what, reason)
 
     def _publish_state(self, client: mqtt.Client) -> bool:
         with self._lock:

@@ -1,0 +1,131 @@
+"""The production broker configuration (configs/mosquitto/) run for real, for tests.
+
+:func:`start_fleet_broker` starts mosquitto with ``helio-fleet.conf`` and
+``helio-fleet.acl`` as shipped, rewriting only the listener (a free loopback
+port), the certificate, password, ACL and persistence paths (a temporary
+directory with a test CA and server certificate). Users and passwords are
+made with ``mosquitto_passwd``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from edge.runtime.mqtt import BrokerSettings, make_client
+from tests.conftest import MOSQUITTO, REPO, free_port, wait_port
+
+CONF = REPO / "configs/mosquitto/helio-fleet.conf"
+ACL = REPO / "configs/mosquitto/helio-fleet.acl"
+HAS_PASSWD = shutil.which("mosquitto_passwd") is not None
+
+
+def _cert(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name | None,
+          issuer_key: ec.EllipticCurvePrivateKey | None, ca: bool) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    now = dt.datetime.now(dt.UTC)
+    b = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer or name)
+         .public_key(key.public_key()).serial_number(x509.random_serial_number())
+         .not_valid_before(now - dt.timedelta(minutes=5))
+         .not_valid_after(now + dt.timedelta(days=1))
+         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if not ca:
+        b = b.add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+    return b.sign(issuer_key or key, hashes.SHA256())
+
+
+def _write(path: Path, obj: x509.Certificate | ec.EllipticCurvePrivateKey) -> Path:
+    if isinstance(obj, x509.Certificate):
+        path.write_bytes(obj.public_bytes(serialization.Encoding.PEM))
+    else:
+        path.write_bytes(obj.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return path
+
+
+@dataclass
+class FleetBroker:
+    """A running mosquitto with the production config; ``stop()`` ends it."""
+
+    port: int
+    ca_file: Path
+    workdir: Path
+    passwords: dict[str, str]
+    proc: subprocess.Popen[bytes] | None = None
+    clients: list[mqtt.Client] = field(default_factory=list)
+
+    def settings(self, user: str | None, client_id: str = "") -> BrokerSettings:
+        """TLS settings for ``user`` (None: anonymous)."""
+        return BrokerSettings("127.0.0.1", self.port, client_id, tls=True,
+                              ca_file=str(self.ca_file), username=user or "",
+                              password=self.passwords.get(user or "", ""))
+
+    def credentials_file(self, user: str) -> Path:
+        """The agent-format TOML credentials of ``user`` (mode 0600)."""
+        path = self.workdir / f"{user}.credentials.toml"
+        path.write_text(f'username = "{user}"\npassword = "{self.passwords[user]}"\n')
+        path.chmod(0o600)
+        return path
+
+    def client(self, user: str | None) -> mqtt.Client:
+        """A connected MQTT 5 client of ``user`` with its network loop running."""
+        client = make_client(self.settings(user), mqtt5=True)
+        client.connect("127.0.0.1", self.port, keepalive=10)
+        client.loop_start()
+        self.clients.append(client)
+        return client
+
+    def stop(self) -> None:
+        for c in self.clients:
+            c.disconnect()
+            c.loop_stop()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=5)
+
+
+def start_fleet_broker(workdir: Path, passwords: dict[str, str]) -> FleetBroker:
+    """Start the shipped fleet configuration on a free port with these users."""
+    assert MOSQUITTO is not None
+    workdir.mkdir(parents=True, exist_ok=True)
+    ca_key, srv_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(
+        ec.SECP256R1())
+    ca = _cert("helio test CA", ca_key, None, None, ca=True)
+    srv = _cert("127.0.0.1", srv_key, ca.subject, ca_key, ca=False)
+    files = {"cafile": _write(workdir / "ca.pem", ca),
+             "certfile": _write(workdir / "server.pem", srv),
+             "keyfile": _write(workdir / "server.key", srv_key)}
+    passwd = workdir / "passwd"
+    passwd.write_text("".join(f"{u}:{p}\n" for u, p in passwords.items()))
+    subprocess.run(["mosquitto_passwd", "-U", str(passwd)], check=True, capture_output=True)
+    acl = workdir / "acl"
+    acl.write_text(ACL.read_text())
+    (workdir / "persist").mkdir(exist_ok=True)
+    port = free_port()
+    rewrite = {"listener": f"listener {port} 127.0.0.1",
+               **{k: f"{k} {v}" for k, v in files.items()},
+               "password_file": f"password_file {passwd}", "acl_file": f"acl_file {acl}",
+               "persistence_location": f"persistence_location {workdir / 'persist'}/"}
+    lines = [rewrite.get(line.split(" ", 1)[0], line) for line in CONF.read_text().splitlines()]
+    lines.append("log_dest stderr")
+    if os.geteuid() == 0:
+        lines.append("user root")
+    conf = workdir / "mosquitto.conf"
+    conf.write_text("\n".join(lines) + "\n")
+    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    wait_port("127.0.0.1", port)
+    return FleetBroker(port, files["cafile"], workdir, dict(passwords), proc)
