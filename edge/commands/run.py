@@ -100,6 +100,7 @@ def build(
         broker_settings(cfg, site.site.id), outbox, will_topic=topics.status,
         will_payload=offline_status(topics), max_inflight=cfg.mqtt.max_inflight,
         reconnect_min_s=cfg.mqtt.reconnect_min_s, reconnect_max_s=cfg.mqtt.reconnect_max_s,
+        mqtt5=cfg.mqtt.mqtt5,
     )
     devices: dict[str, Any] = {d.id: open_device(d, clock=clock) for d in cfg.devices}
     rollout = Rollout(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as dt
 import importlib.util
 import json
@@ -369,6 +370,8 @@ def run(args: argparse.Namespace) -> int:
             urls = {k: s.url for k, s in sims.items()}
             cfg = demo_config(Path(tmp), port, urls, args.speed, bundle=args.bundle,
                               public_key=args.public_key)
+            if kind == "embedded":  # amqtt speaks MQTT 3.1.1 only
+                cfg = dataclasses.replace(cfg, mqtt=dataclasses.replace(cfg.mqtt, mqtt5=False))
             rt = build(cfg, site, load_holder(cfg), clock=PlantClock(plant))
             sub = make_client(BrokerSettings("127.0.0.1", port, "helio-demo-view"))
             sub.on_message = view.on_message

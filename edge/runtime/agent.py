@@ -189,6 +189,7 @@ class Agent:
         self._identity: dict[str, dict[str, Any]] = {}
         self._evicted_reported = outbox.stats.evicted
         self._refused_reported = 0
+        self._epoch = outbox.epoch
         self._started = clock.monotonic()
         self._next_issue = 0
         self.forecasts_issued = 0
@@ -222,7 +223,13 @@ class Agent:
         for p in self.pollers.values():
             self._start_poller(p, stop)
         self.notifier.ready(f"polling {len(self.pollers)} devices")
-        self._event("info", "agent_started", "agent started", devices=sorted(self.pollers))
+        self._event("info", "agent_started", "agent started", devices=sorted(self.pollers),
+                    epoch=self._epoch)
+        recovered = self.outbox.recovered
+        if recovered is not None:
+            self._event("error", "outbox_recovered",
+                        "outbox database unreadable; moved aside, new outbox and epoch started",
+                        moved_to=recovered.moved_to, error=recovered.error, epoch=self._epoch)
         hb = self.config.agent.heartbeat_s
         wd = (self.notifier.watchdog_s or 2 * self.config.agent.watchdog_s) / 2
         next_hb = self.clock.monotonic() + hb
@@ -354,8 +361,9 @@ class Agent:
             self._announce_device(reading.device_id)
 
     def _put(self, msg: Message) -> int:
-        return self.outbox.put(msg.device_id, msg.stream, msg.topic, msg.encode,
-                               qos=msg.qos, retain=msg.retain)
+        epoch = self._epoch
+        return self.outbox.put(msg.device_id, msg.stream, msg.topic,
+                               lambda seq: msg.encode(seq, epoch), qos=msg.qos, retain=msg.retain)
 
     # ----------------------------------------------------------- forecast
     def _issue_forecast(self) -> None:
@@ -422,7 +430,7 @@ class Agent:
     def _publish_status(self) -> None:
         msg = self._status_message()
         seq = self.outbox.next_seq(msg.device_id, msg.stream)
-        self.publisher.set_retained(msg.topic, msg.encode(seq))
+        self.publisher.set_retained(msg.topic, msg.encode(seq, self._epoch))
 
     def _publish_model(self) -> None:
         b = self.holder.bundle
@@ -430,8 +438,8 @@ class Agent:
             self.topics, now=self.clock.now_utc(), version=b.version, sha256=b.sha256,
             blessed=b.blessed, created=str(b.manifest.get("created", "")),
         )
-        self.publisher.set_retained(msg.topic, msg.encode(self.outbox.next_seq(msg.device_id,
-                                                                                  "model")))
+        seq = self.outbox.next_seq(msg.device_id, "model")
+        self.publisher.set_retained(msg.topic, msg.encode(seq, self._epoch))
 
     def _heartbeat(self) -> None:
         self._publish_status()

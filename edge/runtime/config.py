@@ -84,6 +84,11 @@ class MqttConfig:
         anonymous.
     max_inflight : int
         Unacknowledged QoS 1 messages allowed at once.
+    mqtt5 : bool
+        Speak MQTT 5, so a publish the broker refuses (PUBACK reason code
+        >= 0x80, e.g. denied by its ACL) stays queued instead of being taken
+        as delivered. False only for a broker without MQTT 5 (the demo's
+        embedded amqtt), where such refusals cannot be seen.
     reconnect_min_s, reconnect_max_s : float
         Reconnect back-off bounds; each wait is jittered. [s]
     """
@@ -99,6 +104,7 @@ class MqttConfig:
     key_file: str = ""
     credentials_file: str = ""
     max_inflight: int = 100
+    mqtt5: bool = True
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 120.0
 

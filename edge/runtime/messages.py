@@ -78,13 +78,15 @@ class Message:
     qos: int = 1
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    def encode(self, seq: int) -> bytes:
-        """The JSON payload with ``seq`` inserted after ``stream``."""
+    def encode(self, seq: int, epoch: str = "") -> bytes:
+        """The JSON payload with ``seq`` (and the outbox ``epoch``, if given) after ``stream``."""
         out: dict[str, Any] = {}
         for k, v in self.body.items():
             out[k] = v
             if k == "stream":
                 out["seq"] = seq
+                if epoch:
+                    out["epoch"] = epoch
         return json.dumps(out, separators=(",", ":"), allow_nan=False).encode()
 
 

@@ -8,6 +8,17 @@ be reported, never silent.
 
 Does NOT: talk to the network, build payloads, or log.
 
+Epoch and recovery
+------------------
+Each database gets a random *epoch* when it is created (``meta`` table);
+every message carries it, so a receiver de-duplicates and counts loss per
+(device, stream, epoch): when the file is lost (SD card replaced, reflash)
+``seq`` restarts at 1 in a new epoch instead of looking like old copies. A
+database SQLite cannot read (``sqlite3.DatabaseError`` on open: torn or
+corrupted file) is moved aside as ``<name>.corrupt-<UTC time>`` (with its
+``-wal``/``-shm``) and a new one with a new epoch is started;
+:attr:`Outbox.recovered` says so, for the agent to report.
+
 Durability
 ----------
 WAL mode with ``synchronous=FULL`` (the default) syncs the WAL on every
@@ -23,14 +34,17 @@ delete re-sends those few messages (at-least-once; receivers de-duplicate on
 
 from __future__ import annotations
 
+import os
+import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["Outbox", "OutboxRow", "OutboxStats"]
+__all__ = ["Outbox", "OutboxRow", "OutboxStats", "Recovery", "new_epoch"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -50,7 +64,32 @@ CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
+
+
+def new_epoch() -> str:
+    """A random outbox epoch: 16 characters of ``[A-Za-z0-9_-]``."""
+    return secrets.token_urlsafe(12)
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """A corrupt outbox database that was moved aside at open.
+
+    Attributes
+    ----------
+    moved_to : str
+        Where the unreadable file now is.
+    error : str
+        What SQLite said.
+    """
+
+    moved_to: str
+    error: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +152,18 @@ class Outbox:
         self.max_messages = max_messages
         self._lock = threading.Lock()
         self._listeners: list[Callable[[], None]] = []
+        #: set when a corrupt database was moved aside at open
+        self.recovered: Recovery | None = None
+        try:
+            self._open(synchronous)
+        except sqlite3.DatabaseError as exc:
+            if self.path == ":memory:":
+                raise
+            self._db.close()
+            self.recovered = Recovery(_move_aside(self.path), str(exc))
+            self._open(synchronous)
+
+    def _open(self, synchronous: str) -> None:
         self._db = sqlite3.connect(
             self.path, check_same_thread=False, isolation_level=None, timeout=30.0
         )
@@ -122,6 +173,10 @@ class Outbox:
         self._count = int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
         row = self._db.execute("SELECT value FROM counters WHERE name='evicted'").fetchone()
         self._evicted = int(row[0]) if row else 0
+        self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?)",
+                         (new_epoch(),))
+        self.epoch = str(self._db.execute("SELECT value FROM meta WHERE key='epoch'")
+                         .fetchone()[0])
 
     # ------------------------------------------------------------------ write
     def put(
@@ -289,3 +344,13 @@ class Outbox:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _move_aside(path: str) -> str:
+    """Rename ``path`` and its WAL/SHM files to ``<path>.corrupt-<UTC time>``; the new name."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = f"{path}.corrupt-{stamp}"
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.lexists(path + suffix):
+            os.replace(path + suffix, target + suffix)
+    return target

@@ -90,6 +90,8 @@ class MqttPublisher:
         Back-off bounds; each wait is drawn from ``[d/2, d]``. [s]
     rng : random.Random, optional
         Jitter source (seeded in tests).
+    mqtt5 : bool
+        MQTT 5 (PUBACK reason codes are checked); False for a 3.1.1-only broker.
     """
 
     def __init__(
@@ -103,12 +105,14 @@ class MqttPublisher:
         reconnect_min_s: float = 1.0,
         reconnect_max_s: float = 120.0,
         rng: random.Random | None = None,
+        mqtt5: bool = True,
     ) -> None:
         self.broker = broker
         self.outbox = outbox
         self.will_topic = will_topic
         self.will_payload = will_payload
         self.max_inflight = max_inflight
+        self.mqtt5 = mqtt5
         self.reconnect_min_s = reconnect_min_s
         self.reconnect_max_s = reconnect_max_s
         self.stats = PublisherStats()
@@ -190,7 +194,7 @@ class MqttPublisher:
 
     def _make_client(self, session: _Session) -> mqtt.Client:
         b = self.broker
-        client = make_client(b, mqtt5=True)
+        client = make_client(b, mqtt5=self.mqtt5)
         client.will_set(self.will_topic, self.will_payload, qos=1, retain=True)
         client.max_inflight_messages_set(self.max_inflight + 64)
 

@@ -44,6 +44,7 @@ def test_embedded_broker_carries_outbox_and_retained(broker, subscriber_factory,
     pub = MqttPublisher(
         BrokerSettings("127.0.0.1", broker.port, "gw"), box,
         will_topic="helio/s/gw/status", will_payload=b"offline", rng=random.Random(0),
+        mqtt5=False,  # amqtt speaks MQTT 3.1.1 only
     )
     pub.set_retained("helio/s/gw/status", b"online")
     pub.start()
