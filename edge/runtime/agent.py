@@ -250,11 +250,26 @@ class Agent:
                 if self.publisher.is_alive():
                     self.notifier.watchdog()
         self.notifier.stopping()
-        self._event("info", "agent_stopping", "agent stopping")
         for p in self.pollers.values():
             if p.thread is not None:
                 p.thread.join(timeout=5.0)
+        drained = self._drain_readings()
+        self._event("info", "agent_stopping", "agent stopping", drained=drained)
         return 0
+
+    def _drain_readings(self) -> int:
+        """Store the readings still in memory (a clean stop loses none); how many."""
+        n = 0
+        while True:
+            try:
+                item = self._readings.get_nowait()
+            except queue.Empty:
+                return n
+            try:
+                self._handle_reading(item)
+                n += 1
+            except Exception:  # the outbox may be what failed; the rest still tried
+                log.exception("could not store a reading at stop")
 
     def _cycle(self, stop: threading.Event) -> None:
         try:
