@@ -14,6 +14,7 @@ import dataclasses
 import typing
 from pathlib import Path
 
+from edge.runtime.contract import MONITOR_DEVICE
 from firmware_bridge.config import ConfigError, DeviceConfig, check_id, from_mapping, load_toml
 
 # the edge agent (helio-edge run / check)
@@ -109,6 +110,7 @@ class MqttConfig:
     reconnect_max_s: float = 120.0
 
     def __post_init__(self) -> None:
+        check_id(self.topic_prefix, "topic_prefix")  # a topic level: no '/', '+', '#'
         if not 0 < self.port < 65536:
             raise ValueError(f"port {self.port} out of range 1..65535")
         if self.max_inflight < 1:
@@ -271,6 +273,12 @@ def load_agent_config(path: str | Path) -> AgentConfig:
             raise ConfigError(path, f"devices[{i}].id", f"duplicate device id {dev_id!r}")
         if dev_id == cfg.agent.id:
             raise ConfigError(path, f"devices[{i}].id", "must differ from agent.id")
+        if dev_id == MONITOR_DEVICE:
+            raise ConfigError(path, f"devices[{i}].id",
+                              f"{MONITOR_DEVICE!r} is reserved for helio-monitor's topics")
+    if cfg.agent.id == MONITOR_DEVICE:
+        raise ConfigError(path, "agent.id",
+                          f"{MONITOR_DEVICE!r} is reserved for helio-monitor's topics")
     if cfg.agent.pv_device and cfg.agent.pv_device not in ids:
         raise ConfigError(path, "agent.pv_device", f"no device {cfg.agent.pv_device!r}")
     base = Path(path).resolve().parent

@@ -245,7 +245,7 @@ class Outbox:
                 evicted = self._evict(cur, self._count + len(items) - self.max_messages)
                 cur.execute("COMMIT")
             except BaseException:
-                cur.execute("ROLLBACK")
+                self._rollback(cur)
                 raise
             self._count += len(items) - evicted
             self._evicted += evicted
@@ -260,15 +260,19 @@ class Outbox:
         with self._lock:
             cur = self._db.cursor()
             cur.execute("BEGIN IMMEDIATE")
-            cur.execute(
-                "INSERT INTO seq (device_id, stream, last) VALUES (?, ?, 1) "
-                "ON CONFLICT(device_id, stream) DO UPDATE SET last=last+1",
-                (device_id, stream),
-            )
-            row = cur.execute(
-                "SELECT last FROM seq WHERE device_id=? AND stream=?", (device_id, stream)
-            ).fetchone()
-            cur.execute("COMMIT")
+            try:
+                cur.execute(
+                    "INSERT INTO seq (device_id, stream, last) VALUES (?, ?, 1) "
+                    "ON CONFLICT(device_id, stream) DO UPDATE SET last=last+1",
+                    (device_id, stream),
+                )
+                row = cur.execute(
+                    "SELECT last FROM seq WHERE device_id=? AND stream=?", (device_id, stream)
+                ).fetchone()
+                cur.execute("COMMIT")
+            except BaseException:
+                self._rollback(cur)
+                raise
             return int(row[0])
 
     def _evict(self, cur: sqlite3.Cursor, excess: int) -> int:
@@ -285,6 +289,11 @@ class Outbox:
             (n,),
         )
         return n
+
+    def _rollback(self, cur: sqlite3.Cursor) -> None:
+        """End a failed transaction so the next one can begin (SQLite may have ended it)."""
+        if self._db.in_transaction:
+            cur.execute("ROLLBACK")
 
     # ------------------------------------------------------------------- read
     def peek(self, limit: int, after_id: int = 0) -> list[OutboxRow]:
@@ -305,9 +314,13 @@ class Outbox:
         with self._lock:
             cur = self._db.cursor()
             cur.execute("BEGIN IMMEDIATE")
-            cur.executemany("DELETE FROM outbox WHERE id=?", batch)
-            n = cur.rowcount
-            cur.execute("COMMIT")
+            try:
+                cur.executemany("DELETE FROM outbox WHERE id=?", batch)
+                n = cur.rowcount
+                cur.execute("COMMIT")
+            except BaseException:
+                self._rollback(cur)
+                raise
             self._count -= n
         return n
 
