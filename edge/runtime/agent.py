@@ -255,6 +255,7 @@ class Agent:
                 p.thread.join(timeout=5.0)
         drained = self._drain_readings()
         self._event("info", "agent_stopping", "agent stopping", drained=drained)
+        self.outbox.flush()  # the group commit window ends with the agent
         return 0
 
     def _drain_readings(self) -> int:

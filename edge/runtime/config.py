@@ -164,15 +164,22 @@ class OutboxConfig:
         SQLite ``synchronous``: ``full`` survives power loss with no lost
         commit; ``normal`` writes less (SD-card wear) but may lose the last
         commits on power loss (never corrupts).
+    commit_window_s : float
+        Group commit: messages are committed together at most this long
+        after the first of them (one fsync for all), so this is the most a
+        power cut can lose; 0 commits every message at once. [s]
     """
 
     path: str = ""
     max_messages: int = 600_000
     synchronous: typing.Literal["full", "normal"] = "full"
+    commit_window_s: float = 1.0
 
     def __post_init__(self) -> None:
         if self.max_messages < 10:
             raise ValueError("max_messages must be at least 10")
+        if not 0.0 <= self.commit_window_s <= 60.0:
+            raise ValueError("commit_window_s must be in 0..60")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

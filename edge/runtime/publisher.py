@@ -273,6 +273,8 @@ class MqttPublisher:
         last_fetched = 0
         to_delete: list[int] = []
         last_flush = time.monotonic()
+        # acknowledged rows are deleted in batches, one commit per outbox commit window
+        ack_every = max(0.2, float(getattr(self.outbox, "commit_window_s", 0.0)))
         while not self._stop.is_set() and not session.lost:
             while session.acked:
                 row_id = session.inflight.pop(session.acked.popleft(), None)
@@ -283,7 +285,7 @@ class MqttPublisher:
                 row_id = session.inflight.pop(mid, None)
                 self._refused(reason, row_id)
             now = time.monotonic()
-            if to_delete and (len(to_delete) >= 1000 or now - last_flush > 0.2):
+            if to_delete and (len(to_delete) >= 1000 or now - last_flush > ack_every):
                 self.stats.acked += self.outbox.ack(to_delete)
                 to_delete.clear()
                 last_flush = now
