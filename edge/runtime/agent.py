@@ -21,6 +21,7 @@ import math
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -91,6 +92,32 @@ _TRANSITIONS = {
     "stale": (True, "device_stale", "device_fresh"),
 }
 _STAT_FIELDS = ("connected", "frames_good", "checksum_errors", "timeouts", "reconnects")
+
+#: Inbound messages admitted per topic: a sustained rate [1/s] and a burst.
+INBOUND_RATE = 2.0
+INBOUND_BURST = 10
+#: Most payload bytes waiting in the inbound queue (a bundle rollout is the big one). [bytes]
+INBOUND_MAX_BYTES = 48 * 1024 * 1024
+#: Inbound messages handled per loop cycle, after the readings.
+INBOUND_PER_CYCLE = 2
+#: Refused commands of one kind are reported once per window, then summed up. [s]
+REJECTION_WINDOW_S = 60.0
+
+
+@dataclass(slots=True)
+class _Bucket:
+    """A token bucket (``tokens`` refill at a rate, up to a burst)."""
+
+    tokens: float
+    stamp: float = 0.0
+
+    def take(self, now: float, rate: float, burst: int) -> bool:
+        self.tokens = min(float(burst), self.tokens + (now - self.stamp) * rate)
+        self.stamp = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
 
 
 def device_status(stats: Any) -> dict[str, Any]:
@@ -184,6 +211,13 @@ class Agent:
         self.window = ReadingWindow(60, 2)
         self._readings: queue.Queue[Any] = queue.Queue(maxsize=10_000)
         self._inbox: queue.Queue[tuple[str, bytes]] = queue.Queue(maxsize=100)
+        self._inbox_lock = threading.Lock()
+        self._inbox_bytes = 0
+        self._buckets: dict[str, _Bucket] = {}
+        #: inbound messages dropped over the rate or size budget, by topic
+        self.inbound_dropped: dict[str, int] = {}
+        self._dropped_reported = 0
+        self._rejections: dict[str, list[float]] = {}
         self._seen: dict[str, set[str]] = {}
         #: per device, what the HA device block shows (serial, firmware, ratings)
         self._identity: dict[str, dict[str, Any]] = {}
@@ -198,6 +232,8 @@ class Agent:
         if rollout is not None:
             rollout.bind(report=self._event, on_change=self._publish_model)
             self.commands.register_topic("model", rollout.handle_payload)
+        self._inbound_topics = {self.commands.cmd_topic, self.commands.cmd_topic + "/model",
+                                self.discovery.birth_topic}
 
     # ---------------------------------------------------------------- setup
     def _prepare(self) -> None:
@@ -207,8 +243,8 @@ class Agent:
         self.publisher.subscribe(self.commands.subscription, self._on_inbound)
         if self.config.discovery.enabled:
             self.publisher.subscribe(self.discovery.birth_topic, self._on_inbound)
-        self.publisher.add_connect_listener(lambda: self._enqueue(("connected", b"")))
-        self._enqueue(("connected", b""))  # the publisher may have connected already
+        self.publisher.add_connect_listener(self._on_connected)
+        self._on_connected()  # the publisher may have connected already
         self._publish_model()
         self._publish_status()
 
@@ -284,12 +320,11 @@ class Agent:
                 self._handle_reading(self._readings.get_nowait())
             except queue.Empty:
                 break
-        while True:
-            try:
-                topic, payload = self._inbox.get_nowait()
-            except queue.Empty:
+        for _ in range(INBOUND_PER_CYCLE):  # polling and the watchdog come first
+            item = self._take_inbound()
+            if item is None:
                 break
-            self._handle_inbound(topic, payload)
+            self._handle_inbound(*item)
         self._check_devices(stop)
         now = self.clock.now_utc().timestamp()
         step = self.holder.spec.step_seconds
@@ -473,6 +508,7 @@ class Agent:
                         " the outbox)", refused=refused - self._refused_reported,
                         refused_total=refused, last=getattr(pub_stats, "last_refusal", ""))
             self._refused_reported = refused
+        self._report_suppressed()
         self.notifier.status(
             f"{self.forecasts_issued} forecasts, {self.outbox.stats.queued} queued"
         )
@@ -489,14 +525,37 @@ class Agent:
             log.exception("cannot record the failure")
 
     # ------------------------------------------------------------- inbound
-    def _enqueue(self, item: tuple[str, bytes]) -> None:
-        try:
-            self._inbox.put_nowait(item)
-        except queue.Full:
-            log.warning("inbound queue full; dropping %s", item[0])
+    def _enqueue(self, item: tuple[str, bytes]) -> bool:
+        size = len(item[1])
+        with self._inbox_lock:
+            if self._inbox_bytes + size > INBOUND_MAX_BYTES:
+                return False
+            try:
+                self._inbox.put_nowait(item)
+            except queue.Full:
+                return False
+            self._inbox_bytes += size
+        return True
 
     def _on_inbound(self, topic: str, payload: bytes) -> None:
-        self._enqueue((topic, payload))
+        """From the MQTT thread: admit within the topic's budget and the queue's bytes."""
+        key = topic if topic in self._inbound_topics else "<other>"
+        bucket = self._buckets.setdefault(key, _Bucket(INBOUND_BURST))
+        if not bucket.take(time.monotonic(), INBOUND_RATE, INBOUND_BURST) \
+                or not self._enqueue((topic, payload)):
+            self.inbound_dropped[key] = self.inbound_dropped.get(key, 0) + 1
+
+    def _on_connected(self) -> None:
+        self._enqueue(("connected", b""))
+
+    def _take_inbound(self) -> tuple[str, bytes] | None:
+        try:
+            item = self._inbox.get_nowait()
+        except queue.Empty:
+            return None
+        with self._inbox_lock:
+            self._inbox_bytes -= len(item[1])
+        return item
 
     def _handle_inbound(self, topic: str, payload: bytes) -> None:
         if topic == "connected" or (topic == self.discovery.birth_topic and payload == b"online"):
@@ -508,7 +567,33 @@ class Agent:
         self._report(outcome)
 
     def _report(self, outcome: CommandOutcome) -> None:
+        if outcome.code in ("command_rejected", "command_failed"):
+            # one event per kind per window; the rest are counted and summed up later
+            now = time.monotonic()
+            first = self._rejections.get(outcome.code)
+            if first is not None and now - first[0] < REJECTION_WINDOW_S:
+                first[1] += 1
+                return
+            self._rejections[outcome.code] = [now, 0]
         self._event(outcome.level, outcome.code, outcome.message, **dict(outcome.data))
+
+    def _report_suppressed(self) -> None:
+        """Heartbeat: one summary event for rejections and drops since the last one."""
+        now = time.monotonic()
+        for code, window in list(self._rejections.items()):
+            if now - window[0] >= REJECTION_WINDOW_S:
+                del self._rejections[code]
+                if window[1]:
+                    self._event("error", code, f"{int(window[1])} more inbound messages refused"
+                                f" in {REJECTION_WINDOW_S:.0f} s (not reported one by one)",
+                                suppressed=int(window[1]))
+        dropped = sum(self.inbound_dropped.values())
+        if dropped > self._dropped_reported:
+            self._event("warning", "inbound_dropped",
+                        f"{dropped - self._dropped_reported} inbound messages dropped over the"
+                        " rate or size budget", dropped=dropped - self._dropped_reported,
+                        by_topic=dict(self.inbound_dropped))
+            self._dropped_reported = dropped
 
     def _announce_all(self) -> None:
         if not self.config.discovery.enabled:

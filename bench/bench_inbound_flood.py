@@ -1,0 +1,164 @@
+"""A command flood against the agent loop (issue 11 item 7): printed, not asserted.
+
+The agent runs in real time with one device polled at 10 Hz and a real
+outbox file; for 5 s another thread delivers invalid commands on
+``helio/<site>/<gw>/cmd`` as fast as the agent's inbound callback accepts
+them (what the MQTT network thread does during a flood). Printed: readings
+stored (about 50 expected), systemd watchdog pings sent, events written,
+inbound messages dropped by the rate limit.
+
+``python -m bench.bench_inbound_flood`` runs it on this tree; the same
+module can be run with another checkout first on ``PYTHONPATH`` to get the
+figure before a change.
+"""
+
+# ruff: noqa: PLC0415
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+SECONDS = 5.0
+
+
+def run_flood(seconds: float = SECONDS) -> dict[str, float]:
+    """One flood; the counts."""
+    from edge.forecasting.bundle import Bundle
+    from edge.forecasting.engine import ForecastEngine, ModelHolder
+    from edge.forecasting.features import FeatureSpec
+    from edge.forecasting.site import load_site
+    from edge.runtime.agent import Agent
+    from edge.runtime.config import AgentConfig, AgentSection, ModelConfig
+    from edge.runtime.outbox import Outbox
+    from firmware_bridge.clock import SystemClock
+    from firmware_bridge.config import DeviceConfig
+    from firmware_bridge.readings import QUANTITIES, Reading
+
+    import numpy as np
+
+    site = load_site(REPO / "configs/sites/abuja.toml")
+    spec = FeatureSpec()
+    features = spec.to_dict()
+    features["scaling"] = {"offset": [0.0] * spec.n_features, "scale": [1.0] * spec.n_features}
+    manifest = {"model_version": "bench", "blessed": True, "created": "2026-11-26T00:00:00Z",
+                "step_minutes": spec.step_minutes, "horizons_min": list(spec.horizons_min),
+                "features": features}
+    bundle = Bundle("<bench>", manifest, json.dumps(manifest).encode(), b"", "00" * 32)
+
+    class Predictor:
+        def __init__(self, b: Any) -> None:
+            self.out = np.tile(np.array([0.5, 0.8, 1.0], np.float32), len(spec.horizons_min))
+
+        def predict(self, x: Any, out: Any = None) -> Any:
+            return self.out
+
+    clock = SystemClock()
+
+    class Stats:
+        connected, frames_good, checksum_errors, timeouts, reconnects = True, 0, 0, 0, 0
+        protocol_errors, stale, last_reading_utc = 0, False, None
+
+    class Device:
+        stats = Stats()
+
+        def poll(self) -> Any:
+            return Reading("mppt", clock.now_utc(), {"pv_power": 800.0})
+
+        def close(self) -> None:
+            pass
+
+    class Publisher:
+        def __init__(self) -> None:
+            self.handlers: dict[str, Any] = {}
+
+        def set_retained(self, topic: str, payload: bytes) -> None:
+            pass
+
+        def publish_live(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+            pass
+
+        def subscribe(self, topic_filter: str, handler: Any) -> None:
+            self.handlers[topic_filter] = handler
+
+        def add_connect_listener(self, callback: Any) -> None:
+            pass
+
+        def is_alive(self) -> bool:
+            return True
+
+    class Notifier:
+        watchdog_s = 1.0
+
+        def __init__(self) -> None:
+            self.pings = 0
+
+        def ready(self, status: str = "") -> bool:
+            return True
+
+        def watchdog(self) -> bool:
+            self.pings += 1
+            return True
+
+        def status(self, text: str) -> bool:
+            return True
+
+        def stopping(self) -> bool:
+            return True
+
+    with tempfile.TemporaryDirectory(prefix="helio-flood-") as tmp:
+        cfg = AgentConfig(
+            agent=AgentSection(site="-", state_dir=tmp, heartbeat_s=1.0, watchdog_s=1.0,
+                               pv_device="mppt"),
+            model=ModelConfig("-", "-"),
+            devices=(DeviceConfig("mppt", "vedirect", "loop://", poll_interval=0.1),))
+        outbox = Outbox(Path(tmp) / "outbox.sqlite")
+        publisher, notifier = Publisher(), Notifier()
+        agent = Agent(config=cfg, site_id=site.site.id, devices={"mppt": Device()},
+                      engine=ForecastEngine(site, ModelHolder(lambda: bundle, Predictor)),
+                      outbox=outbox, publisher=publisher, clock=clock, notifier=notifier,
+                      quantities=QUANTITIES)
+        stop = threading.Event()
+        loop = threading.Thread(target=agent.run, args=(stop,), daemon=True)
+        loop.start()
+        time.sleep(1.0)  # started, subscribed
+        handler = publisher.handlers[f"helio/{site.site.id}/gateway/cmd/#"]
+        before_readings = _count(outbox, "/mppt/reading")
+        pings0 = notifier.pings
+        events0 = _count(outbox, "/events")
+        sent = 0
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            handler(f"helio/{site.site.id}/gateway/cmd", b"not json %d" % sent)
+            sent += 1
+        readings = _count(outbox, "/mppt/reading") - before_readings
+        pings = notifier.pings - pings0
+        events = _count(outbox, "/events") - events0
+        stop.set()
+        loop.join(30)
+        dropped = float(sum(getattr(agent, "inbound_dropped", {}).values()))
+        outbox.close()
+    return {"sent": sent, "readings": readings, "pings": pings, "events": events,
+            "dropped": dropped}
+
+
+def _count(outbox: Any, suffix: str) -> int:
+    return sum(1 for r in outbox.peek(10**7) if r.topic.endswith(suffix))
+
+
+def main() -> None:
+    r = run_flood()
+    print(f"command flood, {SECONDS:.0f} s of invalid commands on cmd, device at 10 Hz:")
+    print(f"  commands delivered {r['sent']:.0f}, dropped by the rate limit {r['dropped']:.0f}")
+    print(f"  readings stored {r['readings']:.0f} (about {SECONDS * 10:.0f} expected),"
+          f" watchdog pings {r['pings']:.0f} (every 0.5 s: about {SECONDS * 2:.0f}),"
+          f" events written {r['events']:.0f}")
+
+
+if __name__ == "__main__":
+    main()
