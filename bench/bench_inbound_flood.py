@@ -29,6 +29,8 @@ SECONDS = 5.0
 
 def run_flood(seconds: float = SECONDS) -> dict[str, float]:
     """One flood; the counts."""
+    import numpy as np
+
     from edge.forecasting.bundle import Bundle
     from edge.forecasting.engine import ForecastEngine, ModelHolder
     from edge.forecasting.features import FeatureSpec
@@ -39,8 +41,6 @@ def run_flood(seconds: float = SECONDS) -> dict[str, float]:
     from firmware_bridge.clock import SystemClock
     from firmware_bridge.config import DeviceConfig
     from firmware_bridge.readings import QUANTITIES, Reading
-
-    import numpy as np
 
     site = load_site(REPO / "configs/sites/abuja.toml")
     spec = FeatureSpec()
