@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 UNIT = "helio-edge.service"
+#: waits for NTP at boot, so ``After=time-sync.target`` in the unit means something
+TIME_SYNC_UNIT = "systemd-time-wait-sync.service"
 
 
 class StepError(Exception):
@@ -68,6 +70,8 @@ def _run(cmd: list[str], what: str, timeout: float = 900.0) -> str:
 
 def _manifest(root: str, release_id: str) -> dict[str, Any]:
     path = _base(root) / "releases" / release_id / "release.json"
+    with contextlib.suppress(OSError):  # it holds file hashes (the credentials' too): root only
+        os.chmod(path, 0o600)
     try:
         data: dict[str, Any] = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -207,10 +211,45 @@ def _owner_ids(user: str) -> tuple[int, int] | None:
     return pw.pw_uid, grp.getgrgid(pw.pw_gid).gr_gid
 
 
+#: the service user's state directory: everything below it may have been planted by
+#: that user, so root never follows a symlink there
+STATE_DIR = "var/lib/helio-edge"
+
+
+def _real_dirs(root: str, rel_dir: str) -> Path:
+    """``root/rel_dir`` as real directories: a symlink below the state directory is
+    removed and replaced by a directory (never followed); returns the path."""
+    path = Path(root)
+    guarded = False
+    for part in Path(rel_dir).parts:
+        path = path / part
+        guarded = guarded or str(path.relative_to(root)) == STATE_DIR
+        if path.is_symlink() and guarded:
+            _say(f"replacing symlink {path} -> {os.readlink(path)} by a directory")
+            path.unlink()
+        if not path.exists():
+            path.mkdir(mode=0o755)
+        elif not path.is_dir():
+            raise StepError(f"{path} is not a directory")
+    return path
+
+
+def _walk_files(top: Path) -> list[Path]:
+    """Files and symlinks below ``top`` without following any symlink."""
+    out: list[Path] = []
+    for d, dirs, files in os.walk(top, followlinks=False):
+        out += [Path(d) / f for f in files]
+        out += [Path(d) / x for x in dirs if (Path(d) / x).is_symlink()]
+    return sorted(out)
+
+
 def _install_file(src: Path, dest: Path, f: dict[str, Any], ids: tuple[int, int] | None) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".helio-new")
-    shutil.copyfile(src, tmp)
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as out, src.open("rb") as inp:
+        shutil.copyfileobj(inp, out)
     os.chmod(tmp, int(f["mode"], 8))
     if ids is not None:
         uid = ids[0] if f["owner"] == "service" else 0
@@ -228,15 +267,16 @@ def activate(args: dict[str, Any]) -> dict[str, Any]:
     if not (rel / "venv" / ".complete").exists():
         raise StepError(f"release {rid} is not installed (no venv); refusing to activate")
     ids = _owner_ids(args["user"])
-    owned = {"var/lib/helio-edge/bundle"}
+    owned = {f"{STATE_DIR}/bundle"}
     keep = {f["path"] for f in man["files"]}
     for d in owned:
-        top = Path(root) / d
-        for p in sorted(top.rglob("*")) if top.is_dir() else []:
-            if p.is_file() and str(p.relative_to(root)) not in keep:
-                p.unlink()
+        top = _real_dirs(root, d)  # a symlinked bundle directory is not followed
+        for p in _walk_files(top):
+            if str(p.relative_to(root)) not in keep:
+                p.unlink()  # a file, or a symlink itself (never its target)
     for f in man["files"]:
-        _install_file(rel / "files" / f["path"], Path(root) / f["path"], f, ids)
+        dest = _real_dirs(root, str(Path(f["path"]).parent)) / Path(f["path"]).name
+        _install_file(rel / "files" / f["path"], dest, f, ids)
         _say(f"installed /{f['path']} ({f['mode']})")
     previous = _current_id(root)
     link = _base(root) / "current"
@@ -269,7 +309,9 @@ def _check_once(root: str, manager: list[str], skip: list[str]) -> str:
         return f"service not active: {(active.stdout + active.stderr).strip()}"
     exe = str(_base(root) / "current" / "venv" / "bin" / "helio-edge")
     cfg = str(Path(root) / "etc" / "helio-edge" / "config.toml")
-    skips = [a for k in skip for a in ("--skip", k)]
+    # never "devices": the running agent holds the serial ports, and a second reader on a
+    # tty splits its bytes; the agent's own status (next) reports the devices instead
+    skips = [a for k in sorted({*skip, "devices"}) for a in ("--skip", k)]
     chk = subprocess.run([exe, "check", "--config", cfg, *skips],
                          capture_output=True, text=True, check=False, cwd="/")
     if chk.returncode != 0:
@@ -315,9 +357,22 @@ def health(args: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def _enable_time_sync(manager: list[str]) -> None:
+    """Enable ``systemd-time-wait-sync.service``, so the unit's ``After=time-sync.target``
+    waits for NTP (a Pi has no real-time clock); a system without it only gets a note."""
+    cmd = [*manager, "enable", TIME_SYNC_UNIT]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode == 0:
+        _say(" ".join(cmd))
+    else:
+        _say(f"note: could not enable {TIME_SYNC_UNIT} ({(done.stdout + done.stderr).strip()});"
+             " the agent holds forecasts until the clock is synchronised anyway")
+
+
 def _start(args: dict[str, Any], rid: str) -> dict[str, Any]:
     """Activate ``rid``, restart the service, wait for health (StepError if not)."""
     out = activate({**args, "release": rid})
+    _enable_time_sync(shlex.split(args["manager"]))
     started = service({**args, "verbs": ["daemon-reload", "enable", "restart"]})
     health({**args, "since": started["time"]})
     return out
@@ -339,8 +394,8 @@ def switch(args: dict[str, Any]) -> dict[str, Any]:
         _start(args, rid)
         marker.unlink(missing_ok=True)
         result.update(outcome="deployed", message="")
-    except StepError as exc:
-        why = str(exc)
+    except (StepError, OSError) as exc:  # OSError: disk full while installing files
+        why = str(exc) if isinstance(exc, StepError) else f"install failed: {exc}"
         marker.write_text(why + "\n")
         _say(f"health check failed for {rid}:")
         for line in why.splitlines():
@@ -353,7 +408,7 @@ def switch(args: dict[str, Any]) -> dict[str, Any]:
                 _start({**args, "timeout": max(2 * float(args["timeout"]), 60.0)}, previous)
                 result["outcome"] = "rolled-back"
                 _say(f"rolled back: {previous} runs again")
-            except StepError as again:
+            except (StepError, OSError) as again:
                 result.update(outcome="rollback-failed", message=f"{why}\nrollback: {again}")
         else:
             _say("no previous release to roll back to; the new release stays installed")

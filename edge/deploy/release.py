@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import stat
 import subprocess
@@ -296,7 +297,10 @@ def stage_release(
         "requirements": reqs, "wheelhouse": wheels,
         "files": sorted(st.files, key=lambda e: e["path"]),
     }
-    (tmp / "release.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    # not world-readable: it lists the SHA-256 of every file, the credentials file's too
+    fd = os.open(tmp / "release.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(manifest, indent=1) + "\n")
     final = out_root / release_id
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)

@@ -116,3 +116,11 @@ def test_agent_notifies_systemd(tmp_path: Path) -> None:
         rig.outbox.close()
     assert got[0].startswith("READY=1")
     assert sum(m == "WATCHDOG=1" for m in got) >= 3
+
+
+def test_unit_filtered_syscalls_fail_with_eperm_and_wait_for_time_sync() -> None:
+    """Issue 11 item 11: a filtered call gets EPERM instead of SIGSYS killing the agent, and
+    the unit starts after time-sync.target (the deploy enables systemd-time-wait-sync)."""
+    d = _directives()
+    assert d["SystemCallErrorNumber"] == ["EPERM"]
+    assert "time-sync.target" in d["After"][0].split()
