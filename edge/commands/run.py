@@ -12,7 +12,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -32,6 +32,7 @@ from edge.runtime.outbox import Outbox
 from edge.runtime.publisher import MqttPublisher
 from edge.runtime.rollout import Rollout
 from edge.runtime.sdnotify import Notifier
+from edge.runtime.timesync import clock_synchronized
 from firmware_bridge.clock import Clock, SystemClock
 from firmware_bridge.config import ConfigError
 
@@ -88,8 +89,14 @@ def build(
     *,
     clock: Clock,
     notifier: Notifier | None = None,
+    time_synced: Callable[[], bool] | None = None,
 ) -> Runtime:
-    """Wire devices, outbox, publisher, engine and agent from a config."""
+    """Wire devices, outbox, publisher, engine and agent from a config.
+
+    ``time_synced`` tells whether the system clock is synchronised (None: do
+    not ask, e.g. a simulated clock); :func:`run` passes
+    :func:`edge.runtime.timesync.clock_synchronized`.
+    """
     from firmware_bridge.device import open_device  # noqa: PLC0415
     from firmware_bridge.readings import QUANTITIES  # noqa: PLC0415
 
@@ -114,7 +121,7 @@ def build(
         config=cfg, site_id=site.site.id, devices=devices, engine=ForecastEngine(site, holder),
         outbox=outbox, publisher=publisher, clock=clock, notifier=notifier,
         quantities=QUANTITIES, protocols={d.id: d.protocol for d in cfg.devices},
-        sw_version=sw_version(), rollout=rollout,
+        sw_version=sw_version(), rollout=rollout, time_synced=time_synced,
     )
     return Runtime(agent, publisher, outbox, devices)
 
@@ -159,7 +166,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"helio-edge: model refused: {exc}\n")
         return EXIT_BUNDLE
     try:
-        rt = build(cfg, site, holder, clock=SystemClock(), notifier=Notifier())
+        rt = build(cfg, site, holder, clock=SystemClock(), notifier=Notifier(),
+                   time_synced=clock_synchronized if cfg.agent.hold_until_synced else None)
     except ConfigError as exc:
         sys.stderr.write(f"helio-edge: config error: {exc}\n")
         return EXIT_CONFIG

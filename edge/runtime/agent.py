@@ -166,6 +166,11 @@ class Agent:
     sw_version : str
     rollout : Rollout, optional
         Model rollout over ``cmd/model`` with shadow runs (issue #5).
+    time_synced : callable, optional
+        ``time_synced() -> bool``: is the system clock synchronised
+        (:func:`edge.runtime.timesync.clock_synchronized`)? While it is not,
+        readings carry ``clock_synced: false`` and no forecast is issued.
+        None: never asked (simulated clocks, a trusted real-time clock).
     """
 
     def __init__(
@@ -183,8 +188,13 @@ class Agent:
         protocols: Mapping[str, str] | None = None,
         sw_version: str = "",
         rollout: Rollout | None = None,
+        time_synced: Callable[[], bool] | None = None,
     ) -> None:
         self.config = config
+        self._time_synced = time_synced
+        self._synced: bool | None = None
+        self._synced_checked = -1e9
+        self.forecasts_held = 0
         self.topics = Topics(site_id, config.agent.id, config.mqtt.topic_prefix)
         self.engine = engine
         self.holder: ModelHolder = engine.holder
@@ -399,6 +409,8 @@ class Agent:
         reading, stale = item
         units = {n: getattr(self.quantities.get(n), "unit", "") for n in reading.values}
         msg = reading_message(self.topics, reading, units, stale=stale)
+        if not self._clock_ok():  # its timestamp may be hours or years off
+            msg = dataclasses.replace(msg, body={**msg.body, "clock_synced": False})
         self._put(msg)
         self.window.add(reading.device_id, reading.timestamp, reading.values)
         seen = self._seen.setdefault(reading.device_id, set())
@@ -417,7 +429,33 @@ class Agent:
                                lambda seq: msg.encode(seq, epoch), qos=msg.qos, retain=msg.retain)
 
     # ----------------------------------------------------------- forecast
+    def _clock_ok(self) -> bool:
+        """The clock is synchronised (asked at most once a second); events on changes."""
+        if self._time_synced is None:
+            return True
+        now = time.monotonic()
+        if now - self._synced_checked < 1.0 and self._synced is not None:
+            return self._synced
+        self._synced_checked = now
+        synced = bool(self._time_synced())
+        if synced != self._synced:
+            if not synced:
+                self._event("warning", "clock_unsynchronised",
+                            "system clock not synchronised (no NTP yet): readings are marked"
+                            " clock_synced=false and forecasts are held")
+            elif self._synced is not None:
+                self._event("info", "clock_synchronised",
+                            f"system clock synchronised; forecasts resume"
+                            f" ({self.forecasts_held} held)", held=self.forecasts_held)
+            self._synced = synced
+        return synced
+
     def _issue_forecast(self) -> None:
+        if not self._clock_ok():  # a forecast for the wrong date is worse than none
+            self.forecasts_held += 1
+            now = self.clock.now_utc().timestamp()
+            self._next_issue = self._issue_time(now) + self.holder.spec.step_seconds
+            return
         issue = self._issue_time(self.clock.now_utc().timestamp())
         spec = self.holder.spec
         self._next_issue = issue + spec.step_seconds
@@ -464,6 +502,7 @@ class Agent:
     # ------------------------------------------------------ status, events
     def _status_message(self) -> Message:
         msg = self._plain_status()
+        msg = dataclasses.replace(msg, body={**msg.body, "clock_synced": self._clock_ok()})
         if self.rollout is None:
             return msg
         return dataclasses.replace(msg, body={**msg.body, "rollout": self.rollout.status()})

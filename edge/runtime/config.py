@@ -44,6 +44,11 @@ class AgentSection:
     pv_device : str
         Device whose ``pv_power`` measures the array for the forecast's
         irradiance history; empty means the first device.
+    hold_until_synced : bool
+        Issue no forecast while the system clock is not synchronised (a Pi
+        without a real-time clock boots with a wrong date until NTP); data
+        taken meanwhile is marked ``clock_synced: false``. False for a
+        device with a trusted real-time clock.
     """
 
     site: str
@@ -53,6 +58,7 @@ class AgentSection:
     stale_after_s: float = 120.0
     watchdog_s: float = 10.0
     pv_device: str = ""
+    hold_until_synced: bool = True
 
     def __post_init__(self) -> None:
         check_id(self.id)

@@ -370,6 +370,9 @@ def check_body(site: str, device: str, stream: str, body: Mapping[str, Any]) -> 
                                 f" ({expected!r})")
     if "stream" in body and body["stream"] != stream:
         raise ContractError(f"stream {_show(body['stream'])} contradicts the topic ({stream!r})")
+    if "clock_synced" in body and not isinstance(body["clock_synced"], bool):
+        raise ContractError("clock_synced must be true or false,"
+                            f" got {_show(body['clock_synced'])}")
     if "epoch" in body and not (isinstance(body["epoch"], str)
                                 and EPOCH_RE.fullmatch(body["epoch"])):
         raise ContractError(f"epoch must be 1-64 of [A-Za-z0-9_-], got {_show(body['epoch'])}")

@@ -171,6 +171,10 @@ class Rollout:
         self.candidate: Bundle | None = None
         self.candidate_path: str | None = None
         self.shadow_since = 0.0
+        # the shadow period is a duration: counted on the monotonic clock (a wall clock
+        # stepped by NTP after boot must not end or stretch it), carried over restarts
+        self._elapsed_base = 0.0
+        self._mono_start = 0.0
         self.score = LiveScore()
         self.last_outcome = ""
         self._engine: ForecastEngine | None = None
@@ -192,6 +196,7 @@ class Rollout:
         state = {"configured_sha256": self.configured_sha,
                  "active": self.active_path, "previous": self.previous_path,
                  "candidate": self.candidate_path, "shadow_since": self.shadow_since,
+                 "shadow_elapsed_s": self.shadow_elapsed(),
                  "pairs": self.score.pairs, "sse_active": self.score.sse_active,
                  "sse_shadow": self.score.sse_shadow, "last_outcome": self.last_outcome}
         tmp = self.dir / (_STATE_FILE + ".tmp")
@@ -222,8 +227,11 @@ class Rollout:
             self.previous_path = state.get("previous")
             self.last_outcome = str(state.get("last_outcome", ""))
             if state.get("candidate"):
+                since = float(state.get("shadow_since", self._now()))
                 self._start_shadow(self._load(state["candidate"]), state["candidate"],
-                                   since=float(state.get("shadow_since", self._now())))
+                                   since=since,
+                                   elapsed=float(state.get("shadow_elapsed_s",
+                                                           max(self._now() - since, 0.0))))
                 self.score.pairs = int(state.get("pairs", 0))
                 self.score.sse_active = float(state.get("sse_active", 0.0))
                 self.score.sse_shadow = float(state.get("sse_shadow", 0.0))
@@ -329,10 +337,12 @@ class Rollout:
         self._save()
         return {"old_version": old, "version": bundle.version, "sha256": bundle.sha256}
 
-    def _start_shadow(self, bundle: Bundle, path: str, *, since: float) -> None:
+    def _start_shadow(self, bundle: Bundle, path: str, *, since: float,
+                      elapsed: float = 0.0) -> None:
         holder = ModelHolder(lambda: bundle, self.make_predictor)
         self._engine = ForecastEngine(self.site, holder)
         self.candidate, self.candidate_path, self.shadow_since = bundle, path, since
+        self._elapsed_base, self._mono_start = elapsed, self.clock.monotonic()
         self.score = LiveScore()
         self.report("info", "model_shadow_started",
                     f"{bundle.version} runs in shadow for {self.config.shadow_s:.0f} s",
@@ -404,14 +414,21 @@ class Rollout:
         shadow = self._engine.forecast(issue, ghi, inputs_stale=active.inputs_stale,
                                        temp_air=temp_air)
         self.score.add_forecasts(active, shadow)
+        self._save()  # the time served and the score survive a restart
         return shadow
+
+    def shadow_elapsed(self) -> float:
+        """How long the candidate has been in shadow, on the monotonic clock. [s]"""
+        if self.candidate is None:
+            return 0.0
+        return self._elapsed_base + max(self.clock.monotonic() - self._mono_start, 0.0)
 
     def decide(self) -> str | None:
         """Promote or roll back once the shadow period is over; returns the outcome."""
         if self.candidate is None:
             return None
         cfg, s = self.config, self.score
-        elapsed = self._now() - self.shadow_since
+        elapsed = self.shadow_elapsed()
         if elapsed < cfg.shadow_s:
             return None
         if s.pairs < cfg.min_pairs:
@@ -444,7 +461,7 @@ class Rollout:
         if self.candidate is not None:
             out.update(candidate={"version": self.candidate.version,
                                   "sha256": self.candidate.sha256},
-                       shadow_for_s=round(self._now() - self.shadow_since, 1),
+                       shadow_for_s=round(self.shadow_elapsed(), 1),
                        pairs=self.score.pairs)
         return out
 
