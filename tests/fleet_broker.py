@@ -97,8 +97,10 @@ class FleetBroker:
             self.proc.wait(timeout=5)
 
 
-def start_fleet_broker(workdir: Path, passwords: dict[str, str]) -> FleetBroker:
-    """Start the shipped fleet configuration on a free port with these users."""
+def start_fleet_broker(workdir: Path, passwords: dict[str, str], *,
+                       acl_text: str | None = None) -> FleetBroker:
+    """Start the shipped fleet configuration on a free port with these users (and the
+    shipped ACL, unless ``acl_text`` replaces it)."""
     assert MOSQUITTO is not None
     workdir.mkdir(parents=True, exist_ok=True)
     ca_key, srv_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(
@@ -112,7 +114,7 @@ def start_fleet_broker(workdir: Path, passwords: dict[str, str]) -> FleetBroker:
     passwd.write_text("".join(f"{u}:{p}\n" for u, p in passwords.items()))
     subprocess.run(["mosquitto_passwd", "-U", str(passwd)], check=True, capture_output=True)
     acl = workdir / "acl"
-    acl.write_text(ACL.read_text())
+    acl.write_text(ACL.read_text() if acl_text is None else acl_text)
     (workdir / "persist").mkdir(exist_ok=True)
     port = free_port()
     rewrite = {"listener": f"listener {port} 127.0.0.1",

@@ -19,6 +19,7 @@ from tests.fleet_broker import HAS_PASSWD, FleetBroker, start_fleet_broker
 from tests.trainer.monitor.conftest import reading, status, wait_for
 from tests.trainer.monitor.rollout_helpers import keypair, make_bundle
 from trainer.cli import main as train_main
+from trainer.monitor.ingest import Alert, Monitor, MonitorConfig
 from trainer.monitor.store import Store
 
 pytestmark = [pytest.mark.broker,
@@ -140,3 +141,22 @@ def test_monitor_and_publisher_use_tls_and_credentials(fleet: FleetBroker,
         mon.terminate()
         mon.wait(timeout=30)
     assert Store(db).query("SELECT count(*) FROM rejected")[0][0] == 0
+
+
+def test_monitor_counts_alerts_the_broker_refuses(tmp_path: Path) -> None:
+    """Item 2, monitor side: an alert whose PUBACK says not authorised is counted, not
+    taken as delivered."""
+    acl = "user helio-monitor\ntopic read helio/#\n"  # no write on the alerts topic
+    broker = start_fleet_broker(tmp_path / "broker", {"helio-monitor": "pw"}, acl_text=acl)
+    s = broker.settings("helio-monitor")
+    mon = Monitor(MonitorConfig(port=broker.port, client_id="mon-acl", tls=True,
+                                ca_file=s.ca_file, username=s.username, password=s.password),
+                  Store(tmp_path / "m.sqlite"))
+    try:
+        mon.start()
+        mon.wait_connected()
+        mon.publish_alert(Alert("abuja-01", "gateway", "offline", "warning", "x", T0))
+        wait_for(lambda: mon.stats.alerts_refused == 1, timeout=10, what="refused PUBACK")
+    finally:
+        mon.stop()
+        broker.stop()
