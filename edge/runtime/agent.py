@@ -374,6 +374,7 @@ class Agent:
             p.error = exc
 
     def _check_devices(self, stop: threading.Event) -> None:
+        changed = False
         for p in self.pollers.values():
             if p.error is not None:
                 err, p.error = p.error, None
@@ -388,6 +389,7 @@ class Agent:
                 self._event("warning", notice.code, notice.message, device=p.device_id,
                             subject=notice.subject)
             status = device_status(p.device.stats)
+            changed = changed or p.last.get("connected") != status["connected"]
             for key, (bad_value, bad_code, good_code) in _TRANSITIONS.items():
                 old = p.last.get(key)
                 if old is None or old == status[key]:
@@ -403,6 +405,8 @@ class Agent:
                     device=p.device_id, stats=status,
                 )
             p.last = status
+        if changed:  # the retained status says at once which devices are connected
+            self._publish_status()
 
     # ----------------------------------------------------------- readings
     def _handle_reading(self, item: tuple[Any, list[str]]) -> None:

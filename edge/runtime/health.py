@@ -23,6 +23,7 @@ import ssl
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -33,7 +34,7 @@ from edge.runtime.contract import Topics
 from edge.runtime.mqtt import broker_settings, make_client
 from firmware_bridge.timestamps import parse_utc
 
-__all__ = ["main", "online_since", "status_topic"]
+__all__ = ["disconnected", "main", "missing_ports", "online_since", "status_topic"]
 
 UNREACHABLE = 2
 
@@ -45,6 +46,23 @@ def _site_id(cfg: AgentConfig) -> str:
 def status_topic(cfg: AgentConfig) -> str:
     """``<prefix>/<site id>/<agent id>/status`` for this config."""
     return Topics(_site_id(cfg), cfg.agent.id, cfg.mqtt.topic_prefix).status
+
+
+def missing_ports(cfg: AgentConfig) -> list[str]:
+    """Configured serial device files that do not exist (looked up, never opened: the
+    running agent holds them, and a second reader on a tty would split its bytes)."""
+    return [f"device {d.id}: {d.port} does not exist" for d in cfg.devices
+            if d.port.startswith("/") and not Path(d.port).exists()]
+
+
+def disconnected(payload: bytes, cfg: AgentConfig) -> list[str]:
+    """Configured devices the status payload does not report as connected."""
+    try:
+        devices = json.loads(payload).get("devices") or {}
+    except (ValueError, AttributeError):
+        return [d.id for d in cfg.devices]
+    return [d.id for d in cfg.devices
+            if not (isinstance(devices.get(d.id), dict) and devices[d.id].get("connected"))]
 
 
 def online_since(payload: bytes, since: float) -> bool:
@@ -72,6 +90,9 @@ def _client(cfg: AgentConfig, site_id: str) -> mqtt.Client:
 
 def wait_online(cfg: AgentConfig, since: float, timeout: float) -> tuple[int, str]:
     """Subscribe to the status topic; (exit status, message)."""
+    missing = missing_ports(cfg)
+    if missing:
+        return 1, "; ".join(missing)
     topic = status_topic(cfg)
     client = _client(cfg, _site_id(cfg))
     got: queue.Queue[bytes] = queue.Queue()
@@ -95,8 +116,12 @@ def wait_online(cfg: AgentConfig, since: float, timeout: float) -> tuple[int, st
                 last = got.get(timeout=0.2)
             except queue.Empty:
                 continue
-            if online_since(last, since):
-                return 0, f"status online on {topic}"
+            if online_since(last, since) and not disconnected(last, cfg):
+                return 0, f"status online on {topic}, every device connected"
+        down = disconnected(last, cfg) if online_since(last, since) else []
+        if down:
+            return 1, (f"status online on {topic} but not connected within {timeout:.0f} s:"
+                       f" {', '.join(down)}")
         return 1, f"no online status on {topic} within {timeout:.0f} s (last: {last[:200]!r})"
     finally:
         client.loop_stop()
