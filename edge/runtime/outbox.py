@@ -412,6 +412,19 @@ class Outbox:
         )
         return n
 
+    def last_id(self) -> int:
+        """Id of the newest committed message (0 when none was ever queued)."""
+        with self._lock:
+            row = self._db.execute("SELECT max(id) FROM outbox").fetchone()
+        return int(row[0] or 0)
+
+    def first_queued_id(self) -> int | None:
+        """Id of the oldest committed message not yet acknowledged, if any."""
+        with self._lock:
+            rows = self._db.execute("SELECT id FROM outbox ORDER BY id LIMIT ?",
+                                    (len(self._pending_acks) + 1,)).fetchall()
+            return next((int(r[0]) for r in rows if r[0] not in self._pending_acks), None)
+
     def _rollback(self, cur: sqlite3.Cursor) -> None:
         """End a failed transaction so the next one can begin (SQLite may have ended it)."""
         if self._db.in_transaction:

@@ -170,13 +170,20 @@ class MqttPublisher:
         self._connect_listeners.append(callback)
 
     def wait_drained(self, timeout: float) -> bool:
-        """Block until the outbox is empty (tests, benchmarks)."""
+        """Block until every message queued at the call is acknowledged (tests, benchmarks).
+
+        Messages put while waiting do not count, so a running agent cannot keep it waiting.
+        """
+        self.outbox.flush()  # what the group commit holds becomes publishable now
+        target = self.outbox.last_id()
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.outbox.stats.queued == 0:
+        while True:
+            first = self.outbox.first_queued_id()
+            if first is None or first > target:
                 return True
+            if time.monotonic() >= deadline:
+                return False
             time.sleep(0.02)
-        return self.outbox.stats.queued == 0
 
     # ----------------------------------------------------------- the thread
     def _run(self) -> None:
@@ -273,8 +280,6 @@ class MqttPublisher:
         last_fetched = 0
         to_delete: list[int] = []
         last_flush = time.monotonic()
-        # acknowledged rows are deleted in batches, one commit per outbox commit window
-        ack_every = max(0.2, float(getattr(self.outbox, "commit_window_s", 0.0)))
         while not self._stop.is_set() and not session.lost:
             while session.acked:
                 row_id = session.inflight.pop(session.acked.popleft(), None)
@@ -285,7 +290,7 @@ class MqttPublisher:
                 row_id = session.inflight.pop(mid, None)
                 self._refused(reason, row_id)
             now = time.monotonic()
-            if to_delete and (len(to_delete) >= 1000 or now - last_flush > ack_every):
+            if to_delete and (len(to_delete) >= 1000 or now - last_flush > 0.2):
                 self.stats.acked += self.outbox.ack(to_delete)
                 to_delete.clear()
                 last_flush = now
