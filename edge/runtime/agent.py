@@ -192,6 +192,9 @@ class Agent:
     ) -> None:
         self.config = config
         self._time_synced = time_synced
+        self._stop = threading.Event()
+        self._threads = True
+        self._hb_s = self._wd_s = self._next_hb = self._next_wd = 0.0
         self._synced: bool | None = None
         self._synced_checked = -1e9
         self.forecasts_held = 0
@@ -265,9 +268,22 @@ class Agent:
     # ----------------------------------------------------------- the loop
     def run(self, stop: threading.Event) -> int:
         """Poll, forecast and report until ``stop`` is set; returns 0."""
+        self.start(stop)
+        while not stop.is_set():
+            self.step()
+        self.finish()
+        return 0
+
+    # The loop in three parts, so that a caller can drive it step by step with a
+    # manual clock (tests): start(stop, threads=False), then poll_once() and
+    # step(wait=0) as simulated time advances, then finish().
+    def start(self, stop: threading.Event, *, threads: bool = True) -> None:
+        """Prepare, start one poller thread per device (unless ``threads`` is False)."""
+        self._stop, self._threads = stop, threads
         self._prepare()
-        for p in self.pollers.values():
-            self._start_poller(p, stop)
+        if threads:
+            for p in self.pollers.values():
+                self._start_poller(p, stop)
         self.notifier.ready(f"polling {len(self.pollers)} devices")
         self._event("info", "agent_started", "agent started", devices=sorted(self.pollers),
                     epoch=self._epoch)
@@ -276,25 +292,41 @@ class Agent:
             self._event("error", "outbox_recovered",
                         "outbox database unreadable; moved aside, new outbox and epoch started",
                         moved_to=recovered.moved_to, error=recovered.error, epoch=self._epoch)
-        hb = self.config.agent.heartbeat_s
-        wd = (self.notifier.watchdog_s or 2 * self.config.agent.watchdog_s) / 2
-        next_hb = self.clock.monotonic() + hb
-        next_wd = self.clock.monotonic()
-        while not stop.is_set():
-            try:
-                self._cycle(stop)
-                now = self.clock.monotonic()
-                if now >= next_hb:
-                    next_hb = now + hb
-                    self._heartbeat()
-            except Exception as exc:  # the one broad except: report, keep running
-                self.cycle_errors += 1
-                log.exception("agent cycle failed")
-                self._safe_event(exc)
-            if self.clock.monotonic() >= next_wd:
-                next_wd = self.clock.monotonic() + wd
-                if self.publisher.is_alive():
-                    self.notifier.watchdog()
+        self._hb_s = self.config.agent.heartbeat_s
+        self._wd_s = (self.notifier.watchdog_s or 2 * self.config.agent.watchdog_s) / 2
+        self._next_hb = self.clock.monotonic() + self._hb_s
+        self._next_wd = self.clock.monotonic()
+
+    def step(self, wait: float = 0.2) -> None:
+        """One pass of the loop: readings, inbound, devices, forecast, heartbeat, watchdog.
+
+        Parameters
+        ----------
+        wait : float
+            Longest wait for the first reading of the pass. [s]
+        """
+        try:
+            self._cycle(self._stop, wait)
+            now = self.clock.monotonic()
+            if now >= self._next_hb:
+                self._next_hb = now + self._hb_s
+                self._heartbeat()
+        except Exception as exc:  # the one broad except: report, keep running
+            self.cycle_errors += 1
+            log.exception("agent cycle failed")
+            self._safe_event(exc)
+        if self.clock.monotonic() >= self._next_wd:
+            self._next_wd = self.clock.monotonic() + self._wd_s
+            if self.publisher.is_alive():
+                self.notifier.watchdog()
+
+    def poll_once(self) -> None:
+        """Poll every device once on the caller's thread (with ``start(threads=False)``)."""
+        for p in self.pollers.values():
+            self._poll_device(p)
+
+    def finish(self) -> None:
+        """Join the pollers, store what is still in memory, report the stop."""
         self.notifier.stopping()
         for p in self.pollers.values():
             if p.thread is not None:
@@ -302,7 +334,6 @@ class Agent:
         drained = self._drain_readings()
         self._event("info", "agent_stopping", "agent stopping", drained=drained)
         self.outbox.flush()  # the group commit window ends with the agent
-        return 0
 
     def _drain_readings(self) -> int:
         """Store the readings still in memory (a clean stop loses none); how many."""
@@ -318,9 +349,9 @@ class Agent:
             except Exception:  # the outbox may be what failed; the rest still tried
                 log.exception("could not store a reading at stop")
 
-    def _cycle(self, stop: threading.Event) -> None:
+    def _cycle(self, stop: threading.Event, wait: float = 0.2) -> None:
         try:
-            first = self._readings.get(timeout=0.2)
+            first = self._readings.get(timeout=wait) if wait > 0 else self._readings.get_nowait()
         except queue.Empty:
             first = None
         if first is not None:
@@ -359,19 +390,23 @@ class Agent:
         try:
             while not stop.is_set():
                 t0 = self.clock.monotonic()
-                poll_all = getattr(p.device, "poll_all", None)  # + parallel units' readings
-                readings = poll_all() if poll_all is not None else [p.device.poll()]
-                for reading in readings:
-                    if reading is None:
-                        continue
-                    stale: list[str] = []
-                    stale_names = getattr(p.device, "stale_names", None)
-                    if stale_names is not None and reading.device_id == p.device_id:
-                        stale = stale_names()
-                    self._readings.put((reading, stale), timeout=5.0)
+                self._poll_device(p)
                 stop.wait(max(p.interval - (self.clock.monotonic() - t0), 0.0))
         except Exception as exc:  # handed to the loop, which reports and restarts it
             p.error = exc
+
+    def _poll_device(self, p: _Poller) -> None:
+        """One poll of one device; its readings go to the loop's queue."""
+        poll_all = getattr(p.device, "poll_all", None)  # + parallel units' readings
+        readings = poll_all() if poll_all is not None else [p.device.poll()]
+        for reading in readings:
+            if reading is None:
+                continue
+            stale: list[str] = []
+            stale_names = getattr(p.device, "stale_names", None)
+            if stale_names is not None and reading.device_id == p.device_id:
+                stale = stale_names()
+            self._readings.put((reading, stale), timeout=5.0)
 
     def _check_devices(self, stop: threading.Event) -> None:
         changed = False
@@ -382,7 +417,8 @@ class Agent:
                     "error", "poller_crashed", f"{p.device_id}: {err!r}; restarting",
                     device=p.device_id,
                 )
-                self._start_poller(p, stop)
+                if self._threads:
+                    self._start_poller(p, stop)
             take_notices = getattr(p.device, "take_notices", None)
             for notice in take_notices() if take_notices is not None else ():
                 # once per unknown field or refused command (firmware_bridge.device.DeviceNotice)

@@ -1,12 +1,16 @@
-"""The agent loop with an accelerated clock: forecasts per step, staleness,
-device faults, commands, resilience (issue #4).
+"""The agent loop: forecasts per step, staleness, device faults, commands, resilience (#4).
 
 Devices are scripted and the model is a constant predictor (the seams of
 edge.runtime.agent); the real simulators, model and broker are in test_agent_e2e.py.
+Most tests drive the loop step by step on a manual clock (:class:`ManualRig`: no
+threads, no waiting, issue #9); :class:`Rig` runs the real threads on an
+accelerated clock for the tests that are about threads and real time (the
+watchdog, inbound floods, a clean stop).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import threading
@@ -86,16 +90,75 @@ class Rig:
         raise AssertionError(f"timed out waiting for {what}")
 
 
+class ManualClock:
+    """Simulated time that moves only when the test says (UTC wall time and monotonic)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start = start
+        self.elapsed = 0.0
+
+    def now_utc(self) -> datetime:
+        return self.start + timedelta(seconds=self.elapsed)
+
+    def monotonic(self) -> float:
+        return self.elapsed
+
+    def sleep(self, seconds: float) -> None:
+        self.elapsed += max(seconds, 0.0)
+
+
+class ManualRig(Rig):
+    """The same agent driven on the test's thread: each step polls every device once,
+    runs one pass of the loop, then moves the clock on by :attr:`tick` seconds."""
+
+    #: simulated seconds per step (the devices are polled once per step) [s]
+    tick = 30.0
+
+    def __init__(self, tmp_path: Path, *, max_messages: int = 100_000) -> None:
+        super().__init__(tmp_path, max_messages=max_messages)
+        self.clock = ManualClock(START)  # type: ignore[assignment]
+        self.mppt.clock = self.inverter.clock = self.agent.clock = self.clock
+        self.config = dataclasses.replace(
+            self.config, agent=dataclasses.replace(self.config.agent, heartbeat_s=300.0))
+        self.agent.config = self.config
+        self.started = False
+
+    def start(self) -> ManualRig:
+        self.agent.start(self.stop, threads=False)
+        self.started = True
+        return self
+
+    def advance(self, seconds: float) -> None:
+        """Run the loop for ``seconds`` of simulated time."""
+        for _ in range(max(1, round(seconds / self.tick))):
+            self.agent.poll_once()
+            self.agent.step(wait=0.0)
+            self.clock.sleep(self.tick)
+
+    def wait(self, pred: Any, timeout: float = 4 * 3600.0, what: str = "") -> None:
+        """Step until ``pred()``; ``timeout`` is simulated time. [s]"""
+        for _ in range(round(timeout / self.tick)):
+            if pred():
+                return
+            self.advance(self.tick)
+        raise AssertionError(f"no {what} within {timeout:.0f} simulated seconds")
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.started:
+            self.agent.finish()
+            self.started = False
+
+
 @pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
-    r = Rig(tmp_path)
+def rig(tmp_path: Path) -> Iterator[ManualRig]:
+    r = ManualRig(tmp_path)
     yield r
-    if r.thread.is_alive() or not r.stop.is_set():
-        r.close()
+    r.close()
     r.outbox.close()
 
 
-def test_agent_forecasts_every_step_from_fresh_inputs(rig: Rig) -> None:
+def test_agent_forecasts_every_step_from_fresh_inputs(rig: ManualRig) -> None:
     rig.start()
     rig.wait(lambda: len(rig.messages("/forecast")) >= 3, what="3 forecasts")
     rig.close()
@@ -120,7 +183,7 @@ def test_agent_forecasts_every_step_from_fresh_inputs(rig: Rig) -> None:
     assert codes[0] == "agent_started" and "device_fresh" not in codes  # start-up is no news
 
 
-def test_agent_flags_stale_inputs_and_reports_unplug(rig: Rig) -> None:
+def test_agent_flags_stale_inputs_and_reports_unplug(rig: ManualRig) -> None:
     rig.start()
     rig.wait(lambda: len(rig.messages("/forecast")) >= 2, what="forecasts")
     rig.mppt.plugged = False
@@ -143,7 +206,7 @@ def test_agent_flags_stale_inputs_and_reports_unplug(rig: Rig) -> None:
     assert codes.index("device_stale") < codes.index("device_fresh")
 
 
-def test_agent_commands_whitelist(rig: Rig) -> None:
+def test_agent_commands_whitelist(rig: ManualRig) -> None:
     rig.start()
     rig.wait(lambda: "helio/abuja-01/gateway/status" in rig.publisher.retained, what="status")
     cmd = "helio/abuja-01/gateway/cmd"
@@ -167,7 +230,7 @@ def test_agent_commands_whitelist(rig: Rig) -> None:
     assert "homeassistant/device/helio_abuja-01_gateway_gateway/config" in topics
 
 
-def test_agent_reannounces_discovery_when_home_assistant_comes_online(rig: Rig) -> None:
+def test_agent_reannounces_discovery_when_home_assistant_comes_online(rig: ManualRig) -> None:
     rig.start()
     rig.wait(lambda: len(rig.messages("/reading")) >= 4, what="readings")
     rig.publisher.live.clear()
@@ -183,7 +246,7 @@ def test_agent_reannounces_discovery_when_home_assistant_comes_online(rig: Rig) 
     assert "homeassistant/device/helio_abuja-01_gateway_gateway/config" in configs
 
 
-def test_agent_survives_a_failing_cycle(rig: Rig) -> None:
+def test_agent_survives_a_failing_cycle(rig: ManualRig) -> None:
     real = rig.engine.forecast
     calls = {"n": 0}
 
@@ -203,7 +266,7 @@ def test_agent_survives_a_failing_cycle(rig: Rig) -> None:
 
 
 def test_agent_reports_outbox_eviction(tmp_path: Path) -> None:
-    r = Rig(tmp_path, max_messages=20).start()
+    r = ManualRig(tmp_path, max_messages=20).start()
     try:
         r.wait(lambda: r.outbox.stats.evicted > 0, what="eviction")
         r.wait(lambda: any(e["code"] == "outbox_evicted" for e in r.messages("/events")),
@@ -215,7 +278,7 @@ def test_agent_reports_outbox_eviction(tmp_path: Path) -> None:
     assert status["outbox"]["evicted"] > 0
 
 
-def test_agent_activate_swaps_model_via_a_cmd_subtopic(rig: Rig) -> None:
+def test_agent_activate_swaps_model_via_a_cmd_subtopic(rig: ManualRig) -> None:
     """The rollout seam (issue #5): a cmd/<sub> handler activates another bundle."""
     new = stub_bundle(FeatureSpec(step_minutes=30, horizons_min=(30, 60), history_steps=2),
                       version="stub-2")
@@ -240,11 +303,11 @@ def test_agent_activate_swaps_model_via_a_cmd_subtopic(rig: Rig) -> None:
     assert ok and ok[-1]["data"] == {"version": "stub-2"}
 
 
-def test_agent_keeps_forecasting_when_the_clock_goes_back(rig: Rig) -> None:
+def test_agent_keeps_forecasting_when_the_clock_goes_back(rig: ManualRig) -> None:
     """A Pi without RTC: NTP may set the clock back; forecasts must not stop for a day."""
     rig.start()
     rig.wait(lambda: len(rig.messages("/forecast")) >= 1, what="first forecast")
-    rig.clock.start -= timedelta(days=1)
+    rig.clock.start -= timedelta(days=1)  # wall time only; monotonic time goes on
     n = len(rig.messages("/forecast"))
     rig.wait(lambda: len(rig.messages("/forecast")) >= n + 2, what="forecasts after the jump")
     rig.close()
@@ -287,7 +350,7 @@ class NoticingDevice:
 
 
 def test_agent_reports_device_notices_once_and_unit_readings(tmp_path: Path) -> None:
-    rig = Rig(tmp_path)
+    rig = ManualRig(tmp_path)
     device = NoticingDevice(rig.inverter)
     rig.agent.pollers["inverter"].device = device
     rig.start()
@@ -295,7 +358,7 @@ def test_agent_reports_device_notices_once_and_unit_readings(tmp_path: Path) -> 
              what="unit readings")
     rig.wait(lambda: any(e["code"] == "device_unknown_field" for e in rig.messages("/events")),
              what="notice event")
-    time.sleep(1.0)
+    rig.advance(600.0)  # more polls: the notice is not repeated
     rig.close()
     events = [e for e in rig.messages("/events") if e["code"] == "device_unknown_field"]
     assert len(events) == 1  # once
