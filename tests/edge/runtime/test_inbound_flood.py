@@ -45,11 +45,15 @@ def test_flood_of_bad_commands_does_not_starve_polling_or_the_watchdog(tmp_path:
     stop = threading.Event()
 
     def flood() -> None:
+        # As fast as paho's network thread could hand them over: it gives up the GIL
+        # between packets (socket reads), so this loop does too (sleep(0)); a loop that
+        # never does starves every other thread of the process, not just the agent.
         n = 0
         while not stop.is_set():
             handler("helio/abuja-01/gateway/cmd", b"not json %d" % n)
             handler("helio/abuja-01/gateway/cmd/model", b"{}")
             n += 1
+            time.sleep(0)
 
     flooder = threading.Thread(target=flood, daemon=True)
     t0 = time.monotonic()
