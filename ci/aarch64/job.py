@@ -495,6 +495,12 @@ def run_agent(job: Job, device: Device, inbox: Inbox, seconds: float, margin: fl
     """
     boundary = job.figures["fake_boundary"]
     fake_start = boundary - dt.timedelta(seconds=margin)
+    # A Pi running systemd-timesyncd has this flag once NTP has set the clock; the
+    # agent holds forecasts until it sees it (or the kernel says synced, which a
+    # container's adjtimex does not). Nothing runs timesyncd inside the chroot.
+    flag = device.root / "run/systemd/timesync/synchronized"
+    flag.parent.mkdir(parents=True, exist_ok=True)
+    flag.touch()
     env = device.env(LD_PRELOAD=LIBFAKETIME,
                      FAKETIME="@" + fake_start.strftime("%Y-%m-%d %H:%M:%S"),
                      FAKETIME_DONT_FAKE_MONOTONIC="1", PYTHONUNBUFFERED="1")
