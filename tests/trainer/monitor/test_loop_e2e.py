@@ -141,8 +141,10 @@ def test_export_fit_publish_shadow_promote(mosquitto, start_monitor, tmp_path: P
         cfg = demo_config(tmp_path / "device", mosquitto.port,
                           {k: s.url for k, s in sims.items()}, 300.0, bundle=active,
                           public_key=pub)
+        # the shadow period is a duration on the monotonic (real) clock (issue 11): 30 s
+        # here is 2.5 simulated hours of the plant at 300x
         cfg = dataclasses.replace(cfg, rollout=RolloutConfig(
-            shadow_s=2.5 * 3600, max_shadow_s=8 * 3600, min_pairs=6))
+            shadow_s=2.5 * 3600 / 300.0, max_shadow_s=8 * 3600 / 300.0, min_pairs=6))
         rt = build(cfg, SITE, load_holder(cfg), clock=PlantClock(plant))
         rt.publisher.start()
         agent = threading.Thread(target=rt.agent.run, args=(stop,), daemon=True)
