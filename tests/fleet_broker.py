@@ -31,7 +31,7 @@ ACL = REPO / "configs/mosquitto/helio-fleet.acl"
 HAS_PASSWD = shutil.which("mosquitto_passwd") is not None
 
 
-def _cert(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name | None,
+def make_cert(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name | None,
           issuer_key: ec.EllipticCurvePrivateKey | None, ca: bool) -> x509.Certificate:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
     now = dt.datetime.now(dt.UTC)
@@ -46,7 +46,7 @@ def _cert(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name | Non
     return b.sign(issuer_key or key, hashes.SHA256())
 
 
-def _write(path: Path, obj: x509.Certificate | ec.EllipticCurvePrivateKey) -> Path:
+def write_pem(path: Path, obj: x509.Certificate | ec.EllipticCurvePrivateKey) -> Path:
     if isinstance(obj, x509.Certificate):
         path.write_bytes(obj.public_bytes(serialization.Encoding.PEM))
     else:
@@ -105,11 +105,11 @@ def start_fleet_broker(workdir: Path, passwords: dict[str, str], *,
     workdir.mkdir(parents=True, exist_ok=True)
     ca_key, srv_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(
         ec.SECP256R1())
-    ca = _cert("helio test CA", ca_key, None, None, ca=True)
-    srv = _cert("127.0.0.1", srv_key, ca.subject, ca_key, ca=False)
-    files = {"cafile": _write(workdir / "ca.pem", ca),
-             "certfile": _write(workdir / "server.pem", srv),
-             "keyfile": _write(workdir / "server.key", srv_key)}
+    ca = make_cert("helio test CA", ca_key, None, None, ca=True)
+    srv = make_cert("127.0.0.1", srv_key, ca.subject, ca_key, ca=False)
+    files = {"cafile": write_pem(workdir / "ca.pem", ca),
+             "certfile": write_pem(workdir / "server.pem", srv),
+             "keyfile": write_pem(workdir / "server.key", srv_key)}
     passwd = workdir / "passwd"
     passwd.write_text("".join(f"{u}:{p}\n" for u, p in passwords.items()))
     subprocess.run(["mosquitto_passwd", "-U", str(passwd)], check=True, capture_output=True)

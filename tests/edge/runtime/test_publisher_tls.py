@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import json
 import os
 import random
@@ -15,46 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from edge.runtime.config import load_agent_config
 from edge.runtime.mqtt import broker_settings
 from edge.runtime.outbox import Outbox
 from edge.runtime.publisher import MqttPublisher
 from tests.conftest import MOSQUITTO, free_port, wait_port
+from tests.fleet_broker import make_cert, write_pem
 
 pytestmark = [
     pytest.mark.broker,
     pytest.mark.skipif(shutil.which("mosquitto_passwd") is None, reason="no mosquitto_passwd"),
 ]
-
-
-def _cert(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name | None,
-          issuer_key: ec.EllipticCurvePrivateKey | None, ca: bool) -> x509.Certificate:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-    now = dt.datetime.now(dt.UTC)
-    b = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer or name)
-         .public_key(key.public_key()).serial_number(x509.random_serial_number())
-         .not_valid_before(now - dt.timedelta(minutes=5))
-         .not_valid_after(now + dt.timedelta(days=1))
-         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    if not ca:
-        b = b.add_extension(x509.SubjectAlternativeName(
-            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-    return b.sign(issuer_key or key, hashes.SHA256())
-
-
-def _pem(path: Path, obj: x509.Certificate | ec.EllipticCurvePrivateKey) -> str:
-    if isinstance(obj, x509.Certificate):
-        path.write_bytes(obj.public_bytes(serialization.Encoding.PEM))
-    else:
-        path.write_bytes(obj.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return str(path)
 
 
 @dataclass
@@ -69,9 +40,9 @@ def secure_broker(tmp_path: Path) -> Iterator[SecureBroker]:
     assert MOSQUITTO is not None
     ca_key, srv_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(
         ec.SECP256R1())
-    ca = _cert("helio test CA", ca_key, None, None, ca=True)
-    srv = _cert("127.0.0.1", srv_key, ca.subject, ca_key, ca=False)
-    ca_file = _pem(tmp_path / "ca.pem", ca)
+    ca = make_cert("helio test CA", ca_key, None, None, ca=True)
+    srv = make_cert("127.0.0.1", srv_key, ca.subject, ca_key, ca=False)
+    ca_file = str(write_pem(tmp_path / "ca.pem", ca))
     passwd = tmp_path / "passwd"
     passwd.write_text("gateway:s3cret\n")
     subprocess.run(["mosquitto_passwd", "-U", str(passwd)], check=True, capture_output=True)
@@ -79,8 +50,8 @@ def secure_broker(tmp_path: Path) -> Iterator[SecureBroker]:
     conf = tmp_path / "mosquitto.conf"
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\n"
-        f"cafile {ca_file}\ncertfile {_pem(tmp_path / 'srv.pem', srv)}\n"
-        f"keyfile {_pem(tmp_path / 'srv.key', srv_key)}\npersistence false\nlog_dest none\n"
+        f"cafile {ca_file}\ncertfile {write_pem(tmp_path / 'srv.pem', srv)!s}\n"
+        f"keyfile {write_pem(tmp_path / 'srv.key', srv_key)!s}\npersistence false\nlog_dest none\n"
         + ("user root\n" if os.geteuid() == 0 else "")
     )
     proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
@@ -142,7 +113,8 @@ def test_wrong_password_keeps_queue_and_retries(secure_broker: SecureBroker,
 
 def test_untrusted_ca_is_refused(secure_broker: SecureBroker, tmp_path: Path) -> None:
     other_key = ec.generate_private_key(ec.SECP256R1())
-    other = _pem(tmp_path / "other-ca.pem", _cert("other CA", other_key, None, None, ca=True))
+    other_ca = make_cert("other CA", other_key, None, None, ca=True)
+    other = str(write_pem(tmp_path / "other-ca.pem", other_ca))
     box = Outbox(tmp_path / "o.sqlite")
     pub = _publisher(_config(tmp_path, secure_broker.port, other, "s3cret"), box)
     pub.start()
