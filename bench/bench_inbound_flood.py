@@ -73,43 +73,7 @@ def run_flood(seconds: float = SECONDS) -> dict[str, float]:
         def close(self) -> None:
             pass
 
-    class Publisher:
-        def __init__(self) -> None:
-            self.handlers: dict[str, Any] = {}
-
-        def set_retained(self, topic: str, payload: bytes) -> None:
-            pass
-
-        def publish_live(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
-            pass
-
-        def subscribe(self, topic_filter: str, handler: Any) -> None:
-            self.handlers[topic_filter] = handler
-
-        def add_connect_listener(self, callback: Any) -> None:
-            pass
-
-        def is_alive(self) -> bool:
-            return True
-
-    class Notifier:
-        watchdog_s = 1.0
-
-        def __init__(self) -> None:
-            self.pings = 0
-
-        def ready(self, status: str = "") -> bool:
-            return True
-
-        def watchdog(self) -> bool:
-            self.pings += 1
-            return True
-
-        def status(self, text: str) -> bool:
-            return True
-
-        def stopping(self) -> bool:
-            return True
+    from tests.edge.conftest import CountingNotifier, RecordingPublisher  # the tests' fakes
 
     with tempfile.TemporaryDirectory(prefix="helio-flood-") as tmp:
         cfg = AgentConfig(
@@ -118,7 +82,7 @@ def run_flood(seconds: float = SECONDS) -> dict[str, float]:
             model=ModelConfig("-", "-"),
             devices=(DeviceConfig("mppt", "vedirect", "loop://", poll_interval=0.1),))
         outbox = Outbox(Path(tmp) / "outbox.sqlite")
-        publisher, notifier = Publisher(), Notifier()
+        publisher, notifier = RecordingPublisher(), CountingNotifier()
         agent = Agent(config=cfg, site_id=site.site.id, devices={"mppt": Device()},
                       engine=ForecastEngine(site, ModelHolder(lambda: bundle, Predictor)),
                       outbox=outbox, publisher=publisher, clock=clock, notifier=notifier,

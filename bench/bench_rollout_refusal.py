@@ -18,12 +18,9 @@ on ``PYTHONPATH`` for the figure before a change.
 from __future__ import annotations
 
 import base64
-import gzip
 import hashlib
-import io
 import json
 import os
-import tarfile
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -31,28 +28,6 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _zeros_gzip(n: int) -> bytes:
-    buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=9, mtime=0) as gz:
-        block = bytes(1 << 20)
-        for _ in range(n >> 20):
-            gz.write(block)
-    return buf.getvalue()
-
-
-def _bomb_member(n: int) -> bytes:
-    info = tarfile.TarInfo("model.tflite")
-    info.size = n
-    buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=9, mtime=0) as gz:
-        gz.write(info.tobuf(format=tarfile.USTAR_FORMAT))
-        block = bytes(1 << 20)
-        for _ in range(n >> 20):
-            gz.write(block)
-        gz.write(bytes(1024))
-    return buf.getvalue()
 
 
 def _payload(archive: bytes, **extra: Any) -> dict[str, Any]:
@@ -70,6 +45,7 @@ def main() -> None:
     from edge.forecasting.site import load_site
     from edge.runtime.config import RolloutConfig
     from edge.runtime.rollout import Rollout
+    from tests.trainer.monitor.rollout_helpers import bomb_tar, zeros_gzip  # the tests' archives
 
     class Clock:
         def now_utc(self) -> datetime:
@@ -84,9 +60,9 @@ def main() -> None:
     site = load_site(REPO / "configs/sites/abuja.toml")
     cases: list[tuple[str, bytes]] = [
         ("unsigned, tar member of 1 GiB of zeros (~1 MB gzip)", json.dumps(
-            _payload(_bomb_member(1 << 30))).encode()),
+            _payload(bomb_tar(1 << 30))).encode()),
         ("unsigned, 1 GiB of zeros as a ~1 MB gzip", json.dumps(
-            _payload(_zeros_gzip(1 << 30))).encode()),
+            _payload(zeros_gzip(1 << 30))).encode()),
         ("unsigned, 1 MB of random bytes", json.dumps(
             _payload(b"\x1f\x8b" + os.urandom(1 << 20))).encode()),
     ]
@@ -96,7 +72,7 @@ def main() -> None:
 
         with tempfile.TemporaryDirectory() as tmp:
             priv, pub = generate_keypair(tmp)
-            body = _payload(_bomb_member(64 << 20))
+            body = _payload(bomb_tar(64 << 20))
             body["command_sig"] = base64.b64encode(
                 load_private_key(priv).sign(signing_bytes(body))).decode()
             signed_key = pub.read_bytes()

@@ -174,6 +174,28 @@ class ScriptedDevice:
         self._stats.connected = False
 
 
+class CountingNotifier:
+    """A systemd notifier that counts watchdog pings (1 s watchdog, so pings every 0.5 s)."""
+
+    watchdog_s = 1.0
+
+    def __init__(self) -> None:
+        self.pings = 0
+
+    def ready(self, status: str = "") -> bool:
+        return True
+
+    def watchdog(self) -> bool:
+        self.pings += 1
+        return True
+
+    def status(self, text: str) -> bool:
+        return True
+
+    def stopping(self) -> bool:
+        return True
+
+
 class RecordingPublisher:
     """Keeps what the agent hands to a publisher (no network)."""
 

@@ -10,27 +10,8 @@ import time
 from pathlib import Path
 
 from edge.runtime.agent import INBOUND_MAX_BYTES
+from tests.edge.conftest import CountingNotifier
 from tests.edge.runtime.test_agent import Rig
-
-
-class CountingNotifier:
-    watchdog_s = 1.0
-
-    def __init__(self) -> None:
-        self.pings = 0
-
-    def ready(self, status: str = "") -> bool:
-        return True
-
-    def watchdog(self) -> bool:
-        self.pings += 1
-        return True
-
-    def status(self, text: str) -> bool:
-        return True
-
-    def stopping(self) -> bool:
-        return True
 
 
 def test_flood_of_bad_commands_does_not_starve_polling_or_the_watchdog(tmp_path: Path) -> None:

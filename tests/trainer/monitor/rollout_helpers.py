@@ -9,7 +9,10 @@ end-to-end test.
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
+import tarfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -108,3 +111,27 @@ def rollback(priv: Path, **kw: Any) -> bytes:
     kw.setdefault("site", SITE_ID)
     kw.setdefault("device", GATEWAY)
     return rollback_payload(key=load_private_key(priv), **kw)
+
+
+def zeros_gzip(n: int) -> bytes:
+    """``n`` bytes of zeros, gzipped (about 1000:1)."""
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=9, mtime=0) as gz:
+        block = bytes(1 << 20)
+        for _ in range(n >> 20):
+            gz.write(block)
+    return buf.getvalue()
+
+
+def bomb_tar(member_bytes: int) -> bytes:
+    """A .tar.gz with one member of ``member_bytes`` zeros (compresses ~1000:1)."""
+    info = tarfile.TarInfo("model.tflite")
+    info.size = member_bytes
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=9, mtime=0) as gz:
+        gz.write(info.tobuf(format=tarfile.USTAR_FORMAT))
+        block = bytes(1 << 20)
+        for _ in range(member_bytes >> 20):
+            gz.write(block)
+        gz.write(bytes(1024))
+    return buf.getvalue()

@@ -8,10 +8,7 @@ bundle archives; only the interpreter is the test predictor.
 from __future__ import annotations
 
 import base64
-import gzip
-import io
 import json
-import tarfile
 import time
 from pathlib import Path
 
@@ -22,10 +19,12 @@ from edge.runtime.inbound import CommandError
 from tests.trainer.monitor.rollout_helpers import (
     GATEWAY,
     SITE_ID,
+    bomb_tar,
     install,
     keypair,
     make_bundle,
     rollback,
+    zeros_gzip,
 )
 from tests.trainer.monitor.test_rollout import Device
 from trainer.rollout import sign_command
@@ -145,29 +144,6 @@ def test_reload_model_does_not_undo_a_promotion(device: Device, keys, tmp_path: 
 # -------------------------------------------------------------- item 8: archives
 
 
-def _zeros_gzip(n: int) -> bytes:
-    buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=9, mtime=0) as gz:
-        block = bytes(1 << 20)
-        for _ in range(n >> 20):
-            gz.write(block)
-    return buf.getvalue()
-
-
-def _bomb_tar(member_bytes: int) -> bytes:
-    """A .tar.gz with one member of ``member_bytes`` zeros (compresses ~1000:1)."""
-    info = tarfile.TarInfo("model.tflite")
-    info.size = member_bytes
-    buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=9, mtime=0) as gz:
-        gz.write(info.tobuf(format=tarfile.USTAR_FORMAT))
-        block = bytes(1 << 20)
-        for _ in range(member_bytes >> 20):
-            gz.write(block)
-        gz.write(bytes(1024))
-    return buf.getvalue()
-
-
 def _install_body(archive: bytes) -> dict:
     return {"schema_version": 1, "command": "install", "rollout_id": sha256_hex(archive)[:16],
             "site_id": SITE_ID, "device_id": GATEWAY, "issued": "2026-01-10T07:00:00Z",
@@ -177,7 +153,7 @@ def _install_body(archive: bytes) -> dict:
 
 def test_hostile_archive_is_refused_before_inflating(device: Device, keys) -> None:
     """Before: 1 GiB of zeros in ~1 MB took about 3 s to refuse, and was written to the card."""
-    archive = _zeros_gzip(1 << 30)
+    archive = zeros_gzip(1 << 30)
     assert len(archive) < 2 << 20
     payload = json.dumps(_install_body(archive)).encode()  # not signed: a hostile publisher
     t0 = time.perf_counter()
@@ -189,7 +165,7 @@ def test_hostile_archive_is_refused_before_inflating(device: Device, keys) -> No
 
 def test_signed_bomb_stops_at_the_member_cap(device: Device, keys) -> None:
     """Even a correctly signed command cannot make the device inflate past the caps."""
-    archive = _bomb_tar(4 * MAX_MEMBER_BYTES)
+    archive = bomb_tar(4 * MAX_MEMBER_BYTES)
     payload = sign_command(_install_body(archive), load_private_key(keys[0]))
     t0 = time.perf_counter()
     with pytest.raises(CommandError, match="over"):
