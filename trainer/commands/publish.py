@@ -8,8 +8,9 @@ import uuid
 
 from edge.runtime.mqtt import BrokerSettings
 from firmware_bridge.config import ConfigError
-from trainer.broker import add_auth_arguments, settings_from_args
-from trainer.rollout import (
+from trainer.broker_options import add_auth_arguments, settings_from_args
+from trainer.bundle_signing import DEFAULT_KEY_DIR, PRIVATE_NAME, SigningError, load_private_key
+from trainer.publishing import (
     DEFAULT_TTL_S,
     RolloutError,
     choose_targets,
@@ -18,7 +19,6 @@ from trainer.rollout import (
     model_topic,
     send,
 )
-from trainer.signing import DEFAULT_KEY_DIR, PRIVATE_NAME, SigningError, load_private_key
 
 
 def add_broker_arguments(parser: argparse.ArgumentParser) -> None:

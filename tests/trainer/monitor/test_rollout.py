@@ -35,9 +35,9 @@ from tests.trainer.monitor.rollout_helpers import (
     rollback,
     tamper,
 )
+from trainer.bundle_signing import load_private_key
 from trainer.cli import main as train_main
-from trainer.rollout import RolloutError, choose_targets, install_payload, sign_command
-from trainer.signing import load_private_key
+from trainer.publishing import RolloutError, choose_targets, install_payload, sign_command
 
 SITE = load_site(Path(__file__).resolve().parents[3] / "configs/sites/abuja.toml")
 START = datetime(2026, 1, 10, 7, 0, tzinfo=UTC)  # 08:00 in Abuja

@@ -14,7 +14,7 @@ from pathlib import Path
 from edge.forecasting.bundle import BundleError, read_bundle_files
 from edge.forecasting.site import Site, load_site
 from firmware_bridge.config import ConfigError
-from trainer.broker import add_auth_arguments, settings_from_args
+from trainer.broker_options import add_auth_arguments, settings_from_args
 from trainer.monitor.commands.serve import add_server_arguments, start_dashboard
 from trainer.monitor.dashboard.server import AuthError, DashboardServer
 from trainer.monitor.drift import DriftConfig, DriftWatch, manifest_of

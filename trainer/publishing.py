@@ -1,8 +1,8 @@
-"""Cloud side of model rollout: send signed bundles (or a rollback) to devices over MQTT.
+"""Publishing to devices over MQTT: signed bundles and rollback commands (cloud side of rollout).
 
 Responsible for: the ``cmd/model`` payloads (schema 1, JSON), one per
 target gateway, each signed (``command_sig``: Ed25519 with the bundle key
-over :func:`edge.runtime.signed.signing_bytes`) and bound to the site and
+over :func:`edge.runtime.signed_commands.signing_bytes`) and bound to the site and
 gateway, an issue time and an expiry, and a rollout id the device accepts
 only once:
 
@@ -22,7 +22,7 @@ broker's ACL, is an error).
 
 Does NOT: decide whether a device promotes the model (the device does,
 after its shadow run: :mod:`edge.runtime.rollout`), or sign bundles
-(:mod:`trainer.signing`; an unsigned bundle is refused here already).
+(:mod:`trainer.bundle_signing`; an unsigned bundle is refused here already).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from edge.forecasting.bundle import (
     sha256_hex,
 )
 from edge.runtime.mqtt import BrokerSettings, make_client
-from edge.runtime.signed import MAX_TTL_S, SIGNATURE_FIELD, signing_bytes
+from edge.runtime.signed_commands import MAX_TTL_S, SIGNATURE_FIELD, signing_bytes
 from firmware_bridge.timestamps import isoformat_z
 
 __all__ = [

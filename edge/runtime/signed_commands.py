@@ -1,7 +1,7 @@
 """Signed rollout commands (``cmd/model``): what is signed, how it is checked, replay ledger.
 
 Responsible for: the canonical bytes a rollout command's ``command_sig``
-covers (:func:`signing_bytes`, shared with ``trainer.rollout`` which signs),
+covers (:func:`signing_bytes`, shared with ``trainer.publishing`` which signs),
 checking a command before anything expensive happens
 (:meth:`CommandVerifier.verify`: Ed25519 signature with the bundle key,
 bound to this site and gateway, issued and expiry times, a rollout id
