@@ -25,8 +25,9 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
+
+from firmware_bridge.timestamps import parse_utc
 
 __all__ = [
     "EPOCH_RE",
@@ -150,18 +151,16 @@ class ContractError(ValueError):
 
 
 def parse_time(value: Any) -> float | None:
-    """ISO 8601 text (``...Z``) -> UTC epoch seconds; None when not a valid time. [s]"""
+    """ISO 8601 text with ``Z`` or an offset -> UTC epoch seconds, else None. [s]
+
+    Through :func:`firmware_bridge.timestamps.parse_utc`, so a naive time
+    (no timezone) is not a time here either.
+    """
     if not isinstance(value, str) or len(value) > 64:
         return None
     try:
-        ts = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    try:
-        return ts.timestamp()
-    except (OverflowError, OSError, ValueError):
+        return parse_utc(value).timestamp()
+    except (ValueError, OverflowError, OSError):
         return None
 
 
@@ -244,8 +243,14 @@ def _object(body: Mapping[str, Any], key: str, where: str, *,
 
 
 def _time(body: Mapping[str, Any], key: str, where: str) -> None:
-    if parse_time(body.get(key)) is None:
-        raise ContractError(f"{where}{key} must be an ISO 8601 time, got {_show(body.get(key))}")
+    value = body.get(key)
+    if not isinstance(value, str) or len(value) > 64:
+        raise ContractError(f"{where}{key} must be an ISO 8601 time, got {_show(value)}")
+    try:
+        parse_utc(value).timestamp()
+    except (ValueError, OverflowError, OSError) as exc:
+        raise ContractError(f"{where}{key} must be an ISO 8601 time with Z or an offset"
+                            f" ({exc})") from None
 
 
 def _show(v: Any) -> str:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from edge.runtime.contract import SEQ_STREAMS, STREAMS, TopicError, Topics, parse_topic
+from edge.runtime.contract import (
+    SEQ_STREAMS,
+    STREAMS,
+    ContractError,
+    TopicError,
+    Topics,
+    check_body,
+    parse_time,
+    parse_topic,
+)
 
 
 @pytest.mark.parametrize("stream", [*STREAMS, "cmd/model"])
@@ -26,3 +35,32 @@ def test_parse_topic_refuses_topics_outside_the_tree(topic: str) -> None:
 
 def test_sequenced_streams_are_streams() -> None:
     assert set(SEQ_STREAMS) <= set(STREAMS)
+
+
+def _reading_body(**changes: object) -> dict[str, object]:
+    body: dict[str, object] = {"schema_version": 1, "site_id": "s1", "device_id": "mppt",
+                               "stream": "reading", "seq": 1,
+                               "timestamp": "2026-06-01T12:00:00Z", "values": {"pv_power": 1.0}}
+    body.update(changes)
+    return body
+
+
+def test_a_naive_message_timestamp_is_refused_naming_the_field() -> None:
+    check_body("s1", "mppt", "reading", _reading_body())
+    with pytest.raises(ContractError, match=r"timestamp .*no timezone"):
+        check_body("s1", "mppt", "reading", _reading_body(timestamp="2026-06-01T12:00:00"))
+
+
+def test_a_naive_forecast_period_end_is_refused_naming_the_entry() -> None:
+    body = {"schema_version": 1, "site_id": "s1", "device_id": "gateway", "stream": "forecast",
+            "seq": 1, "timestamp": "2026-06-01T12:00:00Z", "issue_time": "2026-06-01T12:00:00Z",
+            "model": {"version": "v", "sha256": "x"}, "shadow": False, "step_minutes": 15,
+            "forecasts": [{"horizon_min": 15, "period_end": "2026-06-01T12:15:00"}]}
+    with pytest.raises(ContractError, match=r"forecasts\[0\]\.period_end .*no timezone"):
+        check_body("s1", "gateway", "forecast", body)
+
+
+def test_parse_time_refuses_what_parse_utc_refuses() -> None:
+    assert parse_time("2026-06-01T12:00:00Z") == parse_time("2026-06-01T13:00:00+01:00")
+    assert parse_time("2026-06-01T12:00:00") is None
+    assert parse_time("0001-01-01T00:00:00+01:00") is None
