@@ -30,6 +30,7 @@ from typing import Any
 from firmware_bridge.timestamps import parse_utc
 
 __all__ = [
+    "DEFAULT_PREFIX",
     "EPOCH_RE",
     "FORECAST_QUANTITIES",
     "FORECAST_UNITS",
@@ -49,8 +50,10 @@ __all__ = [
     "Topics",
     "check_body",
     "decode_payload",
+    "fleet_filter",
     "parse_time",
     "parse_topic",
+    "tree_filter",
 ]
 
 #: ``schema_version`` of every payload.
@@ -74,13 +77,17 @@ FORECAST_QUANTITIES: tuple[str, ...] = tuple(FORECAST_UNITS)
 QUANTILES = ("p10", "p50", "p90")
 
 
+#: Topic prefix of the tree unless configured otherwise (``[mqtt] topic_prefix``, ``--prefix``).
+DEFAULT_PREFIX = "helio"
+
+
 @dataclass(frozen=True, slots=True)
 class Topics:
     """The topic tree ``<prefix>/<site_id>/<device_id>/<stream>``."""
 
     site_id: str
     gateway_id: str = "gateway"
-    prefix: str = "helio"
+    prefix: str = DEFAULT_PREFIX
 
     def of(self, device_id: str, stream: str) -> str:
         """Topic of ``stream`` for ``device_id``."""
@@ -89,6 +96,10 @@ class Topics:
     def gateway(self, stream: str) -> str:
         """Topic of one of the gateway's own streams."""
         return self.of(self.gateway_id, stream)
+
+    def every_device(self, stream: str) -> str:
+        """Filter of ``stream`` from every device of the site (``<prefix>/<site>/+/<stream>``)."""
+        return self.of("+", stream)
 
     @property
     def status(self) -> str:
@@ -99,6 +110,21 @@ class Topics:
     def cmd(self) -> str:
         """Inbound command topic."""
         return self.gateway("cmd")
+
+    @property
+    def cmd_model(self) -> str:
+        """Inbound model rollout topic (``cmd/model``: signed install and rollback commands)."""
+        return self.gateway("cmd/model")
+
+
+def fleet_filter(stream: str = "#", prefix: str = DEFAULT_PREFIX) -> str:
+    """Filter of ``stream`` from every site and device (``<prefix>/+/+/<stream>``)."""
+    return f"{prefix}/+/+/{stream}"
+
+
+def tree_filter(prefix: str = DEFAULT_PREFIX) -> str:
+    """Filter of every topic under the prefix (``<prefix>/#``)."""
+    return f"{prefix}/#"
 
 
 class TopicError(ValueError):
@@ -114,7 +140,7 @@ class TopicParts:
     stream: str
 
 
-def parse_topic(topic: str, prefix: str = "helio") -> TopicParts:
+def parse_topic(topic: str, prefix: str = DEFAULT_PREFIX) -> TopicParts:
     """Split ``<prefix>/<site>/<device>/<stream>[/...]``.
 
     Raises

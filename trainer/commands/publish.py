@@ -6,6 +6,7 @@ import argparse
 import sys
 import uuid
 
+from edge.runtime.contract import DEFAULT_PREFIX
 from edge.runtime.mqtt import BrokerSettings
 from firmware_bridge.config import ConfigError
 from trainer.broker_options import add_auth_arguments, settings_from_args
@@ -26,7 +27,7 @@ def add_broker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--site", required=True, help="site id")
     parser.add_argument("--host", default="127.0.0.1", help="MQTT broker host")
     parser.add_argument("--port", type=int, default=1883, help="MQTT broker port")
-    parser.add_argument("--prefix", default="helio", help="topic prefix")
+    parser.add_argument("--prefix", default=DEFAULT_PREFIX, help="topic prefix")
     parser.add_argument("--wait", type=float, default=1.5, metavar="S",
                         help="how long to collect the site's retained status messages [s]")
     parser.add_argument("--key", default=str(DEFAULT_KEY_DIR / PRIVATE_NAME),

@@ -11,8 +11,10 @@ from edge.runtime.contract import (
     TopicError,
     Topics,
     check_body,
+    fleet_filter,
     parse_time,
     parse_topic,
+    tree_filter,
 )
 
 
@@ -64,3 +66,22 @@ def test_parse_time_refuses_what_parse_utc_refuses() -> None:
     assert parse_time("2026-06-01T12:00:00Z") == parse_time("2026-06-01T13:00:00+01:00")
     assert parse_time("2026-06-01T12:00:00") is None
     assert parse_time("0001-01-01T00:00:00+01:00") is None
+
+
+def test_filters_match_the_topics_they_name() -> None:
+    """The subscriptions of the monitor, the demo view and publish are built from the tree."""
+    from paho.mqtt.client import topic_matches_sub  # noqa: PLC0415
+
+    site = Topics("abuja-01", "gw")
+    other = Topics("kano-02", "gw")
+    assert site.cmd_model == "helio/abuja-01/gw/cmd/model"
+    assert topic_matches_sub(site.every_device("status"), site.status)
+    assert not topic_matches_sub(site.every_device("status"), other.status)
+    assert not topic_matches_sub(site.every_device("status"), site.gateway("model"))
+    for topic in (site.status, other.of("mppt", "reading"), site.cmd_model):
+        assert topic_matches_sub(fleet_filter(), topic)
+        assert topic_matches_sub(tree_filter(), topic)
+        assert not topic_matches_sub(tree_filter("other"), topic)
+    assert topic_matches_sub(fleet_filter("model"), other.gateway("model"))
+    assert not topic_matches_sub(fleet_filter("model"), other.status)
+    assert parse_topic(Topics("s", prefix="p").status, "p").device_id == "gateway"
