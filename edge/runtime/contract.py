@@ -442,6 +442,7 @@ class _Slot:
 
 
 _PLANS: dict[type, tuple[_Slot, ...]] = {}
+_NAMES: dict[type, frozenset[str]] = {}
 
 
 def _plan(cls: type) -> tuple[_Slot, ...]:
@@ -477,7 +478,10 @@ class Schema:
     @classmethod
     def field_names(cls) -> frozenset[str]:
         """The payload keys this schema names."""
-        return frozenset(s.name for s in _plan(cls))
+        names = _NAMES.get(cls)
+        if names is None:
+            names = _NAMES[cls] = frozenset(slot.name for slot in _plan(cls))
+        return names
 
     @classmethod
     def from_body(cls: type[_S], body: Any) -> _S:

@@ -1,4 +1,4 @@
-"""Issue 11 items 1, 3, 5, 9 (monitor side): bad messages, epochs, durability, store failure."""
+"""The monitor and the payload contract: bad messages, outbox epochs, durability, failure."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def test_parse_message_names_the_violation(case: int) -> None:
 
 
 def test_reading_body_must_name_the_topic_site_and_device() -> None:
-    """Item 9: a reading without ids (or other ids) is refused, not filed under the topic."""
+    """a reading without ids (or other ids) is refused, not filed under the topic."""
     topic, payload = reading("s1", "mppt", 1, T0, pv_power=1.0)
     body = json.loads(payload)
     del body["site_id"]
@@ -74,7 +74,7 @@ def test_reading_body_must_name_the_topic_site_and_device() -> None:
 @pytest.mark.broker
 def test_bad_messages_are_rejected_acked_and_never_block_good_ones(mosquitto, start_monitor,
                                                                    tmp_path: Path) -> None:
-    """Item 1: before, 6 bad messages stopped the writer and 0 of 5 good readings were stored."""
+    """before, 6 bad messages stopped the writer and 0 of 5 good readings were stored."""
     db = tmp_path / "bad.sqlite"
     mon = start_monitor(mosquitto.port, db=db, client_id="mon-bad")
     pub = Pub(mosquitto.port)
@@ -122,7 +122,7 @@ def test_store_isolates_a_message_it_cannot_bind(tmp_path: Path) -> None:
 
 
 def test_store_commits_with_synchronous_full(tmp_path: Path) -> None:
-    """Item 5: an acknowledged batch must survive a power cut (NORMAL in WAL does not)."""
+    """an acknowledged batch must survive a power cut (NORMAL in WAL does not)."""
     store = Store(tmp_path / "m.sqlite")
     assert store.query("PRAGMA synchronous")[0][0] == 2  # FULL
     assert store.query("PRAGMA journal_mode")[0][0] == "wal"
@@ -132,7 +132,7 @@ def test_store_commits_with_synchronous_full(tmp_path: Path) -> None:
 
 
 def test_new_outbox_epoch_is_new_data_not_duplicates(tmp_path: Path) -> None:
-    """Item 3: after an outbox loss seq restarts at 1; before, all of it was dropped."""
+    """after an outbox loss seq restarts at 1; before, all of it was dropped."""
     store = Store(tmp_path / "m.sqlite")
 
     def batch(seqs: range, epoch: str | None, base: float) -> list[FleetMessage]:
@@ -195,7 +195,7 @@ def test_schema_0_store_is_migrated_with_its_data_in_the_legacy_epoch(tmp_path: 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("prlimit") is None, reason="no prlimit (util-linux)")
 def test_monitor_exits_nonzero_on_disk_full_and_loses_nothing(mosquitto, tmp_path: Path) -> None:
-    """Item 1: a writer failure that is not about one message exits the process non-zero
+    """a writer failure that is not about one message exits the process non-zero
     (before: the thread died, the process stayed up, nothing more was stored or acked)."""
     db = tmp_path / "full.sqlite"
     cmd = [sys.executable, "-m", "trainer.monitor", "run", "--port", str(mosquitto.port),

@@ -1,4 +1,4 @@
-"""Device-side rollout: refuse bad bundles, shadow, promote or roll back (issue #5)."""
+"""Device-side rollout: refuse bad bundles, shadow, promote or roll back."""
 
 from __future__ import annotations
 

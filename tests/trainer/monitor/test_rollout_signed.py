@@ -1,4 +1,4 @@
-"""Issue 11 items 6 and 8: signed, bound, expiring, once-only rollout commands; archive caps.
+"""Signed, bound, expiring, once-only rollout commands; archive caps.
 
 The device side (:class:`edge.runtime.rollout.Rollout`) is driven with commands
 built by the trainer side (:mod:`trainer.publishing`), real Ed25519 keys and real
@@ -141,7 +141,7 @@ def test_reload_model_does_not_undo_a_promotion(device: Device, keys, tmp_path: 
     assert out["version"] == "v3" and device.holder.version == "v3"
 
 
-# -------------------------------------------------------------- item 8: archives
+# --------------------------------------------------------------------- archives
 
 
 def _install_body(archive: bytes) -> dict:
