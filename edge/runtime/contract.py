@@ -669,6 +669,10 @@ class DeviceHealth(Schema):
     last_reading: datetime | None = None
     #: No fresh reading within the stale limit.
     stale: bool | None = None
+    #: Label or field code the tables do not know -> times seen. [-]
+    unknown_fields: Mapping[str, float] = field(default_factory=dict)
+    #: Commands the device refused and that are no longer asked.
+    unsupported_commands: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from edge.runtime.contract import (
+    SCHEMAS,
     SEQ_STREAMS,
     STREAMS,
     ContractError,
+    DeviceHealth,
+    Envelope,
+    ForecastBody,
+    ForecastEntry,
+    StatusBody,
     TopicError,
     Topics,
     check_body,
@@ -85,3 +94,19 @@ def test_filters_match_the_topics_they_name() -> None:
     assert topic_matches_sub(fleet_filter("model"), other.gateway("model"))
     assert not topic_matches_sub(fleet_filter("model"), other.status)
     assert parse_topic(Topics("s", prefix="p").status, "p").device_id == "gateway"
+
+
+def test_the_payload_table_of_the_architecture_doc_names_every_schema_field() -> None:
+    """docs/architecture.md and the schemas say the same thing (one row per stream)."""
+    doc = (Path(__file__).resolve().parents[3] / "docs/architecture.md").read_text()
+    rows = {m.group(1): m.group(0) for m in re.finditer(
+        r"^\| `helio/<site>/(?:<\w+>|\w+)/([\w/]+)` .*$", doc, re.MULTILINE)}
+    for stream, schema in SCHEMAS.items():
+        assert stream in rows, f"no row for {stream}"
+        names = set(schema.field_names() - Envelope.field_names())
+        if schema is ForecastBody:
+            names |= ForecastEntry.field_names()
+        if schema is StatusBody:
+            names |= DeviceHealth.field_names()
+        missing = sorted(names - set(re.findall(r"\w+", rows[stream])))
+        assert not missing, f"{stream}: the doc does not name {missing}"
