@@ -52,10 +52,12 @@ def _bad_messages() -> list[tuple[str, bytes, str]]:
         (*_edit(reading("s1", "mppt", 7, T0, pv_power=1.0), epoch="a/b"), "epoch"),
         ("helio/s1/mppt/reading", b'{"schema_version":1,"site_id":"s1","device_id":"mppt",'
          b'"seq":8,"timestamp":"2026-05-28T20:00:00Z","values":{"x":NaN}}', "NaN"),
+        (*_edit(reading("s1", "mppt", 9, T0, pv_power=1.0), timestamp="2026-05-28T20:00:00"),
+         "timestamp must be an ISO 8601 time with Z or an offset"),
     ]
 
 
-@pytest.mark.parametrize("case", range(11))
+@pytest.mark.parametrize("case", range(12))
 def test_parse_message_names_the_violation(case: int) -> None:
     topic, payload, reason = _bad_messages()[case]
     with pytest.raises(MessageError, match=reason.replace("[", r"\[").replace(".", r"\.")):
