@@ -237,3 +237,15 @@ def test_monitor_exits_nonzero_on_disk_full_and_loses_nothing(mosquitto, tmp_pat
         proc2.wait(timeout=30)
     (row,) = [r for r in Store(db).stream_stats("s1") if r["stream"] == "reading"]
     assert (row["received"], row["lost"]) == (n, 0)
+
+
+def test_the_monitors_alerts_follow_the_alert_schema() -> None:
+    """The one message the monitor builds itself reads back through the contract."""
+    from edge.runtime.contract import MONITOR_DEVICE, AlertBody, read_body  # noqa: PLC0415
+    from trainer.monitor.ingest import Alert, alert_payload  # noqa: PLC0415
+
+    alert = Alert("s1", "gateway", "offline", "warning", "gateway offline", T0, {"for_s": 900})
+    body = read_body("s1", MONITOR_DEVICE, "alerts", json.loads(alert_payload(alert)))
+    assert isinstance(body, AlertBody)
+    assert (body.level, body.code, body.state) == ("warning", "offline", "raised")
+    assert body.data == {"device": "gateway", "for_s": 900} and body.timestamp is not None
