@@ -388,12 +388,16 @@ def _compile(tp: Any, meta: Mapping[str, Any]) -> _Reader:
     if origin in (Union, types.UnionType):
         nullable = type(None) in get_args(tp)
         alts = [_reader(a, meta) for a in get_args(tp) if a is not type(None)]
+        if len(alts) == 1:
+            only = alts[0]
+
+            def optional(v: Any, p: _Path) -> Any:
+                return None if v is None else only(v, p)
+            return optional
 
         def either(v: Any, p: _Path) -> Any:
             if v is None and nullable:
                 return None
-            if len(alts) == 1:
-                return alts[0](v, p)
             for alt in alts:
                 try:
                     return alt(v, p)
