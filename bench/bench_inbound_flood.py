@@ -37,6 +37,7 @@ def run_flood(seconds: float = SECONDS) -> dict[str, float]:
     from edge.forecasting.site import load_site
     from edge.runtime.agent import Agent
     from edge.runtime.config import AgentConfig, AgentSection, ModelConfig
+    from edge.runtime.contract import Topics
     from edge.runtime.outbox import Outbox
     from firmware_bridge.clock import SystemClock
     from firmware_bridge.config import DeviceConfig
@@ -91,14 +92,14 @@ def run_flood(seconds: float = SECONDS) -> dict[str, float]:
         loop = threading.Thread(target=agent.run, args=(stop,), daemon=True)
         loop.start()
         time.sleep(1.0)  # started, subscribed
-        handler = publisher.handlers[f"helio/{site.site.id}/gateway/cmd/#"]
+        handler = publisher.handlers[Topics(site.site.id).cmd + "/#"]
         before_readings = _count(outbox, "/mppt/reading")
         pings0 = notifier.pings
         events0 = _count(outbox, "/events")
         sent = 0
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            handler(f"helio/{site.site.id}/gateway/cmd", b"not json %d" % sent)
+            handler(Topics(site.site.id).cmd, b"not json %d" % sent)
             sent += 1
         readings = _count(outbox, "/mppt/reading") - before_readings
         pings = notifier.pings - pings0

@@ -65,6 +65,8 @@ def _start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
 
 
 def _payload(site: int, seq: int) -> tuple[str, bytes]:
+    from edge.runtime.contract import Topics  # noqa: PLC0415
+
     values = {"battery_voltage": 52.71, "battery_current": 12.4, "pv_voltage": 96.2,
               "pv_current": 9.81, "pv_power": 943.0 + seq % 7, "charge_state": "bulk",
               "yield_today": 2310.0, "battery_soc": 71.5, "heatsink_temperature": 38.2}
@@ -73,7 +75,7 @@ def _payload(site: int, seq: int) -> tuple[str, bytes]:
             "stream": "reading", "seq": seq,
             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)),
             "values": values, "units": {k: "" for k in values}, "stale": []}
-    return f"helio/site-{site:04d}/mppt/reading", json.dumps(body).encode()
+    return Topics(f"site-{site:04d}").of("mppt", "reading"), json.dumps(body).encode()
 
 
 def _publisher(port: int, n: int, ready: mp.synchronize.Event) -> None:

@@ -44,6 +44,7 @@ def _io_written() -> int:
 
 def child(path: str, window: float) -> None:
     """Run the simulation; print ``readings bytes_written``."""
+    from edge.runtime.contract import Topics
     from edge.runtime.outbox import Outbox
 
     class Clock:
@@ -67,7 +68,7 @@ def child(path: str, window: float) -> None:
     for sec in range(SECONDS):
         for k, dev in enumerate(DEVICES):
             clock.t = sec + 0.3 * k
-            box.put(dev, "reading", f"helio/abuja-01/{dev}/reading",
+            box.put(dev, "reading", Topics("abuja-01").of(dev, "reading"),
                     lambda s, d=dev: json.dumps({**body, "device_id": d, "seq": s}).encode())
             n += 1
             # the publisher: send what is committed, acknowledge it once the PUBACK is in

@@ -67,8 +67,8 @@ def main() -> None:
             _payload(b"\x1f\x8b" + os.urandom(1 << 20))).encode()),
     ]
     try:  # only after the change: commands are signed
-        from edge.runtime.signed import signing_bytes
-        from trainer.signing import generate_keypair, load_private_key
+        from edge.runtime.signed_commands import signing_bytes
+        from trainer.bundle_signing import generate_keypair, load_private_key
 
         with tempfile.TemporaryDirectory() as tmp:
             priv, pub = generate_keypair(tmp)

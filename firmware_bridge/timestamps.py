@@ -2,9 +2,15 @@
 
 Responsible for: :func:`isoformat_z` (``2026-11-26T19:35:00Z``, with
 milliseconds only when the time has a fraction of a second) and
-:func:`parse_utc` (the inverse, accepting ``Z`` or an offset; a naive time
-is refused rather than guessed). Every payload, status field, manifest and
-log line of the project goes through these two functions.
+:func:`parse_utc` (the inverse, accepting ``Z`` or an offset). Every
+payload, status field, manifest and log line of the project goes through
+these two functions.
+
+The policy for naive times (no ``Z``, no offset): refused. A time on the wire
+(an MQTT payload, a signed command) or in a file the project writes always
+carries its timezone, so a naive one is an error, never a guess; the callers
+name the field in their error. Only readers of third-party data files that
+document their timezone as UTC pass ``naive_is_utc=True``.
 
 Does NOT: read a clock.
 """
@@ -45,17 +51,22 @@ def parse_utc(text: str, *, naive_is_utc: bool = False) -> datetime:
     text : str
         ISO 8601 date and time.
     naive_is_utc : bool
-        Take a time without a timezone as UTC (data files that say so)
-        instead of refusing it.
+        Take a time without a timezone as UTC (third-party data files that
+        say so) instead of refusing it (the default, and the policy for
+        everything on the wire).
 
     Raises
     ------
     ValueError
-        When ``text`` is not ISO 8601 or carries no timezone.
+        When ``text`` is not ISO 8601, carries no timezone, or lies outside
+        the range of ``datetime`` once converted to UTC.
     """
     stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     if stamp.tzinfo is None:
         if naive_is_utc:
             return stamp.replace(tzinfo=UTC)
         raise ValueError(f"{text!r} has no timezone (add Z)")
-    return stamp.astimezone(UTC)
+    try:
+        return stamp.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is outside the range of a UTC time") from None

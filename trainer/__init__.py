@@ -7,7 +7,9 @@ ridge model and smart persistence; ``fit`` orchestrates), int8
 quantization (``quantize``), scoring through the edge interpreter
 (``scoring``), the validation gate (``validate``), provenance
 (``provenance``), signed bundles
-(``bundle``, ``signing``), rollout commands (``rollout``), synthetic data
+(``bundle``; ``bundle_signing``: Ed25519 keys and manifest signatures),
+publishing bundles and signed rollout commands over MQTT (``publishing``;
+``broker_options``: the broker options of its commands), synthetic data
 (``synth``), the ``helio-train`` commands and the fleet monitor (``monitor``).
 It imports the edge's feature, physics and contract code so training and
 serving cannot drift apart.

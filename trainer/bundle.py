@@ -36,7 +36,7 @@ from edge.forecasting.bundle import (
     sha256_hex,
     verify_manifest,
 )
-from trainer.signing import sign_bundle_dir
+from trainer.bundle_signing import sign_bundle_dir
 from trainer.validate import ALL_SEASONS, GateResult, MetricRow
 
 __all__ = ["CardData", "FanDay", "manifest_bytes", "open_for_scoring", "write_bundle"]

@@ -67,6 +67,7 @@ from edge.deploy.orchestrate import DeployOptions, deploy  # noqa: E402
 from edge.deploy.release import DeviceLayout, ReleaseInputs, dump_toml, stage_release  # noqa: E402
 from edge.deploy.remote import Remote, SshTarget  # noqa: E402
 from edge.forecasting.site import load_site  # noqa: E402
+from edge.runtime.contract import tree_filter  # noqa: E402
 from firmware_bridge.config import load_toml  # noqa: E402
 
 SITE = REPO / "configs/sites/abuja.toml"
@@ -297,7 +298,7 @@ def subscriber(port: int) -> Iterator[Inbox]:
     inbox = Inbox()
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="helio-aarch64-job")
     client.on_message = inbox.on_message
-    client.on_connect = lambda c, *_: c.subscribe("helio/#", qos=1)
+    client.on_connect = lambda c, *_: c.subscribe(tree_filter(), qos=1)
     client.connect("127.0.0.1", port)
     client.loop_start()
     try:

@@ -45,6 +45,7 @@ import paho.mqtt.client as mqtt
 from edge.demo.broker import EmbeddedBroker
 from edge.forecasting.site import Site, load_site
 from edge.runtime.config import AgentConfig, AgentSection, DiscoveryConfig, ModelConfig, MqttConfig
+from edge.runtime.contract import tree_filter
 from edge.runtime.mqtt import BrokerSettings, make_client
 from firmware_bridge.config import DeviceConfig
 from firmware_bridge.timestamps import parse_utc
@@ -375,7 +376,7 @@ def run(args: argparse.Namespace) -> int:
             rt = build(cfg, site, load_holder(cfg), clock=PlantClock(plant))
             sub = make_client(BrokerSettings("127.0.0.1", port, "helio-demo-view"))
             sub.on_message = view.on_message
-            sub.on_connect = lambda c, *_: c.subscribe("helio/#", qos=1)
+            sub.on_connect = lambda c, *_: c.subscribe(tree_filter(cfg.mqtt.topic_prefix), qos=1)
             sub.connect("127.0.0.1", port)
             sub.loop_start()
             rt.publisher.start()

@@ -9,7 +9,7 @@ blessed flag, and that the manifest's feature spec is what the running
 saying what is wrong.
 
 Does NOT: run the model (:mod:`edge.forecasting.predictor`), write or sign bundles
-(``trainer.bundle`` / ``trainer.signing``), or log.
+(``trainer.bundle`` / ``trainer.bundle_signing``), or log.
 """
 
 from __future__ import annotations

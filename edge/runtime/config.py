@@ -14,7 +14,7 @@ import dataclasses
 import typing
 from pathlib import Path
 
-from edge.runtime.contract import MONITOR_DEVICE
+from edge.runtime.contract import DEFAULT_PREFIX, MONITOR_DEVICE
 from firmware_bridge.config import ConfigError, DeviceConfig, check_id, from_mapping, load_toml
 
 # the edge agent (helio-edge run / check)
@@ -104,7 +104,7 @@ class MqttConfig:
     port: int = 1883
     keepalive: int = 60
     client_id: str = ""
-    topic_prefix: str = "helio"
+    topic_prefix: str = DEFAULT_PREFIX
     tls: bool = False
     ca_file: str = ""
     cert_file: str = ""

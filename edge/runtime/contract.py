@@ -1,34 +1,49 @@
-"""The MQTT contract, defined once: topics, streams, schema version, payload shapes.
+"""The MQTT contract, defined once: topics, streams, schema version, payload schemas.
 
 Responsible for: the names the agent publishes under and the monitor reads
-(``<prefix>/<site_id>/<device_id>/<stream>``), which streams carry a ``seq``,
-which are retained, the reserved device id of the monitor, the forecast
-quantities and units, :func:`parse_topic` (the inverse of
-:meth:`Topics.of`), and the payload shapes: :func:`decode_payload` and
-:func:`check_body` decide whether one message follows the contract and say
-why not in one line (every field the monitor's store reads is checked for
-type and range, so the store never meets a value it cannot bind: a ``seq``
-of 2**63, a list where a number belongs, UTF-16 text). The outbox *epoch*
-(:data:`EPOCH_RE`) is the random id of one outbox database, sent in every
-message; messages without one belong to :data:`LEGACY_EPOCH`.
-docs/architecture.md describes the payloads in prose; this module is what
-code imports, on the device (:mod:`edge.runtime.messages`)
-and in the cloud (:mod:`trainer.monitor`).
+(``<prefix>/<site_id>/<device_id>/<stream>``, :class:`Topics`, the filters
+:func:`fleet_filter` and :func:`tree_filter`, :data:`DEFAULT_PREFIX`),
+which streams carry a ``seq``, which are retained, the reserved device id
+of the monitor, the forecast quantities and units, :func:`parse_topic` (the
+inverse of :meth:`Topics.of`), and one schema per stream: a frozen
+dataclass (:class:`ReadingBody`, :class:`ForecastBody`,
+:class:`StatusBody`, :class:`EventBody`, :class:`ModelBody`,
+:class:`CommandBody`, :class:`ModelCommandBody`, :class:`AlertBody`;
+:data:`SCHEMAS`) whose type hints are the checks. :func:`decode_payload`
+and :func:`read_body` / :func:`check_body` decide whether one message
+follows the contract and say why not in one line, naming the field
+(every field the monitor's store reads is checked for type and range, so
+the store never meets a value it cannot bind: a ``seq`` of 2**63, a list
+where a number belongs, UTF-16 text); ``XBody.from_body(d)`` is the typed
+read of one stream. Every time is read by
+:func:`firmware_bridge.timestamps.parse_utc`: a naive time is refused. The
+outbox *epoch* (:data:`EPOCH_RE`) is the random id of one outbox database,
+sent in every message; messages without one belong to
+:data:`LEGACY_EPOCH`. docs/architecture.md lists the same fields; this
+module is what code imports, on the device (:mod:`edge.runtime.messages`
+builds bodies with these field names) and in the cloud
+(:mod:`trainer.monitor`, :mod:`trainer.publishing`).
 
-Does NOT: build or encode payloads (:mod:`edge.runtime.messages`), or do I/O.
+Does NOT: build or encode payloads (:mod:`edge.runtime.messages`), check
+the signature of a command (:mod:`edge.runtime.signed_commands`), or do I/O.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from datetime import datetime
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+
+from firmware_bridge.timestamps import parse_utc
 
 __all__ = [
+    "DEFAULT_PREFIX",
     "EPOCH_RE",
     "FORECAST_QUANTITIES",
     "FORECAST_UNITS",
@@ -38,18 +53,41 @@ __all__ = [
     "MONITOR_DEVICE",
     "QUANTILES",
     "RETAINED_STREAMS",
+    "SCHEMAS",
     "SCHEMA_VERSION",
     "SEQ_STREAMS",
     "SHADOW_FORECAST_TOPIC",
     "STREAMS",
+    "AlertBody",
+    "CommandBody",
     "ContractError",
+    "DeviceHealth",
+    "EnergyOutlook",
+    "Envelope",
+    "EventBody",
+    "ForecastBody",
+    "ForecastEntry",
+    "ManifestModel",
+    "ManifestSummary",
+    "ModelBody",
+    "ModelCommandBody",
+    "ModelRef",
+    "OutboxCounts",
+    "Quantiles",
+    "ReadingBody",
+    "Schema",
+    "StatusBody",
+    "StatusModel",
     "TopicError",
     "TopicParts",
     "Topics",
     "check_body",
     "decode_payload",
+    "fleet_filter",
     "parse_time",
     "parse_topic",
+    "read_body",
+    "tree_filter",
 ]
 
 #: ``schema_version`` of every payload.
@@ -73,13 +111,17 @@ FORECAST_QUANTITIES: tuple[str, ...] = tuple(FORECAST_UNITS)
 QUANTILES = ("p10", "p50", "p90")
 
 
+#: Topic prefix of the tree unless configured otherwise (``[mqtt] topic_prefix``, ``--prefix``).
+DEFAULT_PREFIX = "helio"
+
+
 @dataclass(frozen=True, slots=True)
 class Topics:
     """The topic tree ``<prefix>/<site_id>/<device_id>/<stream>``."""
 
     site_id: str
     gateway_id: str = "gateway"
-    prefix: str = "helio"
+    prefix: str = DEFAULT_PREFIX
 
     def of(self, device_id: str, stream: str) -> str:
         """Topic of ``stream`` for ``device_id``."""
@@ -88,6 +130,10 @@ class Topics:
     def gateway(self, stream: str) -> str:
         """Topic of one of the gateway's own streams."""
         return self.of(self.gateway_id, stream)
+
+    def every_device(self, stream: str) -> str:
+        """Filter of ``stream`` from every device of the site (``<prefix>/<site>/+/<stream>``)."""
+        return self.of("+", stream)
 
     @property
     def status(self) -> str:
@@ -98,6 +144,21 @@ class Topics:
     def cmd(self) -> str:
         """Inbound command topic."""
         return self.gateway("cmd")
+
+    @property
+    def cmd_model(self) -> str:
+        """Inbound model rollout topic (``cmd/model``: signed install and rollback commands)."""
+        return self.gateway("cmd/model")
+
+
+def fleet_filter(stream: str = "#", prefix: str = DEFAULT_PREFIX) -> str:
+    """Filter of ``stream`` from every site and device (``<prefix>/+/+/<stream>``)."""
+    return f"{prefix}/+/+/{stream}"
+
+
+def tree_filter(prefix: str = DEFAULT_PREFIX) -> str:
+    """Filter of every topic under the prefix (``<prefix>/#``)."""
+    return f"{prefix}/#"
 
 
 class TopicError(ValueError):
@@ -113,7 +174,7 @@ class TopicParts:
     stream: str
 
 
-def parse_topic(topic: str, prefix: str = "helio") -> TopicParts:
+def parse_topic(topic: str, prefix: str = DEFAULT_PREFIX) -> TopicParts:
     """Split ``<prefix>/<site>/<device>/<stream>[/...]``.
 
     Raises
@@ -139,8 +200,10 @@ EPOCH_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 LEGACY_EPOCH = ""
 #: Streams whose payload must carry ``schema_version`` and the ids of the topic.
 DATA_STREAMS = (*SEQ_STREAMS, "status", "model")
-EVENT_LEVELS = ("info", "warning", "error")
-STATUS_STATES = ("online", "offline")
+EventLevel = Literal["info", "warning", "error"]
+StatusState = Literal["online", "offline"]
+EVENT_LEVELS: tuple[str, ...] = get_args(EventLevel)
+STATUS_STATES: tuple[str, ...] = get_args(StatusState)
 _MAX_TEXT = 4096
 _MAX_ENTRIES = 10_000
 
@@ -150,18 +213,16 @@ class ContractError(ValueError):
 
 
 def parse_time(value: Any) -> float | None:
-    """ISO 8601 text (``...Z``) -> UTC epoch seconds; None when not a valid time. [s]"""
+    """ISO 8601 text with ``Z`` or an offset -> UTC epoch seconds, else None. [s]
+
+    Through :func:`firmware_bridge.timestamps.parse_utc`, so a naive time
+    (no timezone) is not a time here either.
+    """
     if not isinstance(value, str) or len(value) > 64:
         return None
     try:
-        ts = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    try:
-        return ts.timestamp()
-    except (OverflowError, OSError, ValueError):
+        return parse_utc(value).timestamp()
+    except (ValueError, OverflowError, OSError):
         return None
 
 
@@ -194,58 +255,18 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-# ----------------------------------------------------------------- helpers
-
-
-def _is_number(v: Any) -> bool:
-    if isinstance(v, bool):
-        return False
-    if isinstance(v, int):
-        return -MAX_SEQ <= v <= MAX_SEQ
-    return isinstance(v, float) and math.isfinite(v)
-
-
-def _number(body: Mapping[str, Any], key: str, where: str) -> None:
-    if not _is_number(body.get(key)):
-        raise ContractError(f"{where}{key} must be a finite number, got {_show(body.get(key))}")
-
-
-def _int(body: Mapping[str, Any], key: str, where: str, lo: int, hi: int) -> int:
-    v = body.get(key)
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise ContractError(f"{where}{key} must be an integer in {lo}..{hi}, got {_show(v)}")
-    return v
-
-
-def _text(body: Mapping[str, Any], key: str, where: str, *, optional: bool = False) -> None:
-    v = body.get(key)
-    if v is None and optional:
-        return
-    if not isinstance(v, str) or len(v) > _MAX_TEXT:
-        raise ContractError(f"{where}{key} must be text, got {_show(v)}")
-
-
-def _bool(body: Mapping[str, Any], key: str, where: str, *, optional: bool = False) -> None:
-    v = body.get(key)
-    if v is None and optional:
-        return
-    if not isinstance(v, bool):
-        raise ContractError(f"{where}{key} must be true or false, got {_show(v)}")
-
-
-def _object(body: Mapping[str, Any], key: str, where: str, *,
-            optional: bool = False) -> Mapping[str, Any]:
-    v = body.get(key)
-    if v is None and optional:
-        return {}
-    if not isinstance(v, dict):
-        raise ContractError(f"{where}{key} must be an object, got {_show(v)}")
-    return v
-
-
-def _time(body: Mapping[str, Any], key: str, where: str) -> None:
-    if parse_time(body.get(key)) is None:
-        raise ContractError(f"{where}{key} must be an ISO 8601 time, got {_show(body.get(key))}")
+# ------------------------------------------------- reading a body by its schema
+#
+# Each stream's payload is one frozen dataclass below. Its type hints are the
+# checks: ``str`` text (at most 4096 characters; ``pattern`` in the field's
+# metadata), ``bool`` true/false, ``int`` an integer in the field's ``range``
+# (default +-2**63-1), ``float`` a finite number (an integer stays an
+# integer), ``datetime`` ISO 8601 with ``Z`` or an offset (read by
+# ``parse_utc``: a naive time is refused), ``Literal`` one of its values,
+# ``Mapping[str, X]`` an object of X, ``tuple[X, ...]`` a list of X (at most
+# 10 000 entries), a nested dataclass an object of that shape, ``X | None``
+# also null. A field with a default may be missing (or null); one without
+# may not. Keys the schema does not name are ignored (newer senders).
 
 
 def _show(v: Any) -> str:
@@ -253,106 +274,559 @@ def _show(v: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-# ------------------------------------------------------------ the streams
+def _describe(tp: Any, meta: Mapping[str, Any]) -> str:
+    origin = get_origin(tp)
+    if tp is type(None):
+        return "null"
+    if tp is bool:
+        return "true or false"
+    if tp is int:
+        lo, hi = meta.get("range", (-MAX_SEQ, MAX_SEQ))
+        return f"an integer in {lo}..{hi}"
+    if tp is float:
+        return "a finite number"
+    if tp is str:
+        return "text"
+    if tp is datetime:
+        return "an ISO 8601 time"
+    if origin is Literal:
+        names = [str(a) for a in get_args(tp)]
+        return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+    if origin in (Union, types.UnionType):
+        return ", ".join(_describe(a, meta) for a in get_args(tp)).replace(", null", " or null")
+    if origin is tuple:
+        return "a list"
+    return "an object"
 
 
-def _reading(body: Mapping[str, Any]) -> None:
-    values = _object(body, "values", "")
-    if len(values) > _MAX_ENTRIES:
-        raise ContractError(f"values has {len(values)} entries")
-    for name, v in values.items():
-        if v is not None and not isinstance(v, str) and not _is_number(v):
-            raise ContractError(f"values.{name[:40]} must be a number, text or null,"
-                                f" got {_show(v)}")
-    units = _object(body, "units", "", optional=True)
-    for name, u in units.items():
-        if not isinstance(u, str):
-            raise ContractError(f"units.{name[:40]} must be text, got {_show(u)}")
-    stale = body.get("stale", [])
-    if not isinstance(stale, list) or not all(isinstance(s, str) for s in stale):
-        raise ContractError(f"stale must be a list of names, got {_show(stale)}")
+#: Where a value sits in a body, built only when an error needs the text:
+#: None (the body) or (parent, key or list index).
+_Path = tuple[Any, str | int] | None
+#: A compiled check: (value, where) -> the typed value, or ContractError.
+_Reader = Callable[[Any, _Path], Any]
 
 
-def _forecast(body: Mapping[str, Any]) -> None:
-    _time(body, "issue_time", "")
-    model = _object(body, "model", "")
-    _text(model, "version", "model.")
-    _text(model, "sha256", "model.")
-    _bool(body, "shadow", "")
-    _bool(body, "inputs_stale", "", optional=True)
-    _int(body, "step_minutes", "", 1, 1440)
-    entries = body.get("forecasts")
-    if not isinstance(entries, list) or len(entries) > _MAX_ENTRIES:
-        raise ContractError(f"forecasts must be a list, got {_show(entries)}")
-    for i, entry in enumerate(entries):
-        where = f"forecasts[{i}]."
-        if not isinstance(entry, dict):
-            raise ContractError(f"forecasts[{i}] must be an object, got {_show(entry)}")
-        _int(entry, "horizon_min", where, 0, 366 * 1440)
-        _time(entry, "period_end", where)
-        for target in FORECAST_QUANTITIES:
-            if target not in entry:
-                continue
-            q = _object(entry, target, where)
-            for name in QUANTILES:
-                if q.get(name) is not None:
-                    _number(q, name, f"{where}{target}.")
+def _where(path: _Path) -> str:
+    parts: list[str] = []
+    while path is not None:
+        path, key = path
+        parts.append(f"[{key}]" if isinstance(key, int) else f".{key[:40]}")
+    return "".join(reversed(parts)).lstrip(".")
 
 
-def _status(body: Mapping[str, Any]) -> None:
-    state = body.get("state")
-    if state not in STATUS_STATES:
-        raise ContractError(f"state must be online or offline, got {_show(state)}")
-    if "timestamp" in body:
-        _time(body, "timestamp", "")
-    devices = _object(body, "devices", "", optional=True)
-    for name, health in devices.items():
-        if not isinstance(health, dict):
-            raise ContractError(f"devices.{name[:40]} must be an object, got {_show(health)}")
-        for key in ("frames_good", "checksum_errors", "timeouts", "reconnects"):
-            if key in health and not _is_number(health[key]):
-                raise ContractError(f"devices.{name[:40]}.{key} must be a number,"
-                                    f" got {_show(health[key])}")
-    model = _object(body, "model", "", optional=True)
-    for key in ("version", "sha256"):
-        _text(model, key, "model.", optional=True)
+def _fail(path: _Path, tp: Any, value: Any, meta: Mapping[str, Any]) -> ContractError:
+    return ContractError(f"{_where(path)} must be {_describe(tp, meta)}, got {_show(value)}")
 
 
-def _events(body: Mapping[str, Any]) -> None:
-    if body.get("level") not in EVENT_LEVELS:
-        raise ContractError(f"level must be info, warning or error, got {_show(body.get('level'))}")
-    _text(body, "code", "")
-    _text(body, "message", "", optional=True)
-    _object(body, "data", "", optional=True)
+_READERS: dict[tuple[Any, ...], _Reader] = {}
 
 
-def _model(body: Mapping[str, Any]) -> None:
-    _text(body, "version", "")
-    _text(body, "sha256", "")
-    _bool(body, "blessed", "", optional=True)
-    _text(body, "role", "", optional=True)
+def _reader(tp: Any, meta: Mapping[str, Any]) -> _Reader:
+    """The check of type ``tp`` (see above), compiled once per type and metadata."""
+    key = (tp, *sorted(meta.items(), key=lambda kv: kv[0]))
+    reader = _READERS.get(key)
+    if reader is None:
+        reader = _READERS[key] = _compile(tp, meta)
+    return reader
 
 
-def _cmd_model(body: Mapping[str, Any]) -> None:
-    manifest = _object(body, "manifest", "", optional=True)
-    if manifest:
-        model = _object(manifest, "model", "manifest.", optional=True)
-        _text(model, "sha256", "manifest.model.", optional=True)
-        _text(manifest, "model_version", "manifest.", optional=True)
+def _compile(tp: Any, meta: Mapping[str, Any]) -> _Reader:
+    if tp is Any:
+        return lambda v, _p: v
+    if tp is str:
+        pattern = meta.get("pattern")
+
+        def text(v: Any, p: _Path) -> Any:
+            if not isinstance(v, str) or len(v) > _MAX_TEXT:
+                raise _fail(p, tp, v, meta)
+            if pattern is not None and not pattern.fullmatch(v):
+                raise ContractError(f"{_where(p)} must be {meta['pattern_text']}, got {_show(v)}")
+            return v
+        return text
+    if tp is bool:
+        def boolean(v: Any, p: _Path) -> Any:
+            if v is True or v is False:
+                return v
+            raise _fail(p, tp, v, meta)
+        return boolean
+    if tp is int:
+        lo, hi = meta.get("range", (-MAX_SEQ, MAX_SEQ))
+
+        def integer(v: Any, p: _Path) -> Any:
+            if type(v) is not int or not lo <= v <= hi:
+                raise _fail(p, tp, v, meta)
+            return v
+        return integer
+    if tp is float:
+        def number(v: Any, p: _Path) -> Any:
+            t = type(v)
+            if (t is float and math.isfinite(v)) or (t is int and -MAX_SEQ <= v <= MAX_SEQ):
+                return v
+            raise _fail(p, tp, v, meta)
+        return number
+    if tp is datetime:
+        def time(v: Any, p: _Path) -> Any:
+            if not isinstance(v, str) or len(v) > 64:
+                raise _fail(p, tp, v, meta)
+            try:
+                stamp = parse_utc(v)
+                stamp.timestamp()
+            except (ValueError, OverflowError, OSError) as exc:
+                raise ContractError(f"{_where(p)} must be an ISO 8601 time with Z or an offset"
+                                    f" ({exc})") from None
+            return stamp
+        return time
+    origin = get_origin(tp)
+    if origin is Literal:
+        allowed = frozenset(get_args(tp))
+
+        def one_of(v: Any, p: _Path) -> Any:
+            if isinstance(v, bool) or not isinstance(v, str | int) or v not in allowed:
+                raise _fail(p, tp, v, meta)
+            return v
+        return one_of
+    if origin in (Union, types.UnionType):
+        nullable = type(None) in get_args(tp)
+        alts = [_reader(a, meta) for a in get_args(tp) if a is not type(None)]
+        if len(alts) == 1:
+            only = alts[0]
+
+            def optional(v: Any, p: _Path) -> Any:
+                return None if v is None else only(v, p)
+            return optional
+
+        def either(v: Any, p: _Path) -> Any:
+            if v is None and nullable:
+                return None
+            for alt in alts:
+                try:
+                    return alt(v, p)
+                except ContractError:
+                    continue
+            raise _fail(p, tp, v, meta)
+        return either
+    if origin is tuple:
+        item = _reader(get_args(tp)[0], {})
+
+        def items(v: Any, p: _Path) -> Any:
+            if not isinstance(v, list) or len(v) > _MAX_ENTRIES:
+                raise _fail(p, tp, v, meta)
+            return tuple(item(x, (p, i)) for i, x in enumerate(v))
+        return items
+    if origin is Mapping:
+        value_type = get_args(tp)[1]
+        entry = None if value_type is Any else _reader(value_type, {})
+
+        def entries(v: Any, p: _Path) -> Any:
+            if not isinstance(v, dict):
+                raise _fail(p, tp, v, meta)
+            if len(v) > _MAX_ENTRIES:
+                raise ContractError(f"{_where(p)} has {len(v)} entries")
+            if entry is None:
+                return v
+            return {k: entry(x, (p, k)) for k, x in v.items()}
+        return entries
+    if isinstance(tp, type) and issubclass(tp, Schema):
+        return tp._read
+    raise TypeError(f"no reader for {tp!r}")  # a schema written wrong, not a bad message
 
 
-_SHAPES = {"reading": _reading, "forecast": _forecast, "status": _status, "events": _events,
-           "model": _model, "cmd/model": _cmd_model}
+_ABSENT = object()
 
 
-def check_body(site: str, device: str, stream: str, body: Mapping[str, Any]) -> None:
-    """Check one decoded payload received on ``<prefix>/<site>/<device>/<stream>``.
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """How one field of a schema is read (cached per schema class)."""
 
-    The envelope (``schema_version`` 1, ``site_id`` and ``device_id`` equal
-    to the topic's, ``stream`` if present, ``seq`` in 1..2**63-1 and an ISO
-    8601 ``timestamp`` on the sequenced streams, ``epoch`` if present) and
-    the shape of each known stream. Streams not in the contract only get
-    the envelope checks that apply to them.
+    name: str
+    hint: Any
+    meta: Mapping[str, Any]
+    read: _Reader
+    default: Callable[[], Any] | None  # None: required
+
+
+_PLANS: dict[type, tuple[_Slot, ...]] = {}
+_NAMES: dict[type, frozenset[str]] = {}
+
+
+def _plan(cls: type) -> tuple[_Slot, ...]:
+    plan = _PLANS.get(cls)
+    if plan is None:
+        hints = get_type_hints(cls)
+        slots = []
+        for f in fields(cls):  # type: ignore[arg-type]
+            if f.default is not MISSING:
+                default: Callable[[], Any] | None = functools.partial(_same, f.default)
+            elif f.default_factory is not MISSING:
+                default = f.default_factory
+            else:
+                default = None
+            hint = hints[f.name]
+            slots.append(_Slot(f.name, hint, f.metadata, _reader(hint, f.metadata), default))
+        plan = _PLANS[cls] = tuple(slots)
+    return plan
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+_S = TypeVar("_S", bound="Schema")
+
+
+class Schema:
+    """Base of the payload schemas: :meth:`from_body` reads a decoded body into one."""
+
+    __slots__ = ()
+
+    @classmethod
+    def field_names(cls) -> frozenset[str]:
+        """The payload keys this schema names."""
+        names = _NAMES.get(cls)
+        if names is None:
+            names = _NAMES[cls] = frozenset(slot.name for slot in _plan(cls))
+        return names
+
+    @classmethod
+    def from_body(cls: type[_S], body: Any) -> _S:
+        """The typed view of ``body``.
+
+        Raises
+        ------
+        ContractError
+            Naming the first field (with its path, e.g.
+            ``forecasts[0].pv_power.p50``) that breaks the schema.
+        """
+        return cls._read(body, None)
+
+    @classmethod
+    def _read(cls: type[_S], body: Any, path: _Path) -> _S:
+        if not isinstance(body, dict):
+            raise ContractError(f"{_where(path) or 'payload'} must be an object,"
+                                f" got {_show(body)}")
+        values: dict[str, Any] = {}
+        for slot in _plan(cls):
+            value = body.get(slot.name, _ABSENT)
+            if slot.default is not None and (value is _ABSENT or value is None):
+                values[slot.name] = slot.default()
+            elif value is _ABSENT:
+                must = _describe(slot.hint, slot.meta)
+                raise ContractError(f"{_where((path, slot.name))} is missing (must be {must})")
+            else:
+                values[slot.name] = slot.read(value, (path, slot.name))
+        return cls(**values)
+
+
+# ----------------------------------------------------------------- the schemas
+
+_SEQ: Mapping[str, Any] = {"range": (1, MAX_SEQ)}
+_VERSION: Mapping[str, Any] = {"range": (SCHEMA_VERSION, SCHEMA_VERSION)}
+_EPOCH: Mapping[str, Any] = {"pattern": EPOCH_RE, "pattern_text": "1-64 of [A-Za-z0-9_-]"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Envelope(Schema):
+    """What any message of the tree may carry; the whole schema of streams not listed below."""
+
+    #: Payload schema version; :data:`SCHEMA_VERSION`. [-]
+    schema_version: int | None = field(default=None, metadata=_VERSION)
+    #: Site id; equal to the topic's.
+    site_id: str | None = None
+    #: Device id; equal to the topic's.
+    device_id: str | None = None
+    #: Stream; equal to the topic's.
+    stream: str | None = None
+    #: Sequence number per (device, stream, epoch), from 1. [-]
+    seq: int | None = field(default=None, metadata=_SEQ)
+    #: Outbox epoch (:data:`EPOCH_RE`); missing: :data:`LEGACY_EPOCH`.
+    epoch: str = field(default=LEGACY_EPOCH, metadata=_EPOCH)
+    #: When the message was made, UTC.
+    timestamp: datetime | None = None
+    #: False while the sender's system clock is not synchronised.
+    clock_synced: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _DataEnvelope(Envelope):
+    """The envelope of the agent's own streams: version and ids are required."""
+
+    schema_version: int = field(metadata=_VERSION)
+    site_id: str
+    device_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Sequenced(_DataEnvelope):
+    """The envelope of the sequenced streams (:data:`SEQ_STREAMS`)."""
+
+    seq: int = field(metadata=_SEQ)
+    timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadingBody(_Sequenced):
+    """``reading``: one source device's values, canonical names in SI units."""
+
+    #: Name -> value in the unit of ``units`` (null: not finite at the source).
+    values: Mapping[str, float | str | None]
+    #: Name -> unit (``W``, ``V``, ``A``, ``%``, ``°C``, ...; ``""`` without one).
+    units: Mapping[str, str] = field(default_factory=dict)
+    #: Names whose values are held over from an earlier frame.
+    stale: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Quantiles(Schema):
+    """P10/P50/P90 of one forecast quantity (:data:`QUANTILES`), in its unit."""
+
+    #: 10 % quantile. [W/m²], [W] or [Wh]
+    p10: float | None = None
+    #: Median. [W/m²], [W] or [Wh]
+    p50: float | None = None
+    #: 90 % quantile. [W/m²], [W] or [Wh]
+    p90: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ForecastEntry(Schema):
+    """One horizon of a forecast: the period ``period_end - step`` to ``period_end``."""
+
+    #: Lead time after ``issue_time``. [min]
+    horizon_min: int = field(metadata={"range": (0, 366 * 1440)})
+    #: End of the period, UTC.
+    period_end: datetime
+    #: ISO 8601 duration of the period (``PT15M``).
+    period: str | None = None
+    #: Global horizontal irradiance. [W/m²]
+    ghi: Quantiles | None = None
+    #: Direct normal irradiance. [W/m²]
+    dni: Quantiles | None = None
+    #: Diffuse horizontal irradiance. [W/m²]
+    dhi: Quantiles | None = None
+    #: AC PV power. [W]
+    pv_power: Quantiles | None = None
+    #: PV energy of the period (its power times the period). [Wh]
+    pv_energy: Quantiles | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelRef(Schema):
+    """The model that made a forecast."""
+
+    #: Model version (manifest ``model_version``).
+    version: str
+    #: SHA-256 of the model file, hex.
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnergyOutlook(Schema):
+    """The PV energy outlook of a forecast (:func:`edge.forecasting.energy.energy_outlook`)."""
+
+    #: Energy of the next three hours. [Wh]
+    next_3h: Quantiles | None = None
+    #: Energy from now to the end of the local day. [Wh]
+    rest_of_today: Quantiles | None = None
+    #: End of the local day, UTC (null when unknown).
+    day_end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ForecastBody(_Sequenced):
+    """``forecast`` (and ``forecast/shadow``): quantile forecasts per horizon."""
+
+    #: When the forecast was issued, UTC.
+    issue_time: datetime
+    #: The model that made it.
+    model: ModelRef
+    #: True for a shadow model on trial (published on ``forecast/shadow``).
+    shadow: bool
+    #: True when some inputs were held over from earlier frames.
+    inputs_stale: bool = False
+    #: Length of each period. [min]
+    step_minutes: int = field(metadata={"range": (1, 1440)})
+    #: Quantity -> unit (:data:`FORECAST_UNITS` plus ``pv_energy: Wh``).
+    units: Mapping[str, str] = field(default_factory=dict)
+    #: One entry per horizon, in horizon order.
+    forecasts: tuple[ForecastEntry, ...]
+    #: The energy outlook, when the agent computes one.
+    pv_energy: EnergyOutlook | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceHealth(Schema):
+    """One source device in ``status.devices`` (``DeviceStats.to_dict``)."""
+
+    #: The port is open and the device answers.
+    connected: bool | None = None
+    #: Frames decoded. [-]
+    frames_good: float | None = None
+    #: Frames with a bad checksum. [-]
+    checksum_errors: float | None = None
+    #: Replies the protocol refused. [-]
+    protocol_errors: float | None = None
+    #: Polls without a reply. [-]
+    timeouts: float | None = None
+    #: Port reopened. [-]
+    reconnects: float | None = None
+    #: Time of the last good reading, UTC.
+    last_reading: datetime | None = None
+    #: No fresh reading within the stale limit.
+    stale: bool | None = None
+    #: Label or field code the tables do not know -> times seen. [-]
+    unknown_fields: Mapping[str, float] = field(default_factory=dict)
+    #: Commands the device refused and that are no longer asked.
+    unsupported_commands: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusModel(Schema):
+    """The running model in ``status`` (both fields optional)."""
+
+    #: Model version.
+    version: str | None = None
+    #: SHA-256 of the model file, hex.
+    sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxCounts(Schema):
+    """The outbox in ``status``."""
+
+    #: Messages waiting. [-]
+    queued: float | None = None
+    #: Messages evicted since the outbox was created. [-]
+    evicted: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusBody(_DataEnvelope):
+    """``status`` (retained heartbeat; the Last Will has only the envelope and ``state``)."""
+
+    #: Gateway state.
+    state: StatusState
+    #: Device id -> health.
+    devices: Mapping[str, DeviceHealth] = field(default_factory=dict)
+    #: The outbox.
+    outbox: OutboxCounts | None = None
+    #: The running model.
+    model: StatusModel | None = None
+    #: Time since the agent started. [s]
+    uptime_s: float | None = None
+    #: Model rollout state (:meth:`edge.runtime.rollout.Rollout.status`).
+    rollout: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventBody(_Sequenced):
+    """``events``: something happened on the gateway."""
+
+    #: Severity.
+    level: EventLevel
+    #: Machine-readable kind (``device_stale``, ``model_promoted``, ...).
+    code: str
+    #: Human-readable text.
+    message: str | None = None
+    #: Details of the event.
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelBody(_DataEnvelope):
+    """``model`` (retained): the model the agent runs."""
+
+    #: Model version.
+    version: str
+    #: SHA-256 of the model file, hex.
+    sha256: str
+    #: The gate passed when the bundle was built.
+    blessed: bool | None = None
+    #: When the bundle was built (manifest ``created``).
+    created: str | None = None
+    #: ``active`` (the running model).
+    role: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommandBody(Envelope):
+    """``cmd``: one whitelisted command (:mod:`edge.runtime.inbound` decides which)."""
+
+    #: The command name.
+    command: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ManifestModel(Schema):
+    """``manifest.model`` of a rollout command."""
+
+    #: SHA-256 of the model file, hex.
+    sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ManifestSummary(Schema):
+    """What the monitor reads of a bundle manifest carried by a rollout command."""
+
+    #: The model file.
+    model: ManifestModel | None = None
+    #: Model version.
+    model_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelCommandBody(Envelope):
+    """``cmd/model``: a signed install or rollback (:mod:`trainer.publishing` builds it).
+
+    The device checks the signed fields (:mod:`edge.runtime.signed_commands`);
+    here every field is optional and typed when present.
+    """
+
+    #: ``install`` or ``rollback``.
+    command: str | None = None
+    #: Accepted once per gateway.
+    rollout_id: str | None = None
+    #: When the command was signed, UTC.
+    issued: datetime | None = None
+    #: When it stops being valid, UTC.
+    expires: datetime | None = None
+    #: Model version of the bundle.
+    version: str | None = None
+    #: SHA-256 of the model file, hex.
+    sha256: str | None = None
+    #: The bundle's manifest (validation metrics for the monitor).
+    manifest: ManifestSummary | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertBody(_DataEnvelope):
+    """``alerts`` of the monitor's own device (:data:`MONITOR_DEVICE`)."""
+
+    #: Severity.
+    level: EventLevel
+    #: ``offline``, ``rmse_drift``, ``negative_skill``, ``input_drift``.
+    code: str
+    #: ``raised`` or ``cleared``.
+    state: Literal["raised", "cleared"]
+    #: Human-readable text.
+    message: str | None = None
+    #: Details (``device`` the alert is about, ...).
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+#: The schema of each stream (the last topic levels); others get :class:`Envelope`.
+SCHEMAS: Mapping[str, type[Envelope]] = {
+    "reading": ReadingBody, "forecast": ForecastBody, "status": StatusBody,
+    "events": EventBody, "model": ModelBody, "cmd": CommandBody, "cmd/model": ModelCommandBody,
+    "alerts": AlertBody,
+}
+
+
+def read_body(site: str, device: str, stream: str, body: Mapping[str, Any]) -> Envelope:
+    """The typed view of one payload received on ``<prefix>/<site>/<device>/<stream>``.
+
+    First the topic: ``site_id`` and ``device_id`` (required on
+    :data:`DATA_STREAMS`) and ``stream`` must equal the topic's; then the
+    stream's schema (:data:`SCHEMAS`).
 
     Raises
     ------
@@ -360,27 +834,23 @@ def check_body(site: str, device: str, stream: str, body: Mapping[str, Any]) -> 
         With the first violation found.
     """
     data = stream in DATA_STREAMS
-    if data or "schema_version" in body:
-        v = body.get("schema_version")
-        if isinstance(v, bool) or v != SCHEMA_VERSION:
-            raise ContractError(f"schema_version must be {SCHEMA_VERSION}, got {_show(v)}")
     for key, expected in (("site_id", site), ("device_id", device)):
         if (key in body or data) and body.get(key) != expected:
             raise ContractError(f"{key} {_show(body.get(key))} contradicts the topic"
                                 f" ({expected!r})")
     if "stream" in body and body["stream"] != stream:
         raise ContractError(f"stream {_show(body['stream'])} contradicts the topic ({stream!r})")
-    if "clock_synced" in body and not isinstance(body["clock_synced"], bool):
-        raise ContractError("clock_synced must be true or false,"
-                            f" got {_show(body['clock_synced'])}")
-    if "epoch" in body and not (isinstance(body["epoch"], str)
-                                and EPOCH_RE.fullmatch(body["epoch"])):
-        raise ContractError(f"epoch must be 1-64 of [A-Za-z0-9_-], got {_show(body['epoch'])}")
-    if stream in SEQ_STREAMS:
-        _int(body, "seq", "", 1, MAX_SEQ)
-        _time(body, "timestamp", "")
-    elif "seq" in body:
-        _int(body, "seq", "", 1, MAX_SEQ)
-    shape = _SHAPES.get(stream)
-    if shape is not None:
-        shape(body)
+    return SCHEMAS.get(stream, Envelope).from_body(body)
+
+
+def check_body(site: str, device: str, stream: str, body: Mapping[str, Any]) -> None:
+    """Check one decoded payload received on ``<prefix>/<site>/<device>/<stream>``.
+
+    :func:`read_body` without keeping the result.
+
+    Raises
+    ------
+    ContractError
+        With the first violation found.
+    """
+    read_body(site, device, stream, body)

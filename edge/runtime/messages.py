@@ -1,8 +1,12 @@
-"""MQTT payloads, schema_version 1 (docs/architecture.md; names in :mod:`.contract`).
+"""MQTT payloads, schema_version 1: built with the field names of :mod:`.contract`'s schemas.
 
 Responsible for: topic names and payload dictionaries for readings,
 forecasts, status, events and the model, and their JSON encoding with the
-sequence number the outbox assigns.
+sequence number the outbox assigns. Each body is checked against the names
+of its schema (:class:`~edge.runtime.contract.ReadingBody`, ...) when it is
+built, so a key the contract does not know cannot reach the wire; the
+tests read every built message back through
+:func:`edge.runtime.contract.read_body`.
 
 Does NOT: do I/O, assign sequence numbers, or decide when to publish.
 
@@ -21,11 +25,18 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from edge.runtime.contract import (
+    EVENT_LEVELS,
     FORECAST_QUANTITIES,
     FORECAST_UNITS,
     QUANTILES,
     SCHEMA_VERSION,
     SHADOW_FORECAST_TOPIC,
+    EventBody,
+    ForecastBody,
+    ModelBody,
+    ReadingBody,
+    Schema,
+    StatusBody,
     Topics,
 )
 from firmware_bridge.timestamps import isoformat_z
@@ -57,7 +68,7 @@ class ForecastLike(Protocol):
     """What :func:`forecast_message` needs from a post-processed forecast.
 
     ``quantiles[name]`` is a sequence over horizons of ``(p10, p50, p90)``
-    for each name in :data:`FORECAST_QUANTITIES`. [W/m2] or [W]
+    for each name in :data:`FORECAST_QUANTITIES`. [W/m²] or [W]
     """
 
     @property
@@ -88,6 +99,20 @@ class Message:
                 if epoch:
                     out["epoch"] = epoch
         return json.dumps(out, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _named(schema: type[Schema], body: dict[str, Any]) -> dict[str, Any]:
+    """``body``, once every key is a field of ``schema`` (a misspelt key fails here).
+
+    Raises
+    ------
+    ValueError
+        A key the schema does not name.
+    """
+    unknown = body.keys() - schema.field_names()
+    if unknown:
+        raise ValueError(f"{schema.__name__} has no field {', '.join(sorted(unknown))}")
+    return body
 
 
 def _head(topics: Topics, device_id: str, stream: str, ts: datetime) -> dict[str, Any]:
@@ -131,7 +156,8 @@ def reading_message(
     body["values"] = {k: _clean(v) for k, v in reading.values.items()}
     body["units"] = {k: units.get(k, "") for k in reading.values}
     body["stale"] = list(stale)
-    return Message(topics.of(reading.device_id, "reading"), reading.device_id, "reading", body)
+    return Message(topics.of(reading.device_id, "reading"), reading.device_id, "reading",
+                   _named(ReadingBody, body))
 
 
 def forecast_message(
@@ -187,7 +213,7 @@ def forecast_message(
             k: isoformat_z(v) if isinstance(v, datetime) else dict(v) if isinstance(v, Mapping)
             else v for k, v in pv_energy.items()}
     topic = topics.gateway(SHADOW_FORECAST_TOPIC if shadow else "forecast")
-    return Message(topic, topics.gateway_id, "forecast", body)
+    return Message(topic, topics.gateway_id, "forecast", _named(ForecastBody, body))
 
 
 def status_message(
@@ -209,7 +235,8 @@ def status_message(
     body["outbox"] = {"queued": queued, "evicted": evicted}
     body["model"] = {"version": model_version, "sha256": model_sha256}
     body["uptime_s"] = round(uptime_s, 1)
-    return Message(topics.status, topics.gateway_id, "status", body, retain=True)
+    return Message(topics.status, topics.gateway_id, "status", _named(StatusBody, body),
+                   retain=True)
 
 
 def offline_status(topics: Topics) -> bytes:
@@ -221,7 +248,7 @@ def offline_status(topics: Topics) -> bytes:
         "stream": "status",
         "state": "offline",
     }
-    return json.dumps(body, separators=(",", ":")).encode()
+    return json.dumps(_named(StatusBody, body), separators=(",", ":")).encode()
 
 
 def event_message(
@@ -234,11 +261,12 @@ def event_message(
     data: Mapping[str, Any] | None = None,
 ) -> Message:
     """An ``events`` message (``level`` is info, warning or error)."""
-    if level not in ("info", "warning", "error"):
+    if level not in EVENT_LEVELS:
         raise ValueError(f"unknown event level {level!r}")
     body = _head(topics, topics.gateway_id, "events", now)
     body.update(level=level, code=code, message=message, data=dict(data or {}))
-    return Message(topics.gateway("events"), topics.gateway_id, "events", body)
+    return Message(topics.gateway("events"), topics.gateway_id, "events",
+                   _named(EventBody, body))
 
 
 def model_message(
@@ -254,4 +282,5 @@ def model_message(
     """The retained ``model`` message: the model the agent runs."""
     body = _head(topics, topics.gateway_id, "model", now)
     body.update(version=version, sha256=sha256, blessed=blessed, created=created, role=role)
-    return Message(topics.gateway("model"), topics.gateway_id, "model", body, retain=True)
+    return Message(topics.gateway("model"), topics.gateway_id, "model", _named(ModelBody, body),
+                   retain=True)

@@ -52,7 +52,7 @@ from edge.forecasting.engine import ForecastEngine, ForecastResult, ModelHolder,
 from edge.forecasting.site import Site
 from edge.runtime.config import RolloutConfig
 from edge.runtime.inbound import CommandError
-from edge.runtime.signed import CommandVerifier
+from edge.runtime.signed_commands import CommandVerifier
 from firmware_bridge.clock import Clock
 
 __all__ = ["PAYLOAD_SCHEMA", "LiveScore", "Rollout"]
@@ -246,7 +246,7 @@ class Rollout:
 
         Cheap checks come first and nothing is inflated, decoded or written
         before the command's signature verifies (see
-        :class:`edge.runtime.signed.CommandVerifier`): size cap, JSON,
+        :class:`edge.runtime.signed_commands.CommandVerifier`): size cap, JSON,
         schema, signature, site and gateway, issue and expiry times, a
         rollout id never accepted before.
         """

@@ -12,7 +12,7 @@ import pytest
 from edge.forecasting.bundle import CARD_FILE, MANIFEST_FILE, BundleError, load_bundle
 from edge.forecasting.features import FeatureSpec
 from trainer.bundle import CardData, FanDay, write_bundle
-from trainer.signing import SigningError, generate_keypair, load_private_key, sign_bundle_dir
+from trainer.bundle_signing import SigningError, generate_keypair, load_private_key, sign_bundle_dir
 from trainer.validate import GateResult, MetricRow
 
 REPO = Path(__file__).resolve().parents[2]

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _key(arg: str | None) -> str | None:
-    from trainer.signing import DEFAULT_KEY_DIR, PRIVATE_NAME  # noqa: PLC0415
+    from trainer.bundle_signing import DEFAULT_KEY_DIR, PRIVATE_NAME  # noqa: PLC0415
 
     if arg:
         return arg
@@ -62,10 +62,10 @@ def _report(result: object) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the pipeline; exit 1 when the gate fails (even with ``--force``), 2 on bad input."""
+    from trainer.bundle_signing import SigningError, load_private_key  # noqa: PLC0415
     from trainer.config import DEFAULT_CONFIG, load_train_config  # noqa: PLC0415
     from trainer.data import DataError  # noqa: PLC0415
     from trainer.fit import fit  # noqa: PLC0415
-    from trainer.signing import SigningError, load_private_key  # noqa: PLC0415
 
     start = time.monotonic()
 

@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the key pair; refuse to overwrite unless asked."""
-    from trainer.signing import SigningError, generate_keypair  # noqa: PLC0415
+    from trainer.bundle_signing import SigningError, generate_keypair  # noqa: PLC0415
 
     try:
         priv, pub = generate_keypair(args.out, overwrite=args.overwrite)

@@ -29,14 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train, gate and replace the shipped bundle only if the new one is blessed."""
-    from trainer.config import load_train_config  # noqa: PLC0415
-    from trainer.fit import fit  # noqa: PLC0415
-    from trainer.signing import (  # noqa: PLC0415
+    from trainer.bundle_signing import (  # noqa: PLC0415
         PRIVATE_NAME,
         generate_keypair,
         load_private_key,
         public_pem,
     )
+    from trainer.config import load_train_config  # noqa: PLC0415
+    from trainer.fit import fit  # noqa: PLC0415
 
     key_dir = Path(args.key_dir).expanduser()
     key = key_dir / PRIVATE_NAME

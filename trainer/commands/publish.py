@@ -6,10 +6,12 @@ import argparse
 import sys
 import uuid
 
+from edge.runtime.contract import DEFAULT_PREFIX
 from edge.runtime.mqtt import BrokerSettings
 from firmware_bridge.config import ConfigError
-from trainer.broker import add_auth_arguments, settings_from_args
-from trainer.rollout import (
+from trainer.broker_options import add_auth_arguments, settings_from_args
+from trainer.bundle_signing import DEFAULT_KEY_DIR, PRIVATE_NAME, SigningError, load_private_key
+from trainer.publishing import (
     DEFAULT_TTL_S,
     RolloutError,
     choose_targets,
@@ -18,7 +20,6 @@ from trainer.rollout import (
     model_topic,
     send,
 )
-from trainer.signing import DEFAULT_KEY_DIR, PRIVATE_NAME, SigningError, load_private_key
 
 
 def add_broker_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +27,7 @@ def add_broker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--site", required=True, help="site id")
     parser.add_argument("--host", default="127.0.0.1", help="MQTT broker host")
     parser.add_argument("--port", type=int, default=1883, help="MQTT broker port")
-    parser.add_argument("--prefix", default="helio", help="topic prefix")
+    parser.add_argument("--prefix", default=DEFAULT_PREFIX, help="topic prefix")
     parser.add_argument("--wait", type=float, default=1.5, metavar="S",
                         help="how long to collect the site's retained status messages [s]")
     parser.add_argument("--key", default=str(DEFAULT_KEY_DIR / PRIVATE_NAME),

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from trainer.bundle_signing import SigningError, load_private_key
 from trainer.commands.publish import add_broker_arguments, broker_auth
-from trainer.rollout import (
+from trainer.publishing import (
     RolloutError,
     choose_targets,
     discover_gateways,
@@ -14,7 +15,6 @@ from trainer.rollout import (
     rollback_payload,
     send,
 )
-from trainer.signing import SigningError, load_private_key
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write ``manifest.sig`` over the exact bytes of ``manifest.json``."""
-    from trainer.signing import SigningError, sign_bundle_dir  # noqa: PLC0415
+    from trainer.bundle_signing import SigningError, sign_bundle_dir  # noqa: PLC0415
 
     try:
         sig = sign_bundle_dir(args.bundle, args.key)

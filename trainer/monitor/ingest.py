@@ -44,14 +44,17 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edge.runtime.contract import (
+    DEFAULT_PREFIX,
     LEGACY_EPOCH,
     MONITOR_DEVICE,
     SCHEMA_VERSION,
     SHADOW_FORECAST_TOPIC,
     ContractError,
     TopicError,
+    Topics,
     check_body,
     decode_payload,
+    fleet_filter,
     parse_time,
     parse_topic,
 )
@@ -76,7 +79,7 @@ class MessageError(ValueError):
 
 
 def parse_message(
-    topic: str, payload: bytes, received: float, *, prefix: str = "helio"
+    topic: str, payload: bytes, received: float, *, prefix: str = DEFAULT_PREFIX
 ) -> FleetMessage | None:
     """Decode and check one message of the topic tree.
 
@@ -198,7 +201,7 @@ class MonitorConfig:
     host: str = "127.0.0.1"
     port: int = 1883
     client_id: str = "helio-monitor"
-    prefix: str = "helio"
+    prefix: str = DEFAULT_PREFIX
     shared_group: str | None = None
     session_expiry_s: int = 7 * 86400
     keepalive: int = 30
@@ -288,11 +291,12 @@ class Monitor:
     @property
     def filters(self) -> list[str]:
         """Subscription topic filters."""
-        fleet = f"{self.config.prefix}/+/+/#"
+        fleet = fleet_filter(prefix=self.config.prefix)
         if not self.config.shared_group:
             return [fleet]
         p = self.config.prefix
-        return [f"$share/{self.config.shared_group}/{fleet}", f"{p}/+/+/status", f"{p}/+/+/model"]
+        return [f"$share/{self.config.shared_group}/{fleet}", fleet_filter("status", p),
+                fleet_filter("model", p)]
 
     def start(self) -> None:
         """Connect (asynchronously, retrying) and start the network and writer threads."""
@@ -432,7 +436,7 @@ class Monitor:
 
     def publish_alert(self, alert: Alert) -> None:
         """Publish ``alert`` on ``<prefix>/<site>/monitor/alerts`` (QoS 1)."""
-        topic = f"{self.config.prefix}/{alert.site}/{MONITOR_DEVICE}/alerts"
+        topic = Topics(alert.site, MONITOR_DEVICE, self.config.prefix).gateway("alerts")
         self.client.publish(topic, alert_payload(alert), qos=1)
         self.stats.alerts += 1
 

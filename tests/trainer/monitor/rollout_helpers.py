@@ -22,8 +22,8 @@ import numpy as np
 from edge.forecasting.bundle import MANIFEST_FILE, MODEL_FILE, Bundle, sha256_hex
 from edge.forecasting.features import FeatureSpec
 from trainer.bundle import manifest_bytes
-from trainer.rollout import install_payload, rollback_payload
-from trainer.signing import generate_keypair, load_private_key, sign_bundle_dir
+from trainer.bundle_signing import generate_keypair, load_private_key, sign_bundle_dir
+from trainer.publishing import install_payload, rollback_payload
 
 #: the site and gateway the test devices are (abuja.toml, default agent id)
 SITE_ID, GATEWAY = "abuja-01", "gateway"

@@ -1,4 +1,4 @@
-"""Issue 11 items 1, 3, 5, 9 (monitor side): bad messages, epochs, durability, store failure."""
+"""The monitor and the payload contract: bad messages, outbox epochs, durability, failure."""
 
 from __future__ import annotations
 
@@ -52,10 +52,12 @@ def _bad_messages() -> list[tuple[str, bytes, str]]:
         (*_edit(reading("s1", "mppt", 7, T0, pv_power=1.0), epoch="a/b"), "epoch"),
         ("helio/s1/mppt/reading", b'{"schema_version":1,"site_id":"s1","device_id":"mppt",'
          b'"seq":8,"timestamp":"2026-05-28T20:00:00Z","values":{"x":NaN}}', "NaN"),
+        (*_edit(reading("s1", "mppt", 9, T0, pv_power=1.0), timestamp="2026-05-28T20:00:00"),
+         "timestamp must be an ISO 8601 time with Z or an offset"),
     ]
 
 
-@pytest.mark.parametrize("case", range(11))
+@pytest.mark.parametrize("case", range(12))
 def test_parse_message_names_the_violation(case: int) -> None:
     topic, payload, reason = _bad_messages()[case]
     with pytest.raises(MessageError, match=reason.replace("[", r"\[").replace(".", r"\.")):
@@ -63,7 +65,7 @@ def test_parse_message_names_the_violation(case: int) -> None:
 
 
 def test_reading_body_must_name_the_topic_site_and_device() -> None:
-    """Item 9: a reading without ids (or other ids) is refused, not filed under the topic."""
+    """a reading without ids (or other ids) is refused, not filed under the topic."""
     topic, payload = reading("s1", "mppt", 1, T0, pv_power=1.0)
     body = json.loads(payload)
     del body["site_id"]
@@ -74,7 +76,7 @@ def test_reading_body_must_name_the_topic_site_and_device() -> None:
 @pytest.mark.broker
 def test_bad_messages_are_rejected_acked_and_never_block_good_ones(mosquitto, start_monitor,
                                                                    tmp_path: Path) -> None:
-    """Item 1: before, 6 bad messages stopped the writer and 0 of 5 good readings were stored."""
+    """before, 6 bad messages stopped the writer and 0 of 5 good readings were stored."""
     db = tmp_path / "bad.sqlite"
     mon = start_monitor(mosquitto.port, db=db, client_id="mon-bad")
     pub = Pub(mosquitto.port)
@@ -122,7 +124,7 @@ def test_store_isolates_a_message_it_cannot_bind(tmp_path: Path) -> None:
 
 
 def test_store_commits_with_synchronous_full(tmp_path: Path) -> None:
-    """Item 5: an acknowledged batch must survive a power cut (NORMAL in WAL does not)."""
+    """an acknowledged batch must survive a power cut (NORMAL in WAL does not)."""
     store = Store(tmp_path / "m.sqlite")
     assert store.query("PRAGMA synchronous")[0][0] == 2  # FULL
     assert store.query("PRAGMA journal_mode")[0][0] == "wal"
@@ -132,7 +134,7 @@ def test_store_commits_with_synchronous_full(tmp_path: Path) -> None:
 
 
 def test_new_outbox_epoch_is_new_data_not_duplicates(tmp_path: Path) -> None:
-    """Item 3: after an outbox loss seq restarts at 1; before, all of it was dropped."""
+    """after an outbox loss seq restarts at 1; before, all of it was dropped."""
     store = Store(tmp_path / "m.sqlite")
 
     def batch(seqs: range, epoch: str | None, base: float) -> list[FleetMessage]:
@@ -195,7 +197,7 @@ def test_schema_0_store_is_migrated_with_its_data_in_the_legacy_epoch(tmp_path: 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("prlimit") is None, reason="no prlimit (util-linux)")
 def test_monitor_exits_nonzero_on_disk_full_and_loses_nothing(mosquitto, tmp_path: Path) -> None:
-    """Item 1: a writer failure that is not about one message exits the process non-zero
+    """a writer failure that is not about one message exits the process non-zero
     (before: the thread died, the process stayed up, nothing more was stored or acked)."""
     db = tmp_path / "full.sqlite"
     cmd = [sys.executable, "-m", "trainer.monitor", "run", "--port", str(mosquitto.port),
@@ -235,3 +237,15 @@ def test_monitor_exits_nonzero_on_disk_full_and_loses_nothing(mosquitto, tmp_pat
         proc2.wait(timeout=30)
     (row,) = [r for r in Store(db).stream_stats("s1") if r["stream"] == "reading"]
     assert (row["received"], row["lost"]) == (n, 0)
+
+
+def test_the_monitors_alerts_follow_the_alert_schema() -> None:
+    """The one message the monitor builds itself reads back through the contract."""
+    from edge.runtime.contract import MONITOR_DEVICE, AlertBody, read_body  # noqa: PLC0415
+    from trainer.monitor.ingest import Alert, alert_payload  # noqa: PLC0415
+
+    alert = Alert("s1", "gateway", "offline", "warning", "gateway offline", T0, {"for_s": 900})
+    body = read_body("s1", MONITOR_DEVICE, "alerts", json.loads(alert_payload(alert)))
+    assert isinstance(body, AlertBody)
+    assert (body.level, body.code, body.state) == ("warning", "offline", "raised")
+    assert body.data == {"device": "gateway", "for_s": 900} and body.timestamp is not None

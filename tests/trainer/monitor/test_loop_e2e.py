@@ -27,13 +27,13 @@ from edge.runtime.config import RolloutConfig
 from edge.simulation.plant import Plant
 from tests.trainer.monitor.conftest import Pub, reading, wait_for
 from tests.trainer.monitor.rollout_helpers import keypair
+from trainer.bundle_signing import load_private_key
 from trainer.cli import main as train_main
 from trainer.monitor.cli import main as monitor_main
 from trainer.monitor.fleet import fleet_table
 from trainer.monitor.scoring import Scorer, ScoringConfig, rolling_metrics
 from trainer.monitor.store import Store
-from trainer.rollout import install_payload, model_topic, sign_command
-from trainer.signing import load_private_key
+from trainer.publishing import install_payload, model_topic, sign_command
 
 REPO = Path(__file__).resolve().parents[3]
 SITE_FILE = REPO / "configs/sites/abuja.toml"

@@ -1,4 +1,4 @@
-"""Issue 11 item 11: the shadow period is a duration on the monotonic clock."""
+"""The shadow period is a duration on the monotonic clock."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Issue 11 items 6 and 8: signed, bound, expiring, once-only rollout commands; archive caps.
+"""Signed, bound, expiring, once-only rollout commands; archive caps.
 
 The device side (:class:`edge.runtime.rollout.Rollout`) is driven with commands
-built by the trainer side (:mod:`trainer.rollout`), real Ed25519 keys and real
+built by the trainer side (:mod:`trainer.publishing`), real Ed25519 keys and real
 bundle archives; only the interpreter is the test predictor.
 """
 
@@ -27,8 +27,8 @@ from tests.trainer.monitor.rollout_helpers import (
     zeros_gzip,
 )
 from tests.trainer.monitor.test_rollout import Device
-from trainer.rollout import sign_command
-from trainer.signing import load_private_key
+from trainer.bundle_signing import load_private_key
+from trainer.publishing import sign_command
 
 
 @pytest.fixture
@@ -141,7 +141,7 @@ def test_reload_model_does_not_undo_a_promotion(device: Device, keys, tmp_path: 
     assert out["version"] == "v3" and device.holder.version == "v3"
 
 
-# -------------------------------------------------------------- item 8: archives
+# --------------------------------------------------------------------- archives
 
 
 def _install_body(archive: bytes) -> dict:

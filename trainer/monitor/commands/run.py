@@ -13,8 +13,9 @@ from pathlib import Path
 
 from edge.forecasting.bundle import BundleError, read_bundle_files
 from edge.forecasting.site import Site, load_site
+from edge.runtime.contract import DEFAULT_PREFIX
 from firmware_bridge.config import ConfigError
-from trainer.broker import add_auth_arguments, settings_from_args
+from trainer.broker_options import add_auth_arguments, settings_from_args
 from trainer.monitor.commands.serve import add_server_arguments, start_dashboard
 from trainer.monitor.dashboard.server import AuthError, DashboardServer
 from trainer.monitor.drift import DriftConfig, DriftWatch, manifest_of
@@ -37,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         " default helio-monitor-<host name>[-<group>]")
     parser.add_argument("--shared-group", default=None, metavar="NAME",
                         help="join the MQTT 5 shared subscription $share/NAME/helio/+/+/#")
-    parser.add_argument("--prefix", default="helio", help="topic prefix")
+    parser.add_argument("--prefix", default=DEFAULT_PREFIX, help="topic prefix")
     parser.add_argument("--sites", nargs="*", default=[], metavar="TOML",
                         help="site files or directories of them (clear-sky references)")
     parser.add_argument("--bundle", action="append", default=[], metavar="DIR",

@@ -1,7 +1,7 @@
 """Signed rollout commands (``cmd/model``): what is signed, how it is checked, replay ledger.
 
 Responsible for: the canonical bytes a rollout command's ``command_sig``
-covers (:func:`signing_bytes`, shared with ``trainer.rollout`` which signs),
+covers (:func:`signing_bytes`, shared with ``trainer.publishing`` which signs),
 checking a command before anything expensive happens
 (:meth:`CommandVerifier.verify`: Ed25519 signature with the bundle key,
 bound to this site and gateway, issued and expiry times, a rollout id
@@ -26,7 +26,6 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge.runtime.inbound import CommandError
+from firmware_bridge.timestamps import parse_utc
 
 __all__ = [
     "MAX_TTL_S",
@@ -67,12 +67,9 @@ def _time(body: Mapping[str, Any], key: str) -> float:
     if not isinstance(value, str) or len(value) > 40:
         raise CommandError(f"command needs an ISO 8601 {key}")
     try:
-        ts = datetime.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"command {key} {value!r} is not ISO 8601") from None
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    return ts.timestamp()
+        return parse_utc(value).timestamp()
+    except (ValueError, OverflowError, OSError) as exc:
+        raise CommandError(f"command {key} must be ISO 8601 with Z or an offset ({exc})") from None
 
 
 class CommandVerifier:

@@ -1,8 +1,8 @@
-"""Cloud side of model rollout: send signed bundles (or a rollback) to devices over MQTT.
+"""Publishing to devices over MQTT: signed bundles and rollback commands (cloud side of rollout).
 
 Responsible for: the ``cmd/model`` payloads (schema 1, JSON), one per
 target gateway, each signed (``command_sig``: Ed25519 with the bundle key
-over :func:`edge.runtime.signed.signing_bytes`) and bound to the site and
+over :func:`edge.runtime.signed_commands.signing_bytes`) and bound to the site and
 gateway, an issue time and an expiry, and a rollout id the device accepts
 only once:
 
@@ -22,7 +22,7 @@ broker's ACL, is an error).
 
 Does NOT: decide whether a device promotes the model (the device does,
 after its shadow run: :mod:`edge.runtime.rollout`), or sign bundles
-(:mod:`trainer.signing`; an unsigned bundle is refused here already).
+(:mod:`trainer.bundle_signing`; an unsigned bundle is refused here already).
 """
 
 from __future__ import annotations
@@ -49,8 +49,9 @@ from edge.forecasting.bundle import (
     read_bundle_files,
     sha256_hex,
 )
+from edge.runtime.contract import DEFAULT_PREFIX, TopicError, Topics, parse_topic
 from edge.runtime.mqtt import BrokerSettings, make_client
-from edge.runtime.signed import MAX_TTL_S, SIGNATURE_FIELD, signing_bytes
+from edge.runtime.signed_commands import MAX_TTL_S, SIGNATURE_FIELD, signing_bytes
 from firmware_bridge.timestamps import isoformat_z
 
 __all__ = [
@@ -78,9 +79,9 @@ def _iso(t: float) -> str:
     return isoformat_z(datetime.fromtimestamp(int(t), UTC))
 
 
-def model_topic(site: str, gateway: str, prefix: str = "helio") -> str:
+def model_topic(site: str, gateway: str, prefix: str = DEFAULT_PREFIX) -> str:
     """``<prefix>/<site>/<gateway>/cmd/model``."""
-    return f"{prefix}/{site}/{gateway}/cmd/model"
+    return Topics(site, gateway, prefix).cmd_model
 
 
 def sign_command(body: dict[str, Any], key: Ed25519PrivateKey) -> bytes:
@@ -196,7 +197,7 @@ def _connect(broker: BrokerSettings, **callbacks: Any) -> mqtt.Client:
 
 
 def discover_gateways(
-    broker: BrokerSettings, site: str, *, prefix: str = "helio", wait_s: float = 1.5,
+    broker: BrokerSettings, site: str, *, prefix: str = DEFAULT_PREFIX, wait_s: float = 1.5,
 ) -> dict[str, str]:
     """Gateways of ``site`` from their retained status: gateway id -> state."""
     found: dict[str, str] = {}
@@ -207,10 +208,13 @@ def discover_gateways(
         except (UnicodeDecodeError, json.JSONDecodeError):
             return
         if isinstance(body, dict):
-            found[msg.topic.split("/")[2]] = str(body.get("state", ""))
+            try:
+                found[parse_topic(msg.topic, prefix).device_id] = str(body.get("state", ""))
+            except TopicError:
+                return
 
     client = _connect(broker, on_message=on_message)
-    client.subscribe(f"{prefix}/{site}/+/status", qos=1)
+    client.subscribe(Topics(site, prefix=prefix).every_device("status"), qos=1)
     time.sleep(wait_s)
     client.disconnect()
     client.loop_stop()
