@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edge.testkit.agent_rig import Rig
 from tests.edge.conftest import ScriptedDevice
-from tests.edge.runtime.test_agent import Rig
 
 
 class SlowDevice(ScriptedDevice):

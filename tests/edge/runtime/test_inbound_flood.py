@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from edge.runtime.agent import INBOUND_MAX_BYTES
+from edge.testkit.agent_rig import Rig
 from tests.edge.conftest import CountingNotifier
-from tests.edge.runtime.test_agent import Rig
 
 
 def test_flood_of_bad_commands_does_not_starve_polling_or_the_watchdog(tmp_path: Path) -> None:
