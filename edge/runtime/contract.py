@@ -99,6 +99,11 @@ class Topics:
         """Inbound command topic."""
         return self.gateway("cmd")
 
+    @property
+    def cmd_model(self) -> str:
+        """Inbound model-rollout topic (``cmd/model``: a signed bundle archive)."""
+        return self.cmd + "/model"
+
 
 class TopicError(ValueError):
     """A topic outside the tree."""

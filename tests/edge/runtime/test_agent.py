@@ -215,6 +215,9 @@ class NoticingDevice:
         out, self.notices = self.notices, []
         return out
 
+    def stale_names(self) -> list[str]:
+        return self.inner.stale_names()
+
     @property
     def stats(self) -> Any:
         return self.inner.stats

@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from edge.runtime.agent import INBOUND_MAX_BYTES
+from edge.runtime.inbound import INBOUND_MAX_BYTES
 from edge.testkit.agent_rig import Rig
 from tests.edge.conftest import CountingNotifier
 
@@ -67,7 +67,7 @@ def test_inbound_queue_is_bounded_in_bytes(tmp_path: Path) -> None:
     rig = Rig(tmp_path)  # not started: nothing consumes the queue
     big = b"x" * (20 * 1024 * 1024)
     for _ in range(3):
-        rig.agent._on_inbound("helio/abuja-01/gateway/cmd/model", big)
-    assert rig.agent._inbox.qsize() == 2 and rig.agent._inbox_bytes <= INBOUND_MAX_BYTES
+        rig.agent.inbound.offer("helio/abuja-01/gateway/cmd/model", big)
+    assert rig.agent.inbound.queued == 2 and rig.agent.inbound.queued_bytes <= INBOUND_MAX_BYTES
     assert rig.agent.inbound_dropped == {"helio/abuja-01/gateway/cmd/model": 1}
     rig.outbox.close()
