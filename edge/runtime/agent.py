@@ -24,9 +24,10 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from edge.forecasting.bundle import Bundle, BundleError
+from edge.forecasting.bundle import Bundle
 from edge.forecasting.engine import ForecastEngine, ForecastResult, ModelHolder
 from edge.runtime import discovery
+from edge.runtime.agent_commands import AgentCommands
 from edge.runtime.config import AgentConfig
 from edge.runtime.contract import Topics
 from edge.runtime.discovery_tracker import DiscoveryTracker
@@ -34,7 +35,6 @@ from edge.runtime.forecast_cycle import ForecastIssuer
 from edge.runtime.heartbeat import StatusReporter
 from edge.runtime.inbound import (
     INBOUND_PER_CYCLE,
-    CommandError,
     CommandTable,
     InboundGate,
     RejectionReporter,
@@ -110,9 +110,6 @@ class Agent:
         )
         self.pollers = Pollers(devices, {d.id: d.poll_interval for d in config.devices}, clock)
         self.commands = CommandTable(self.topics.cmd)
-        self.commands.register("republish_discovery", self._cmd_discovery)
-        self.commands.register("reload_model", self._cmd_reload)
-        self.commands.register("report_status", self._cmd_status)
         self.inbound = InboundGate(clock, (self.topics.cmd, self.topics.cmd_model,
                                            self.discovery.birth_topic))
         self.rejections = RejectionReporter(clock, self._event, self.inbound.dropped)
@@ -134,6 +131,9 @@ class Agent:
             clock_synced=self.sync.ok, emit=self._event, rejections=self.rejections,
             forecasts_issued=lambda: self.forecaster.issued, rollout=rollout,
         )
+        self.agent_commands = AgentCommands(
+            self.commands, holder=self.holder, clock=clock, forecaster=self.forecaster,
+            reporter=self.reporter, tracker=self.discovery_tracker, rollout=rollout)
         #: driven by the loop in this order (readings, passes, forecasts)
         self.collaborators: list[Collaborator] = [self.forecaster, self.discovery_tracker]
         if rollout is not None:
@@ -290,38 +290,9 @@ class Agent:
             return
         self.rejections.report(self.commands.handle(topic, payload))
 
-    # ------------------------------------------------------------ commands
-    def _cmd_discovery(self, _args: Mapping[str, Any]) -> Mapping[str, Any]:
-        self.discovery_tracker.announce_all()
-        return {}
-
-    def _cmd_reload(self, _args: Mapping[str, Any]) -> Mapping[str, Any]:
-        old = self.holder.version
-        try:
-            if self.rollout is not None:  # must not quietly undo a promotion
-                result = dict(self.rollout.reload_configured(self.holder.load_configured))
-            else:
-                bundle = self.holder.reload()
-                result = {"old_version": old, "version": bundle.version,
-                          "sha256": bundle.sha256}
-        except BundleError as exc:
-            raise CommandError(f"reload refused, keeping {old}: {exc}") from None
-        self._model_changed()
-        return result
-
-    def _cmd_status(self, _args: Mapping[str, Any]) -> Mapping[str, Any]:
-        self.reporter.publish_status()
-        return {}
-
     def activate(self, bundle: Bundle) -> None:
         """Run a verified ``bundle`` from the next step on (the rollout seam).
 
         Call from the agent's thread (a ``cmd/<sub>`` handler runs there).
         """
-        self.holder.swap(bundle)
-        self._model_changed()
-
-    def _model_changed(self) -> None:
-        self.forecaster.model_changed(self.clock.now_utc())
-        self.reporter.publish_model()
-        self.discovery_tracker.announce_all()
+        self.agent_commands.activate(bundle)
