@@ -133,3 +133,11 @@ class Collaborator(Protocol):
     def on_forecast(self, result: ForecastResult) -> None:
         """A forecast of the active model, after it is stored."""
         return None
+
+
+if TYPE_CHECKING:  # mypy checks that the real classes have everything the agent calls
+    from edge.runtime.publisher import MqttPublisher
+    from firmware_bridge.device import Device
+
+    def _conforms(device: Device, publisher: MqttPublisher) -> tuple[DeviceLike, PublisherLike]:
+        return device, publisher

@@ -153,7 +153,7 @@ def test_agent_reports_outbox_eviction(tmp_path: Path) -> None:
 
 
 def test_agent_activate_swaps_model_via_a_cmd_subtopic(rig: ManualRig) -> None:
-    """The rollout seam (issue #5): a cmd/<sub> handler activates another bundle."""
+    """The rollout seam: a cmd/<sub> handler activates another bundle."""
     new = stub_bundle(FeatureSpec(step_minutes=30, horizons_min=(30, 60), history_steps=2),
                       version="stub-2")
 

@@ -1,4 +1,4 @@
-"""Issue 11 item 4: a clean stop stores the readings still in memory."""
+"""A clean stop stores the readings still in memory (the polls in flight included)."""
 
 from __future__ import annotations
 

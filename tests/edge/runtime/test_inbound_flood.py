@@ -1,6 +1,7 @@
-"""Issue 11 item 7 (and the inbound byte bound of item 8): a command flood must not starve
-the agent. Before: in 5 s of invalid commands the loop stored 1 reading instead of about 50
-and sent 0 watchdog pings, each rejection writing its own fsynced event
+"""A command flood must not starve the agent, and the inbound queue is bounded in bytes.
+
+Without the admission gate, 5 s of invalid commands let the loop store 1 reading instead
+of about 50 and send 0 watchdog pings, each rejection writing its own fsynced event
 (``python -m bench.bench_inbound_flood`` prints the figures)."""
 
 from __future__ import annotations
