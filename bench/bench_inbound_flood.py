@@ -41,6 +41,7 @@ def run_flood(seconds: float = SECONDS) -> dict[str, float]:
     from edge.runtime.outbox import Outbox
     from firmware_bridge.clock import SystemClock
     from firmware_bridge.config import DeviceConfig
+    from firmware_bridge.drivers import DeviceStats
     from firmware_bridge.readings import QUANTITIES, Reading
 
     site = load_site(REPO / "configs/sites/abuja.toml")
@@ -61,15 +62,20 @@ def run_flood(seconds: float = SECONDS) -> dict[str, float]:
 
     clock = SystemClock()
 
-    class Stats:
-        connected, frames_good, checksum_errors, timeouts, reconnects = True, 0, 0, 0, 0
-        protocol_errors, stale, last_reading_utc = 0, False, None
-
     class Device:
-        stats = Stats()
+        stats = DeviceStats(connected=True, stale=False)
 
         def poll(self) -> Any:
             return Reading("mppt", clock.now_utc(), {"pv_power": 800.0})
+
+        def poll_all(self) -> list[Any]:
+            return [self.poll()]
+
+        def stale_names(self) -> list[str]:
+            return []
+
+        def take_notices(self) -> list[Any]:
+            return []
 
         def close(self) -> None:
             pass
@@ -106,7 +112,7 @@ def run_flood(seconds: float = SECONDS) -> dict[str, float]:
         events = _count(outbox, "/events") - events0
         stop.set()
         loop.join(30)
-        dropped = float(sum(getattr(agent, "inbound_dropped", {}).values()))
+        dropped = float(sum(agent.inbound_dropped.values()))
         outbox.close()
     return {"sent": sent, "readings": readings, "pings": pings, "events": events,
             "dropped": dropped}

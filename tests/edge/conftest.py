@@ -20,6 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.forecasting.bundle import Bundle
 from edge.forecasting.features import FeatureSpec
+from edge.runtime.publisher import PublisherStats
 from firmware_bridge.drivers import DeviceStats
 from firmware_bridge.readings import Reading
 from tests.conftest import MOSQUITTO, Mosquitto, free_port, wait_port
@@ -166,6 +167,16 @@ class ScriptedDevice:
         self._stats.stale = False
         return Reading(self.device_id, now, self.values())
 
+    def poll_all(self) -> list[Reading]:
+        reading = self.poll()
+        return [] if reading is None else [reading]
+
+    def stale_names(self) -> list[str]:
+        return []
+
+    def take_notices(self) -> list[Any]:
+        return []
+
     @property
     def stats(self) -> Any:
         return dataclasses.replace(self._stats)
@@ -204,6 +215,7 @@ class RecordingPublisher:
         self.live: list[tuple[str, bytes]] = []
         self.handlers: dict[str, Callable[[str, bytes], None]] = {}
         self.listeners: list[Callable[[], None]] = []
+        self.stats = PublisherStats()
 
     def set_retained(self, topic: str, payload: bytes) -> None:
         self.retained.setdefault(topic, []).append(payload)

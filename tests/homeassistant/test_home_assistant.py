@@ -214,7 +214,7 @@ def test_devices_carry_what_the_bridge_decodes(rig: Rig) -> None:
     wait_until(lambda: attr(pv, "serial_number") not in ("", "None"), 60, "device serial")
     from firmware_bridge.protocols.vedirect_products import VEDIRECT_PRODUCTS  # noqa: PLC0415
 
-    pid = rig.agent._identity["mppt"]["product_id"]  # what the simulator sent as PID
+    pid = rig.agent.discovery_tracker.identity["mppt"]["product_id"]  # the PID sent
     assert attr(pv, "manufacturer") == "Victron Energy"
     assert attr(pv, "model") == VEDIRECT_PRODUCTS[int(pid, 16)]
     assert attr(pv, "model_id") == pid

@@ -1,153 +1,27 @@
-"""The agent loop: forecasts per step, staleness, device faults, commands, resilience (#4).
+"""The agent loop: forecasts per step, staleness, device faults, commands, resilience.
 
 Devices are scripted and the model is a constant predictor (the seams of
 edge.runtime.agent); the real simulators, model and broker are in test_agent_e2e.py.
-Most tests drive the loop step by step on a manual clock (:class:`ManualRig`: no
-threads, no waiting, issue #9); :class:`Rig` runs the real threads on an
-accelerated clock for the tests that are about threads and real time (the
-watchdog, inbound floods, a clean stop).
+Most tests drive the loop step by step on a manual clock
+(:class:`edge.testkit.agent_rig.ManualRig`: no threads, no waiting); ``Rig`` runs
+the real threads on an accelerated clock for the tests that are about threads
+and real time (the watchdog, inbound floods, a clean stop).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
-import threading
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from edge.forecasting.engine import ForecastEngine, ModelHolder
 from edge.forecasting.features import FeatureSpec
-from edge.forecasting.site import load_site
-from edge.runtime.agent import Agent
-from edge.runtime.config import AgentConfig, AgentSection, ModelConfig
-from edge.runtime.outbox import Outbox
-from firmware_bridge.clock import ScaledClock
-from firmware_bridge.config import DeviceConfig
-from firmware_bridge.readings import QUANTITIES
-from tests.edge.conftest import ConstPredictor, RecordingPublisher, ScriptedDevice, stub_bundle
-
-REPO = Path(__file__).resolve().parents[3]
-SITE = load_site(REPO / "configs/sites/abuja.toml")
-#: 900x: one 15-minute step per real second; starts mid-morning in Abuja
-SPEED = 900.0
-START = datetime(2026, 6, 21, 9, 59, 0, tzinfo=UTC)
-
-
-class Rig:
-    def __init__(self, tmp_path: Path, *, max_messages: int = 100_000) -> None:
-        self.clock = ScaledClock(SPEED, START)
-        self.pv = 1500.0
-        self.mppt = ScriptedDevice(
-            "mppt", self.clock,
-            lambda: {"pv_power": self.pv, "battery_voltage": 52.1, "charge_state": "bulk"},
-        )
-        self.inverter = ScriptedDevice("inverter", self.clock, lambda: {"ac_output_power": 400.0})
-        self.config = AgentConfig(
-            agent=AgentSection(site="-", state_dir=str(tmp_path), heartbeat_s=0.5,
-                               watchdog_s=0.5, pv_device="mppt"),
-            model=ModelConfig("-", "-"),
-            devices=(DeviceConfig("mppt", "vedirect", "loop://", poll_interval=0.05),
-                     DeviceConfig("inverter", "pi30", "loop://", poll_interval=0.1)),
-        )
-        self.holder = ModelHolder(stub_bundle, ConstPredictor)
-        self.engine = ForecastEngine(SITE, self.holder)
-        self.outbox = Outbox(tmp_path / "outbox.sqlite", max_messages=max_messages)
-        self.publisher = RecordingPublisher()
-        self.agent = Agent(
-            config=self.config, site_id=SITE.site.id,
-            devices={"mppt": self.mppt, "inverter": self.inverter}, engine=self.engine,
-            outbox=self.outbox, publisher=self.publisher, clock=self.clock,
-            quantities=QUANTITIES,
-        )
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.agent.run, args=(self.stop,), daemon=True)
-
-    def start(self) -> Rig:
-        self.thread.start()
-        return self
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(10)
-        assert not self.thread.is_alive()
-
-    def messages(self, suffix: str) -> list[dict[str, Any]]:
-        return [json.loads(r.payload) for r in self.outbox.peek(10**9) if r.topic.endswith(suffix)]
-
-    def wait(self, pred: Any, timeout: float = 15.0, what: str = "") -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if pred():
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}")
-
-
-class ManualClock:
-    """Simulated time that moves only when the test says (UTC wall time and monotonic)."""
-
-    def __init__(self, start: datetime) -> None:
-        self.start = start
-        self.elapsed = 0.0
-
-    def now_utc(self) -> datetime:
-        return self.start + timedelta(seconds=self.elapsed)
-
-    def monotonic(self) -> float:
-        return self.elapsed
-
-    def sleep(self, seconds: float) -> None:
-        self.elapsed += max(seconds, 0.0)
-
-
-class ManualRig(Rig):
-    """The same agent driven on the test's thread: each step polls every device once,
-    runs one pass of the loop, then moves the clock on by :attr:`tick` seconds."""
-
-    #: simulated seconds per step (the devices are polled once per step) [s]
-    tick = 30.0
-
-    def __init__(self, tmp_path: Path, *, max_messages: int = 100_000) -> None:
-        super().__init__(tmp_path, max_messages=max_messages)
-        self.clock = ManualClock(START)  # type: ignore[assignment]
-        self.mppt.clock = self.inverter.clock = self.agent.clock = self.clock
-        self.config = dataclasses.replace(
-            self.config, agent=dataclasses.replace(self.config.agent, heartbeat_s=300.0))
-        self.agent.config = self.config
-        self.started = False
-
-    def start(self) -> ManualRig:
-        self.agent.start(self.stop, threads=False)
-        self.started = True
-        return self
-
-    def advance(self, seconds: float) -> None:
-        """Run the loop for ``seconds`` of simulated time."""
-        for _ in range(max(1, round(seconds / self.tick))):
-            self.agent.poll_once()
-            self.agent.step(wait=0.0)
-            self.clock.sleep(self.tick)
-
-    def wait(self, pred: Any, timeout: float = 4 * 3600.0, what: str = "") -> None:
-        """Step until ``pred()``; ``timeout`` is simulated time. [s]"""
-        for _ in range(round(timeout / self.tick)):
-            if pred():
-                return
-            self.advance(self.tick)
-        raise AssertionError(f"no {what} within {timeout:.0f} simulated seconds")
-
-    def close(self) -> None:
-        self.stop.set()
-        if self.started:
-            self.agent.finish()
-            self.started = False
+from edge.testkit.agent_rig import ManualRig
+from tests.edge.conftest import ScriptedDevice, stub_bundle
 
 
 @pytest.fixture
@@ -279,7 +153,7 @@ def test_agent_reports_outbox_eviction(tmp_path: Path) -> None:
 
 
 def test_agent_activate_swaps_model_via_a_cmd_subtopic(rig: ManualRig) -> None:
-    """The rollout seam (issue #5): a cmd/<sub> handler activates another bundle."""
+    """The rollout seam: a cmd/<sub> handler activates another bundle."""
     new = stub_bundle(FeatureSpec(step_minutes=30, horizons_min=(30, 60), history_steps=2),
                       version="stub-2")
 
@@ -340,6 +214,9 @@ class NoticingDevice:
     def take_notices(self) -> list[Any]:
         out, self.notices = self.notices, []
         return out
+
+    def stale_names(self) -> list[str]:
+        return self.inner.stale_names()
 
     @property
     def stats(self) -> Any:

@@ -1,66 +1,58 @@
-"""The inbound command table: whitelist only, every outcome an event (issue #4)."""
+"""The agent's own commands through its command table: a report_status republishes the
+status, a reload that the bundle check refuses keeps the running model, and a model swap
+sets off the model message and a new schedule."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from edge.runtime.inbound import CommandError, CommandTable
+from edge.forecasting.bundle import BundleError
+from edge.forecasting.features import FeatureSpec
+from edge.testkit.agent_rig import ManualRig
+from tests.edge.conftest import stub_bundle
 
-CMD = "helio/s/gateway/cmd"
+CMD = "helio/abuja-01/gateway/cmd"
+MODEL = "helio/abuja-01/gateway/model"
 
 
 @pytest.fixture
-def table() -> tuple[CommandTable, list[str]]:
-    calls: list[str] = []
-    t = CommandTable(CMD)
-
-    def ok(args: Mapping[str, Any]) -> Mapping[str, Any]:
-        calls.append("report_status")
-        return {"n": 1}
-
-    def refuse(args: Mapping[str, Any]) -> None:
-        raise CommandError("bundle tampered")
-
-    t.register("report_status", ok)
-    t.register("reload_model", refuse)
-    t.register_topic("model", lambda payload: {"size": len(payload)})
-    return t, calls
+def rig(tmp_path: Path) -> Iterator[ManualRig]:
+    r = ManualRig(tmp_path).start()
+    yield r
+    r.close()
+    r.outbox.close()
 
 
-def test_known_command_runs(table) -> None:  # type: ignore[no-untyped-def]
-    t, calls = table
-    out = t.handle(CMD, b'{"command": "report_status"}')
-    assert (out.level, out.code) == ("info", "command_ok")
-    assert out.data == {"command": "report_status", "n": 1}
-    assert calls == ["report_status"]
-    assert t.subscription == CMD + "/#"
+def test_report_status_republishes_the_status(rig: ManualRig) -> None:
+    n = len(rig.publisher.retained["helio/abuja-01/gateway/status"])
+    out = rig.agent.commands.handle(CMD, b'{"command": "report_status"}')
+    assert out.code == "command_ok"
+    assert len(rig.publisher.retained["helio/abuja-01/gateway/status"]) == n + 1
 
 
-@pytest.mark.parametrize(
-    "payload",
-    [b'{"command": "rm -rf /"}', b'{"command": "__import__"}', b"not json", b"\xff\xfe",
-     b'["report_status"]', b'{"cmd": "report_status"}', b'{"command": 3}',
-     json.dumps({"command": "report_status", "pad": "x" * 5000}).encode()],
-    ids=["shell", "dunder", "not-json", "binary", "list", "wrong-key", "not-str", "too-big"],
-)
-def test_anything_else_is_rejected_and_nothing_runs(table, payload: bytes) -> None:  # type: ignore[no-untyped-def]
-    t, calls = table
-    out = t.handle(CMD, payload)
-    assert (out.level, out.code) == ("error", "command_rejected")
-    assert calls == []
+def test_a_refused_reload_keeps_the_running_model(rig: ManualRig) -> None:
+    def refuse() -> None:
+        raise BundleError("signature does not verify")
+
+    rig.holder.reload = refuse  # type: ignore[method-assign,assignment]
+    n_model = len(rig.publisher.retained[MODEL])
+    out = rig.agent.commands.handle(CMD, b'{"command": "reload_model"}')
+    assert (out.code, out.level) == ("command_failed", "error")
+    assert "keeping stub-1" in out.message and "signature" in out.message
+    assert rig.holder.version == "stub-1" and len(rig.publisher.retained[MODEL]) == n_model
 
 
-def test_handler_refusal_is_an_error_event(table) -> None:  # type: ignore[no-untyped-def]
-    t, _ = table
-    out = t.handle(CMD, b'{"command": "reload_model"}')
-    assert (out.level, out.code, out.message) == ("error", "command_failed", "bundle tampered")
-
-
-def test_subtopic_handlers(table) -> None:  # type: ignore[no-untyped-def]
-    t, _ = table
-    assert t.handle(CMD + "/model", b"abc").data == {"size": 3}
-    assert t.handle(CMD + "/shell", b"ls").code == "command_rejected"
+def test_activate_publishes_the_model_and_takes_its_step(rig: ManualRig) -> None:
+    rig.agent.activate(stub_bundle(FeatureSpec(step_minutes=30, horizons_min=(30, 60),
+                                               history_steps=2), version="stub-2"))
+    assert json.loads(rig.publisher.retained[MODEL][-1])["version"] == "stub-2"
+    assert rig.agent.forecaster.window.step_s == 1800
+    assert rig.agent.forecaster.scheduler.next_issue % 1800 == 0
+    rig.publisher.live.clear()
+    rig.agent.commands.handle(CMD, b'{"command": "republish_discovery"}')
+    assert "homeassistant/device/helio_abuja-01_gateway_gateway/config" in \
+        [t for t, _ in rig.publisher.live]

@@ -1,6 +1,6 @@
 """End to end: simulators on pseudo-terminals -> agent (real serial code, real
 int8 model) -> real mosquitto -> subscriber; broker outage, agent SIGKILL,
-unplug/replug, Home Assistant discovery (issue #4)."""
+unplug/replug, Home Assistant discovery."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 11 item 4: a clean stop stores the readings still in memory."""
+"""A clean stop stores the readings still in memory (the polls in flight included)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edge.testkit.agent_rig import Rig
 from tests.edge.conftest import ScriptedDevice
-from tests.edge.runtime.test_agent import Rig
 
 
 class SlowDevice(ScriptedDevice):

@@ -1,6 +1,7 @@
-"""Issue 11 item 7 (and the inbound byte bound of item 8): a command flood must not starve
-the agent. Before: in 5 s of invalid commands the loop stored 1 reading instead of about 50
-and sent 0 watchdog pings, each rejection writing its own fsynced event
+"""A command flood must not starve the agent, and the inbound queue is bounded in bytes.
+
+Without the admission gate, 5 s of invalid commands let the loop store 1 reading instead
+of about 50 and send 0 watchdog pings, each rejection writing its own fsynced event
 (``python -m bench.bench_inbound_flood`` prints the figures)."""
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ import threading
 import time
 from pathlib import Path
 
-from edge.runtime.agent import INBOUND_MAX_BYTES
+from edge.runtime.inbound import INBOUND_MAX_BYTES
+from edge.testkit.agent_rig import Rig
 from tests.edge.conftest import CountingNotifier
-from tests.edge.runtime.test_agent import Rig
 
 
 def test_flood_of_bad_commands_does_not_starve_polling_or_the_watchdog(tmp_path: Path) -> None:
@@ -67,7 +68,7 @@ def test_inbound_queue_is_bounded_in_bytes(tmp_path: Path) -> None:
     rig = Rig(tmp_path)  # not started: nothing consumes the queue
     big = b"x" * (20 * 1024 * 1024)
     for _ in range(3):
-        rig.agent._on_inbound("helio/abuja-01/gateway/cmd/model", big)
-    assert rig.agent._inbox.qsize() == 2 and rig.agent._inbox_bytes <= INBOUND_MAX_BYTES
+        rig.agent.inbound.offer("helio/abuja-01/gateway/cmd/model", big)
+    assert rig.agent.inbound.queued == 2 and rig.agent.inbound.queued_bytes <= INBOUND_MAX_BYTES
     assert rig.agent.inbound_dropped == {"helio/abuja-01/gateway/cmd/model": 1}
     rig.outbox.close()

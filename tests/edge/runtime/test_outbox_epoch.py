@@ -11,7 +11,7 @@ import pytest
 
 from edge.runtime.contract import EPOCH_RE
 from edge.runtime.outbox import Outbox
-from tests.edge.runtime.test_agent import Rig
+from edge.testkit.agent_rig import Rig
 
 
 def test_epoch_is_created_with_the_database_and_kept(tmp_path: Path) -> None:

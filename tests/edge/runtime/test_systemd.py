@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from edge.runtime.sdnotify import Notifier
-from tests.edge.runtime.test_agent import Rig
+from edge.testkit.agent_rig import Rig
 
 REPO = Path(__file__).resolve().parents[3]
 UNIT = REPO / "configs/systemd/helio-edge.service"

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from edge.runtime.timesync import clock_synchronized, kernel_synchronized
-from tests.edge.runtime.test_agent import Rig
+from edge.testkit.agent_rig import Rig
 
 
 def test_kernel_answer_and_timesyncd_flag(tmp_path: Path) -> None:
@@ -20,11 +20,10 @@ def test_kernel_answer_and_timesyncd_flag(tmp_path: Path) -> None:
 
 def test_agent_holds_forecasts_and_marks_readings_until_synced(tmp_path: Path) -> None:
     synced = {"now": False}
-    rig = Rig(tmp_path)
-    rig.agent._time_synced = lambda: synced["now"]
+    rig = Rig(tmp_path, time_synced=lambda: synced["now"])
     rig.start()
     rig.wait(lambda: len(rig.messages("/mppt/reading")) >= 5, what="readings")
-    rig.wait(lambda: rig.agent.forecasts_held >= 2, what="two steps held")
+    rig.wait(lambda: rig.agent.sync.held >= 2, what="two steps held")
     assert rig.messages("/forecast") == []  # a forecast for the wrong date is worse than none
     assert all(m["clock_synced"] is False for m in rig.messages("/mppt/reading"))
     status = json.loads(rig.publisher.retained["helio/abuja-01/gateway/status"][-1])
