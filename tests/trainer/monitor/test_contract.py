@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.trainer.monitor.conftest import Pub, forecast, reading, status, wait_for
+from tests.trainer.monitor.sql_helpers import sql
 from trainer.monitor.ingest import MessageError, parse_message
 from trainer.monitor.store import FleetMessage, Store
 
@@ -87,8 +88,8 @@ def test_bad_messages_are_rejected_acked_and_never_block_good_ones(mosquitto, st
     wait_for(lambda: mon.stats.received >= len(bad) + 5, what="all handled")
     wait_for(lambda: mon.stats.inserted >= 5, what="good readings stored")
     assert mon.stats.rejected == len(bad)
-    assert mon.store.query("SELECT count(*) FROM readings")[0][0] == 5
-    reasons = [r[0] for r in mon.store.query("SELECT reason FROM rejected ORDER BY id")]
+    assert sql(mon.store, "SELECT count(*) FROM readings")[0][0] == 5
+    reasons = [r[0] for r in sql(mon.store, "SELECT reason FROM rejected ORDER BY id")]
     assert len(reasons) == len(bad)
     for (_t, _p, expect), got in zip(bad, reasons, strict=True):
         assert expect in got, (expect, got)
@@ -114,9 +115,9 @@ def test_store_isolates_a_message_it_cannot_bind(tmp_path: Path) -> None:
                                 topic="helio/s1/mppt/reading")
     res = store.write_batch([*[m for m in good if m], evil, evil_reading])
     assert (res.inserted, res.rejected) == (3, 2)
-    assert store.query("SELECT count(*) FROM readings")[0][0] == 3
-    assert store.query("SELECT count(*) FROM events")[0][0] == 0
-    reasons = sorted(r[0] for r in store.query("SELECT reason FROM rejected"))
+    assert sql(store, "SELECT count(*) FROM readings")[0][0] == 3
+    assert sql(store, "SELECT count(*) FROM events")[0][0] == 0
+    reasons = sorted(r[0] for r in sql(store, "SELECT reason FROM rejected"))
     assert reasons[0].startswith("store: OverflowError")
     assert reasons[1].startswith("store: UnicodeDecodeError")
 
@@ -124,8 +125,8 @@ def test_store_isolates_a_message_it_cannot_bind(tmp_path: Path) -> None:
 def test_store_commits_with_synchronous_full(tmp_path: Path) -> None:
     """Item 5: an acknowledged batch must survive a power cut (NORMAL in WAL does not)."""
     store = Store(tmp_path / "m.sqlite")
-    assert store.query("PRAGMA synchronous")[0][0] == 2  # FULL
-    assert store.query("PRAGMA journal_mode")[0][0] == "wal"
+    assert sql(store, "PRAGMA synchronous")[0][0] == 2  # FULL
+    assert sql(store, "PRAGMA journal_mode")[0][0] == "wal"
 
 
 # ------------------------------------------------------------------ epochs
@@ -150,11 +151,11 @@ def test_new_outbox_epoch_is_new_data_not_duplicates(tmp_path: Path) -> None:
     assert (res.inserted, res.duplicates) == (30, 0)
     res = store.write_batch(batch(range(20, 36), "ep-b", T0 + 300))  # redelivery + new
     assert (res.inserted, res.duplicates) == (5, 11)
-    rows = {r["epoch"]: r for r in store.stream_stats("s1")}
+    rows = {r.epoch: r for r in store.stream_stats("s1")}
     assert set(rows) == {"", "ep-a", "ep-b"}
-    assert [(rows[e]["received"], rows[e]["lost"]) for e in ("", "ep-a", "ep-b")] == [
+    assert [(rows[e].received, rows[e].lost) for e in ("", "ep-a", "ep-b")] == [
         (100, 0), (50, 0), (35, 0)]
-    assert store.query("SELECT count(*) FROM readings")[0][0] == 185
+    assert sql(store, "SELECT count(*) FROM readings")[0][0] == 185
 
 
 def test_schema_0_store_is_migrated_with_its_data_in_the_legacy_epoch(tmp_path: Path) -> None:
@@ -176,10 +177,10 @@ def test_schema_0_store_is_migrated_with_its_data_in_the_legacy_epoch(tmp_path: 
     con.commit()
     con.close()
     store = Store(db)
-    assert store.query("PRAGMA user_version")[0][0] == 1
-    assert store.query("SELECT seq, epoch FROM readings ORDER BY seq") == [(1, ""), (2, "")]
+    assert sql(store, "PRAGMA user_version")[0][0] == 1
+    assert sql(store, "SELECT seq, epoch FROM readings ORDER BY seq") == [(1, ""), (2, "")]
     (row,) = store.stream_stats("s1")
-    assert (row["epoch"], row["received"], row["lost"]) == ("", 2, 0)
+    assert (row.epoch, row.received, row.lost) == ("", 2, 0)
     dup = parse_message(*reading("s1", "mppt", 2, T0, pv_power=1.0), T0)
     new = parse_message(*reading("s1", "mppt", 2, T0, epoch="e2", pv_power=1.0), T0)
     assert dup is not None and new is not None
@@ -226,12 +227,12 @@ def test_monitor_exits_nonzero_on_disk_full_and_loses_nothing(mosquitto, tmp_pat
     try:
         def stored() -> int:
             try:
-                return int(Store(db).query("SELECT count(*) FROM readings")[0][0])
+                return int(sql(db, "SELECT count(*) FROM readings")[0][0])
             except sqlite3.Error:
                 return 0
         wait_for(lambda: stored() >= n, timeout=40, what="all readings after restart")
     finally:
         proc2.terminate()
         proc2.wait(timeout=30)
-    (row,) = [r for r in Store(db).stream_stats("s1") if r["stream"] == "reading"]
-    assert (row["received"], row["lost"]) == (n, 0)
+    (row,) = [r for r in Store(db).stream_stats("s1") if r.stream == "reading"]
+    assert (row.received, row.lost) == (n, 0)

@@ -1,0 +1,45 @@
+"""The monitor's store: readings, forecasts, status, events, scores, alarms.
+
+Responsible for: the monitor's one interface to its database,
+:class:`MonitorStore` (:mod:`.interface`), its value types (:mod:`.records`),
+the mapping of each stream's message body to what is stored
+(:mod:`.bodies`), and the backends: :class:`SqliteStore` (:mod:`.sqlite`).
+All SQL of the monitor lives in this package.
+
+Does NOT: talk MQTT, parse topics or check payloads (see
+:mod:`trainer.monitor.ingest` and :mod:`edge.runtime.contract`), or
+compute scores (see :mod:`trainer.monitor.scoring`).
+
+``Store`` is the default backend (SQLite), what ``helio-monitor`` opens.
+"""
+
+from __future__ import annotations
+
+from trainer.monitor.store.interface import MonitorStore
+from trainer.monitor.store.records import (
+    AlertRow,
+    BatchResult,
+    FleetMessage,
+    Reject,
+    ScoreRow,
+    StoreBusy,
+    StreamStat,
+)
+from trainer.monitor.store.sqlite import ReadOnlyStore, SqliteStore
+
+__all__ = [
+    "AlertRow",
+    "BatchResult",
+    "FleetMessage",
+    "MonitorStore",
+    "ReadOnlyStore",
+    "Reject",
+    "ScoreRow",
+    "SqliteStore",
+    "Store",
+    "StoreBusy",
+    "StreamStat",
+]
+
+#: the default backend
+Store = SqliteStore
