@@ -26,8 +26,7 @@ from matplotlib.figure import Figure
 
 from trainer.monitor.fleet import fleet_table, format_table
 from trainer.monitor.scoring import rolling_metrics
-from trainer.monitor.store import MonitorStore
-from trainer.monitor.store.records import ScoredPoint
+from trainer.monitor.store import MonitorStore, ScoredPoint
 
 __all__ = ["forecast_figure", "render_html", "skill_figure", "write_report"]
 

@@ -46,8 +46,7 @@ from edge.forecasting.engine import CURTAILED_STATES
 from edge.forecasting.site import Site
 from edge.forecasting.solar import clear_sky
 from trainer.monitor.ingest import Alert
-from trainer.monitor.store import MonitorStore, ScoreRow
-from trainer.monitor.store.records import OpenPoint
+from trainer.monitor.store import MonitorStore, OpenPoint, ScoreRow
 
 __all__ = [
     "SCORED_TARGETS",

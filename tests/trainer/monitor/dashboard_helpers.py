@@ -186,6 +186,6 @@ def start_live_fleet(tmp: Path, port: int, *, speed: float = 600.0,
     except BaseException:
         stop()
         raise
-    version = json.loads(sql(store, 
+    version = json.loads(sql(store,
         "SELECT payload FROM models WHERE site=?", [site.site.id])[0][0])["version"]
     return LiveFleet(db, port, site.site.id, monitor, version, stop)

@@ -1,4 +1,4 @@
-"""``helio-monitor run`` as a process: store, heartbeat timeout alarm, clean exit (issue #5)."""
+"""``helio-monitor run`` as a process: store, heartbeat timeout alarm, clean exit."""
 
 from __future__ import annotations
 

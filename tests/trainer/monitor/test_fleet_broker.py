@@ -18,8 +18,8 @@ import pytest
 from tests.fleet_broker import HAS_PASSWD, FleetBroker, start_fleet_broker
 from tests.trainer.monitor.conftest import reading, status, wait_for
 from tests.trainer.monitor.rollout_helpers import keypair, make_bundle
-from trainer.cli import main as train_main
 from tests.trainer.monitor.sql_helpers import sql
+from trainer.cli import main as train_main
 from trainer.monitor.ingest import Alert, Monitor, MonitorConfig
 from trainer.monitor.store import Store
 

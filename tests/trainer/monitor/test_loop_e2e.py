@@ -27,8 +27,8 @@ from edge.runtime.config import RolloutConfig
 from edge.simulation.plant import Plant
 from tests.trainer.monitor.conftest import Pub, reading, wait_for
 from tests.trainer.monitor.rollout_helpers import keypair
-from trainer.cli import main as train_main
 from tests.trainer.monitor.sql_helpers import sql
+from trainer.cli import main as train_main
 from trainer.monitor.cli import main as monitor_main
 from trainer.monitor.fleet import fleet_table
 from trainer.monitor.scoring import Scorer, ScoringConfig, rolling_metrics

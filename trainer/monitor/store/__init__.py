@@ -11,6 +11,10 @@ Does NOT: talk MQTT, parse topics or check payloads (see
 compute scores (see :mod:`trainer.monitor.scoring`).
 
 ``Store`` is the default backend (SQLite), what ``helio-monitor`` opens.
+
+Must not import: the rest of :mod:`trainer.monitor` (ingest, scoring, drift,
+fleet, dashboard depend on the store, not the other way round), nor
+``edge.deploy``, ``edge.demo`` or ``edge.simulation`` (the trainer rule).
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from trainer.monitor.store.records import (
     AlertRow,
     BatchResult,
     FleetMessage,
+    OpenPoint,
     Reject,
+    ScoredPoint,
     ScoreRow,
     StoreBusy,
     StreamStat,
@@ -32,9 +38,11 @@ __all__ = [
     "BatchResult",
     "FleetMessage",
     "MonitorStore",
+    "OpenPoint",
     "ReadOnlyStore",
     "Reject",
     "ScoreRow",
+    "ScoredPoint",
     "SqliteStore",
     "Store",
     "StoreBusy",

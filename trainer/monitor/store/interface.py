@@ -68,6 +68,10 @@ class MonitorStore(Protocol):
         """Release the connection."""
         ...
 
+    def change_counter(self) -> int:
+        """A number that changes whenever another connection commits (for live pages)."""
+        ...
+
     # --------------------------------------------------------------- writes
 
     def write_batch(self, messages: Sequence[FleetMessage],

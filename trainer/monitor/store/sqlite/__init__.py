@@ -10,6 +10,9 @@ Does NOT: talk MQTT or check payloads (see :mod:`trainer.monitor.ingest`).
 
 Several monitor processes may share the file (WAL mode; each batch is one
 ``BEGIN IMMEDIATE`` transaction, so SQLite serialises the writers).
+
+Must not import: another backend, or :mod:`trainer.monitor` outside the store
+package (the store rule).
 """
 
 from __future__ import annotations

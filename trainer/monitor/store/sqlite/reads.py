@@ -63,6 +63,10 @@ def _opt(x: Any) -> float | None:
 class SqliteReads(SqliteConnection):
     """The read half of :class:`~trainer.monitor.store.sqlite.SqliteStore`."""
 
+    def change_counter(self) -> int:
+        """Changes whenever another connection commits (``PRAGMA data_version``)."""
+        return int(self._scalar("PRAGMA data_version"))
+
     # ----------------------------------------------------------- fleet state
 
     def sites(self) -> list[str]:
