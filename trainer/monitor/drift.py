@@ -41,7 +41,7 @@ from edge.forecasting.engine import CURTAILED_STATES
 from edge.forecasting.site import Site
 from trainer.monitor.ingest import Alert
 from trainer.monitor.scoring import clear_sky_reference, period_means, rolling_metrics
-from trainer.monitor.store import Store
+from trainer.monitor.store import MonitorStore
 
 __all__ = [
     "ABUJA_SEASONS",
@@ -157,7 +157,7 @@ class DriftWatch:
 
     Parameters
     ----------
-    store : Store
+    store : MonitorStore
         Scores, readings, manifests; alarms are written here.
     sites : mapping
         site id -> Site (needed for the clear-sky index).
@@ -165,7 +165,7 @@ class DriftWatch:
         Thresholds.
     """
 
-    def __init__(self, store: Store, sites: Mapping[str, Site] | None = None,
+    def __init__(self, store: MonitorStore, sites: Mapping[str, Site] | None = None,
                  config: DriftConfig = DriftConfig()) -> None:
         self.store = store
         self.sites = dict(sites or {})
@@ -178,7 +178,7 @@ class DriftWatch:
             return []
         self._last = now
         out: list[Alert] = []
-        for (site,) in self.store.query("SELECT DISTINCT site FROM readings"):
+        for site in self.store.reading_sites():
             out += self.check_errors(site, now)
             out += self.check_inputs(site, now)
         return out
@@ -198,16 +198,13 @@ class DriftWatch:
         return []
 
     def _gateway(self, site: str) -> str:
-        rows = self.store.query(
-            "SELECT device FROM forecasts WHERE site=? UNION SELECT device FROM status WHERE site=?"
-            " LIMIT 1", [site, site])
-        return str(rows[0][0]) if rows else "site"
+        return self.store.gateway(site) or "site"
 
     # ---------------------------------------------------------- error drift
 
     def check_errors(self, site: str, now: float) -> list[Alert]:
         """``rmse_drift`` and ``negative_skill`` for one site."""
-        newest = self.store.query("SELECT max(period_end) FROM scores WHERE site=?", [site])[0][0]
+        newest = self.store.newest_score(site)
         if newest is None:
             return []
         cfg = self.config
@@ -236,12 +233,7 @@ class DriftWatch:
                          key, now)
 
     def _skill(self, site: str, now: float) -> list[Alert]:
-        rows = self.store.query(
-            "SELECT device, target, CAST(period_end / 86400 AS INTEGER) AS day, count(*),"
-            " avg((forecast-actual)*(forecast-actual)),"
-            " avg((persistence-actual)*(persistence-actual))"
-            " FROM scores WHERE site=? AND shadow=0 GROUP BY device, target, day ORDER BY day",
-            [site])
+        rows = self.store.daily_errors(site)
         frame = pd.DataFrame(rows, columns=["device", "target", "day", "n", "mf", "mp"])
         out: list[Alert] = []
         need = self.config.skill_days
@@ -264,16 +256,14 @@ class DriftWatch:
     def _series(self, site: str, value: str, start: float, end: float,
                 step: float) -> tuple[np.ndarray, np.ndarray]:
         """Period means of a reading; periods with any curtailment are NaN."""
-        rows = self.store.query(
-            "SELECT ts, json_extract(body, ?), json_extract(body, '$.values.charge_state')"
-            " FROM readings WHERE site=? AND ts>? AND ts<=?"
-            " AND json_extract(body, ?) IS NOT NULL ORDER BY ts",
-            [f"$.values.{value}", site, start, end, f"$.values.{value}"])
+        rows = self.store.reading_values(site, [value, "charge_state"], start, end,
+                                         require=value)
         if not rows:
             return np.empty(0), np.empty(0)
-        ts = np.array([r[0] for r in rows], dtype=float)
-        vals = pd.to_numeric(pd.Series([r[1] for r in rows]), errors="coerce").to_numpy(float)
-        curtailed = np.array([r[2] in CURTAILED_STATES for r in rows], dtype=float)
+        ts = np.array([r.ts for r in rows], dtype=float)
+        vals = pd.to_numeric(pd.Series([r.values[0] for r in rows]),
+                             errors="coerce").to_numpy(float)
+        curtailed = np.array([r.values[1] in CURTAILED_STATES for r in rows], dtype=float)
         ends = np.arange(math.ceil(ts[0] / step) * step, ts[-1] + 1e-9, step)
         means = period_means(ts, vals, ends, step)
         if value == "pv_power":
@@ -306,7 +296,7 @@ class DriftWatch:
     def check_inputs(self, site: str, now: float) -> list[Alert]:
         """``input_drift`` for one site (recent window vs same-season history)."""
         cfg = self.config
-        latest = self.store.query("SELECT max(ts) FROM readings WHERE site=?", [site])[0][0]
+        latest = self.store.reading_span(site)[1]
         if latest is None:
             return []
         split = latest - cfg.input_window_s

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from trainer.data import HELIO_COLUMNS
-from trainer.monitor.store import Store
+from trainer.monitor.store import MonitorStore
 
 __all__ = ["export_frame", "write_helio_csv"]
 
@@ -34,12 +34,10 @@ _VALUES = ("pv_power", "pv_voltage", "battery_voltage", "charge_state", "ghi", "
            "ambient_temperature", "temp_air")
 
 
-def _load(store: Store, site: str, since: float, until: float) -> pd.DataFrame:
-    cols = ", ".join(f"json_extract(body, '$.values.{v}')" for v in _VALUES)
-    rows = store.query(
-        f"SELECT device, ts, {cols} FROM readings WHERE site=? AND ts>? AND ts<=? ORDER BY ts",
-        [site, since, until])
-    frame = pd.DataFrame(rows, columns=["device", "ts", *_VALUES])
+def _load(store: MonitorStore, site: str, since: float, until: float) -> pd.DataFrame:
+    rows = store.reading_values(site, _VALUES, since, until)
+    frame = pd.DataFrame([(r.device, r.ts, *r.values) for r in rows],
+                         columns=["device", "ts", *_VALUES])
     for v in _VALUES:
         if v != "charge_state":
             frame[v] = pd.to_numeric(frame[v], errors="coerce")
@@ -52,13 +50,13 @@ def _mode(s: pd.Series) -> str | None:
 
 
 def export_frame(
-    store: Store, site: str, *, since: float, until: float, interval_s: float = 60.0
+    store: MonitorStore, site: str, *, since: float, until: float, interval_s: float = 60.0
 ) -> pd.DataFrame:
     """The helio rows of ``site`` for intervals ending in ``(since, until]``.
 
     Parameters
     ----------
-    store : Store
+    store : MonitorStore
         The monitor's store.
     site : str
         Site id.
@@ -99,12 +97,12 @@ def export_frame(
 
 
 def write_helio_csv(
-    store: Store, site: str, out: str | Path, *, since: float, until: float = math.inf,
+    store: MonitorStore, site: str, out: str | Path, *, since: float, until: float = math.inf,
     interval_s: float = 60.0,
 ) -> int:
     """Write the helio CSV of ``site`` to ``out``; returns the number of rows."""
     if not math.isfinite(until):
-        until = store.query("SELECT max(ts) FROM readings WHERE site=?", [site])[0][0] or since
+        until = store.reading_span(site)[1] or since
     frame = export_frame(store, site, since=since, until=until, interval_s=interval_s)
     frame.to_csv(out, index=False, float_format="%.6g", na_rep="")
     return len(frame)

@@ -17,7 +17,6 @@ said so; *silent* when the status says online but the heartbeat stopped
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from collections.abc import Sequence
@@ -25,7 +24,7 @@ from typing import Any
 
 from trainer.monitor.ingest import Alert
 from trainer.monitor.scoring import rolling_metrics
-from trainer.monitor.store import Store
+from trainer.monitor.store import MonitorStore
 
 __all__ = ["FleetRow", "OfflineWatch", "fleet_table", "format_table"]
 
@@ -80,7 +79,7 @@ def _state(state: str, received: float, now: float, offline_after_s: float) -> s
 
 
 def fleet_table(
-    store: Store,
+    store: MonitorStore,
     *,
     now: float | None = None,
     offline_after_s: float = 180.0,
@@ -91,7 +90,7 @@ def fleet_table(
 
     Parameters
     ----------
-    store : Store
+    store : MonitorStore
         The monitor's store.
     now : float, optional
         Epoch seconds (default: the system clock). [s]
@@ -104,43 +103,40 @@ def fleet_table(
     """
     now = time.time() if now is None else now
     streams = store.stream_stats(site)
-    statuses = {(s, d): (st, rec, json.loads(p)) for s, d, st, rec, p in store.query(
-        "SELECT site, device, state, received, payload FROM status"
-        + (" WHERE site=?" if site else ""), [site] if site else [])}
+    statuses = {(r.site, r.device): (r.state, r.received, r.payload)
+                for r in store.statuses(site)}
     gateways = set(statuses)
     # sites that send but have no status yet: their gateway-level streams
-    gateways |= {(r["site"], r["device"]) for r in streams
-                 if r["stream"] in ("forecast", "events", "model")}
+    gateways |= {(r.site, r.device) for r in streams
+                 if r.stream in ("forecast", "events", "model")}
     rows = []
     for s, gw in sorted(gateways):
         state, received, payload = statuses.get((s, gw), ("unknown", 0.0, {}))
         devices = payload.get("devices") or {}
-        members = {gw, *devices} if devices else {r["device"] for r in streams if r["site"] == s}
-        mine = [r for r in streams if r["site"] == s and r["device"] in members]
-        seen = [r["last_seen"] for r in mine if r["last_seen"] is not None]
+        members = {gw, *devices} if devices else {r.device for r in streams if r.site == s}
+        mine = [r for r in streams if r.site == s and r.device in members]
+        seen = [r.last_seen for r in mine if r.last_seen is not None]
         rows.append(FleetRow(
             site=s, gateway=gw, state=_state(state, received, now, offline_after_s),
             last_seen=max(seen) if seen else None,
-            received=sum(r["received"] for r in mine if r["stream"] in ("reading", "forecast",
-                                                                          "events")),
-            lost=sum(r["lost"] for r in mine), duplicates=sum(r["duplicates"] for r in mine),
+            received=sum(r.received for r in mine if r.stream in ("reading", "forecast",
+                                                                    "events")),
+            lost=sum(r.lost for r in mine), duplicates=sum(r.duplicates for r in mine),
             model_version=_model_version(store, s, gw, payload),
             skill=_skill(store, s, gw, skill_window_s), devices=devices,
         ))
     return rows
 
 
-def _model_version(store: Store, site: str, gw: str, status: dict[str, Any]) -> str:
-    rows = store.query(
-        "SELECT version FROM models WHERE site=? AND device=? AND role='active'", [site, gw])
+def _model_version(store: MonitorStore, site: str, gw: str, status: dict[str, Any]) -> str:
+    rows = store.active_models(site, gw)
     if rows:
-        return str(rows[0][0])
+        return rows[0].version
     return str((status.get("model") or {}).get("version", ""))
 
 
-def _skill(store: Store, site: str, gw: str, window_s: float) -> float:
-    newest = store.query("SELECT max(period_end) FROM scores WHERE site=? AND device=?",
-                         [site, gw])[0][0]
+def _skill(store: MonitorStore, site: str, gw: str, window_s: float) -> float:
+    newest = store.newest_score(site, gw)
     if newest is None:
         return math.nan
     metrics = [m for m in rolling_metrics(store, site, since=newest - window_s,
@@ -191,7 +187,7 @@ def format_table(rows: Sequence[FleetRow], *, now: float | None = None) -> str:
 class OfflineWatch:
     """Periodic task: alarm when a gateway goes offline or silent, clear when back."""
 
-    def __init__(self, store: Store, *, offline_after_s: float = 180.0) -> None:
+    def __init__(self, store: MonitorStore, *, offline_after_s: float = 180.0) -> None:
         self.store = store
         self.offline_after_s = offline_after_s
 

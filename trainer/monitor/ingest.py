@@ -1,4 +1,4 @@
-"""The fleet subscriber: MQTT in, batched SQLite writes out.
+"""The fleet subscriber: MQTT in, batched store writes out.
 
 Responsible for: parsing ``helio/<site>/<device>/<stream>`` messages
 (:func:`parse_message`, sans-IO), and the :class:`Monitor` I/O shell: a
@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -60,7 +59,7 @@ from edge.runtime.contract import (
 )
 from edge.runtime.mqtt import BrokerSettings, make_client
 from firmware_bridge.timestamps import isoformat_z
-from trainer.monitor.store import FleetMessage, Store
+from trainer.monitor.store import FleetMessage, MonitorStore, StoreBusy
 
 __all__ = [
     "Alert",
@@ -248,7 +247,7 @@ class Monitor:
     ----------
     config : MonitorConfig
         Broker, session and batching.
-    store : Store
+    store : MonitorStore
         Where messages go; the writer thread is its only user while running.
     tasks : sequence of callables
         ``task(now) -> alerts``, run every ``config.tasks_every_s``.
@@ -259,7 +258,7 @@ class Monitor:
     def __init__(
         self,
         config: MonitorConfig,
-        store: Store,
+        store: MonitorStore,
         *,
         tasks: Sequence[Task] = (),
         clock: Callable[[], float] = time.time,
@@ -377,9 +376,7 @@ class Monitor:
                     try:
                         self._write(batch)
                         batch = []
-                    except sqlite3.OperationalError as exc:
-                        if not _transient(exc):
-                            raise
+                    except StoreBusy as exc:
                         # locked by another writer: keep the batch, unacknowledged
                         log.warning("store busy (%s); retrying in 1 s", exc)
                         if self._stop.wait(1.0):
@@ -440,10 +437,3 @@ class Monitor:
         self.client.publish(topic, alert_payload(alert), qos=1)
         self.stats.alerts += 1
 
-
-def _transient(exc: sqlite3.OperationalError) -> bool:
-    """SQLITE_BUSY or SQLITE_LOCKED: another connection holds the lock (worth a retry)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF in (5, 6)
-    return "locked" in str(exc) or "busy" in str(exc)

@@ -26,26 +26,20 @@ from matplotlib.figure import Figure
 
 from trainer.monitor.fleet import fleet_table, format_table
 from trainer.monitor.scoring import rolling_metrics
-from trainer.monitor.store import Store
+from trainer.monitor.store import MonitorStore, ScoredPoint
 
 __all__ = ["forecast_figure", "render_html", "skill_figure", "write_report"]
 
 
-def _points(store: Store, site: str, horizon: int, since: float, target: str) -> pd.DataFrame:
-    rows = store.query(
-        "SELECT p.period_end, p.p10, p.p50, p.p90, s.actual, s.persistence, p.shadow"
-        " FROM forecast_points p JOIN scores s ON s.site=p.site AND s.device=p.device AND"
-        " s.target=p.target AND s.horizon_min=p.horizon_min AND s.issue=p.issue AND"
-        " s.shadow=p.shadow AND s.model_sha=p.model_sha"
-        " WHERE p.site=? AND p.target=? AND p.horizon_min=? AND p.period_end>=?"
-        " ORDER BY p.period_end", [site, target, horizon, since])
-    frame = pd.DataFrame(rows, columns=["end", "p10", "p50", "p90", "actual", "persistence",
-                                        "shadow"])
-    frame.index = pd.to_datetime(frame["end"], unit="s", utc=True)
+def _points(store: MonitorStore, site: str, horizon: int, since: float,
+            target: str) -> pd.DataFrame:
+    rows = store.scored_points(site, target, horizon, since)
+    frame = pd.DataFrame(rows, columns=ScoredPoint._fields)
+    frame.index = pd.to_datetime(frame["period_end"], unit="s", utc=True)
     return frame
 
 
-def forecast_figure(store: Store, site: str, *, horizons: Sequence[int], since: float,
+def forecast_figure(store: MonitorStore, site: str, *, horizons: Sequence[int], since: float,
                     target: str = "pv_power") -> Figure:
     """Forecast P50 with its P10-P90 band against the actual, one panel per horizon."""
     fig, axes = plt.subplots(len(horizons), 1, figsize=(10, 2.8 * len(horizons)),
@@ -71,7 +65,8 @@ def forecast_figure(store: Store, site: str, *, horizons: Sequence[int], since: 
     return fig
 
 
-def skill_figure(store: Store, site: str, *, since: float, target: str = "pv_power") -> Figure:
+def skill_figure(store: MonitorStore, site: str, *, since: float,
+                 target: str = "pv_power") -> Figure:
     """RMSE (forecast and smart persistence) and skill by horizon, live models."""
     ms = [m for m in rolling_metrics(store, site, since=since, target=target) if not m.shadow]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.2))
@@ -97,18 +92,18 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def _horizons(store: Store, site: str) -> list[int]:
-    hs = [int(r[0]) for r in store.query(
-        "SELECT DISTINCT horizon_min FROM scores WHERE site=? ORDER BY 1", [site])]
+def _horizons(store: MonitorStore, site: str) -> list[int]:
+    hs = store.score_horizons(site)
     if len(hs) <= 2:
         return hs or [15]
     return [hs[0], hs[len(hs) // 2], hs[-1]]
 
 
-def render_html(store: Store, site: str, *, days: float = 7.0, now: float | None = None) -> str:
+def render_html(store: MonitorStore, site: str, *, days: float = 7.0,
+                now: float | None = None) -> str:
     """The report page of ``site`` over the last ``days`` of scores."""
     now = time.time() if now is None else now
-    newest = store.query("SELECT max(period_end) FROM scores WHERE site=?", [site])[0][0]
+    newest = store.newest_score(site)
     since = (newest or now) - days * 86400
     figs = [_png(forecast_figure(store, site, horizons=_horizons(store, site), since=since)),
             _png(skill_figure(store, site, since=since))]
@@ -137,19 +132,19 @@ def render_html(store: Store, site: str, *, days: float = 7.0, now: float | None
     parts.append("</table><h2>Alarms</h2><table><tr><th>raised</th><th>state</th>"
                  "<th>code</th><th>message</th></tr>")
     for a in alerts:
-        state = "open" if a["cleared"] is None else "cleared"
-        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(a["raised"]))
-        parts.append(f"<tr><td>{when}</td><td>{state}</td><td>{esc(a['code'])}</td>"
-                     f"<td>{esc(a['message'])}</td></tr>")
+        state = "open" if a.cleared is None else "cleared"
+        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(a.raised))
+        parts.append(f"<tr><td>{when}</td><td>{state}</td><td>{esc(a.code)}</td>"
+                     f"<td>{esc(a.message)}</td></tr>")
     parts.append("</table></body></html>")
     return "\n".join(parts)
 
 
-def write_report(store: Store, site: str, out: str | Path, *, days: float = 7.0) -> Path:
+def write_report(store: MonitorStore, site: str, out: str | Path, *, days: float = 7.0) -> Path:
     """Write ``out``: a self-contained HTML page, or the forecast figure for ``.png``."""
     path = Path(out)
     if path.suffix.lower() == ".png":
-        newest = store.query("SELECT max(period_end) FROM scores WHERE site=?", [site])[0][0]
+        newest = store.newest_score(site)
         since = (newest or time.time()) - days * 86400
         path.write_bytes(_png(forecast_figure(store, site, horizons=_horizons(store, site),
                                               since=since)))

@@ -37,7 +37,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,7 +46,7 @@ from edge.forecasting.engine import CURTAILED_STATES
 from edge.forecasting.site import Site
 from edge.forecasting.solar import clear_sky
 from trainer.monitor.ingest import Alert
-from trainer.monitor.store import Store
+from trainer.monitor.store import MonitorStore, OpenPoint, ScoreRow
 
 __all__ = [
     "SCORED_TARGETS",
@@ -174,7 +173,7 @@ class Scorer:
 
     Parameters
     ----------
-    store : Store
+    store : MonitorStore
         The monitor's store.
     sites : mapping
         site id -> :class:`edge.forecasting.site.Site` (for clear-sky references and
@@ -184,7 +183,7 @@ class Scorer:
     """
 
     def __init__(
-        self, store: Store, sites: Mapping[str, Site] | None = None,
+        self, store: MonitorStore, sites: Mapping[str, Site] | None = None,
         config: ScoringConfig = ScoringConfig(),
     ) -> None:
         self.store = store
@@ -198,21 +197,16 @@ class Scorer:
 
     def score_all(self) -> int:
         """Score every site; returns the number of scores written."""
-        sites = [r[0] for r in self.store.query(
-            "SELECT DISTINCT site FROM forecast_points WHERE scored=0")]
+        sites = self.store.unscored_sites()
         return sum(self.score_site(s) for s in sites)
 
     def _latest(self, site: str) -> float | None:
-        rows = self.store.query("SELECT max(ts) FROM readings WHERE site=?", [site])
-        return rows[0][0] if rows else None
+        return self.store.reading_span(site)[1]
 
     def _actuals(self, site: str, value: str, start: float, end: float) -> list[pd.Series]:
-        rows = self.store.query(
-            "SELECT device, ts, json_extract(body, ?) FROM readings"
-            " WHERE site=? AND ts>? AND ts<=? ORDER BY ts",
-            [f"$.values.{value}", site, start, end],
-        )
-        frame = pd.DataFrame(rows, columns=["device", "ts", "v"])
+        rows = self.store.reading_values(site, [value], start, end)
+        frame = pd.DataFrame([(r.device, r.ts, r.values[0]) for r in rows],
+                             columns=["device", "ts", "v"])
         frame = frame[pd.to_numeric(frame["v"], errors="coerce").notna()]
         return [
             pd.Series(g["v"].to_numpy(dtype=float), index=g["ts"].to_numpy(dtype=float))
@@ -221,42 +215,30 @@ class Scorer:
 
     def _curtailed(self, site: str, start: float, end: float) -> pd.Series:
         """1.0 at each reading whose ``charge_state`` curtails PV, else 0.0 (by time)."""
-        rows = self.store.query(
-            "SELECT ts, json_extract(body, '$.values.charge_state') FROM readings"
-            " WHERE site=? AND ts>? AND ts<=?"
-            " AND json_extract(body, '$.values.charge_state') IS NOT NULL ORDER BY ts",
-            [site, start, end],
-        )
-        return pd.Series([float(r[1] in CURTAILED_STATES) for r in rows],
-                         index=[float(r[0]) for r in rows], dtype=float)
+        rows = self.store.reading_values(site, ["charge_state"], start, end,
+                                         require="charge_state")
+        return pd.Series([float(r.values[0] in CURTAILED_STATES) for r in rows],
+                         index=[float(r.ts) for r in rows], dtype=float)
 
     def score_site(self, site: str) -> int:
         """Score the open points of ``site`` whose period end plus grace has been reached."""
         latest = self._latest(site)
         if latest is None:
             return 0
-        cols = ["rowid", "device", "target", "horizon_min", "issue", "shadow", "model_sha",
-                "period_end", "period_s", "p50"]
-        pts = pd.DataFrame(self.store.query(
-            f"SELECT {', '.join(cols)} FROM forecast_points"
-            " WHERE site=? AND scored=0 AND period_end<=?",
-            [site, latest - self.config.grace_s]), columns=cols)
+        pts = pd.DataFrame(self.store.open_points(site, latest - self.config.grace_s),
+                           columns=OpenPoint._fields)
         if pts.empty:
             return 0
-        done: list[tuple[Any, ...]] = []
+        done: list[ScoreRow] = []
         written = 0
         for target, group in pts.groupby("target"):
             rows = self._score_target(site, str(target), group)
             written += len(rows)
             done.extend(rows)
-        with self.store.transaction() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO scores VALUES (?,?,?,?,?,?,?,?,?,?,?)", done)
-            db.executemany("UPDATE forecast_points SET scored=1 WHERE rowid=?",
-                           [(int(r),) for r in pts["rowid"]])
+        self.store.write_scores(done, [int(r) for r in pts["id"]])
         return written
 
-    def _score_target(self, site: str, target: str, g: pd.DataFrame) -> list[tuple[Any, ...]]:
+    def _score_target(self, site: str, target: str, g: pd.DataFrame) -> list[ScoreRow]:
         value = SCORED_TARGETS.get(target)
         if value is None:
             return []
@@ -290,8 +272,8 @@ class Scorer:
                     period_means(t, v, issues, period) > 0)
                 keep &= ~curtailed
         return [
-            (site, r.device, target, int(r.horizon_min), float(r.issue), int(r.shadow),
-             r.model_sha, float(r.period_end), float(r.p50), float(p), float(a))
+            ScoreRow(site, r.device, target, int(r.horizon_min), float(r.issue), int(r.shadow),
+                     r.model_sha, float(r.period_end), float(r.p50), float(p), float(a))
             for r, p, a, k in zip(g.itertuples(), persistence, actual, keep, strict=False) if k
         ]
 
@@ -305,7 +287,7 @@ def _site_sum(series: list[pd.Series], ends: np.ndarray, period: np.ndarray) -> 
 
 
 def rolling_metrics(
-    store: Store,
+    store: MonitorStore,
     site: str | None = None,
     *,
     since: float = 0.0,
@@ -317,7 +299,7 @@ def rolling_metrics(
 
     Parameters
     ----------
-    store : Store
+    store : MonitorStore
         Scores are read from here.
     site : str, optional
         One site (all when None).
@@ -328,23 +310,10 @@ def rolling_metrics(
     by_horizon : bool
         False pools all horizons (``horizon_min`` is then 0).
     """
-    hz = "horizon_min" if by_horizon else "0"
-    where = ["period_end>=?", "period_end<=?"]
-    params: list[Any] = [since, until if math.isfinite(until) else 1e18]
-    if site:
-        where.append("site=?")
-        params.append(site)
-    if target:
-        where.append("target=?")
-        params.append(target)
-    rows = store.query(
-        f"SELECT site, device, target, {hz} AS h, model_sha, shadow, count(*),"
-        " avg((forecast-actual)*(forecast-actual)), avg((persistence-actual)*(persistence-actual))"
-        f" FROM scores WHERE {' AND '.join(where)}"
-        " GROUP BY site, device, target, h, model_sha, shadow ORDER BY site, device, target, h",
-        params,
-    )
+    rows = store.error_stats(site, since=since, until=until, target=target,
+                             by_horizon=by_horizon)
     return [
-        Metric(s, d, t, int(h), sha, bool(sh), int(n), math.sqrt(mf), math.sqrt(mp))
-        for s, d, t, h, sha, sh, n, mf, mp in rows
+        Metric(e.site, e.device, e.target, e.horizon_min, e.model_sha, e.shadow, e.n,
+               math.sqrt(e.mse), math.sqrt(e.mse_persistence))
+        for e in rows
     ]

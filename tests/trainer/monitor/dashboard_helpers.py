@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.trainer.monitor.conftest import Pub, offline, status, wait_for
+from tests.trainer.monitor.sql_helpers import sql
 from trainer.monitor.ingest import Monitor, MonitorConfig
 from trainer.monitor.store import Store
 
@@ -176,7 +177,7 @@ def start_live_fleet(tmp: Path, port: int, *, speed: float = 600.0,
         store.close()
 
     def scored() -> bool:
-        rows = store.query("SELECT count(*) FROM scores WHERE site=?", [site.site.id])
+        rows = sql(store, "SELECT count(*) FROM scores WHERE site=?", [site.site.id])
         return bool(rows[0][0] >= 10)
 
     try:
@@ -185,6 +186,6 @@ def start_live_fleet(tmp: Path, port: int, *, speed: float = 600.0,
     except BaseException:
         stop()
         raise
-    version = json.loads(store.query(
+    version = json.loads(sql(store,
         "SELECT payload FROM models WHERE site=?", [site.site.id])[0][0])["version"]
     return LiveFleet(db, port, site.site.id, monitor, version, stop)

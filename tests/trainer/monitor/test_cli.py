@@ -1,4 +1,4 @@
-"""``helio-monitor run`` as a process: store, heartbeat timeout alarm, clean exit (issue #5)."""
+"""``helio-monitor run`` as a process: store, heartbeat timeout alarm, clean exit."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.trainer.monitor.conftest import Pub, Sub, reading, status, wait_for
+from tests.trainer.monitor.sql_helpers import sql
 from trainer.monitor.fleet import OfflineWatch
 from trainer.monitor.ingest import parse_message
 from trainer.monitor.store import Store
@@ -46,10 +47,10 @@ def test_run_command_stores_and_raises_silent_gateway_alarm(mosquitto, tmp_path:
             proc.kill()
         alerts.close()
     store = Store(db)
-    (row,) = [r for r in store.stream_stats("abuja-01") if r["stream"] == "reading"]
-    assert (row["received"], row["lost"]) == (10, 0)
+    (row,) = [r for r in store.stream_stats("abuja-01") if r.stream == "reading"]
+    assert (row.received, row.lost) == (10, 0)
     (alarm,) = store.alerts("abuja-01", open_only=True)
-    assert (alarm["code"], alarm["data"]["state"]) == ("offline", "silent")
+    assert (alarm.code, alarm.data["state"]) == ("offline", "silent")
     err = proc.stderr.read()
     assert "stopped:" in err and "0 duplicates, 0 rejected" in err
 
@@ -58,7 +59,7 @@ def _has_status(db: Path) -> bool:
     if not db.exists():
         return False
     try:
-        return bool(Store(db).query("SELECT 1 FROM status"))
+        return bool(sql(db, "SELECT 1 FROM status"))
     except Exception:  # schema not created yet
         return False
 

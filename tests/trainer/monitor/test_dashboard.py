@@ -26,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from edge.forecasting.site import load_site
 from edge.simulation.plant import Plant
 from tests.trainer.monitor.conftest import forecast, iso, offline, reading, status
+from tests.trainer.monitor.sql_helpers import sql
 from trainer.monitor.cli import main as monitor_main
 from trainer.monitor.dashboard import queries
 from trainer.monitor.dashboard.server import AuthConfig, AuthError, DashboardServer, is_loopback
@@ -147,7 +148,7 @@ def test_site_api_draws_what_the_store_holds(serve, store_path: Path) -> None:
     srv = serve()
     page = api(srv, f"api/site/{SID}?days=1")
     store = Store(store_path)
-    newest = store.query("SELECT max(ts) FROM readings WHERE site=?", [SID])[0][0]
+    newest = sql(store, "SELECT max(ts) FROM readings WHERE site=?", [SID])[0][0]
     store.close()
     assert page["until"] == newest and page["since"] == newest - 86400
     assert page["pv"]["devices"] == ["inverter", "mppt"]
@@ -197,10 +198,10 @@ def test_metrics_in_prometheus_text_format(serve, store_path: Path) -> None:
                for f in fams.values() for s in f.samples}
     store = Store(store_path)
     for row in store.stream_stats():
-        key = tuple(sorted({"site": row["site"], "device": row["device"],
-                            "stream": row["stream"]}.items()))
-        assert samples[("helio_monitor_messages_stored_total", key)] == row["received"]
-        assert samples[("helio_monitor_messages_lost", key)] == row["lost"]
+        key = tuple(sorted({"site": row.site, "device": row.device,
+                            "stream": row.stream}.items()))
+        assert samples[("helio_monitor_messages_stored_total", key)] == row.received
+        assert samples[("helio_monitor_messages_lost", key)] == row.lost
     store.close()
     assert samples[("helio_monitor_rejected_total", ())] == 1
     assert samples[("helio_gateways_online", ())] == 1

@@ -86,8 +86,8 @@ def _rows(driver) -> dict[str, dict[str, str]]:
 
 def test_fleet_page_lists_every_gateway_with_its_state(fleet, server, shots) -> None:
     store = fleet.store()
-    received = sum(r["received"] for r in store.stream_stats(fleet.site)
-                   if r["stream"] in ("reading", "forecast", "events"))
+    received = sum(r.received for r in store.stream_stats(fleet.site)
+                   if r.stream in ("reading", "forecast", "events"))
     store.close()
     with chrome() as d:
         d.get(server.url)

@@ -49,10 +49,10 @@ def test_input_drift_alarm_when_sky_changes_regime(mosquitto, start_monitor) -> 
     wait_for(lambda: mon.stats.inserted >= seq, what="6 days stored")
     mon.run_tasks(1.0)
     (alert,) = mon.store.alerts(SID, open_only=True)
-    assert (alert["code"], alert["key"], alert["device"]) == ("input_drift", "kcs", "gateway")
-    assert alert["data"]["psi"] > 0.25
-    assert alert["data"]["recent_mean"] < alert["data"]["reference_mean"]  # cloudier
-    assert alert["data"]["season"] == "dry"
+    assert (alert.code, alert.key, alert.device) == ("input_drift", "kcs", "gateway")
+    assert alert.data["psi"] > 0.25
+    assert alert.data["recent_mean"] < alert.data["reference_mean"]  # cloudier
+    assert alert.data["season"] == "dry"
     wait_for(lambda: any(b["code"] == "input_drift" for _t, b in alerts.messages),
              what="alert published")
     topic, body = next(m for m in alerts.messages if m[1]["code"] == "input_drift")

@@ -18,6 +18,7 @@ import pytest
 from tests.fleet_broker import HAS_PASSWD, FleetBroker, start_fleet_broker
 from tests.trainer.monitor.conftest import reading, status, wait_for
 from tests.trainer.monitor.rollout_helpers import keypair, make_bundle
+from tests.trainer.monitor.sql_helpers import sql
 from trainer.cli import main as train_main
 from trainer.monitor.ingest import Alert, Monitor, MonitorConfig
 from trainer.monitor.store import Store
@@ -111,7 +112,7 @@ def test_monitor_and_publisher_use_tls_and_credentials(fleet: FleetBroker,
 
         def stored() -> int:
             try:
-                return int(Store(db).query("SELECT count(*) FROM readings")[0][0])
+                return int(sql(db, "SELECT count(*) FROM readings")[0][0])
             except Exception:  # not created yet
                 return 0
         wait_for(lambda: db.exists() and stored() >= 0, timeout=30, what="monitor up")
@@ -140,7 +141,7 @@ def test_monitor_and_publisher_use_tls_and_credentials(fleet: FleetBroker,
     finally:
         mon.terminate()
         mon.wait(timeout=30)
-    assert Store(db).query("SELECT count(*) FROM rejected")[0][0] == 0
+    assert sql(db, "SELECT count(*) FROM rejected")[0][0] == 0
 
 
 def test_monitor_counts_alerts_the_broker_refuses(tmp_path: Path) -> None:

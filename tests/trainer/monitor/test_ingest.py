@@ -1,4 +1,4 @@
-"""helio-monitor ingestion: parsing, dedup, loss, status, LWT, shared groups (issue #5)."""
+"""helio-monitor ingestion: parsing, dedup, loss, status, LWT, shared groups."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.trainer.monitor.conftest import Pub, offline, reading, status, wait_for
+from tests.trainer.monitor.sql_helpers import sql
 from trainer.monitor.fleet import fleet_table, format_table
 from trainer.monitor.ingest import MessageError, Monitor, MonitorConfig, parse_message
 from trainer.monitor.store import FleetMessage, Store
@@ -59,28 +60,6 @@ def test_parse_message_reading_and_lwt() -> None:
     assert parse_message("helio/abuja-01/monitor/alerts", b"{}", T0) is None
 
 
-def test_store_counts_duplicates_and_gaps_that_fill_later(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.sqlite")
-    batch = [_msg(reading("s1", "mppt", n, T0 + n, pv_power=n)) for n in (1, 2, 3, 5, 6, 9)]
-    res = store.write_batch([*batch, batch[1]])
-    assert (res.inserted, res.duplicates) == (6, 1)
-    (row,) = store.stream_stats("s1")
-    assert (row["received"], row["duplicates"], row["lost"]) == (6, 1, 3)  # 4, 7, 8 missing
-    # 4 and 7 arrive late (out-of-order redelivery): no longer lost
-    store.write_batch([_msg(reading("s1", "mppt", n, T0 + n, pv_power=n)) for n in (4, 7)])
-    (row,) = store.stream_stats("s1")
-    assert (row["received"], row["lost"]) == (8, 1)
-    assert store.query("SELECT count(*) FROM readings")[0][0] == 8
-
-
-def test_store_keeps_rejected_payloads(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.sqlite")
-    res = store.write_batch([], [("helio/s/d/reading", b"garbage", "not JSON", T0)])
-    assert res.rejected == 1
-    assert store.query("SELECT topic, payload FROM rejected") == [("helio/s/d/reading",
-                                                                   b"garbage")]
-
-
 def test_status_heartbeat_timeout_makes_gateway_silent(tmp_path: Path) -> None:
     store = Store(tmp_path / "m.sqlite")
     store.write_batch([_msg(status("s1", "gw", T0), received=T0)])
@@ -98,7 +77,7 @@ def test_status_heartbeat_timeout_makes_gateway_silent(tmp_path: Path) -> None:
 
 
 def test_status_follows_receive_time_when_the_device_clock_steps_back(tmp_path: Path) -> None:
-    """Issue 11 item 11: a device clock stepped back must not freeze the gateway as silent."""
+    """A device clock stepped back must not freeze the gateway as silent."""
     store = Store(tmp_path / "m.sqlite")
     # the gateway booted with a clock a year ahead, then NTP stepped it back
     store.write_batch([_msg(status("s1", "gw", T0 + 365 * 86400, seq=1, epoch="e1"),
@@ -108,7 +87,7 @@ def test_status_follows_receive_time_when_the_device_clock_steps_back(tmp_path: 
                                 received=T0 + 60 * k)])
     (row,) = fleet_table(store, now=T0 + 330, offline_after_s=180)
     assert row.state == "online"
-    assert store.query("SELECT received FROM status")[0][0] == T0 + 300
+    assert sql(store, "SELECT received FROM status")[0][0] == T0 + 300
     # an agent without epoch/seq (older release): receive order, same result
     store2 = Store(tmp_path / "m2.sqlite")
     store2.write_batch([_msg(status("s1", "gw", T0 + 365 * 86400), received=T0)])
@@ -159,7 +138,7 @@ def test_gap_is_loss_and_duplicates_are_dropped(mosquitto, start_monitor) -> Non
     pub.close()
     wait_for(lambda: mon.stats.received >= len(sent) + 3, what="all delivered")
     (row,) = mon.store.stream_stats("s1")
-    assert (row["received"], row["lost"], row["duplicates"]) == (27, 3, 3)
+    assert (row.received, row.lost, row.duplicates) == (27, 3, 3)
 
 
 @pytest.mark.broker
@@ -175,7 +154,7 @@ def test_persistent_session_keeps_messages_while_monitor_is_down(mosquitto, star
     mon2 = start_monitor(mosquitto.port, db=db, client_id="mon-persist")
     wait_for(lambda: mon2.stats.inserted >= 50, what="queued messages after restart")
     (row,) = mon2.store.stream_stats("s1")
-    assert (row["received"], row["lost"]) == (50, 0)
+    assert (row.received, row.lost) == (50, 0)
 
 
 @pytest.mark.broker
@@ -196,12 +175,12 @@ def test_two_monitors_in_shared_group_store_every_message_once(mosquitto, start_
     wait_for(lambda: a.stats.received + b.stats.received >= total, what="all delivered")
     assert a.stats.received > 0 and b.stats.received > 0  # the group split the traffic
     store = a.store
-    assert store.query("SELECT count(*) FROM readings")[0][0] == n_sites * n_msgs
-    stats = {r["site"]: r for r in store.stream_stats()}
-    assert all(stats[f"site-{s}"]["lost"] == 0 for s in range(n_sites))
-    assert sum(r["duplicates"] for r in stats.values()) == 50
+    assert sql(store, "SELECT count(*) FROM readings")[0][0] == n_sites * n_msgs
+    stats = {r.site: r for r in store.stream_stats()}
+    assert all(stats[f"site-{s}"].lost == 0 for s in range(n_sites))
+    assert sum(r.duplicates for r in stats.values()) == 50
     assert a.stats.duplicates + b.stats.duplicates == 50
-    assert json.loads(store.query("SELECT body FROM readings WHERE site='site-3'"
+    assert json.loads(sql(store, "SELECT body FROM readings WHERE site='site-3'"
                                   " AND seq=77")[0][0])["values"] == {"pv_power": 77.0}
 
 
@@ -225,13 +204,13 @@ def test_store_locked_by_another_writer_loses_nothing(mosquitto, tmp_path) -> No
         other.close()
         wait_for(lambda: mon.stats.inserted >= 20, what="stored after the lock")
         (row,) = mon.store.stream_stats("s1")
-        assert (row["received"], row["lost"], row["duplicates"]) == (20, 0, 0)
+        assert (row.received, row.lost, row.duplicates) == (20, 0, 0)
     finally:
         mon.stop()
 
 
 def test_shadow_forecast_topic_is_stored_as_a_shadow_forecast(tmp_path: Path) -> None:
-    """Issue 11 item 15: ``forecast/shadow`` shares the forecast stream's seq and dedup."""
+    """``forecast/shadow`` shares the forecast stream's seq and dedup."""
     from tests.trainer.monitor.conftest import forecast  # noqa: PLC0415
 
     topic, live = forecast("s1", "gw", 1, 1_800_000_000.0, {15: 100.0})
@@ -243,9 +222,9 @@ def test_shadow_forecast_topic_is_stored_as_a_shadow_forecast(tmp_path: Path) ->
         parse_message(topic + "/shadow", live, 1.0)
     store = Store(tmp_path / "m.sqlite")
     store.write_batch([parse_message(topic, live, 1.0), msg])
-    assert store.query("SELECT shadow, model_sha FROM forecast_points ORDER BY shadow") == [
+    assert sql(store, "SELECT shadow, model_sha FROM forecast_points ORDER BY shadow") == [
         (0, "sha-a"), (0, "sha-a"), (0, "sha-a"), (0, "sha-a"),
         (1, "sha-b"), (1, "sha-b"), (1, "sha-b"), (1, "sha-b")]
-    [stats] = [r for r in store.stream_stats() if r["stream"] == "forecast"]
-    assert stats["received"] == 2 and stats["lost"] == 0 and stats["duplicates"] == 0
+    [stats] = [r for r in store.stream_stats() if r.stream == "forecast"]
+    assert stats.received == 2 and stats.lost == 0 and stats.duplicates == 0
     store.close()

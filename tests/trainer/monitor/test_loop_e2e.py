@@ -27,6 +27,7 @@ from edge.runtime.config import RolloutConfig
 from edge.simulation.plant import Plant
 from tests.trainer.monitor.conftest import Pub, reading, wait_for
 from tests.trainer.monitor.rollout_helpers import keypair
+from tests.trainer.monitor.sql_helpers import sql
 from trainer.bundle_signing import load_private_key
 from trainer.cli import main as train_main
 from trainer.monitor.cli import main as monitor_main
@@ -98,12 +99,12 @@ def _fit(tmp: Path, csv: Path, priv: Path, version: str, epochs: int) -> Path:
 
 
 def _status(store) -> dict:
-    rows = store.query("SELECT payload FROM status WHERE site=?", [SID])
+    rows = sql(store, "SELECT payload FROM status WHERE site=?", [SID])
     return json.loads(rows[0][0]) if rows else {}
 
 
 def _events(store, code: str) -> list[dict]:
-    return [json.loads(d) for (d,) in store.query(
+    return [json.loads(d) for (d,) in sql(store,
         "SELECT data FROM events WHERE site=? AND code=? ORDER BY seq", [SID, code])]
 
 
@@ -149,7 +150,7 @@ def test_export_fit_publish_shadow_promote(mosquitto, start_monitor, tmp_path: P
         rt.publisher.start()
         agent = threading.Thread(target=rt.agent.run, args=(stop,), daemon=True)
         agent.start()
-        wait_for(lambda: mon.store.query("SELECT count(*) FROM forecasts WHERE site=?",
+        wait_for(lambda: sql(mon.store, "SELECT count(*) FROM forecasts WHERE site=?",
                                          [SID])[0][0] >= 2, timeout=60, what="agent forecasts")
         old_version = rt.agent.holder.version
 
@@ -173,10 +174,10 @@ def test_export_fit_publish_shadow_promote(mosquitto, start_monitor, tmp_path: P
                            "--port", str(mosquitto.port), "--public-key", str(pub)]) == 0
         wait_for(lambda: _events(mon.store, "model_shadow_started"), timeout=30,
                  what="shadow started")
-        wait_for(lambda: mon.store.query("SELECT count(*) FROM forecasts WHERE shadow=1")[0][0]
+        wait_for(lambda: sql(mon.store, "SELECT count(*) FROM forecasts WHERE shadow=1")[0][0]
                  >= 3, timeout=60, what="shadow forecasts")
         assert rt.agent.holder.version == old_version  # shadow forecasts are not used
-        shadow_rows = mon.store.query("SELECT DISTINCT model_version FROM forecasts"
+        shadow_rows = sql(mon.store, "SELECT DISTINCT model_version FROM forecasts"
                                       " WHERE shadow=1")
         assert shadow_rows == [(new_manifest["model_version"],)]
         wait_for(lambda: _status(mon.store).get("rollout", {}).get("state") == "shadow",
@@ -191,7 +192,7 @@ def test_export_fit_publish_shadow_promote(mosquitto, start_monitor, tmp_path: P
         assert promoted[0]["pairs"] >= 6
         assert promoted[0]["rmse_shadow"] <= promoted[0]["rmse_active"]
         assert rt.agent.holder.version == new_manifest["model_version"]
-        wait_for(lambda: mon.store.query("SELECT version FROM models WHERE site=?", [SID])
+        wait_for(lambda: sql(mon.store, "SELECT version FROM models WHERE site=?", [SID])
                  == [(new_manifest["model_version"],)], timeout=30, what="retained model")
         # the monitor learnt the new model's validation errors from the publish payload
         assert mon.store.manifest(new_manifest["model"]["sha256"]) is not None

@@ -12,6 +12,7 @@ import pytest
 
 from edge.forecasting.site import load_site
 from tests.trainer.monitor.conftest import forecast, reading
+from tests.trainer.monitor.sql_helpers import sql
 from trainer.monitor.cli import main
 from trainer.monitor.drift import DriftConfig, DriftWatch, psi, validation_rmse
 from trainer.monitor.ingest import parse_message
@@ -115,7 +116,7 @@ def test_scorer_leaves_out_periods_the_charger_curtailed(tmp_path: Path) -> None
     store = Store(tmp_path / "m.sqlite")
     _day(store, DAY0, err15=10.0, err60=-20.0, float_from_min=13 * 60)
     Scorer(store, {SID: SITE}, ScoringConfig(grace_s=0.0)).score_all()
-    latest_end = store.query("SELECT max(period_end) FROM scores WHERE target='pv_power'")[0][0]
+    latest_end = sql(store, "SELECT max(period_end) FROM scores WHERE target='pv_power'")[0][0]
     assert latest_end <= DAY0 + 13 * 3600  # nothing scored once float began
     metrics = {m.horizon_min: m for m in rolling_metrics(store, SID)}
     assert metrics[15].rmse == pytest.approx(10.0)  # the curtailed 300 W never scored
@@ -135,7 +136,7 @@ def test_scorer_without_site_file_uses_plain_persistence(tmp_path: Path) -> None
     store = Store(tmp_path / "m.sqlite")
     _day(store, DAY0, err15=5.0, err60=5.0)
     assert Scorer(store, {}, ScoringConfig(grace_s=0)).score_all() > 0
-    rows = store.query("SELECT issue, persistence FROM scores WHERE horizon_min=15 LIMIT 3")
+    rows = sql(store, "SELECT issue, persistence FROM scores WHERE horizon_min=15 LIMIT 3")
     for issue, pers in rows:  # persistence = the period ending at the issue time
         assert pers == pytest.approx(_period_value(int((issue - DAY0) // 900) - 1))
 
@@ -173,7 +174,7 @@ def test_rmse_drift_alarm_against_manifest(tmp_path: Path, val_rmse: float, alar
     if alarm:
         assert alerts[0].data["horizon_min"] == 15 and alerts[0].data["rmse"] == pytest.approx(80)
         assert [a for a in watch(DAY0 + 60) if a.code == "rmse_drift"] == []  # not re-raised
-        assert store.alerts(SID, open_only=True)[0]["code"] == "rmse_drift"
+        assert store.alerts(SID, open_only=True)[0].code == "rmse_drift"
 
 
 @pytest.mark.parametrize(("days", "alarm"), [(3, True), (2, False)], ids=["3-days", "2-days"])

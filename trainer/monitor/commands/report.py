@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     store = Store(args.store)
     try:
-        if not store.query("SELECT 1 FROM readings WHERE site=? LIMIT 1", [args.site]):
+        if store.reading_span(args.site)[1] is None:
             sys.stderr.write(f"no data for site {args.site!r}\n")
             return 1
         path = write_report(store, args.site, args.out, days=args.days)

@@ -30,8 +30,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(format_table(rows) + "\n")
         if args.alerts:
             for a in store.alerts(args.site, open_only=True):
-                sys.stdout.write(f"ALERT {a['level']:7} {a['site']}/{a['device']} {a['code']}:"
-                                 f" {a['message']}\n")
+                sys.stdout.write(f"ALERT {a.level:7} {a.site}/{a.device} {a.code}:"
+                                 f" {a.message}\n")
     finally:
         store.close()
     return 0

@@ -30,7 +30,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from trainer.monitor.dashboard import queries
-from trainer.monitor.store import Store
+from trainer.monitor.store import MonitorStore
 
 __all__ = ["CONTENT_TYPE", "FleetCollector", "render"]
 
@@ -46,12 +46,12 @@ class FleetCollector(Collector):
     Parameters
     ----------
     open_store : callable
-        Returns a fresh (read-only) :class:`Store`; closed after the scrape.
+        Returns a fresh (read-only) :class:`MonitorStore`; closed after the scrape.
     offline_after_s : float
         Heartbeat timeout of the gateway state. [s]
     """
 
-    def __init__(self, open_store: Callable[[], Store], *, offline_after_s: float = 180.0):
+    def __init__(self, open_store: Callable[[], MonitorStore], *, offline_after_s: float = 180.0):
         self.open_store = open_store
         self.offline_after_s = offline_after_s
 
@@ -63,7 +63,7 @@ class FleetCollector(Collector):
         finally:
             store.close()
 
-    def _collect(self, store: Store) -> Iterator[Metric]:
+    def _collect(self, store: MonitorStore) -> Iterator[Metric]:
         labels = ["site", "device", "stream"]
         stored = CounterMetricFamily("helio_monitor_messages_stored",
                                      "Messages stored by the monitor", labels=labels)
@@ -95,7 +95,7 @@ class FleetCollector(Collector):
         yield from self._gateways(store)
         yield from self._skill(store)
 
-    def _gateways(self, store: Store) -> Iterator[Metric]:
+    def _gateways(self, store: MonitorStore) -> Iterator[Metric]:
         rows = queries.fleet(store, offline_after_s=self.offline_after_s)
         by_state = dict.fromkeys(STATES, 0)
         up = GaugeMetricFamily("helio_gateway_online", "1 when the gateway is online",
@@ -123,7 +123,7 @@ class FleetCollector(Collector):
             open_.add_metric([site], n)
         yield open_
 
-    def _skill(self, store: Store) -> Iterator[Metric]:
+    def _skill(self, store: MonitorStore) -> Iterator[Metric]:
         labels = ["site", "gateway", "horizon_min", "shadow", "model"]
         skill = GaugeMetricFamily(
             "helio_forecast_skill",

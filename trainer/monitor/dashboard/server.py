@@ -137,7 +137,7 @@ def _same(a: str, b: str) -> bool:
 
 
 class ChangeWatch:
-    """Notices commits to the store by other connections (``PRAGMA data_version``).
+    """Notices commits to the store by other connections (its change counter).
 
     One thread polls every ``interval_s`` and bumps :attr:`version`;
     server-sent-event handlers wait on :meth:`wait`.
@@ -174,13 +174,13 @@ class ChangeWatch:
             return self.version
 
     def _run(self) -> None:
-        db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
+        store = queries.ReadOnlyStore(self.path)
         last = None
         try:
             while not self._stop.wait(self.interval_s):
                 try:
-                    now = db.execute("PRAGMA data_version").fetchone()[0]
-                except sqlite3.Error:
+                    now = store.change_counter()
+                except Exception:  # a failed poll is retried; the watch must not die
                     log.exception("cannot poll %s", self.path)
                     continue
                 if now != last:
@@ -189,7 +189,7 @@ class ChangeWatch:
                         self.version += 1
                         self._cond.notify_all()
         finally:
-            db.close()
+            store.close()
 
 
 class _Server(ThreadingHTTPServer):

@@ -1,0 +1,205 @@
+"""What each stream's message body becomes in the store: one function per stream.
+
+Responsible for: reading a :class:`~trainer.monitor.store.records.FleetMessage`'s
+body (already checked by :func:`edge.runtime.contract.check_body`) into the
+flat records a backend writes. This is the only place the store reads message
+fields, so a change of the wire format is a change here, one function per
+stream.
+
+Does NOT: write anything or check the contract (the monitor refuses bad
+messages before the store sees them); sans-IO, no SQL.
+
+A function may raise on a body the contract checks let through (a missing
+key, bytes that are not UTF-8): the writer rolls that message back alone and
+keeps it in ``rejected``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NamedTuple
+
+from edge.runtime.contract import parse_time
+from trainer.monitor.store.records import FleetMessage
+
+__all__ = [
+    "FORECAST_TARGETS",
+    "EventRecord",
+    "ForecastPointRecord",
+    "ForecastRecord",
+    "ManifestRecord",
+    "ModelRecord",
+    "ReadingRecord",
+    "StatusRecord",
+    "command_manifest",
+    "event_record",
+    "forecast_records",
+    "manifest_record",
+    "model_record",
+    "reading_record",
+    "status_record",
+]
+
+#: forecast quantities kept as points (each a ``{p10, p50, p90}`` object)
+FORECAST_TARGETS = ("ghi", "dni", "dhi", "pv_power")
+
+
+class ReadingRecord(NamedTuple):
+    """A reading; ``body`` is the payload verbatim (JSON text)."""
+
+    site: str
+    device: str
+    seq: int | None
+    ts: float | None
+    received: float
+    body: str
+    epoch: str
+
+
+class ForecastRecord(NamedTuple):
+    """A forecast message's envelope; ``issue`` [s] falls back to the timestamp."""
+
+    site: str
+    device: str
+    seq: int | None
+    ts: float | None
+    issue: float | None
+    model_version: str
+    model_sha: str
+    shadow: int
+    inputs_stale: int
+    received: float
+    epoch: str
+
+
+class ForecastPointRecord(NamedTuple):
+    """One target at one horizon of a forecast; ``period_s`` is the step. [s]"""
+
+    site: str
+    device: str
+    target: str
+    horizon_min: int
+    issue: float | None
+    shadow: int
+    model_sha: str
+    period_end: float
+    period_s: float
+    p10: Any
+    p50: Any
+    p90: Any
+
+
+class EventRecord(NamedTuple):
+    """An event; ``data`` is JSON text."""
+
+    site: str
+    device: str
+    seq: int | None
+    ts: float | None
+    level: str
+    code: str
+    message: str
+    data: str
+    received: float
+    epoch: str
+
+
+class StatusRecord(NamedTuple):
+    """A heartbeat or Last Will; ``payload`` is the body as JSON text."""
+
+    site: str
+    device: str
+    state: str
+    ts: float | None
+    received: float
+    payload: str
+    epoch: str
+    seq: int | None
+
+
+class ModelRecord(NamedTuple):
+    """The model a gateway reports in one role; ``payload`` is the body as JSON text."""
+
+    site: str
+    device: str
+    version: str
+    sha256: str
+    blessed: int
+    role: str
+    received: float
+    payload: str
+
+
+class ManifestRecord(NamedTuple):
+    """A bundle manifest by its model's SHA-256; ``manifest`` is JSON text."""
+
+    sha256: str
+    version: str
+    manifest: str
+
+
+def reading_record(msg: FleetMessage) -> ReadingRecord:
+    """The ``reading`` stream: stored verbatim (queried by value name later)."""
+    body = msg.raw.decode() if msg.raw else json.dumps(msg.body)
+    return ReadingRecord(msg.site, msg.device, msg.seq, msg.ts, msg.received, body, msg.epoch)
+
+
+def forecast_records(msg: FleetMessage) -> tuple[ForecastRecord, list[ForecastPointRecord]]:
+    """The ``forecast`` stream: its envelope and one point per target and horizon."""
+    body = msg.body
+    model = body.get("model") or {}
+    issue = parse_time(body.get("issue_time")) or msg.ts
+    shadow = int(bool(body.get("shadow", False)))
+    sha = str(model.get("sha256", ""))
+    head = ForecastRecord(msg.site, msg.device, msg.seq, msg.ts, issue,
+                          str(model.get("version", "")), sha, shadow,
+                          int(bool(body.get("inputs_stale", False))), msg.received, msg.epoch)
+    period_s = 60.0 * float(body.get("step_minutes", 15))
+    points = []
+    for entry in body.get("forecasts", []):
+        end = parse_time(entry.get("period_end"))
+        for target in FORECAST_TARGETS:
+            q = entry.get(target)
+            if end is None or not isinstance(q, dict):
+                continue
+            points.append(ForecastPointRecord(
+                msg.site, msg.device, target, int(entry["horizon_min"]), issue, shadow, sha,
+                end, period_s, q.get("p10"), q.get("p50"), q.get("p90")))
+    return head, points
+
+
+def event_record(msg: FleetMessage) -> EventRecord:
+    """The ``events`` stream."""
+    b = msg.body
+    return EventRecord(msg.site, msg.device, msg.seq, msg.ts, str(b.get("level", "")),
+                       str(b.get("code", "")), str(b.get("message", "")),
+                       json.dumps(b.get("data", {})), msg.received, msg.epoch)
+
+
+def status_record(msg: FleetMessage) -> StatusRecord:
+    """The ``status`` stream (heartbeats and the Last Will)."""
+    return StatusRecord(msg.site, msg.device, str(msg.body.get("state", "")), msg.ts,
+                        msg.received, json.dumps(msg.body), msg.epoch, msg.seq)
+
+
+def model_record(msg: FleetMessage) -> ModelRecord:
+    """The ``model`` stream (retained: the model of one role)."""
+    b = msg.body
+    return ModelRecord(msg.site, msg.device, str(b.get("version", "")),
+                       str(b.get("sha256", "")), int(bool(b.get("blessed", False))),
+                       str(b.get("role", "active")), msg.received, json.dumps(b))
+
+
+def manifest_record(manifest: dict[str, Any]) -> ManifestRecord | None:
+    """A bundle manifest (validation metrics); None when it names no model SHA-256."""
+    model = manifest.get("model")
+    sha = str(model.get("sha256", "")) if isinstance(model, dict) else ""
+    if not sha:
+        return None
+    return ManifestRecord(sha, str(manifest.get("model_version", "")), json.dumps(manifest))
+
+
+def command_manifest(msg: FleetMessage) -> ManifestRecord | None:
+    """The ``cmd/model`` stream: the manifest of the bundle sent to a gateway, if any."""
+    manifest = msg.body.get("manifest")
+    return manifest_record(manifest) if isinstance(manifest, dict) else None
