@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from edge.forecasting.features import FeatureSpec
+from edge.forecasting.reference import QUANTILE_LEVELS
 from firmware_bridge.timestamps import isoformat_z
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ def manifest(cfg: TrainConfig, spec: FeatureSpec, loaded: DataSource, *, train: 
                  "longitude": loc.longitude, "altitude": loc.altitude},
         "step_minutes": spec.step_minutes,
         "horizons_min": list(spec.horizons_min),
-        "quantiles": [0.1, 0.5, 0.9],
+        "quantiles": list(QUANTILE_LEVELS),
         "output": {"quantity": "clear_sky_index", "layout": "quantile_major",
                    "note": ("edge.forecasting.predictor returns horizon-major"
                             " [h][P10,P50,P90], sorted")},

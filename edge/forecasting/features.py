@@ -66,6 +66,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from edge.forecasting.limits import GHI_CLEAR_MIN, KT_DEFAULT, KT_MAX, ZENITH_LIMIT
 from edge.forecasting.solar import clear_sky
 
 __all__ = [
@@ -86,17 +87,11 @@ FloatArray = npt.NDArray[np.float64]
 F32Array = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
 
-#: Largest clear-sky index kept (cloud enhancement rarely exceeds it). [unitless]
-KT_MAX = 1.5
-#: Clear-sky index used when a whole history window is invalid (night). [unitless]
-KT_DEFAULT = 1.0
-#: Periods with the sun further from zenith than this carry no valid index. [degrees]
-ZENITH_LIMIT = 85.0
-#: Periods with less clear-sky GHI than this carry no valid index. [W/m2]
-GHI_CLEAR_MIN = 20.0
-#: Clear-sky GHI is divided by this to give ``ghics_*`` features. [W/m2]
+# KT_MAX, KT_DEFAULT, ZENITH_LIMIT and GHI_CLEAR_MIN are the reference science's
+# (edge.forecasting.limits, re-exported by edge.forecasting.reference).
+#: Clear-sky GHI is divided by this to give ``ghics_*`` features. [W/m²]
 GHI_SCALE = 1000.0
-#: Reference and scale of the temperature feature. [C]
+#: Reference and scale of the temperature feature. [°C]
 TEMP_REF, TEMP_SCALE = 25.0, 20.0
 
 _COS_ZENITH_LIMIT = math.cos(math.radians(ZENITH_LIMIT))

@@ -10,6 +10,7 @@ import pandas as pd
 import pvlib
 import pytest
 
+from edge.forecasting.reference import clear_sky_reference, physical_from_index
 from edge.forecasting.site import load_site
 from tests.trainer.monitor.conftest import forecast, reading
 from trainer.monitor.cli import main
@@ -19,8 +20,8 @@ from trainer.monitor.scoring import (
     Scorer,
     ScoringConfig,
     period_means,
+    persistence_reference,
     rolling_metrics,
-    smart_persistence,
 )
 from trainer.monitor.store import Store
 
@@ -43,12 +44,42 @@ def test_period_means_interval_is_open_left_closed_right() -> None:
     assert math.isnan(out[2])
 
 
-def test_smart_persistence_scales_clear_sky_index() -> None:
-    out = smart_persistence(np.array([500.0, 10.0, np.nan]), np.array([1000.0, 2.0, 800.0]),
-                            np.array([800.0, 300.0, 900.0]))
-    assert out[0] == pytest.approx(400.0)  # k = 0.5
-    assert out[1] == pytest.approx(300.0)  # dawn: k taken as 1
-    assert math.isnan(out[2])
+def _geo(hours: list[float]) -> pd.DataFrame:
+    mids = pd.to_datetime([DAY0 + 3600 * h for h in hours], unit="s", utc=True)
+    return clear_sky_reference(SITE, mids).reset_index(drop=True)
+
+
+def test_persistence_reference_holds_the_issue_clear_sky_index() -> None:
+    """The monitor's reference is the gate's: index now x clear sky then, 1 at dawn."""
+    now, then = _geo([12.0, 6.0, 12.0]), _geo([13.0, 7.5, 13.0])
+    ghi_now = np.array([0.5, 0.5, np.nan]) * now["ghi_clear"].to_numpy()
+    out, scored = persistence_reference("ghi", SITE, ghi_now, np.full(3, 400.0), now=now, then=then)
+    assert out[0] == pytest.approx(0.5 * then["ghi_clear"][0])
+    assert not now["daytime"][1] and then["daytime"][1]
+    assert out[1] == pytest.approx(then["ghi_clear"][1])  # dawn: index taken as 1
+    assert math.isnan(out[2]) and scored.all()
+
+
+def test_persistence_reference_pv_goes_through_the_pv_chain() -> None:
+    """PV persistence: the PV clear-sky index now, through decomposition and the array model."""
+    now, then = _geo([11.0]), _geo([12.0])
+    pv_now = 0.6 * now["pv_clear"].to_numpy()
+    out, scored = persistence_reference("pv_power", SITE, pv_now, np.array([1000.0]), now=now,
+                                           then=then)
+    chain = physical_from_index(np.array([0.6]), ghi_clear=then["ghi_clear"],
+                                zenith=then["zenith"], azimuth=then["azimuth"],
+                                dni_extra=then["dni_extra"], array=SITE.array)["pv_power"]
+    assert out[0] == pytest.approx(chain[0], rel=1e-12)
+    # not the linear scaling of clear-sky PV: Erbs puts more of a cloudy sky in the diffuse
+    assert abs(out[0] - 0.6 * then["pv_clear"][0]) > 1.0
+    clipped, scored_clipped = persistence_reference(
+        "pv_power", SITE, np.array([SITE.array.ac_limit]), np.array([SITE.array.ac_limit]),
+        now=now, then=then)
+    held = physical_from_index(np.array([1.0]), ghi_clear=then["ghi_clear"],
+                               zenith=then["zenith"], azimuth=then["azimuth"],
+                               dni_extra=then["dni_extra"], array=SITE.array)["pv_power"]
+    assert clipped[0] == pytest.approx(held[0], rel=1e-12)  # clipped now: index taken as 1
+    assert scored[0] and not scored_clipped[0]  # a clipped target says nothing about the sky
 
 
 def _period_value(i: int) -> float:
@@ -209,6 +240,14 @@ def test_psi_zero_for_same_distribution_and_large_for_shift() -> None:
     edges = np.linspace(0, 1.2, 13)
     assert psi(a, b, edges) < 0.05
     assert psi(a, rng.normal(0.4, 0.15, 2000), edges) > 0.25
+
+
+def test_psi_small_windows_do_not_alarm_on_a_stray_bin() -> None:
+    """Two of 39 reference periods in a bin the recent 39 leave empty is not a shift."""
+    edges = np.concatenate([[-np.inf], np.linspace(0, 1.2, 7)[1:-1], [np.inf]])
+    ref = np.r_[np.full(2, 0.75), np.full(37, 0.9)]
+    assert psi(ref, np.full(39, 0.9), edges) < 0.1
+    assert psi(ref, np.full(39, 0.3), edges) > 0.25  # a real change still is
 
 
 def test_report_html_embeds_plots_and_metrics(tmp_path: Path) -> None:
