@@ -1,4 +1,4 @@
-"""Forecast scoring and error-drift alarms (issue #5)."""
+"""Forecast scoring (the monitor measures skill as the gate does) and error-drift alarms."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ import pandas as pd
 import pvlib
 import pytest
 
+from edge.forecasting.features import FeatureSpec
 from edge.forecasting.reference import clear_sky_reference, physical_from_index
 from edge.forecasting.site import load_site
 from tests.trainer.monitor.conftest import forecast, reading
+from trainer.dataset import build_dataset, fit_cliper
+from trainer.loading import read_and_check
 from trainer.monitor.cli import main
 from trainer.monitor.drift import DriftConfig, DriftWatch, psi, validation_rmse
 from trainer.monitor.ingest import parse_message
@@ -24,6 +27,7 @@ from trainer.monitor.scoring import (
     rolling_metrics,
 )
 from trainer.monitor.store import Store
+from trainer.scoring import score_forecast
 
 SITE = load_site(Path(__file__).resolve().parents[3] / "configs/sites/abuja.toml")
 SID = SITE.site.id
@@ -265,3 +269,49 @@ def test_report_html_embeds_plots_and_metrics(tmp_path: Path) -> None:
     assert main(["report", "--store", str(db), "--site", SID, "--out", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["report", "--store", str(db), "--site", "nowhere", "--out", str(png)]) == 1
+
+
+PV_FIXTURE = Path(__file__).resolve().parents[1] / "data/helio_abuja_pv_4days.csv"
+
+
+def test_monitor_and_gate_measure_the_same_skill_on_one_data_set(tmp_path: Path) -> None:
+    """One PV telemetry file, one forecast: the gate's and the monitor's skill agree.
+
+    The gate reads the file as ``helio-train`` does (GHI estimated from PV),
+    scores a CLIPER forecast through :func:`trainer.scoring.score_forecast`;
+    the monitor stores the same rows as readings and the same P50 as
+    forecasts and scores them. Same periods, same RMSE, same skill per
+    horizon. The forecast RMSE agrees to float64 rounding; the persistence
+    RMSE to float32 rounding (the gate reads its persistence index from
+    feature ``kt_lag0``, float32): relative 1e-6, so skill within 1e-6.
+    """
+    frame, loc = read_and_check(str(PV_FIXTURE), "helio", SITE)
+    test = build_dataset(frame, FeatureSpec(), loc).daytime()
+    p50 = fit_cliper(test).predict(test)
+    kt = np.stack([0.8 * p50, p50, 1.2 * p50], axis=-1)
+    gate = {r.horizon_min: r for r in score_forecast(
+        kt, test, train=None, frame=frame, site=SITE, loc=loc).rows
+        if r.target == "pv_power" and r.season == "all"}
+    pv_fc = score_forecast(kt, test, train=None, frame=frame, site=SITE, loc=loc
+                           ).forecast["pv_power"][..., 1]
+
+    store = Store(tmp_path / "m.sqlite")
+    rows = pd.read_csv(PV_FIXTURE)
+    _write(store, [reading(SID, "mppt", i + 1, pd.Timestamp(r.timestamp).timestamp(),
+                           pv_power=float(r.pv_power), charge_state=r.charge_state)
+                   for i, r in enumerate(rows.itertuples())])
+    horizons = test.spec.horizons_min
+    _write(store, [forecast(SID, "gateway", i + 1, t.timestamp(),
+                            {h: float(pv_fc[i, j]) for j, h in enumerate(horizons)})
+                   for i, t in enumerate(test.times)])
+    Scorer(store, {SID: SITE}, ScoringConfig(grace_s=0.0)).score_all()
+    monitor = {m.horizon_min: m for m in rolling_metrics(store, SID, target="pv_power")}
+
+    assert sorted(monitor) == sorted(gate) == sorted(horizons)
+    for h in horizons:
+        g, m = gate[h], monitor[h]
+        assert m.n == g.n > 50
+        assert m.rmse == pytest.approx(g.rmse, rel=1e-9)
+        assert m.rmse_persistence == pytest.approx(g.rmse / (1 - g.skill_vs_smart_persistence),
+                                                   rel=1e-6)
+        assert m.skill == pytest.approx(g.skill_vs_smart_persistence, abs=1e-6)
