@@ -36,6 +36,7 @@ from edge.forecasting.bundle import (
     sha256_hex,
     verify_manifest,
 )
+from edge.forecasting.reference import QUANTILE_LEVELS, ZENITH_LIMIT
 from trainer.signing import sign_bundle_dir
 from trainer.validate import ALL_SEASONS, GateResult, MetricRow
 
@@ -142,7 +143,7 @@ def _plot_fan(card: CardData, path: Path) -> None:
 def _plot_reliability(card: CardData, path: Path) -> None:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(4, 4), dpi=80)
-    nominal = [0.1, 0.5, 0.9]
+    nominal = list(QUANTILE_LEVELS)
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
     for h, shares in sorted(card.reliability.items()):
         ax.plot(nominal, list(shares), marker="o", label=f"{h} min")
@@ -268,7 +269,7 @@ def _card_text(manifest: Mapping[str, Any], rows: Sequence[MetricRow], gate: Gat
         *(_reliability_table(card)),
         "",
         *_range_lines(manifest),
-        "## Metrics (daytime hold-out, zenith < 85 degrees)",
+        f"## Metrics (daytime hold-out, zenith < {ZENITH_LIMIT:g} degrees)",
         "",
         *_metrics_table(rows),
         "",

@@ -240,7 +240,7 @@ def score(
     observed, smart_persistence, cliper : mapping of target -> (n, n_h) array
         Observations and the two reference forecasts (NaN = not measured).
     mask : numpy.ndarray of bool, (n, n_h)
-        Daytime (zenith < 85 degrees) and measured.
+        Daytime (:func:`edge.forecasting.reference.is_daytime`) and measured.
     horizons_min : sequence of int
         Horizon of each column. [min]
     seasons : numpy.ndarray of str, (n,)

@@ -33,10 +33,9 @@ re-exported here: the feature code and the PV chain, which this module
 calls, read them from there (no import cycle).
 
 Two clips, two meanings. :data:`KT_MAX` (1.5) bounds the clear-sky index of
-ONE period: cloud enhancement at the edge of a cumulus can lift a 15-minute
-mean well above clear sky (measured enhancements reach about 1.5 times the
-clear-sky GHI; Yordanov et al., "Overirradiance (cloud enhancement) events
-at high latitudes", IEEE JPV 3(1), 2013, doi:10.1109/JPHOTOV.2012.2213581).
+ONE period: cloud enhancement at the edge of a cumulus can lift a short mean
+above clear sky, and the model's features and targets have always been
+clipped there (changing it would change the features of shipped bundles).
 :data:`PV_INDEX_HOLD_MAX` (1.3) bounds a PV clear-sky index that
 :func:`edge.forecasting.energy.energy_outlook` carries forward for HOURS:
 enhancement does not last, so a sustained index stays closer to clear sky.
