@@ -58,7 +58,7 @@ class FanDay:
     hours : numpy.ndarray
         Hour of day of each target period end (UTC). [h]
     observed, p10, p50, p90 : numpy.ndarray
-        GHI. [W/m2]
+        GHI. [W/m²]
     """
 
     label: str
@@ -133,7 +133,7 @@ def _plot_fan(card: CardData, path: Path) -> None:
         ax.plot(day.hours, day.observed, "k.", ms=3, label="observed")
         ax.set_title(day.label, fontsize=9)
         ax.set_xlabel("hour [UTC]")
-    axes[0][0].set_ylabel(f"GHI [W/m2], {card.fan_horizon_min} min ahead")
+    axes[0][0].set_ylabel(f"GHI [W/m²], {card.fan_horizon_min} min ahead")
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, metadata={"Software": None})

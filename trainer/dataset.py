@@ -144,8 +144,8 @@ class Dataset:
         ``(n, n_horizons)``: target measured and daytime
         (:func:`edge.forecasting.reference.is_daytime`).
     ghi, ghi_clear, zenith : numpy.ndarray
-        ``(n, n_horizons)`` measured period-mean GHI [W/m2], clear-sky GHI
-        [W/m2] and zenith [degrees] of each target period.
+        ``(n, n_horizons)`` measured period-mean GHI [W/m²], clear-sky GHI
+        [W/m²] and zenith [degrees] of each target period.
     pv_power : numpy.ndarray or None
         ``(n, n_horizons)`` measured period-mean PV power (NaN where missing
         or curtailed) when the data has it. [W]
@@ -225,7 +225,7 @@ def build_dataset(
     ----------
     frame : pandas.DataFrame
         Output of :func:`trainer.qc.quality_control` (or any canonical
-        frame): UTC index, column ``ghi`` [W/m2]; optional ``temp_air`` [C]
+        frame): UTC index, column ``ghi`` [W/m²]; optional ``temp_air`` [°C]
         and ``pv_power`` [W].
     spec : FeatureSpec
     site : edge.forecasting.site.SiteConfig

@@ -57,7 +57,7 @@ ALL_SEASONS = "all"
 class MetricRow:
     """Scores of one target, horizon and season (``"all"`` for the whole hold-out).
 
-    Errors in the target's unit ([W/m2] for irradiance, [W] for PV power).
+    Errors in the target's unit ([W/m²] for irradiance, [W] for PV power).
     Skill values are NaN when the reference has zero error.
     """
 
@@ -131,7 +131,7 @@ class Int8Report:
     rmse_increase : float
         ``rmse_int8 / rmse_float - 1``.
     max_abs_diff : float
-        Largest |int8 - float32| over all outputs. [unitless]
+        Largest |int8 - float32| over all outputs. [-]
     rail_share : float
         Share of int8 output values at -128 or 127.
     """

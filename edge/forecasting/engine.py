@@ -116,12 +116,12 @@ class ForecastResult:
     horizons_min : tuple of int
         [minutes]
     quantiles : mapping
-        ``ghi``/``dni``/``dhi`` [W/m2] and ``pv_power`` [W]: per horizon
+        ``ghi``/``dni``/``dhi`` [W/m²] and ``pv_power`` [W]: per horizon
         ``(p10, p50, p90)``.
     inputs_stale : bool
         The PV source gave no fresh measurement for the latest period.
     valid_fraction : float
-        Share of history periods with a usable measurement. [0..1]
+        Share of history periods with a usable measurement. [-]
     """
 
     issue_time: dt.datetime
@@ -164,7 +164,7 @@ class ForecastEngine:
     def ghi_history(
         self, issue_end: int, pv_means: Sequence[float], curtailed: Sequence[bool]
     ) -> list[float]:
-        """Estimated GHI of the history periods from mean PV power. [W/m2]
+        """Estimated GHI of the history periods from mean PV power. [W/m²]
 
         Parameters
         ----------

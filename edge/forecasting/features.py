@@ -34,7 +34,7 @@ Feature vector (in :attr:`FeatureSpec.names` order)
     missing measurement are filled from the nearest older valid period in
     the window, else the nearest newer one, else :data:`KT_DEFAULT`.
 ``kt_valid_frac``
-    Share of the history periods that held a valid measurement. [0..1]
+    Share of the history periods that held a valid measurement. [-]
 ``cosz_0``, ``ghics_0``
     Cosine of the solar zenith (0 when the sun is down) and clear-sky GHI
     divided by :data:`GHI_SCALE`, for the issue period.
@@ -51,7 +51,7 @@ Feature vector (in :attr:`FeatureSpec.names` order)
     clear-sky irradiance) and stays in the range any few months of
     training data cover.
 ``temp_air`` (only when ``FeatureSpec.use_temperature``)
-    ``(temp_air - 25) / 20``; 0 when missing. [unitless]
+    ``(temp_air - 25) / 20``; 0 when missing. [-]
 """
 
 from __future__ import annotations
@@ -222,9 +222,9 @@ def clearsky_index(ghi: FloatArray, ghi_clear: FloatArray) -> FloatArray:
     Parameters
     ----------
     ghi : numpy.ndarray
-        Measured global horizontal irradiance. [W/m2]
+        Measured global horizontal irradiance. [W/m²]
     ghi_clear : numpy.ndarray
-        Clear-sky GHI, same shape. [W/m2]
+        Clear-sky GHI, same shape. [W/m²]
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         kt = ghi / np.maximum(ghi_clear, GHI_CLEAR_MIN)
@@ -263,9 +263,9 @@ class DailyGeometry:
     zenith, azimuth : numpy.ndarray
         True solar zenith and azimuth at period centres. [degrees]
     cos_zenith : numpy.ndarray
-        ``max(cos(zenith), 0)``. [unitless]
+        ``max(cos(zenith), 0)``. [-]
     ghi_clear, dni_clear, dhi_clear, dni_extra : numpy.ndarray
-        Clear-sky and extraterrestrial irradiance at period centres. [W/m2]
+        Clear-sky and extraterrestrial irradiance at period centres. [W/m²]
     kt_ok : numpy.ndarray of bool
         Whether a measurement in that period gives a valid clear-sky index.
     static : numpy.ndarray, float32, (n, n_static)
@@ -454,12 +454,12 @@ def compute_features(
     history : sequence of float
         Mean measured GHI of the last ``history_steps`` periods, oldest
         first, the last one ending at ``issue_time``; NaN where missing.
-        [W/m2]
+        [W/m²]
     issue_time : datetime or float
         End of the last measured period, on the grid (aware datetime or
         epoch seconds).
     temp_air : float
-        Air temperature at the issue time; NaN when unknown. [C]
+        Air temperature at the issue time; NaN when unknown. [°C]
 
     Returns
     -------
@@ -528,7 +528,7 @@ def compute_feature_matrix(
     frame : pandas.DataFrame
         On the spec's grid: UTC index of period ends, one row per step with
         no gaps in the index (missing values are NaN), columns ``ghi``
-        [W/m2] and, with ``use_temperature``, ``temp_air`` [C]. History
+        [W/m²] and, with ``use_temperature``, ``temp_air`` [°C]. History
         before the first row counts as missing.
     geometry : DailyGeometry
         Built with :meth:`DailyGeometry.for_range` over ``frame``'s index.

@@ -98,7 +98,7 @@ def is_daytime(zenith: npt.ArrayLike, ghi_clear: npt.ArrayLike) -> BoolArray:
     Parameters
     ----------
     zenith : array-like
-        Solar zenith at the period centre. [°]
+        Solar zenith at the period centre. [degrees]
     ghi_clear : array-like
         Clear-sky GHI at the period centre. [W/m²]
 
@@ -152,7 +152,7 @@ def clear_sky_pv(site: Site, geometry: object) -> FloatArray:
     site : Site
     geometry : DailyGeometry or pandas.DataFrame
         Anything with ``ghi_clear``, ``dni_clear``, ``dhi_clear`` [W/m²],
-        ``zenith`` and ``azimuth`` [°] (a
+        ``zenith`` and ``azimuth`` [degrees] (a
         :class:`~edge.forecasting.features.DailyGeometry` or the frame of
         :func:`edge.forecasting.solar.clear_sky`).
 
@@ -185,7 +185,7 @@ def clear_sky_reference(site: Site | SiteConfig, mid_times: pd.DatetimeIndex) ->
     Returns
     -------
     pandas.DataFrame
-        Indexed by ``mid_times``: ``zenith``, ``azimuth`` [°], ``ghi_clear``,
+        Indexed by ``mid_times``: ``zenith``, ``azimuth`` [degrees], ``ghi_clear``,
         ``dni_extra`` [W/m²] and ``daytime`` (:func:`is_daytime`); with a
         :class:`Site` also ``pv_clear`` [W] (:func:`clear_sky_pv`).
     """
@@ -228,7 +228,7 @@ def physical_from_index(
     ghi_clear, dni_extra : array-like
         Clear-sky GHI and extraterrestrial normal irradiance of the period. [W/m²]
     zenith, azimuth : array-like
-        Sun position at the period centre. [°]
+        Sun position at the period centre. [degrees]
     array : ArrayConfig
     temp_air : array-like
         Air temperature; NaN means the default. [°C]

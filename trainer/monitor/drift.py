@@ -47,7 +47,7 @@ from trainer.monitor.store import Store
 #: The input-drift check compares clear-sky index distributions only with the
 #: sun this high (a stricter daytime than the scoring's
 #: :data:`edge.forecasting.reference.ZENITH_LIMIT`: the index of a low sun is
-#: dominated by the clear-sky model's own error, which would read as drift). [°]
+#: dominated by the clear-sky model's own error, which would read as drift). [degrees]
 DRIFT_ZENITH_LIMIT = 75.0
 #: ... and clear-sky PV above this share of the output limit. [-]
 DRIFT_CLEAR_FRACTION = 0.05

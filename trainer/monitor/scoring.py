@@ -19,7 +19,7 @@ What "actual" means for each target:
   measures less than the array could give, which is the battery's doing,
   not the sky's: a period (target or issue) with any curtailed sample is not
   scored, as the device's own rollout comparison and the drift check do.
-* ``ghi``: the period mean of a ``ghi`` reading (a pyranometer), in [W/m2];
+* ``ghi``: the period mean of a ``ghi`` reading (a pyranometer), in [W/m²];
   not scored at sites without one.
 * ``dni``, ``dhi``: not measured at the edge, never scored.
 
@@ -84,7 +84,7 @@ class ScoringConfig:
         is scored (late, out-of-order readings still count). [s]
     daytime_zenith : float
         Periods with a larger solar zenith are night and not scored; the
-        gate's :data:`edge.forecasting.reference.ZENITH_LIMIT` unless set. [°]
+        gate's :data:`edge.forecasting.reference.ZENITH_LIMIT` unless set. [degrees]
     """
 
     grace_s: float = 900.0
@@ -163,7 +163,7 @@ def persistence_reference(
         :func:`edge.forecasting.reference.clear_sky_reference` at the
         midpoints of the issue and the target periods, row for row.
     daytime_zenith : float
-        Zenith above which a period is night. [°]
+        Zenith above which a period is night. [degrees]
 
     Returns
     -------

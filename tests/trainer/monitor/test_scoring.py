@@ -11,7 +11,7 @@ import pvlib
 import pytest
 
 from edge.forecasting.features import FeatureSpec
-from edge.forecasting.reference import clear_sky_reference, physical_from_index
+from edge.forecasting.reference import ZENITH_LIMIT, clear_sky_reference, physical_from_index
 from edge.forecasting.site import load_site
 from tests.trainer.monitor.conftest import forecast, reading
 from trainer.dataset import build_dataset, fit_cliper
@@ -124,7 +124,7 @@ def _daytime_periods(day: float, horizon: int) -> int:
     mids = pd.to_datetime(np.array(ends) - 450.0, unit="s", utc=True)
     zen = pvlib.solarposition.get_solarposition(mids, SITE.site.latitude, SITE.site.longitude,
                                                 SITE.site.altitude)["zenith"].to_numpy()
-    return int(np.sum(zen < 85.0))
+    return int(np.sum(zen < ZENITH_LIMIT))
 
 
 def test_scorer_scores_daytime_points_once(tmp_path: Path) -> None:
