@@ -36,6 +36,7 @@ from edge.forecasting.bundle import (
     sha256_hex,
     verify_manifest,
 )
+from edge.forecasting.reference import QUANTILE_LEVELS, ZENITH_LIMIT
 from trainer.bundle_signing import sign_bundle_dir
 from trainer.validate import ALL_SEASONS, GateResult, MetricRow
 
@@ -57,7 +58,7 @@ class FanDay:
     hours : numpy.ndarray
         Hour of day of each target period end (UTC). [h]
     observed, p10, p50, p90 : numpy.ndarray
-        GHI. [W/m2]
+        GHI. [W/m²]
     """
 
     label: str
@@ -132,7 +133,7 @@ def _plot_fan(card: CardData, path: Path) -> None:
         ax.plot(day.hours, day.observed, "k.", ms=3, label="observed")
         ax.set_title(day.label, fontsize=9)
         ax.set_xlabel("hour [UTC]")
-    axes[0][0].set_ylabel(f"GHI [W/m2], {card.fan_horizon_min} min ahead")
+    axes[0][0].set_ylabel(f"GHI [W/m²], {card.fan_horizon_min} min ahead")
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, metadata={"Software": None})
@@ -142,7 +143,7 @@ def _plot_fan(card: CardData, path: Path) -> None:
 def _plot_reliability(card: CardData, path: Path) -> None:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(4, 4), dpi=80)
-    nominal = [0.1, 0.5, 0.9]
+    nominal = list(QUANTILE_LEVELS)
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
     for h, shares in sorted(card.reliability.items()):
         ax.plot(nominal, list(shares), marker="o", label=f"{h} min")
@@ -268,7 +269,7 @@ def _card_text(manifest: Mapping[str, Any], rows: Sequence[MetricRow], gate: Gat
         *(_reliability_table(card)),
         "",
         *_range_lines(manifest),
-        "## Metrics (daytime hold-out, zenith < 85 degrees)",
+        f"## Metrics (daytime hold-out, zenith < {ZENITH_LIMIT:g} degrees)",
         "",
         *_metrics_table(rows),
         "",

@@ -15,6 +15,7 @@ import dataclasses
 import typing
 from pathlib import Path
 
+from edge.forecasting.reference import QUANTILE_LEVELS
 from edge.forecasting.site import Site, load_site
 from firmware_bridge.config import ConfigError, from_mapping, load_toml
 
@@ -161,7 +162,7 @@ class ModelSection:
     epochs: int = 30
     batch_size: int = 256
     learning_rate: float = 0.003
-    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
+    quantiles: tuple[float, ...] = QUANTILE_LEVELS
     point_weight: float = 0.0
     point_loss_weighting: typing.Literal["none", "clear_sky_squared"] = "none"
     early_stopping_patience: int = 0
@@ -183,8 +184,8 @@ class ModelSection:
             raise ValueError("hidden must list positive layer sizes")
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
             raise ValueError("epochs, batch_size and learning_rate must be positive")
-        if tuple(self.quantiles) != (0.1, 0.5, 0.9):
-            raise ValueError("quantiles must be [0.1, 0.5, 0.9]")
+        if tuple(self.quantiles) != QUANTILE_LEVELS:
+            raise ValueError(f"quantiles must be {list(QUANTILE_LEVELS)}")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

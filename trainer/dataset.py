@@ -18,11 +18,14 @@ Conventions
   ``[0, KT_MAX]``. Multiplying a forecast index by ``ghi_clear`` gives the
   period-average GHI (``edge.forecasting.forecast`` does exactly that).
 * ``mask[i, j]`` is True when target ``j`` of row ``i`` is measured and
-  the sun is higher than 85 degrees zenith at the target period's centre
-  (the "daytime only" rule of the gate). ``Y`` is NaN where the target is
+  the target period is daytime by :func:`edge.forecasting.reference.is_daytime`
+  (zenith below :data:`~edge.forecasting.reference.ZENITH_LIMIT`, clear-sky GHI
+  at least :data:`~edge.forecasting.reference.GHI_CLEAR_MIN`: the "daytime
+  only" rule the gate and the monitor share). ``Y`` is NaN where the target is
   not measured.
 * Smart persistence holds the issue period's clear-sky index (feature
-  ``kt_lag0``, with the feature's fill rules); CLIPER blends it with the
+  ``kt_lag0``, with the feature's fill rules; the rule of
+  :func:`edge.forecasting.reference.smart_persistence`); CLIPER blends it with the
   training climatology, weighted by the lag-h correlation (Yang 2019).
 """
 
@@ -36,12 +39,12 @@ import numpy as np
 import pandas as pd
 
 from edge.forecasting.features import (
-    ZENITH_LIMIT,
     DailyGeometry,
     FeatureSpec,
     clearsky_index,
     compute_feature_matrix,
 )
+from edge.forecasting.reference import ZENITH_LIMIT
 from trainer.data import DataError, median_spacing_minutes
 
 __all__ = [
@@ -138,10 +141,11 @@ class Dataset:
         float32 ``(n, n_horizons)`` target clear-sky index; NaN when the
         target period is not measured.
     mask : numpy.ndarray of bool
-        ``(n, n_horizons)``: target measured and zenith < 85 degrees.
+        ``(n, n_horizons)``: target measured and daytime
+        (:func:`edge.forecasting.reference.is_daytime`).
     ghi, ghi_clear, zenith : numpy.ndarray
-        ``(n, n_horizons)`` measured period-mean GHI [W/m2], clear-sky GHI
-        [W/m2] and zenith [degrees] of each target period.
+        ``(n, n_horizons)`` measured period-mean GHI [W/m²], clear-sky GHI
+        [W/m²] and zenith [degrees] of each target period.
     pv_power : numpy.ndarray or None
         ``(n, n_horizons)`` measured period-mean PV power (NaN where missing
         or curtailed) when the data has it. [W]
@@ -221,7 +225,7 @@ def build_dataset(
     ----------
     frame : pandas.DataFrame
         Output of :func:`trainer.qc.quality_control` (or any canonical
-        frame): UTC index, column ``ghi`` [W/m2]; optional ``temp_air`` [C]
+        frame): UTC index, column ``ghi`` [W/m²]; optional ``temp_air`` [°C]
         and ``pv_power`` [W].
     spec : FeatureSpec
     site : edge.forecasting.site.SiteConfig

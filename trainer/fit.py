@@ -131,7 +131,7 @@ def fit(
     progress : callable
         Receives one-line progress messages.
     created : datetime, optional
-        Creation time for the manifest (default now).
+        Creation time for the manifest (default :func:`trainer.provenance.build_time`).
     adapt : bool
         Take the step, horizons and network size from the data
         (:func:`trainer.config.adapt_to_data`): what ``helio-train fit``
@@ -173,7 +173,7 @@ def fit(
     float_bytes = to_float_tflite(model)
     manifest = provenance.manifest(cfg, spec, loaded, train=train, test=test,
                                    scaling=scaling.to_dict(),
-                                   created=created or dt.datetime.now(dt.UTC), split=split)
+                                   created=created or provenance.build_time(), split=split)
     manifest["selection"] = _selection_record(spec, ridge, blend, val_rows)
     draft = Bundle("<memory>", manifest, b"", int8_bytes, sha256_hex(int8_bytes), float_bytes)
     progress("validating on the hold-out through the edge interpreter")

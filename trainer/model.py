@@ -25,6 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from edge.forecasting.reference import QUANTILE_LEVELS
 from trainer.config import ModelSection
 
 __all__ = [
@@ -38,7 +39,7 @@ __all__ = [
     "seed_everything",
 ]
 
-QUANTILES = (0.1, 0.5, 0.9)
+QUANTILES = QUANTILE_LEVELS
 _MIN_STD = 1e-6
 
 

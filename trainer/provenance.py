@@ -5,6 +5,14 @@ digest of the training data, the versions of the training runtimes, and
 the manifest dictionary that records all of it with the split and the
 feature scaling.
 
+Reproducible: the manifest holds nothing of the machine or the checkout
+it was built in, so two builds of the same commit, data and config in two
+different directories give the same bytes: no absolute path (the config's
+``base_dir`` is left out, the data source is recorded by file name beside
+its digest), a fixed-length commit id, and a creation time taken from
+``SOURCE_DATE_EPOCH`` (https://reproducible-builds.org/specs/source-date-epoch/)
+or else the commit time of the code (:func:`build_time`).
+
 Does NOT: score models or decide the verdict (the caller adds ``blessed``,
 ``gate`` and ``int8`` entries), or write files (:mod:`trainer.bundle`).
 """
@@ -15,7 +23,9 @@ import dataclasses
 import datetime as dt
 import hashlib
 import importlib.metadata
+import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from edge.forecasting.features import FeatureSpec
+from edge.forecasting.reference import QUANTILE_LEVELS
 from firmware_bridge.timestamps import isoformat_z
 
 if TYPE_CHECKING:
@@ -30,7 +41,19 @@ if TYPE_CHECKING:
     from trainer.config import TrainConfig
     from trainer.dataset import Dataset
 
-__all__ = ["DataSource", "code_version", "data_digest", "manifest", "runtime_versions"]
+__all__ = [
+    "DataSource",
+    "build_time",
+    "code_version",
+    "config_record",
+    "data_digest",
+    "manifest",
+    "runtime_versions",
+]
+
+#: Length of the commit id in ``code_version`` (``--short`` alone grows with the
+#: repository's object count, so two clones of one commit could differ).
+COMMIT_ID_LENGTH = 12
 
 
 class DataSource(Protocol):
@@ -46,20 +69,56 @@ class DataSource(Protocol):
     def sha256(self) -> str: ...
 
 
+def _git(*args: str) -> str:
+    """Output of a git command in the code's own checkout; empty outside one."""
+    try:
+        return subprocess.run(
+            ["git", *args], capture_output=True, text=True, timeout=5,
+            cwd=Path(__file__).resolve().parent, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
 def code_version() -> str:
-    """Package version plus the git commit when run from a checkout."""
+    """Package version plus the git commit (12 hex digits) when run from a checkout."""
     try:
         version = importlib.metadata.version("helio-edge")
     except importlib.metadata.PackageNotFoundError:
         version = "unknown"
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-            cwd=Path(__file__).resolve().parent, check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        sha = ""
+    sha = _git("rev-parse", f"--short={COMMIT_ID_LENGTH}", "HEAD")
     return f"{version}+g{sha}" if sha else version
+
+
+def build_time(environ: Mapping[str, str] | None = None) -> dt.datetime:
+    """The creation time a bundle records (UTC, whole seconds).
+
+    ``SOURCE_DATE_EPOCH`` [s since the epoch] when set; else the commit time
+    of the code's checkout; else now (a build outside a checkout is not
+    reproducible in time anyway).
+    """
+    env = os.environ if environ is None else environ
+    raw = env.get("SOURCE_DATE_EPOCH", "").strip()
+    if not raw:
+        raw = _git("log", "-1", "--format=%ct", "HEAD")
+    try:
+        return dt.datetime.fromtimestamp(int(raw), dt.UTC)
+    except ValueError:
+        return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def _source_name(source: str) -> str:
+    """The data source without the build machine's directories."""
+    if ":" in source and not Path(source).exists():
+        return source  # e.g. "synthetic:abuja-01"
+    return Path(source).name
+
+
+def config_record(cfg: TrainConfig) -> dict[str, Any]:
+    """The training config as the manifest records it (no ``base_dir``: a machine path)."""
+    out = dataclasses.asdict(cfg)
+    out.pop("base_dir", None)
+    return out
 
 
 def data_digest(frame: pd.DataFrame) -> str:
@@ -95,19 +154,19 @@ def manifest(cfg: TrainConfig, spec: FeatureSpec, loaded: DataSource, *, train: 
                  "longitude": loc.longitude, "altitude": loc.altitude},
         "step_minutes": spec.step_minutes,
         "horizons_min": list(spec.horizons_min),
-        "quantiles": [0.1, 0.5, 0.9],
+        "quantiles": list(QUANTILE_LEVELS),
         "output": {"quantity": "clear_sky_index", "layout": "quantile_major",
                    "note": ("edge.forecasting.predictor returns horizon-major"
                             " [h][P10,P50,P90], sorted")},
         "features": {**spec.to_dict(), "scaling": scaling},
         "model": {"hidden": list(cfg.model.hidden), "epochs": cfg.model.epochs},
         "training_data": {
-            "source": loaded.source, "format": loaded.fmt, "sha256": loaded.sha256,
+            "source": _source_name(loaded.source), "format": loaded.fmt, "sha256": loaded.sha256,
             "start": str(train.times[0]), "end": str(test.times[-1]), "split": split,
             "train_rows": len(train), "holdout_rows": len(test),
         },
         "code_version": code_version(),
         "seed": cfg.seed,
-        "config": dataclasses.asdict(cfg),
+        "config": config_record(cfg),
         "runtime": runtime_versions(),
     }

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from edge.forecasting import reference
 from edge.forecasting.bundle import Bundle
 from edge.forecasting.features import DailyGeometry, FeatureSpec
 from edge.forecasting.forecast import ForecastPhysics
@@ -44,6 +45,7 @@ __all__ = [
     "int8_report",
     "reliability",
     "score_bundle",
+    "score_forecast",
 ]
 
 
@@ -78,7 +80,16 @@ def _observed(ds: Dataset, frame: pd.DataFrame, phys: ForecastPhysics,
 
 
 def _reference(phys: ForecastPhysics, kt: np.ndarray, issue_k: np.ndarray) -> dict[str, np.ndarray]:
-    return {k: v[..., 0] for k, v in _physical(phys, kt[..., None], issue_k).items()}
+    """A reference forecast's targets for its clear-sky index ``kt`` of shape (n, n_h).
+
+    Through :func:`edge.forecasting.reference.physical_from_index`, the
+    function the fleet monitor's scoring calls for its smart persistence.
+    """
+    g = phys.geometry
+    tk = phys.target_index(issue_k)
+    return reference.physical_from_index(
+        kt, ghi_clear=g.ghi_clear[tk], zenith=g.zenith[tk], azimuth=g.azimuth[tk],
+        dni_extra=g.dni_extra[tk], array=phys.array)
 
 
 def fan_days(ds: Dataset, q_ghi: np.ndarray, obs: np.ndarray, j: int, n_days: int = 3
@@ -130,8 +141,21 @@ def score_bundle(bundle: Bundle, test: Dataset, *, train: Dataset | None, frame:
     """
     test = test.daytime()
     kt_int8 = Predictor(bundle).predict_batch(test.X)
+    return score_forecast(kt_int8, test, train=train, frame=frame, site=site, loc=loc,
+                          linear=linear)
+
+
+def score_forecast(kt: np.ndarray, test: Dataset, *, train: Dataset | None,
+                   frame: pd.DataFrame, site: Site, loc: SiteConfig,
+                   linear: Callable[[Dataset], np.ndarray] | None = None) -> Scored:
+    """Score clear-sky index quantiles ``kt`` (n, n_h, 3) of the daytime rows ``test``.
+
+    What :func:`score_bundle` does after running the model: the forecast,
+    the observations and the references through the same physics, then
+    :func:`trainer.validate.score`.
+    """
     phys, issue_k = _physics(test, site, loc)
-    fc = _physical(phys, kt_int8.astype(np.float64), issue_k)
+    fc = _physical(phys, np.asarray(kt, dtype=np.float64), issue_k)
     obs = _observed(test, frame, phys, issue_k)
     sp = _reference(phys, smart_persistence(test), issue_k)
     cl = _reference(phys, fit_cliper(train if train is not None else test).predict(test), issue_k)
@@ -140,7 +164,7 @@ def score_bundle(bundle: Bundle, test: Dataset, *, train: Dataset | None, frame:
     lin = None if linear is None else _reference(phys, linear(test), issue_k)
     rows = score(forecast=fc, observed=obs, smart_persistence=sp, cliper=cl, mask=test.mask,
                  horizons_min=test.spec.horizons_min, seasons=seasons, groups=days, linear=lin)
-    return Scored(rows, kt_int8, fc, obs, test)
+    return Scored(rows, np.asarray(kt), fc, obs, test)
 
 
 def int8_report(bundle: Bundle, scored: Scored) -> Int8Report:

@@ -57,7 +57,7 @@ ALL_SEASONS = "all"
 class MetricRow:
     """Scores of one target, horizon and season (``"all"`` for the whole hold-out).
 
-    Errors in the target's unit ([W/m2] for irradiance, [W] for PV power).
+    Errors in the target's unit ([W/m²] for irradiance, [W] for PV power).
     Skill values are NaN when the reference has zero error.
     """
 
@@ -131,7 +131,7 @@ class Int8Report:
     rmse_increase : float
         ``rmse_int8 / rmse_float - 1``.
     max_abs_diff : float
-        Largest |int8 - float32| over all outputs. [unitless]
+        Largest |int8 - float32| over all outputs. [-]
     rail_share : float
         Share of int8 output values at -128 or 127.
     """
@@ -240,7 +240,7 @@ def score(
     observed, smart_persistence, cliper : mapping of target -> (n, n_h) array
         Observations and the two reference forecasts (NaN = not measured).
     mask : numpy.ndarray of bool, (n, n_h)
-        Daytime (zenith < 85 degrees) and measured.
+        Daytime (:func:`edge.forecasting.reference.is_daytime`) and measured.
     horizons_min : sequence of int
         Horizon of each column. [min]
     seasons : numpy.ndarray of str, (n,)

@@ -12,7 +12,12 @@ Between them, and after the last one, each quantile's *PV clear-sky index*
 (forecast power over the array's clear-sky power for the same period) is
 interpolated linearly in time and held after the last horizon; times the
 clear-sky power of every step period, clipped to the inverter limit, it
-gives a power per period, summed as energy. Beyond the last horizon this is
+gives a power per period, summed as energy. The index is capped at
+:data:`edge.forecasting.reference.PV_INDEX_HOLD_MAX` (1.3, not the 1.5 of
+one period's clip: an index held for hours is not a brief cloud
+enhancement); a period with clear-sky power below
+:data:`~edge.forecasting.reference.USABLE_FRACTION` of the DC capacity
+defines no index. Beyond the last horizon this is
 persistence of the clear-sky index: the further ahead, the less it knows.
 Quantiles are summed period by period, which treats errors as fully
 correlated across periods: the P10-P90 band of the sum is wide, not narrow
@@ -31,18 +36,19 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from edge.forecasting.forecast import DEFAULT_TEMP_AIR, pv_power
+from edge.forecasting.reference import (
+    PV_INDEX_HOLD_MAX,
+    QUANTILE_NAMES,
+    USABLE_FRACTION,
+    clear_sky_pv,
+)
 from edge.forecasting.site import Site
 from edge.forecasting.solar import clear_sky
 
 __all__ = ["QUANTILES", "energy_outlook", "local_day_end"]
 
-QUANTILES = ("p10", "p50", "p90")
-#: a period defines a clear-sky index only when clear-sky power exceeds this share of
-#: the array's DC capacity (low sun: the ratio is noise)
-MIN_CLEAR_FRACTION = 0.02
-#: largest PV clear-sky index carried forward (cloud enhancement is brief) [-]
-MAX_INDEX = 1.3
+#: Quantile names of the result (:data:`edge.forecasting.reference.QUANTILE_NAMES`).
+QUANTILES = QUANTILE_NAMES
 
 
 def local_day_end(issue_time: dt.datetime, timezone: str) -> dt.datetime:
@@ -99,12 +105,9 @@ def energy_outlook(
         return {key: empty, "rest_of_today": dict(empty), "day_end": day_end}
     ends = pd.DatetimeIndex([issue_time + (k + 1) * step for k in range(n)])
     geo = clear_sky(site.site, ends - step / 2)
-    clear = np.nan_to_num(pv_power(
-        geo["ghi_clear"].to_numpy(), geo["dni_clear"].to_numpy(), geo["dhi_clear"].to_numpy(),
-        geo["zenith"].to_numpy(), geo["azimuth"].to_numpy(), array=site.array,
-        temp_air=DEFAULT_TEMP_AIR))
+    clear = np.nan_to_num(clear_sky_pv(site, geo))
     minutes = np.arange(1, n + 1) * step_minutes
-    floor = MIN_CLEAR_FRACTION * site.array.dc_capacity
+    floor = USABLE_FRACTION * site.array.dc_capacity
     power = np.full((n, 3), np.nan)
     for qi in range(3):
         xs, ys = [], []
@@ -112,7 +115,7 @@ def energy_outlook(
             j = int(h) // step_minutes - 1
             if 0 <= j < n and clear[j] > floor and math.isfinite(q[qi]):
                 xs.append(float(h))
-                ys.append(min(max(float(q[qi]), 0.0) / clear[j], MAX_INDEX))
+                ys.append(min(max(float(q[qi]), 0.0) / clear[j], PV_INDEX_HOLD_MAX))
         if xs:
             power[:, qi] = np.interp(minutes, xs, ys) * clear
     power = np.sort(np.clip(power, 0.0, site.array.ac_limit), axis=1)  # keep p10 <= p50 <= p90

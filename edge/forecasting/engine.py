@@ -2,12 +2,13 @@
 
 Responsible for: holding the running model behind one seam
 (:class:`ModelHolder`: ``.bundle``, ``.predictor``, ``.manifest``,
-``.reload()``, ``.swap()``; issue #5's rollout hooks in here), precomputing
+``.reload()``, ``.swap()``; the rollout hooks in here), precomputing
 the day's solar geometry and clear-sky PV power once per UTC day, turning
 the mean PV power of each period into an estimated GHI (clear-sky index of
 the array times clear-sky GHI; periods when the charger curtails are
-invalid), and one forecast per issue time through :mod:`edge.forecasting.features`,
-the predictor and :mod:`edge.forecasting.forecast`.
+invalid; the clear-sky PV and the clip come from
+:mod:`edge.forecasting.reference`), and one forecast per issue time through
+:mod:`edge.forecasting.features`, the predictor and :mod:`edge.forecasting.forecast`.
 
 Does NOT: poll devices, publish, or decide when to forecast.
 """
@@ -25,8 +26,9 @@ import numpy.typing as npt
 
 from edge.forecasting.bundle import Bundle
 from edge.forecasting.energy import energy_outlook
-from edge.forecasting.features import KT_MAX, DailyGeometry, FeatureSpec, compute_features
-from edge.forecasting.forecast import DEFAULT_TEMP_AIR, ForecastPhysics, pv_power
+from edge.forecasting.features import DailyGeometry, FeatureSpec, compute_features
+from edge.forecasting.forecast import ForecastPhysics
+from edge.forecasting.reference import CLIP_MARGIN, KT_MAX, USABLE_FRACTION, clear_sky_pv
 from edge.forecasting.site import Site
 
 __all__ = [
@@ -35,16 +37,10 @@ __all__ = [
     "ForecastResult",
     "ModelHolder",
     "PredictorLike",
-    "clear_sky_pv",
 ]
 
 #: Charger states in which PV power follows the battery, not the sky.
 CURTAILED_STATES = frozenset({"absorption", "float", "storage", "equalize"})
-#: Clear-sky PV below this share of the DC capacity gives no estimate (as
-#: ``edge.forecasting.forecast.ghi_from_pv_power``). [unitless]
-USABLE_FRACTION = 0.02
-#: PV at or above this share of the output limit is clipped: no estimate.
-CLIP = 0.98
 
 
 class PredictorLike(Protocol):
@@ -109,19 +105,6 @@ class ModelHolder:
         return self.bundle.sha256
 
 
-def clear_sky_pv(site: Site, geometry: DailyGeometry) -> npt.NDArray[np.float64]:
-    """Clear-sky AC power of the site's array at every period of ``geometry``. [W]
-
-    :func:`edge.forecasting.forecast.pv_power` on the clear-sky components at 25 C: the
-    reference that turns measured PV into a clear-sky index.
-    """
-
-    return pv_power(
-        geometry.ghi_clear, geometry.dni_clear, geometry.dhi_clear, geometry.zenith,
-        geometry.azimuth, array=site.array, temp_air=DEFAULT_TEMP_AIR,
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class ForecastResult:
     """One forecast, ready for :func:`edge.runtime.messages.forecast_message`.
@@ -133,12 +116,12 @@ class ForecastResult:
     horizons_min : tuple of int
         [minutes]
     quantiles : mapping
-        ``ghi``/``dni``/``dhi`` [W/m2] and ``pv_power`` [W]: per horizon
+        ``ghi``/``dni``/``dhi`` [W/m²] and ``pv_power`` [W]: per horizon
         ``(p10, p50, p90)``.
     inputs_stale : bool
         The PV source gave no fresh measurement for the latest period.
     valid_fraction : float
-        Share of history periods with a usable measurement. [0..1]
+        Share of history periods with a usable measurement. [-]
     """
 
     issue_time: dt.datetime
@@ -181,7 +164,7 @@ class ForecastEngine:
     def ghi_history(
         self, issue_end: int, pv_means: Sequence[float], curtailed: Sequence[bool]
     ) -> list[float]:
-        """Estimated GHI of the history periods from mean PV power. [W/m2]
+        """Estimated GHI of the history periods from mean PV power. [W/m²]
 
         Parameters
         ----------
@@ -204,7 +187,8 @@ class ForecastEngine:
                 out.append(math.nan)
             elif ghi_clear <= 0.0:
                 out.append(0.0)  # night
-            elif cut or clear <= USABLE_FRACTION * arr.dc_capacity or pv >= CLIP * arr.ac_limit:
+            elif (cut or clear <= USABLE_FRACTION * arr.dc_capacity
+                  or pv >= CLIP_MARGIN * arr.ac_limit):
                 out.append(math.nan)  # curtailed, clipped or sun too low: no information
             else:
                 out.append(min(max(pv / clear, 0.0), KT_MAX) * ghi_clear)

@@ -34,7 +34,7 @@ Feature vector (in :attr:`FeatureSpec.names` order)
     missing measurement are filled from the nearest older valid period in
     the window, else the nearest newer one, else :data:`KT_DEFAULT`.
 ``kt_valid_frac``
-    Share of the history periods that held a valid measurement. [0..1]
+    Share of the history periods that held a valid measurement. [-]
 ``cosz_0``, ``ghics_0``
     Cosine of the solar zenith (0 when the sun is down) and clear-sky GHI
     divided by :data:`GHI_SCALE`, for the issue period.
@@ -51,7 +51,7 @@ Feature vector (in :attr:`FeatureSpec.names` order)
     clear-sky irradiance) and stays in the range any few months of
     training data cover.
 ``temp_air`` (only when ``FeatureSpec.use_temperature``)
-    ``(temp_air - 25) / 20``; 0 when missing. [unitless]
+    ``(temp_air - 25) / 20``; 0 when missing. [-]
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from edge.forecasting.limits import GHI_CLEAR_MIN, KT_DEFAULT, KT_MAX, ZENITH_LIMIT
 from edge.forecasting.solar import clear_sky
 
 __all__ = [
@@ -86,17 +87,11 @@ FloatArray = npt.NDArray[np.float64]
 F32Array = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
 
-#: Largest clear-sky index kept (cloud enhancement rarely exceeds it). [unitless]
-KT_MAX = 1.5
-#: Clear-sky index used when a whole history window is invalid (night). [unitless]
-KT_DEFAULT = 1.0
-#: Periods with the sun further from zenith than this carry no valid index. [degrees]
-ZENITH_LIMIT = 85.0
-#: Periods with less clear-sky GHI than this carry no valid index. [W/m2]
-GHI_CLEAR_MIN = 20.0
-#: Clear-sky GHI is divided by this to give ``ghics_*`` features. [W/m2]
+# KT_MAX, KT_DEFAULT, ZENITH_LIMIT and GHI_CLEAR_MIN are the reference science's
+# (edge.forecasting.limits, re-exported by edge.forecasting.reference).
+#: Clear-sky GHI is divided by this to give ``ghics_*`` features. [W/m²]
 GHI_SCALE = 1000.0
-#: Reference and scale of the temperature feature. [C]
+#: Reference and scale of the temperature feature. [°C]
 TEMP_REF, TEMP_SCALE = 25.0, 20.0
 
 _COS_ZENITH_LIMIT = math.cos(math.radians(ZENITH_LIMIT))
@@ -227,9 +222,9 @@ def clearsky_index(ghi: FloatArray, ghi_clear: FloatArray) -> FloatArray:
     Parameters
     ----------
     ghi : numpy.ndarray
-        Measured global horizontal irradiance. [W/m2]
+        Measured global horizontal irradiance. [W/m²]
     ghi_clear : numpy.ndarray
-        Clear-sky GHI, same shape. [W/m2]
+        Clear-sky GHI, same shape. [W/m²]
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         kt = ghi / np.maximum(ghi_clear, GHI_CLEAR_MIN)
@@ -268,9 +263,9 @@ class DailyGeometry:
     zenith, azimuth : numpy.ndarray
         True solar zenith and azimuth at period centres. [degrees]
     cos_zenith : numpy.ndarray
-        ``max(cos(zenith), 0)``. [unitless]
+        ``max(cos(zenith), 0)``. [-]
     ghi_clear, dni_clear, dhi_clear, dni_extra : numpy.ndarray
-        Clear-sky and extraterrestrial irradiance at period centres. [W/m2]
+        Clear-sky and extraterrestrial irradiance at period centres. [W/m²]
     kt_ok : numpy.ndarray of bool
         Whether a measurement in that period gives a valid clear-sky index.
     static : numpy.ndarray, float32, (n, n_static)
@@ -459,12 +454,12 @@ def compute_features(
     history : sequence of float
         Mean measured GHI of the last ``history_steps`` periods, oldest
         first, the last one ending at ``issue_time``; NaN where missing.
-        [W/m2]
+        [W/m²]
     issue_time : datetime or float
         End of the last measured period, on the grid (aware datetime or
         epoch seconds).
     temp_air : float
-        Air temperature at the issue time; NaN when unknown. [C]
+        Air temperature at the issue time; NaN when unknown. [°C]
 
     Returns
     -------
@@ -533,7 +528,7 @@ def compute_feature_matrix(
     frame : pandas.DataFrame
         On the spec's grid: UTC index of period ends, one row per step with
         no gaps in the index (missing values are NaN), columns ``ghi``
-        [W/m2] and, with ``use_temperature``, ``temp_air`` [C]. History
+        [W/m²] and, with ``use_temperature``, ``temp_air`` [°C]. History
         before the first row counts as missing.
     geometry : DailyGeometry
         Built with :meth:`DailyGeometry.for_range` over ``frame``'s index.

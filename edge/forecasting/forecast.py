@@ -30,18 +30,28 @@ import dataclasses
 import datetime as dt
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pvlib
 
-from edge.forecasting.features import KT_MAX, DailyGeometry
+from edge.forecasting.limits import (
+    CLIP_MARGIN,
+    DEFAULT_TEMP_AIR,
+    KT_MAX,
+    QUANTILE_LEVELS,
+    USABLE_FRACTION,
+)
 from edge.forecasting.site import ArrayConfig
 from firmware_bridge.timestamps import isoformat_z
 
+if TYPE_CHECKING:
+    from edge.forecasting.features import DailyGeometry
+
 __all__ = [
+    "DEFAULT_TEMP_AIR",
     "QUANTILES",
     "Forecast",
     "ForecastPhysics",
@@ -56,16 +66,14 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 
-#: Quantile levels of the model output, in order.
-QUANTILES = (0.1, 0.5, 0.9)
+#: Quantile levels of the model output, in order (``limits.QUANTILE_LEVELS``). [-]
+QUANTILES = QUANTILE_LEVELS
 #: SAPM cell temperature parameters (open rack, glass/glass), as the simulators use.
 SAPM_PARAMS: Mapping[str, float] = pvlib.temperature.TEMPERATURE_MODEL_PARAMETERS["sapm"][
     "open_rack_glass_glass"
 ]
 #: Wind speed assumed for cell temperature. [m/s]
 WIND_SPEED = 1.5
-#: Air temperature assumed when none is measured. [C]
-DEFAULT_TEMP_AIR = 25.0
 #: Ground reflectance for transposition. [unitless]
 ALBEDO = 0.25
 
@@ -232,7 +240,7 @@ def ghi_from_pv_power(
     array: ArrayConfig,
     *,
     temp_air: npt.ArrayLike | None = None,
-    clip_margin: float = 0.98,
+    clip_margin: float = CLIP_MARGIN,
 ) -> FloatArray:
     """GHI estimated from measured PV power (devices without a pyranometer).
 
@@ -266,7 +274,7 @@ def ghi_from_pv_power(
     ghi_clear = geometry["ghi_clear"].to_numpy(dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         kt = np.clip(p / clear, 0.0, KT_MAX)
-    usable = (clear > 0.02 * array.dc_capacity) & (p < clip_margin * array.ac_limit)
+    usable = (clear > USABLE_FRACTION * array.dc_capacity) & (p < clip_margin * array.ac_limit)
     night = (ghi_clear <= 0.0) & np.isfinite(p)
     return np.where(night, 0.0, np.where(usable, kt * ghi_clear, np.nan))
 

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from edge.forecasting.bundle import CARD_FILE, MANIFEST_FILE, BundleError, load_bundle
+from edge.forecasting.bundle import (
+    CARD_FILE,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    BundleError,
+    load_bundle,
+)
 from edge.forecasting.features import FeatureSpec
 from trainer.bundle import CardData, FanDay, write_bundle
 from trainer.bundle_signing import SigningError, generate_keypair, load_private_key, sign_bundle_dir
@@ -87,3 +97,79 @@ def test_sign_refuses_non_bundle_and_bad_key(tmp_path: Path) -> None:
     bad.write_text("nope")
     with pytest.raises(SigningError, match="not an unencrypted PEM key"):
         load_private_key(bad)
+
+
+_REPRO_CONFIG = """site = "abuja.toml"
+seed = 7
+model_version = "repro-0.0.1"
+[features]
+step_minutes = 15
+horizons_min = [15, 30, 60]
+history_steps = 4
+[data]
+holdout_fraction = 0.25
+[model]
+hidden = [16]
+epochs = 3
+batch_size = 128
+[quantization]
+representative_samples = 500
+representative_batch = 100
+[gate]
+targets = ["ghi"]
+min_skill = -10.0
+min_season_skill = -10.0
+min_cliper_skill = -10.0
+coverage_min = 0.0
+coverage_max = 1.0
+max_int8_rmse_increase = 0.5
+max_rail_share = 0.5
+max_linear_shortfall = -1.0
+"""
+
+
+def _fit_in(checkout: Path, src: Path) -> Path:
+    """Copy the inputs into ``checkout``; run ``helio-train fit`` there in a fresh interpreter."""
+    checkout.mkdir(parents=True)
+    for name in ("abuja.toml", "train.toml", "weather.csv"):
+        (checkout / name).write_bytes((src / name).read_bytes())
+    env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    out = checkout / "bundle"
+    done = subprocess.run(
+        [sys.executable, "-m", "trainer", "fit", "--config", str(checkout / "train.toml"),
+         "--data", str(checkout / "weather.csv"), "--format", "csv", "--out", str(out)],
+        cwd=checkout, env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.tensorflow
+def test_two_checkouts_build_byte_identical_bundles(tmp_path: Path) -> None:
+    """Same commit, data and config in two directories: the same model and manifest bytes."""
+    from edge.forecasting.site import load_site  # noqa: PLC0415
+    from trainer.synth import synthesize  # noqa: PLC0415
+
+    src = tmp_path / "src"
+    src.mkdir()
+    site_file = REPO / "configs" / "sites" / "abuja.toml"
+    (src / "abuja.toml").write_bytes(site_file.read_bytes())
+    (src / "train.toml").write_text(_REPRO_CONFIG)
+    frame = synthesize(load_site(site_file), dt.date(2025, 3, 1), 24, step_minutes=15, seed=7)
+    (src / "weather.csv").write_text(
+        frame.to_csv(float_format="%.2f", date_format="%Y-%m-%dT%H:%M:%SZ"))
+    a = _fit_in(tmp_path / "a", src)
+    b = _fit_in(tmp_path / "second" / "checkout" / "b", src)
+    assert (a / MODEL_FILE).read_bytes() == (b / MODEL_FILE).read_bytes()
+    assert (a / MANIFEST_FILE).read_bytes() == (b / MANIFEST_FILE).read_bytes()
+    text = (a / MANIFEST_FILE).read_text()
+    assert str(tmp_path) not in text and str(REPO) not in text  # no machine path at all
+
+
+def test_build_time_is_source_date_epoch_else_the_commit_time() -> None:
+    from trainer.provenance import build_time  # noqa: PLC0415
+
+    assert build_time({"SOURCE_DATE_EPOCH": "1700000000"}) == dt.datetime(
+        2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC)
+    assert build_time({}) == build_time({})  # the checkout's commit time: stable

@@ -37,11 +37,20 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from edge.forecasting import reference
 from edge.forecasting.engine import CURTAILED_STATES
 from edge.forecasting.site import Site
 from trainer.monitor.ingest import Alert
-from trainer.monitor.scoring import clear_sky_reference, period_means, rolling_metrics
+from trainer.monitor.scoring import period_means, rolling_metrics
 from trainer.monitor.store import MonitorStore
+
+#: The input-drift check compares clear-sky index distributions only with the
+#: sun this high (a stricter daytime than the scoring's
+#: :data:`edge.forecasting.reference.ZENITH_LIMIT`: the index of a low sun is
+#: dominated by the clear-sky model's own error, which would read as drift). [degrees]
+DRIFT_ZENITH_LIMIT = 75.0
+#: ... and clear-sky PV above this share of the output limit. [-]
+DRIFT_CLEAR_FRACTION = 0.05
 
 __all__ = [
     "ABUJA_SEASONS",
@@ -143,12 +152,19 @@ def validation_rmse(
     return by_season.get("all", {})
 
 
-def psi(reference: np.ndarray, recent: np.ndarray, edges: np.ndarray, eps: float = 1e-4) -> float:
-    """Population stability index of ``recent`` against ``reference`` over bins ``edges``. [-]"""
-    ref = np.histogram(reference, edges)[0].astype(float)
-    cur = np.histogram(recent, edges)[0].astype(float)
-    ref = np.maximum(ref / max(ref.sum(), 1.0), eps)
-    cur = np.maximum(cur / max(cur.sum(), 1.0), eps)
+def psi(reference: np.ndarray, recent: np.ndarray, edges: np.ndarray,
+        pseudo: float = 0.5) -> float:
+    """Population stability index of ``recent`` against ``reference`` over bins ``edges``. [-]
+
+    Bin shares are smoothed with ``pseudo`` counts per bin (Krichevsky-Trofimov,
+    0.5): with a few dozen daytime periods per window a bin holding two
+    samples on one side and none on the other is chance, and a hard floor on
+    the empty share (the usual 1e-4) turns it into a PSI above the alarm
+    threshold on its own.
+    """
+    ref = np.histogram(reference, edges)[0].astype(float) + pseudo
+    cur = np.histogram(recent, edges)[0].astype(float) + pseudo
+    ref, cur = ref / ref.sum(), cur / cur.sum()
     return float(np.sum((cur - ref) * np.log(cur / ref)))
 
 
@@ -276,12 +292,15 @@ class DriftWatch:
         sky = self.sites.get(site)
         ends, pv = self._series(site, "pv_power", start, end, 900.0)
         if sky is not None and len(ends):
-            ref = clear_sky_reference(sky, pd.to_datetime(ends - 450.0, unit="s", utc=True))
-            clear = ref["pv_power"].to_numpy()
-            day = (ref["zenith"].to_numpy() < 75.0) & (clear > 0.05 * sky.array.ac_limit)
+            ref = reference.clear_sky_reference(
+                sky, pd.to_datetime(ends - 450.0, unit="s", utc=True))
+            clear = ref["pv_clear"].to_numpy()
+            day = (ref["daytime"].to_numpy(dtype=bool)
+                   & (ref["zenith"].to_numpy() < DRIFT_ZENITH_LIMIT)
+                   & (clear > DRIFT_CLEAR_FRACTION * sky.array.ac_limit))
             kcs = pv / np.where(day, clear, np.nan)
             ok = np.isfinite(kcs)
-            out["kcs"] = pd.Series(np.clip(kcs[ok], 0.0, 1.5), index=ends[ok])
+            out["kcs"] = pd.Series(reference.clip_index(kcs[ok]), index=ends[ok])
         for name in TEMPERATURE_VALUES:
             t_ends, temp = self._series(site, name, start, end, 900.0)
             ok = np.isfinite(temp)

@@ -19,17 +19,28 @@ What "actual" means for each target:
   measures less than the array could give, which is the battery's doing,
   not the sky's: a period (target or issue) with any curtailed sample is not
   scored, as the device's own rollout comparison and the drift check do.
-* ``ghi``: the period mean of a ``ghi`` reading (a pyranometer), in [W/m2];
+* ``ghi``: the period mean of a ``ghi`` reading (a pyranometer), in [W/m²];
   not scored at sites without one.
 * ``dni``, ``dhi``: not measured at the edge, never scored.
 
-Smart persistence: the clear-sky index of the period ending at the issue
-time, times the clear-sky value of the target period (clear-sky GHI for
-``ghi``, clear-sky plane-of-array PV power for ``pv_power``), all computed
-from the same telemetry. At a site without a site file the reference falls
-back to plain persistence. Daytime means a solar zenith below
-``daytime_zenith`` at the period midpoint (without a site file: a non-zero
-actual value).
+Smart persistence and daytime are the gate's (:mod:`edge.forecasting.reference`,
+the same functions :mod:`trainer.scoring` measures a bundle with), so the
+skill shown here is the skill the gate measured: the clear-sky index of the
+period ending at the issue time (measured GHI over clear-sky GHI for
+``ghi``; measured PV over the array's clear-sky PV through the one PV chain
+for ``pv_power``, what :func:`edge.forecasting.forecast.ghi_from_pv_power`
+gives the trainer), clipped to [0, ``KT_MAX``], held where the issue period
+carries no index (dawn, clipped PV: ``KT_DEFAULT``), then turned into the
+target period's GHI [W/m²] and PV power [W] through the forecast's own
+chain (:func:`edge.forecasting.reference.physical_from_index`: Erbs
+decomposition, transposition, cell temperature at 25 °C, inverter).
+A period is scored when it is daytime (:func:`edge.forecasting.reference.is_daytime`:
+zenith below ``daytime_zenith`` and enough clear-sky GHI at the period
+midpoint) and, for ``pv_power``, its PV says something about the sky
+(:func:`edge.forecasting.reference.pv_index_usable`: not clipped, sun high
+enough), as the gate's rows are. At a site without a site file the
+reference falls back to plain persistence and daytime means a non-zero
+actual value.
 """
 
 from __future__ import annotations
@@ -40,11 +51,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import pvlib
 
+from edge.forecasting import reference
 from edge.forecasting.engine import CURTAILED_STATES
 from edge.forecasting.site import Site
-from edge.forecasting.solar import clear_sky
 from trainer.monitor.ingest import Alert
 from trainer.monitor.store import MonitorStore, OpenPoint, ScoreRow
 
@@ -53,10 +63,9 @@ __all__ = [
     "Metric",
     "Scorer",
     "ScoringConfig",
-    "clear_sky_reference",
     "period_means",
+    "persistence_reference",
     "rolling_metrics",
-    "smart_persistence",
 ]
 
 #: target -> reading value that measures it
@@ -73,11 +82,12 @@ class ScoringConfig:
         Telemetry must reach this long past a period end before the period
         is scored (late, out-of-order readings still count). [s]
     daytime_zenith : float
-        Periods with a larger solar zenith are night and not scored. [degrees]
+        Periods with a larger solar zenith are night and not scored; the
+        gate's :data:`edge.forecasting.reference.ZENITH_LIMIT` unless set. [degrees]
     """
 
     grace_s: float = 900.0
-    daytime_zenith: float = 85.0
+    daytime_zenith: float = reference.ZENITH_LIMIT
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -134,38 +144,58 @@ def period_means(
     return np.asarray(np.where(n > 0, out, np.nan), dtype=float)
 
 
-def smart_persistence(
-    actual_now: np.ndarray, clear_now: np.ndarray, clear_target: np.ndarray, *, floor: float = 5.0
-) -> np.ndarray:
-    """Clear-sky index persistence: ``actual_now / clear_now * clear_target``.
+def persistence_reference(
+    target: str, site: Site, actual_now: np.ndarray, actual: np.ndarray, *,
+    now: pd.DataFrame, then: pd.DataFrame, daytime_zenith: float = reference.ZENITH_LIMIT,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Smart persistence of ``target`` and which periods are scored, as the gate does.
 
-    The index is clipped to [0, 1.5]; where ``clear_now`` is below ``floor``
-    (dawn) the index is taken as 1 (clear).
+    Parameters
+    ----------
+    target : {"pv_power", "ghi"}
+    site : Site
+        Location and array.
+    actual_now, actual : ndarray
+        Measured period means ending at the issue time and at the target
+        period end, in the target's unit ([W] or [W/m²]).
+    now, then : pandas.DataFrame
+        :func:`edge.forecasting.reference.clear_sky_reference` at the
+        midpoints of the issue and the target periods, row for row.
+    daytime_zenith : float
+        Zenith above which a period is night. [degrees]
+
+    Returns
+    -------
+    persistence : ndarray
+        The reference forecast, in the target's unit; NaN where the issue
+        period has no measurement.
+    scored : ndarray of bool
+        Target periods the gate would score: daytime, measured and (for
+        PV) saying something about the sky.
     """
+    def daytime(g: pd.DataFrame) -> np.ndarray:
+        return np.asarray(g["daytime"].to_numpy(dtype=bool)
+                          & (g["zenith"].to_numpy(dtype=float) < daytime_zenith))
+
+    day_now, day = daytime(now), daytime(then)
+    if target == "pv_power":
+        clear_now = now["pv_clear"].to_numpy(dtype=float)
+        carries = day_now & reference.pv_index_usable(actual_now, clear_now, site.array)
+        day &= reference.pv_index_usable(actual, then["pv_clear"].to_numpy(dtype=float),
+                                         site.array)
+    else:
+        clear_now = now["ghi_clear"].to_numpy(dtype=float)
+        carries = day_now
     with np.errstate(invalid="ignore", divide="ignore"):
-        k = np.where(clear_now >= floor, actual_now / np.maximum(clear_now, floor), 1.0)
-    k = np.where(np.isfinite(actual_now), np.clip(k, 0.0, 1.5), np.nan)
-    return np.asarray(k * clear_target, dtype=float)
-
-
-def clear_sky_reference(site: Site, mid_times: pd.DatetimeIndex) -> pd.DataFrame:
-    """Zenith [degrees], clear-sky GHI [W/m2] and clear-sky PV power [W] of ``site``.
-
-    PV power is PVWatts on the Ineichen plane-of-array irradiance at 25 C,
-    after system losses and inverter efficiency, clipped at the output limit.
-    """
-    geo = clear_sky(site.site, mid_times)
-    arr = site.array
-    poa = pvlib.irradiance.get_total_irradiance(
-        arr.tilt, arr.azimuth, geo["apparent_zenith"], geo["azimuth"],
-        geo["dni_clear"], geo["ghi_clear"], geo["dhi_clear"],
-    )["poa_global"].to_numpy(dtype=float)
-    pv = arr.dc_capacity * np.nan_to_num(poa) / 1000.0 * (1 - arr.losses_percent / 100.0)
-    pv = np.clip(pv * arr.inverter_efficiency, 0.0, arr.ac_limit)
-    return pd.DataFrame(
-        {"zenith": geo["zenith"].to_numpy(), "ghi": geo["ghi_clear"].to_numpy(), "pv_power": pv},
-        index=mid_times,
-    )
+        index_now = actual_now / np.where(carries, clear_now, np.nan)
+    kt = reference.smart_persistence(index_now, carries)
+    kt = np.where(np.isfinite(actual_now), kt, np.nan)
+    out = reference.physical_from_index(
+        kt, ghi_clear=then["ghi_clear"].to_numpy(), zenith=then["zenith"].to_numpy(),
+        azimuth=then["azimuth"].to_numpy(), dni_extra=then["dni_extra"].to_numpy(),
+        array=site.array)
+    persistence = np.where(np.isfinite(kt), out[target], np.nan)
+    return np.asarray(persistence, dtype=float), np.asarray(day & np.isfinite(actual))
 
 
 class Scorer:
@@ -254,12 +284,12 @@ class Scorer:
         if sky is not None:
             mids, inv = np.unique(np.concatenate([ends - period / 2, issues - period / 2]),
                                   return_inverse=True)
-            ref = clear_sky_reference(sky, pd.to_datetime(mids, unit="s", utc=True))
+            ref = reference.clear_sky_reference(sky, pd.to_datetime(mids, unit="s", utc=True))
             n = len(ends)
-            clear = ref[target].to_numpy()[inv]
-            day = ref["zenith"].to_numpy()[inv][:n] < self.config.daytime_zenith
-            clear_t, clear_now = clear[:n], clear[n:]
-            persistence = smart_persistence(actual_now, clear_now, clear_t)
+            geo = ref.iloc[inv].reset_index(drop=True)
+            persistence, day = persistence_reference(
+                target, sky, actual_now, actual, now=geo.iloc[n:].reset_index(drop=True),
+                then=geo.iloc[:n], daytime_zenith=self.config.daytime_zenith)
         else:
             day = actual > 0
             persistence = actual_now

@@ -1,4 +1,4 @@
-"""Input drift: an alarm when the simulated sky changes regime (issue #5)."""
+"""Input drift: an alarm when the simulated sky changes regime, none while it holds."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Forecast scoring and error-drift alarms (issue #5)."""
+"""Forecast scoring (the monitor measures skill as the gate does) and error-drift alarms."""
 
 from __future__ import annotations
 
@@ -10,9 +10,13 @@ import pandas as pd
 import pvlib
 import pytest
 
+from edge.forecasting.features import FeatureSpec
+from edge.forecasting.reference import ZENITH_LIMIT, clear_sky_reference, physical_from_index
 from edge.forecasting.site import load_site
 from tests.trainer.monitor.conftest import forecast, reading
 from tests.trainer.monitor.sql_helpers import sql
+from trainer.dataset import build_dataset, fit_cliper
+from trainer.loading import read_and_check
 from trainer.monitor.cli import main
 from trainer.monitor.drift import DriftConfig, DriftWatch, psi, validation_rmse
 from trainer.monitor.ingest import parse_message
@@ -20,10 +24,11 @@ from trainer.monitor.scoring import (
     Scorer,
     ScoringConfig,
     period_means,
+    persistence_reference,
     rolling_metrics,
-    smart_persistence,
 )
 from trainer.monitor.store import Store
+from trainer.scoring import score_forecast
 
 SITE = load_site(Path(__file__).resolve().parents[3] / "configs/sites/abuja.toml")
 SID = SITE.site.id
@@ -44,12 +49,42 @@ def test_period_means_interval_is_open_left_closed_right() -> None:
     assert math.isnan(out[2])
 
 
-def test_smart_persistence_scales_clear_sky_index() -> None:
-    out = smart_persistence(np.array([500.0, 10.0, np.nan]), np.array([1000.0, 2.0, 800.0]),
-                            np.array([800.0, 300.0, 900.0]))
-    assert out[0] == pytest.approx(400.0)  # k = 0.5
-    assert out[1] == pytest.approx(300.0)  # dawn: k taken as 1
-    assert math.isnan(out[2])
+def _geo(hours: list[float]) -> pd.DataFrame:
+    mids = pd.to_datetime([DAY0 + 3600 * h for h in hours], unit="s", utc=True)
+    return clear_sky_reference(SITE, mids).reset_index(drop=True)
+
+
+def test_persistence_reference_holds_the_issue_clear_sky_index() -> None:
+    """The monitor's reference is the gate's: index now x clear sky then, 1 at dawn."""
+    now, then = _geo([12.0, 6.0, 12.0]), _geo([13.0, 7.5, 13.0])
+    ghi_now = np.array([0.5, 0.5, np.nan]) * now["ghi_clear"].to_numpy()
+    out, scored = persistence_reference("ghi", SITE, ghi_now, np.full(3, 400.0), now=now, then=then)
+    assert out[0] == pytest.approx(0.5 * then["ghi_clear"][0])
+    assert not now["daytime"][1] and then["daytime"][1]
+    assert out[1] == pytest.approx(then["ghi_clear"][1])  # dawn: index taken as 1
+    assert math.isnan(out[2]) and scored.all()
+
+
+def test_persistence_reference_pv_goes_through_the_pv_chain() -> None:
+    """PV persistence: the PV clear-sky index now, through decomposition and the array model."""
+    now, then = _geo([11.0]), _geo([12.0])
+    pv_now = 0.6 * now["pv_clear"].to_numpy()
+    out, scored = persistence_reference("pv_power", SITE, pv_now, np.array([1000.0]), now=now,
+                                           then=then)
+    chain = physical_from_index(np.array([0.6]), ghi_clear=then["ghi_clear"],
+                                zenith=then["zenith"], azimuth=then["azimuth"],
+                                dni_extra=then["dni_extra"], array=SITE.array)["pv_power"]
+    assert out[0] == pytest.approx(chain[0], rel=1e-12)
+    # not the linear scaling of clear-sky PV: Erbs puts more of a cloudy sky in the diffuse
+    assert abs(out[0] - 0.6 * then["pv_clear"][0]) > 1.0
+    clipped, scored_clipped = persistence_reference(
+        "pv_power", SITE, np.array([SITE.array.ac_limit]), np.array([SITE.array.ac_limit]),
+        now=now, then=then)
+    held = physical_from_index(np.array([1.0]), ghi_clear=then["ghi_clear"],
+                               zenith=then["zenith"], azimuth=then["azimuth"],
+                               dni_extra=then["dni_extra"], array=SITE.array)["pv_power"]
+    assert clipped[0] == pytest.approx(held[0], rel=1e-12)  # clipped now: index taken as 1
+    assert scored[0] and not scored_clipped[0]  # a clipped target says nothing about the sky
 
 
 def _period_value(i: int) -> float:
@@ -90,7 +125,7 @@ def _daytime_periods(day: float, horizon: int) -> int:
     mids = pd.to_datetime(np.array(ends) - 450.0, unit="s", utc=True)
     zen = pvlib.solarposition.get_solarposition(mids, SITE.site.latitude, SITE.site.longitude,
                                                 SITE.site.altitude)["zenith"].to_numpy()
-    return int(np.sum(zen < 85.0))
+    return int(np.sum(zen < ZENITH_LIMIT))
 
 
 def test_scorer_scores_daytime_points_once(tmp_path: Path) -> None:
@@ -212,6 +247,14 @@ def test_psi_zero_for_same_distribution_and_large_for_shift() -> None:
     assert psi(a, rng.normal(0.4, 0.15, 2000), edges) > 0.25
 
 
+def test_psi_small_windows_do_not_alarm_on_a_stray_bin() -> None:
+    """Two of 39 reference periods in a bin the recent 39 leave empty is not a shift."""
+    edges = np.concatenate([[-np.inf], np.linspace(0, 1.2, 7)[1:-1], [np.inf]])
+    ref = np.r_[np.full(2, 0.75), np.full(37, 0.9)]
+    assert psi(ref, np.full(39, 0.9), edges) < 0.1
+    assert psi(ref, np.full(39, 0.3), edges) > 0.25  # a real change still is
+
+
 def test_report_html_embeds_plots_and_metrics(tmp_path: Path) -> None:
     db = tmp_path / "m.sqlite"
     store = Store(db)
@@ -227,3 +270,49 @@ def test_report_html_embeds_plots_and_metrics(tmp_path: Path) -> None:
     assert main(["report", "--store", str(db), "--site", SID, "--out", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["report", "--store", str(db), "--site", "nowhere", "--out", str(png)]) == 1
+
+
+PV_FIXTURE = Path(__file__).resolve().parents[1] / "data/helio_abuja_pv_4days.csv"
+
+
+def test_monitor_and_gate_measure_the_same_skill_on_one_data_set(tmp_path: Path) -> None:
+    """One PV telemetry file, one forecast: the gate's and the monitor's skill agree.
+
+    The gate reads the file as ``helio-train`` does (GHI estimated from PV),
+    scores a CLIPER forecast through :func:`trainer.scoring.score_forecast`;
+    the monitor stores the same rows as readings and the same P50 as
+    forecasts and scores them. Same periods, same RMSE, same skill per
+    horizon. The forecast RMSE agrees to float64 rounding; the persistence
+    RMSE to float32 rounding (the gate reads its persistence index from
+    feature ``kt_lag0``, float32): relative 1e-6, so skill within 1e-6.
+    """
+    frame, loc = read_and_check(str(PV_FIXTURE), "helio", SITE)
+    test = build_dataset(frame, FeatureSpec(), loc).daytime()
+    p50 = fit_cliper(test).predict(test)
+    kt = np.stack([0.8 * p50, p50, 1.2 * p50], axis=-1)
+    gate = {r.horizon_min: r for r in score_forecast(
+        kt, test, train=None, frame=frame, site=SITE, loc=loc).rows
+        if r.target == "pv_power" and r.season == "all"}
+    pv_fc = score_forecast(kt, test, train=None, frame=frame, site=SITE, loc=loc
+                           ).forecast["pv_power"][..., 1]
+
+    store = Store(tmp_path / "m.sqlite")
+    rows = pd.read_csv(PV_FIXTURE)
+    _write(store, [reading(SID, "mppt", i + 1, pd.Timestamp(r.timestamp).timestamp(),
+                           pv_power=float(r.pv_power), charge_state=r.charge_state)
+                   for i, r in enumerate(rows.itertuples())])
+    horizons = test.spec.horizons_min
+    _write(store, [forecast(SID, "gateway", i + 1, t.timestamp(),
+                            {h: float(pv_fc[i, j]) for j, h in enumerate(horizons)})
+                   for i, t in enumerate(test.times)])
+    Scorer(store, {SID: SITE}, ScoringConfig(grace_s=0.0)).score_all()
+    monitor = {m.horizon_min: m for m in rolling_metrics(store, SID, target="pv_power")}
+
+    assert sorted(monitor) == sorted(gate) == sorted(horizons)
+    for h in horizons:
+        g, m = gate[h], monitor[h]
+        assert m.n == g.n > 50
+        assert m.rmse == pytest.approx(g.rmse, rel=1e-9)
+        assert m.rmse_persistence == pytest.approx(g.rmse / (1 - g.skill_vs_smart_persistence),
+                                                   rel=1e-6)
+        assert m.skill == pytest.approx(g.skill_vs_smart_persistence, abs=1e-6)
