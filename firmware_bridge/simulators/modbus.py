@@ -35,7 +35,7 @@ from firmware_bridge.protocols import MODBUS_MAPS
 from firmware_bridge.protocols.base import ProtocolSpec
 from firmware_bridge.protocols.modbus_map import RegisterMap, Table
 from firmware_bridge.readings import Value
-from firmware_bridge.simulators.base import OutputQueue
+from firmware_bridge.simulators.endpoints import OutputQueue
 from firmware_bridge.simulators.faults import Faults
 from firmware_bridge.simulators.source import PlantSource, PlantState
 

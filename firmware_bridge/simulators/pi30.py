@@ -16,7 +16,7 @@ The simulated inverter's calendar is the plant's: a dated counter command is
 answered with the plant's current day, month or year, whatever date it asks.
 
 Does NOT: accept setting commands (they are NAKed). USB-HID 8-byte reports
-are the endpoint's business (:class:`~.base.HidEndpoint`).
+are the endpoint's business (:class:`~.endpoints.HidEndpoint`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from firmware_bridge.errors import BridgeError
 from firmware_bridge.protocols import pi30
 from firmware_bridge.protocols.base import ProtocolSpec
 from firmware_bridge.readings import Value
-from firmware_bridge.simulators.base import OutputQueue
+from firmware_bridge.simulators.endpoints import OutputQueue
 from firmware_bridge.simulators.faults import Faults
 from firmware_bridge.simulators.modbus import SiteCounters
 from firmware_bridge.simulators.source import PlantSource

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from firmware_bridge.protocols import PROTOCOLS
-from firmware_bridge.simulators.base import (
+from firmware_bridge.simulators.endpoints import (
     HidEndpoint,
     PtyEndpoint,
     Server,
