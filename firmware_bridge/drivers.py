@@ -321,7 +321,7 @@ class Pi30Driver(_PortDriver):
         reply = replies[-1]
         if reply.nak:
             raise _NakError(f"{command}: device answered NAK")
-        decoded = module.decode_report(command, reply)
+        decoded = module.decode(command, reply)
         for key in decoded.unknown:
             count_unknown(stats, key)
         stats.frames_good += 1

@@ -138,9 +138,10 @@ def test_pi30_session_parallel_replies(frozen_plant: Plant) -> None:
     from firmware_bridge.simulators.faults import Faults  # noqa: PLC0415
 
     session = Pi30Session(frozen_plant, Faults(), variant="parallel2", time_scale=0.0)
-    assert pi30.decode("QPGS0", session.payload("QPGS0") or "")["parallel_unit_present"] == 1
-    assert pi30.decode("QPGS5", session.payload("QPGS5") or "") == {"parallel_unit_present": 0}
-    assert pi30.decode("QPIRI", session.payload("QPIRI") or "")["output_mode"] == "parallel"
+    assert pi30.decode("QPGS0", session.payload("QPGS0") or "").values["parallel_unit_present"] == 1
+    absent = pi30.decode("QPGS5", session.payload("QPGS5") or "")
+    assert absent.values == {"parallel_unit_present": 0}
+    assert pi30.decode("QPIRI", session.payload("QPIRI") or "").values["output_mode"] == "parallel"
     assert session.payload("QET") is None  # NAKed: no energy counters on this firmware
 
 

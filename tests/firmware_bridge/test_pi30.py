@@ -77,7 +77,7 @@ def _decode_all(command: str, replies: list[Pi30Reply]) -> tuple[list[dict[str, 
     values, refused = [], 0
     for reply in replies:
         try:
-            values.append(pi30.decode(command, reply))
+            values.append(pi30.decode(command, reply).values)
         except ProtocolError:
             refused += 1
     return values, refused
@@ -119,7 +119,7 @@ def test_request_framer_splits_requests() -> None:
 def test_example_reply_decodes() -> None:
     (reply,), framer = _feed(EXAMPLE)
     assert reply.raw == EXAMPLE[:-1] and framer.replies_ok == 1
-    assert pi30.decode("QPIGS", reply) == EXAMPLE_VALUES
+    assert pi30.decode("QPIGS", reply).values == EXAMPLE_VALUES
 
 
 @pytest.mark.parametrize("name", sorted(CAPTURES), ids=sorted(CAPTURES))
@@ -153,14 +153,14 @@ def test_capture_qpigs_quirks_decode_same_payloads() -> None:
 
 def test_capture_qpigs_max_variant() -> None:
     replies, _ = _feed((DATA / "qpigs_max.bin").read_bytes())
-    first = pi30.decode("QPIGS", replies[0])
+    first = pi30.decode("QPIGS", replies[0]).values
     assert first["pv_current"] == 7.5 and first["grid_feed_power"] == 0
     assert first["grid_feed_active"] == 0
 
 
 def test_capture_qpiri_variants_agree() -> None:
     replies, _ = _feed((DATA / "qpiri.bin").read_bytes())
-    short, long = (pi30.decode("QPIRI", r) for r in replies)
+    short, long = (pi30.decode("QPIRI", r).values for r in replies)
     assert {k: long[k] for k in short} == short
     assert long.keys() - short.keys() == {"max_cv_charge_time", "operation_logic",
                                           "max_discharge_current"}
@@ -171,18 +171,18 @@ def test_capture_qpiri_variants_agree() -> None:
 
 def test_capture_qmod_letters() -> None:
     replies, _ = _feed((DATA / "qmod.bin").read_bytes())
-    modes = [pi30.decode("QMOD", r)["inverter_mode"] for r in replies if not r.nak]
+    modes = [pi30.decode("QMOD", r).values["inverter_mode"] for r in replies if not r.nak]
     assert modes == ["power_on", "standby", "line", "battery", "fault", "power_saving", "bypass"]
 
 
 def test_capture_qpiws_fault_depends_on_b1() -> None:
     replies, _ = _feed((DATA / "qpiws.bin").read_bytes())
-    assert [pi30.decode("QPIWS", r) for r in replies] == [
+    assert [pi30.decode("QPIWS", r).values for r in replies] == [
         {"warnings": "", "faults": "", "fault_active": 0},
         {"warnings": "line_fail", "faults": "", "fault_active": 0},
         {"warnings": "", "faults": "fan_locked", "fault_active": 1},
     ]
-    assert pi30.decode_qpiws("0" * 10 + "1" + "0" * 25)["warnings"] == "fan_locked"
+    assert pi30.decode("QPIWS", "0" * 10 + "1" + "0" * 25).values["warnings"] == "fan_locked"
 
 
 @pytest.mark.parametrize("nak", [b"(NAKss\r", b"(NAK\r", b"(NAKss\r\n"],
@@ -279,25 +279,27 @@ def test_encode_qpigs_round_trip_and_widths(variant: str) -> None:
     assert len(parts) == (24 if variant == "max" else 21)
     example_widths = [len(p) for p in EXAMPLE[1:-3].decode().split(" ")]
     assert [len(p) for p in parts[:21]] == example_widths
-    decoded = pi30.decode("QPIGS", pi30.build_response(payload)[1:-3].decode())
+    decoded = pi30.decode("QPIGS", pi30.build_response(payload)[1:-3].decode()).values
     assert {k: decoded[k] for k in SIM_VALUES} == SIM_VALUES
 
 
 @pytest.mark.parametrize("source", ["none", "solar", "grid", "solar_and_grid"])
 def test_encode_qpigs_status_bits(source: str) -> None:
     values = {**SIM_VALUES, "charging_source": source, "charging_to_float": 1}
-    decoded = pi30.decode_qpigs(pi30.encode_qpigs(values))
+    decoded = pi30.decode("QPIGS", pi30.encode_qpigs(values)).values
     assert (decoded["charging_source"], decoded["charging_to_float"]) == (source, 1)
 
 
 def test_encode_qpiri_qmod_qpiws_round_trip() -> None:
-    ratings = pi30.decode_qpiri((DATA / "qpiri.bin").read_bytes()[1:].split(b"\r")[0][:-2].decode())
-    assert pi30.decode_qpiri(pi30.encode_payload("QPIRI", ratings)) == ratings
+    payload = (DATA / "qpiri.bin").read_bytes()[1:].split(b"\r")[0][:-2].decode()
+    ratings = pi30.decode("QPIRI", payload).values
+    assert pi30.decode("QPIRI", pi30.encode_payload("QPIRI", ratings)).values == ratings
     for mode in pi30.QMOD_MODES.values():
-        assert pi30.decode_qmod(pi30.encode_qmod({"inverter_mode": mode}))["inverter_mode"] == mode
+        decoded = pi30.decode("QMOD", pi30.encode_qmod({"inverter_mode": mode}))
+        assert decoded.values["inverter_mode"] == mode
     status = {"warnings": "line_fail,battery_low_alarm,pv_voltage_high_2",
               "faults": "overload,battery_short", "fault_active": 1}
-    assert pi30.decode_qpiws(pi30.encode_qpiws(status)) == status
+    assert pi30.decode("QPIWS", pi30.encode_qpiws(status)).values == status
 
 
 @pytest.mark.parametrize(("raw_zero", "lf"), [(True, False), (False, True)])
@@ -347,7 +349,7 @@ def test_replies_buried_in_noise_are_all_recovered(
     replies, framer = _feed(stream, [cut_seed % (len(stream) + 1)])
     assert [r.payload for r in replies] == expected
     assert framer.frames_bad == 0
-    assert [pi30.decode("QPIGS", r)["battery_soc"] for r in replies] == [p[1] for p in parts]
+    assert [pi30.decode("QPIGS", r).values["battery_soc"] for r in replies] == [p[1] for p in parts]
 
 
 PRINTABLE = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=140)
@@ -355,10 +357,10 @@ FIELDS_LIKE = st.lists(st.sampled_from(["0", "1", "00110110", "010", "12.5", "-3
                                         "230.0", "0000", "99999", ""]), max_size=30).map(" ".join)
 
 
-@given(st.sampled_from(sorted(pi30.DECODERS)), st.one_of(PRINTABLE, FIELDS_LIKE))
+@given(st.sampled_from(sorted(pi30.COMMANDS)), st.one_of(PRINTABLE, FIELDS_LIKE))
 def test_decoders_raise_only_protocol_error(command: str, payload: str) -> None:
     try:
-        values = pi30.decode(command, payload)
+        values = pi30.decode(command, payload).values
     except ProtocolError:
         return
     assert values

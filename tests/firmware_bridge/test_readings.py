@@ -65,7 +65,7 @@ def _decoded_captures() -> list[dict[str, object]]:
     for command, name in files.items():
         framer = pi30.Pi30Framer()
         replies = framer.feed((DATA / "pi30" / f"{name}.bin").read_bytes())
-        out += [pi30.decode(command.strip(), r) for r in replies if not r.nak]
+        out += [pi30.decode(command.strip(), r).values for r in replies if not r.nak]
     out.append(epever.decode({a: 0xFFFF for a in range(0x3000, 0x3320)}))
     return out
 

@@ -79,7 +79,7 @@ def test_pi30_qpigs_reply(frozen_plant: Plant, variant: str, fields: int) -> Non
     assert reply.startswith(b"(") and reply.endswith(b"\r")
     assert pi30_crc_matches(reply[:-3], reply[-3:-1])
     assert len(reply[1:-3].split(b" ")) == fields
-    values = pi30.decode("QPIGS", reply[1:-3].decode())
+    values = pi30.decode("QPIGS", reply[1:-3].decode()).values
     assert values["battery_voltage"] == pytest.approx(
         frozen_plant.state().battery_voltage, abs=0.005
     )
