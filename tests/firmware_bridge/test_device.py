@@ -15,8 +15,8 @@ import pytest
 
 from firmware_bridge.config import DeviceConfig
 from firmware_bridge.device import Device, DeviceSettings, open_device
+from tests.firmware_bridge.helpers import SimFactory
 
-from .conftest import SimFactory
 from .test_device_sim import first_reading
 
 pytestmark = pytest.mark.pty

@@ -12,38 +12,18 @@ from collections.abc import Callable
 import pytest
 
 from edge.simulation.plant import Plant
-from firmware_bridge.device import Device
-from firmware_bridge.readings import Reading, check_values
-
-from .conftest import DeviceFactory, SimFactory
+from firmware_bridge.readings import check_values
+from tests.firmware_bridge.helpers import (
+    DeviceFactory,
+    SimFactory,
+    assert_close,
+    first_reading,
+)
 
 pytestmark = pytest.mark.pty
 
 #: canonical name -> (plant value of the state, protocol resolution)
 Expect = dict[str, tuple[Callable[[dict[str, float | int | str]], float], float]]
-
-
-def poll_until(device: Device, ok: Callable[[Reading], bool], *, seconds: float = 5.0) -> Reading:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        reading = device.poll()
-        if reading is not None and ok(reading):
-            return reading
-        time.sleep(0.02)
-    raise AssertionError(f"no matching reading within {seconds} s; stats {device.stats}")
-
-
-def first_reading(device: Device, names: tuple[str, ...] = ("battery_voltage",)) -> Reading:
-    return poll_until(device, lambda r: all(n in r.values for n in names))
-
-
-def assert_close(
-    values: dict[str, float | int | str], expected: dict[str, tuple[float, float]]
-) -> None:
-    for name, (want, resolution) in expected.items():
-        got = values[name]
-        assert isinstance(got, int | float), name
-        assert abs(got - want) <= resolution, f"{name}: decoded {got}, plant {want}"
 
 
 @pytest.mark.parametrize("listen", [None, "127.0.0.1:0"], ids=["pty", "tcp"])

@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -16,13 +15,16 @@ from edge.simulation.plant import Plant
 from firmware_bridge.device import Device
 from firmware_bridge.readings import Reading, check_values
 from firmware_bridge.simulators.pi30 import Pi30Session
-
-from .conftest import DeviceFactory, SimFactory
-from .test_device_sim import assert_close, first_reading
+from tests.firmware_bridge.helpers import (
+    REPO,
+    DeviceFactory,
+    SimFactory,
+    assert_close,
+    first_reading,
+)
 
 pytestmark = pytest.mark.pty
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def readings_all(dev: Device, *, want: int, seconds: float = 8.0) -> list[list[Reading]]:

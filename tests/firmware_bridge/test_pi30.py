@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -14,8 +13,9 @@ from firmware_bridge.checksums import crc16_xmodem
 from firmware_bridge.errors import BridgeError, ChecksumError, FrameError, ProtocolError
 from firmware_bridge.protocols import pi30
 from firmware_bridge.protocols.pi30 import Pi30Framer, Pi30Reply
+from tests.firmware_bridge.helpers import DATA as CAPTURES_DIR
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "pi30"
+DATA = CAPTURES_DIR / "pi30"
 
 # The mpp-solar QPIGS test response (protocols.md B2), annotated per PI30 §2.9.
 EXAMPLE = bytes.fromhex(

@@ -7,7 +7,6 @@ PI30MAX 2021-02-17 §2.7, 2.10, 2.11, 2.23-2.26).
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -16,8 +15,9 @@ from hypothesis import strategies as st
 from firmware_bridge.errors import BridgeError, ProtocolError
 from firmware_bridge.protocols import pi30
 from firmware_bridge.readings import check_values
+from tests.firmware_bridge.helpers import DATA as CAPTURES_DIR
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "pi30"
+DATA = CAPTURES_DIR / "pi30"
 EXAMPLE = ("000.0 00.0 230.0 49.9 0161 0119 003 460 57.50 012 100 0069 0014 103.8 57.45 00000 "
            "00110110 00 00 00856 010")
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import copy
 import pickle
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 from firmware_bridge.protocols import MODBUS_MAPS, PROTOCOLS, epever, pi30, vedirect
 from firmware_bridge.readings import QUANTITIES, Reading, check_values, unknown_names
+from tests.firmware_bridge.helpers import DATA as CAPTURES_DIR
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = CAPTURES_DIR
 
 #: Names and units as issue #2 lists them.
 ISSUE_2 = {

@@ -17,8 +17,7 @@ from firmware_bridge.checksums import crc16_xmodem, pi30_crc_matches
 from firmware_bridge.protocols import pi30, vedirect
 from firmware_bridge.simulators.faults import Faults, parse_faults
 from firmware_bridge.simulators.pi30 import Pi30Session
-
-from .conftest import SimFactory
+from tests.firmware_bridge.helpers import SimFactory
 
 pty = pytest.mark.pty
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -12,8 +11,9 @@ from hypothesis import strategies as st
 from firmware_bridge.errors import BridgeError, ChecksumError, FrameError, ProtocolError
 from firmware_bridge.protocols import vedirect
 from firmware_bridge.protocols.vedirect import TextBlock, VeDirectFramer
+from tests.firmware_bridge.helpers import DATA as CAPTURES_DIR
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "vedirect"
+DATA = CAPTURES_DIR / "vedirect"
 
 # A SmartSolar 75/15 block, laid out by hand from VE.Direct Protocol 3.33 (pp. 5-8).
 MPPT_BLOCK = bytes.fromhex(
