@@ -20,7 +20,7 @@ Map file format
     [device]
     name = "epever"                     # the protocol name (= file stem)
     description = "EPEver Tracer ..."
-    source = "EPEVER_ControllerProtocolV2.3 (shared/reference/vendor-docs) ..."
+    source = "EPEVER Controller Protocol V2.3 ..."
     baudrate = 115200
     unit = 1                            # default Modbus unit (slave) id
     table = "input"                     # 'input' (fc 4) or 'holding' (fc 3)

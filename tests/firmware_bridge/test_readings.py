@@ -1,4 +1,4 @@
-"""The vocabulary (issue #2 names and units) and the Reading record."""
+"""The vocabulary (the canonical names and their units) and the Reading record."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from tests.firmware_bridge.helpers import DATA as CAPTURES_DIR
 
 DATA = CAPTURES_DIR
 
-#: Names and units as issue #2 lists them.
-ISSUE_2 = {
+#: The first canonical names and units, as the device layer and the monitor use them:
+#: renaming or re-uniting one breaks stored readings and dashboards.
+PUBLISHED_NAMES = {
     "battery_voltage": "V", "battery_current": "A", "pv_voltage": "V", "pv_current": "A",
     "pv_power": "W", "load_current": "A", "load_power": "W", "charge_state": "",
     "error_code": "", "yield_today": "Wh", "yield_total": "Wh", "max_power_today": "W",
@@ -27,8 +28,9 @@ ISSUE_2 = {
 }
 
 
-@pytest.mark.parametrize(("name", "unit"), sorted(ISSUE_2.items()), ids=sorted(ISSUE_2))
-def test_quantities_issue_2_names_and_units(name: str, unit: str) -> None:
+@pytest.mark.parametrize(("name", "unit"), sorted(PUBLISHED_NAMES.items()),
+                         ids=sorted(PUBLISHED_NAMES))
+def test_published_names_keep_their_units(name: str, unit: str) -> None:
     assert QUANTITIES[name].unit == unit
     assert QUANTITIES[name].name == name
     assert QUANTITIES[name].description

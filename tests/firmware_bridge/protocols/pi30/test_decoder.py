@@ -24,7 +24,8 @@ from tests.firmware_bridge.helpers import DATA as CAPTURES_DIR
 DATA = CAPTURES_DIR / "pi30"
 
 
-# The mpp-solar QPIGS test response (protocols.md B2), annotated per PI30 §2.9.
+# The QPIGS test response of jblance/mpp-solar (mppsolar/protocols/pi30.py), annotated
+# per PI30 §2.9.
 EXAMPLE = bytes.fromhex(
     "28"  # (
     "3030302e30" "20"  # grid voltage 000.0 V
