@@ -12,9 +12,11 @@ Per protocol (all pure, no I/O)
     ``VeDirectFramer().feed(bytes) -> list[TextBlock]`` (+ ``take_hex_frames()``),
     ``decode(block) -> Values``; encoders ``encode_block(values, labels)``,
     ``encode_fields``, ``build_block``, ``build_async_frame``, ``build_hex_frame``.
-``pi30`` (request-response, 2400 baud)
+``pi30`` (request-response, 2400 baud; a package: ``framer``, ``tables``, ``decoder``,
+``encoder``)
     ``build_request(cmd) -> bytes``, ``Pi30Framer().feed(bytes) -> list[Pi30Reply]``,
-    ``decode(cmd, reply) -> Values`` (``ProtocolError`` on NAK), ``POLL_COMMANDS``;
+    ``decode(cmd, reply) -> Decoded(values, unknown)`` (``ProtocolError`` on NAK),
+    ``COMMANDS``, ``POLL_COMMANDS``;
     for simulators ``RequestFramer``, ``parse_request(bytes) -> cmd``,
     ``encode_payload(cmd, values)``, ``build_response(payload, raw_zero_crc=,
     trailing_lf=)``, ``NAK``, ``NAK_NO_CRC``, ``ACK``.
@@ -58,7 +60,8 @@ Adding another kind of protocol: these six parts, nothing else
    (strings, resolved on first use, so this package stays sans-IO).
 5. ``tests/data/<name>/``: captures with a ``README.md`` recording provenance
    (and the ``make_captures.py`` that writes the synthetic ones).
-6. ``tests/firmware_bridge/protocols/test_<name>.py``: whole, split at every
+6. ``tests/firmware_bridge/protocols/test_<name>.py`` (for a package, one test module
+   per module under ``tests/firmware_bridge/protocols/<name>/``): whole, split at every
    offset, in garbage, hypothesis noise; plus a test that decoders only emit
    known names.
 
