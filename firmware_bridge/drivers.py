@@ -27,12 +27,22 @@ from pymodbus.exceptions import ConnectionException, ModbusException
 
 from firmware_bridge.errors import BridgeError, DeviceTimeout, DeviceUnavailable, ProtocolError
 from firmware_bridge.protocols import MODBUS_MAPS, PROTOCOLS
-from firmware_bridge.protocols.base import Values
+from firmware_bridge.protocols.base import ProtocolSpec, Values
 from firmware_bridge.protocols.modbus_map import RegisterMap
 from firmware_bridge.timestamps import isoformat_z
 from firmware_bridge.transport import Port, open_port
 
-__all__ = ["DeviceStats", "Driver", "ModbusDriver", "Pi30Driver", "VeDirectDriver", "make_driver"]
+__all__ = [
+    "DeviceStats",
+    "Driver",
+    "ModbusDriver",
+    "Pi30Driver",
+    "VeDirectDriver",
+    "make_driver",
+    "modbus_driver",
+    "pi30_driver",
+    "vedirect_driver",
+]
 
 #: VE.Direct: restart framing after this much silence mid-block (OnBattery's rule) [s]
 _STALL_RESET = 0.5
@@ -311,7 +321,7 @@ class Pi30Driver(_PortDriver):
         reply = replies[-1]
         if reply.nak:
             raise _NakError(f"{command}: device answered NAK")
-        decoded = module.decode_report(command, reply)
+        decoded = module.decode(command, reply)
         for key in decoded.unknown:
             count_unknown(stats, key)
         stats.frames_good += 1
@@ -419,6 +429,32 @@ class ModbusDriver:
             self.client = None
 
 
+def vedirect_driver(
+    spec: ProtocolSpec, url: str, *, baudrate: int, timeout: float,
+    monotonic: Callable[[], float], **_: object,
+) -> Driver:
+    """Driver factory of the VE.Direct entry of ``PROTOCOLS`` (see :func:`make_driver`)."""
+    return VeDirectDriver(url, baudrate=baudrate, timeout=timeout, monotonic=monotonic)
+
+
+def pi30_driver(
+    spec: ProtocolSpec, url: str, *, baudrate: int, timeout: float,
+    monotonic: Callable[[], float], parallel_units: int = 0, **_: object,
+) -> Driver:
+    """Driver factory of the PI30 entry of ``PROTOCOLS`` (see :func:`make_driver`)."""
+    return Pi30Driver(url, baudrate=baudrate, timeout=timeout, monotonic=monotonic,
+                      parallel_units=parallel_units)
+
+
+def modbus_driver(
+    spec: ProtocolSpec, url: str, *, baudrate: int, timeout: float, device_id: int = 1,
+    **_: object,
+) -> Driver:
+    """Driver factory of every Modbus map in ``PROTOCOLS`` (see :func:`make_driver`)."""
+    return ModbusDriver(url, baudrate=baudrate, timeout=timeout, device_id=device_id,
+                        register_map=MODBUS_MAPS[spec.name])
+
+
 def make_driver(
     protocol: str,
     url: str,
@@ -431,17 +467,17 @@ def make_driver(
 ) -> Driver:
     """The driver for ``protocol`` (a key of ``PROTOCOLS``) on ``url``.
 
+    The protocol's spec names its factory (:attr:`ProtocolSpec.driver`); every
+    factory takes the same keywords and uses those that apply to it.
+
     Raises
     ------
     KeyError
         Unknown protocol.
     """
     spec = PROTOCOLS[protocol]
-    baud = baudrate or spec.baudrate
-    if spec.kind == "streaming":
-        return VeDirectDriver(url, baudrate=baud, timeout=timeout, monotonic=monotonic)
-    if spec.kind == "request-response":
-        return Pi30Driver(url, baudrate=baud, timeout=timeout, monotonic=monotonic,
-                          parallel_units=parallel_units)
-    return ModbusDriver(url, baudrate=baud, timeout=timeout, device_id=device_id,
-                        register_map=MODBUS_MAPS[protocol])
+    driver: Driver = spec.driver_factory()(
+        spec, url, baudrate=baudrate or spec.baudrate, timeout=timeout, device_id=device_id,
+        monotonic=monotonic, parallel_units=parallel_units,
+    )
+    return driver

@@ -96,7 +96,7 @@ def _q(name: str, unit: str, description: str, kind: Kind = "numeric",
 _CHARGING_SOURCES = ("none", "solar", "grid", "solar_and_grid")
 
 QUANTITIES: Mapping[str, Quantity] = MappingProxyType(dict([
-    # DC side: battery, PV, load (issue #2 names)
+    # DC side: battery, PV, load
     _q("battery_voltage", "V", "Battery (main) voltage."),
     _q("battery_current", "A", "Net battery current, positive when charging."),
     _q("battery_charge_current", "A", "Battery charging current (not negative)."),
@@ -188,7 +188,7 @@ QUANTITIES: Mapping[str, Quantity] = MappingProxyType(dict([
     _q("battery_voltage_max_today", "V", "Maximum battery voltage today."),
     _q("battery_voltage_min_today", "V", "Minimum battery voltage today."),
     _q("day_sequence", "", "Day sequence number 0..364; a change means a new day."),
-    # AC side: grid and inverter output (issue #2 names)
+    # AC side: grid and inverter output
     _q("grid_voltage", "V", "Grid (AC input) voltage."),
     _q("grid_frequency", "Hz", "Grid (AC input) frequency."),
     _q("ac_output_voltage", "V", "Inverter AC output voltage."),

@@ -440,7 +440,7 @@ def compare_predict(job: Job, device: Device, python: str, work: Path) -> None:
 
 def compare_decode(job: Job, device: Device, python: str) -> None:
     """``helio-bridge decode`` on every capture: same JSON lines, summary and exit status."""
-    from firmware_bridge.protocols.pi30 import DECODERS  # noqa: PLC0415
+    from firmware_bridge.protocols.pi30 import COMMANDS  # noqa: PLC0415
 
     inside = device.root / "tmp/captures"
     shutil.copytree(CAPTURES, inside, dirs_exist_ok=True)
@@ -454,7 +454,7 @@ def compare_decode(job: Job, device: Device, python: str) -> None:
         # pi30 replies answer the command the file is named after (qpigs_max.bin: QPIGS);
         # qe.bin holds the energy counters QED/QEM/QET/QEY: decoded as each
         stem = path.stem.split("_")[0].upper()
-        commands = [stem] if stem in DECODERS else sorted(c for c in DECODERS
+        commands = [stem] if stem in COMMANDS else sorted(c for c in COMMANDS
                                                           if c.startswith(stem))
         if not commands:
             job.expect(False, f"decode: no pi30 command matches {path.name}")

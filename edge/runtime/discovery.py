@@ -52,6 +52,7 @@ from typing import Any
 
 from edge.runtime.contract import FORECAST_QUANTITIES, Topics
 from firmware_bridge.config import ID_PATTERN
+from firmware_bridge.protocols import PROTOCOLS
 from firmware_bridge.protocols.vedirect_products import VEDIRECT_PRODUCTS
 
 __all__ = [
@@ -109,11 +110,6 @@ SETTINGS = frozenset({
 
 #: text values that describe the device (they go to the device block, and stay diagnostic)
 IDENTITY = ("product_id", "serial_number", "firmware_version")
-
-#: protocol -> manufacturer shown in HA (the protocol tells the family, not the brand,
-#: for PI30: many brands sell Voltronic-made inverters)
-_MANUFACTURER = {"vedirect": "Victron Energy", "pi30": "Voltronic Power (PI30 protocol)",
-                 "epever": "EPEver"}
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 
@@ -277,8 +273,8 @@ def device_block(ctx: DiscoveryContext, device_id: str, protocol: str = "",
     out: dict[str, Any] = {"identifiers": [ctx.device_ident(device_id)],
                            "name": ctx.device_name(device_id),
                            "via_device": ctx.gateway_ident()}
-    if protocol in _MANUFACTURER:
-        out["manufacturer"] = _MANUFACTURER[protocol]
+    if protocol in PROTOCOLS:  # the registry names each protocol's manufacturer
+        out["manufacturer"] = PROTOCOLS[protocol].manufacturer
     model = protocol or device_id
     pid = str(ident.get("product_id", "") or "")
     if pid:

@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``helio-bridge decode``."""
     parser.add_argument("capture", metavar="FILE", help="raw capture file, or - for stdin")
     parser.add_argument("--protocol", required=True, choices=("vedirect", "pi30"))
-    parser.add_argument("--command", choices=sorted(pi30.DECODERS),
+    parser.add_argument("--command", choices=sorted(pi30.COMMANDS),
                         help="pi30 only: the command the captured replies answer")
     parser.add_argument("--device-id", help="device_id of the readings (default: the protocol)")
     parser.add_argument("--start", type=_parse_time, metavar="ISO8601",
@@ -86,12 +86,16 @@ def _vedirect(chunks: Iterator[bytes], emit: Callable[[Values], None]) -> str:
             f"hex_errors={framer.hex_errors} garbage_bytes={framer.garbage_bytes}")
 
 
+def _pi30_values(command: str, reply: pi30.Pi30Reply) -> Values:
+    return pi30.decode(command, reply).values
+
+
 def _pi30(chunks: Iterator[bytes], command: str, emit: Callable[[Values], None]) -> str:
     framer = pi30.Pi30Framer()
     counts = _Counts()
     for chunk in chunks:
         for reply in framer.feed(chunk):
-            values = counts.apply(partial(pi30.decode, command, reply))
+            values = counts.apply(partial(_pi30_values, command, reply))
             if values is not None:
                 emit(values)
     rejected = framer.frames_bad + counts.decode_errors

@@ -1,14 +1,21 @@
 """Types shared by the protocol modules.
 
 Responsible for: the :class:`Framer` typing protocol every sans-IO framer
-satisfies, the :class:`ProtocolSpec` registry record, the ``Values`` alias, and
-the small scaling helpers the field tables use (``raw * 10**exp``).
+satisfies, the :class:`ProtocolSpec` registry record (with the import paths of
+its driver and simulator session factories, resolved on first use), the
+``Values`` alias, and the small scaling helpers the field tables use
+(``raw * 10**exp``).
 
-Does NOT: do I/O, log, or know any vendor label.
+Does NOT: do I/O, log, or know any vendor label. It imports no driver or
+simulator module: a spec names them as ``"package.module:attribute"`` strings
+and :meth:`ProtocolSpec.driver_factory` / :meth:`ProtocolSpec.session_factory`
+import them when a device or a simulator is made, so the registry stays
+sans-IO and is complete (and checkable) without pyserial or pymodbus loaded.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -22,6 +29,7 @@ __all__ = [
     "ProtocolSpec",
     "Values",
     "from_raw",
+    "resolve",
     "to_raw",
 ]
 
@@ -76,6 +84,18 @@ class ProtocolSpec:
         Builds a fresh framer; None for Modbus (pymodbus frames RTU).
     description : str
         One line for ``--help``.
+    manufacturer : str
+        The brand shown for a device of this protocol (Home Assistant's
+        device block); for PI30 the protocol family, since many brands sell it.
+    driver : str
+        Import path ``"module:attribute"`` of the driver factory, called as
+        ``factory(spec, url, baudrate=, timeout=, device_id=, monotonic=,
+        parallel_units=)`` (see :func:`firmware_bridge.drivers.make_driver`).
+    simulator : str
+        Import path of the simulator session factory, called as
+        ``factory(spec, plant, faults, time_scale=, profile=)`` and returning a
+        callable that makes one session per connection (see
+        :func:`firmware_bridge.simulators.runner.start_simulator`).
     """
 
     name: str
@@ -84,6 +104,37 @@ class ProtocolSpec:
     module: ModuleType
     make_framer: Callable[[], Framer] | None
     description: str
+    manufacturer: str
+    driver: str
+    simulator: str
+
+    def driver_factory(self) -> Callable[..., Any]:
+        """The driver factory named by :attr:`driver` (imported now)."""
+        factory: Callable[..., Any] = resolve(self.driver)
+        return factory
+
+    def session_factory(self) -> Callable[..., Any]:
+        """The simulator session factory named by :attr:`simulator` (imported now)."""
+        factory: Callable[..., Any] = resolve(self.simulator)
+        return factory
+
+
+def resolve(path: str) -> Any:
+    """The object named by ``"package.module:attribute"``.
+
+    Raises
+    ------
+    ImportError
+        The module does not import.
+    AttributeError
+        The module has no such attribute.
+    ValueError
+        ``path`` has no ``:``.
+    """
+    module, sep, attribute = path.partition(":")
+    if not sep or not module or not attribute:
+        raise ValueError(f"import path wants 'module:attribute', got {path!r}")
+    return getattr(importlib.import_module(module), attribute)
 
 
 def from_raw(raw: int, exp: int) -> float | int:

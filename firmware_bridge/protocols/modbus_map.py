@@ -20,7 +20,7 @@ Map file format
     [device]
     name = "epever"                     # the protocol name (= file stem)
     description = "EPEver Tracer ..."
-    source = "EPEVER_ControllerProtocolV2.3 (shared/reference/vendor-docs) ..."
+    source = "EPEVER Controller Protocol V2.3 ..."
     baudrate = 115200
     unit = 1                            # default Modbus unit (slave) id
     table = "input"                     # 'input' (fc 4) or 'holding' (fc 3)
@@ -222,6 +222,8 @@ class RegisterMap:
     ----------
     name, description, source : str
         Protocol name, one line for ``--help``, where the figures come from.
+    manufacturer : str
+        The brand of the devices the map is for (shown in Home Assistant).
     baudrate : int
         Default line speed. [baud]
     unit : int
@@ -241,6 +243,7 @@ class RegisterMap:
     name: str
     description: str
     source: str
+    manufacturer: str
     baudrate: int
     unit: int
     word_order: WordOrder
@@ -397,8 +400,8 @@ class RegisterMap:
 
 # ------------------------------------------------------------------ loading
 
-_DEVICE_KEYS = {"name", "description", "source", "baudrate", "unit", "table", "word_order",
-                "ranges", "max_gap", "max_block"}
+_DEVICE_KEYS = {"name", "description", "source", "manufacturer", "baudrate", "unit", "table",
+                "word_order", "ranges", "max_gap", "max_block"}
 _REGISTER_KEYS = {"address", "name", "table", "words", "scale", "offset", "signed", "enum",
                   "field", "note"}
 _FIELD_KEYS = {"bits", "name", "enum", "other", "faults", "faults_other", "fallback",
@@ -549,7 +552,8 @@ def load_map(path: str | Path) -> RegisterMap:
             used[reg.table, a] = reg.address
     return RegisterMap(
         name=name, description=dev.get("description", str), source=dev.get("source", str),
-        baudrate=dev.get("baudrate", int), unit=dev.get("unit", int, 1), word_order=order,
+        manufacturer=dev.get("manufacturer", str), baudrate=dev.get("baudrate", int),
+        unit=dev.get("unit", int, 1), word_order=order,
         registers=tuple(registers), ranges=tuple(ranges), max_gap=dev.get("max_gap", int, 0),
         max_block=dev.get("max_block", int, 125), path=p,
     )

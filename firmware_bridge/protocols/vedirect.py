@@ -8,6 +8,10 @@ HEX frames), all built from the same table.
 
 Does NOT: open ports, sleep, log, or send HEX requests.
 
+Source: Victron Energy, "VE.Direct Protocol", version 3.33 (https://www.victronenergy.com/upload/documents/VE.Direct-Protocol-3.33.pdf);
+the HEX side from Victron's VE.Direct FAQ
+(https://www.victronenergy.com/live/vedirect_protocol:faq).
+
 Wire format (VE.Direct Protocol 3.33 p. 5, and real captures)::
 
     \\r\\nPID\\t0xA053\\r\\nV\\t12800 ... \\r\\nChecksum\\t<byte>

@@ -1,7 +1,7 @@
 """Victron VE.Direct product ids (``PID`` field) -> product name.
 
 Data, from the PID list of "VE.Direct Protocol", version 3.33 (Victron Energy,
-/work/shared/reference/vendor-docs/VE.Direct-Protocol-3.33.txt, section PID).
+section PID, pp. 12-14; https://www.victronenergy.com/upload/documents/VE.Direct-Protocol-3.33.pdf).
 Names with a ``*`` in that list (early models) are kept without it. Used to
 name the device in Home Assistant; an id missing here is shown as its hex.
 """

@@ -1,7 +1,7 @@
 """Byte-exact device simulators on a pseudo-terminal or TCP.
 
 Holds: one session per protocol (``vedirect``, ``pi30``, ``epever``) built
-from the same tables as the decoders, the pty/TCP serving (``base``),
+from the same tables as the decoders, the pty/TCP/HID endpoints and serving (``endpoints``),
 switchable faults (``faults``) and :func:`start_simulator` (``runner``). A
 simulator is driven through the small :class:`~.source.PlantSource`
 interface (``source``): the physical model of a site that implements it lives

@@ -11,6 +11,7 @@ Does NOT: write settings (writes are refused with ILLEGAL_FUNCTION).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pymodbus.constants import ExcCodes
@@ -18,12 +19,13 @@ from pymodbus.pdu import ExceptionResponse, ModbusPDU
 from pymodbus.pdu.bit_message import ReadCoilsResponse, ReadDiscreteInputsResponse
 
 from firmware_bridge.protocols import epever
+from firmware_bridge.protocols.base import ProtocolSpec
 from firmware_bridge.readings import Value
 from firmware_bridge.simulators.faults import Faults
 from firmware_bridge.simulators.modbus import LATENCY_S, ModbusController, ModbusSession
 from firmware_bridge.simulators.source import PlantSource, PlantState
 
-__all__ = ["LATENCY_S", "EpeverController", "EpeverSession"]
+__all__ = ["LATENCY_S", "EpeverController", "EpeverSession", "session_factory"]
 
 EpeverSession = ModbusSession
 
@@ -81,3 +83,12 @@ class EpeverController(ModbusController):
             return ExceptionResponse(fc, ExcCodes.ILLEGAL_ADDRESS)
         cls: Any = ReadCoilsResponse if fc == 1 else ReadDiscreteInputsResponse
         return cls(bits=[bool(b) for b in bits])  # type: ignore[no-any-return]
+
+
+def session_factory(
+    spec: ProtocolSpec, plant: PlantSource, faults: Faults, *, time_scale: float,
+    profile: str | None = None,
+) -> Callable[[], EpeverSession]:
+    """Session maker of the EPEver entry (one controller shared by every connection)."""
+    controller = EpeverController(plant, faults)
+    return lambda: EpeverSession(controller, time_scale=time_scale)

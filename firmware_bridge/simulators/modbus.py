@@ -31,13 +31,22 @@ from pymodbus.pdu.register_message import (
     ReadInputRegistersResponse,
 )
 
+from firmware_bridge.protocols import MODBUS_MAPS
+from firmware_bridge.protocols.base import ProtocolSpec
 from firmware_bridge.protocols.modbus_map import RegisterMap, Table
 from firmware_bridge.readings import Value
-from firmware_bridge.simulators.base import OutputQueue
+from firmware_bridge.simulators.endpoints import OutputQueue
 from firmware_bridge.simulators.faults import Faults
 from firmware_bridge.simulators.source import PlantSource, PlantState
 
-__all__ = ["LATENCY_S", "ModbusController", "ModbusSession", "SiteCounters", "site_values"]
+__all__ = [
+    "LATENCY_S",
+    "ModbusController",
+    "ModbusSession",
+    "SiteCounters",
+    "session_factory",
+    "site_values",
+]
 
 LATENCY_S = 0.02  # reply turnaround [s]
 _FRAME_GAP = 0.05  # silence that ends a partial RTU frame (t3.5, generously) [s]
@@ -297,3 +306,12 @@ class ModbusSession:
 
     def due(self, now: float) -> list[bytes]:
         return self.out.pop_due(now)
+
+
+def session_factory(
+    spec: ProtocolSpec, plant: PlantSource, faults: Faults, *, time_scale: float,
+    profile: str | None = None,
+) -> Callable[[], ModbusSession]:
+    """Session maker of a Modbus map entry: the generic controller serving the spec's map."""
+    controller = ModbusController(MODBUS_MAPS[spec.name], plant, faults)
+    return lambda: ModbusSession(controller, time_scale=time_scale)

@@ -16,23 +16,32 @@ The simulated inverter's calendar is the plant's: a dated counter command is
 answered with the plant's current day, month or year, whatever date it asks.
 
 Does NOT: accept setting commands (they are NAKed). USB-HID 8-byte reports
-are the endpoint's business (:class:`~.base.HidEndpoint`).
+are the endpoint's business (:class:`~.endpoints.HidEndpoint`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from firmware_bridge.checksums import crc16_xmodem
 from firmware_bridge.errors import BridgeError
 from firmware_bridge.protocols import pi30
+from firmware_bridge.protocols.base import ProtocolSpec
 from firmware_bridge.readings import Value
-from firmware_bridge.simulators.base import OutputQueue
+from firmware_bridge.simulators.endpoints import OutputQueue
 from firmware_bridge.simulators.faults import Faults
 from firmware_bridge.simulators.modbus import SiteCounters
 from firmware_bridge.simulators.source import PlantSource
 
-__all__ = ["LATENCY_S", "PROFILES", "Pi30Session", "inverter_values", "ratings", "unit_values"]
+__all__ = [
+    "LATENCY_S",
+    "PROFILES",
+    "Pi30Session",
+    "inverter_values",
+    "ratings",
+    "session_factory",
+    "unit_values",
+]
 
 #: Command to reply: real inverters take 0.4-0.5 s, most of it the 2400-baud wire time.
 LATENCY_S = 0.45
@@ -269,3 +278,11 @@ class Pi30Session:
         if previous and f.hit("concatenated"):  # overlapping reads on real inverters
             frame = previous + frame
         self.out.put_frame(at, frame, f)
+
+
+def session_factory(
+    spec: ProtocolSpec, plant: PlantSource, faults: Faults, *, time_scale: float,
+    profile: str | None,
+) -> Callable[[], Pi30Session]:
+    """Session maker of the PI30 entry of the registry (profile default ``pi30``)."""
+    return lambda: Pi30Session(plant, faults, variant=profile or "pi30", time_scale=time_scale)

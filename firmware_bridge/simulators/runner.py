@@ -15,26 +15,21 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from firmware_bridge.protocols import MODBUS_MAPS, PROTOCOLS
-from firmware_bridge.simulators.base import (
+from firmware_bridge.protocols import PROTOCOLS
+from firmware_bridge.simulators.endpoints import (
     HidEndpoint,
     PtyEndpoint,
     Server,
     Session,
     TcpEndpoint,
 )
-from firmware_bridge.simulators.epever import EpeverController, EpeverSession
 from firmware_bridge.simulators.faults import DISAPPEAR_DOWN_S, DISAPPEAR_PERIOD_S, Faults
-from firmware_bridge.simulators.modbus import ModbusController, ModbusSession
-from firmware_bridge.simulators.pi30 import Pi30Session
 from firmware_bridge.simulators.source import PlantSource
-from firmware_bridge.simulators.vedirect import VeDirectSession
 
 __all__ = ["SIMULATED_PROTOCOLS", "SimulatorHandle", "parse_listen", "start_simulator"]
 
-#: every protocol with a simulator: VE.Direct, PI30 and each Modbus map
-SIMULATED_PROTOCOLS: tuple[str, ...] = ("vedirect", "pi30", *(
-    name for name in PROTOCOLS if name in MODBUS_MAPS))
+#: every protocol with a simulator (each registry entry names its session factory)
+SIMULATED_PROTOCOLS: tuple[str, ...] = tuple(PROTOCOLS)
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -112,23 +107,13 @@ class SimulatorHandle:
 def _session_factory(
     protocol: str, plant: PlantSource, faults: Faults, *, time_scale: float, profile: str | None
 ) -> Callable[[], Session]:
-    if protocol == "vedirect":
-        return lambda: VeDirectSession(
-            plant,
-            faults,
-            profile=profile or "smartsolar",
-            time_scale=time_scale,
-            now=time.monotonic(),
-        )
-    if protocol == "pi30":
-        return lambda: Pi30Session(plant, faults, variant=profile or "pi30", time_scale=time_scale)
-    if protocol == "epever":
-        controller = EpeverController(plant, faults)
-        return lambda: EpeverSession(controller, time_scale=time_scale)
-    if protocol in MODBUS_MAPS:
-        generic = ModbusController(MODBUS_MAPS[protocol], plant, faults)
-        return lambda: ModbusSession(generic, time_scale=time_scale)
-    raise ValueError(f"no simulator for protocol {protocol!r} (have {SIMULATED_PROTOCOLS})")
+    """The protocol's session maker, through the factory its spec names."""
+    spec = PROTOCOLS.get(protocol)
+    if spec is None:
+        raise ValueError(f"no simulator for protocol {protocol!r} (have {SIMULATED_PROTOCOLS})")
+    make: Callable[[], Session] = spec.session_factory()(
+        spec, plant, faults, time_scale=time_scale, profile=profile)
+    return make
 
 
 def _disappear_ticker(

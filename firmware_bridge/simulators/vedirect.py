@@ -19,18 +19,27 @@ Does NOT: implement HEX ``set`` (settings cannot be changed).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from firmware_bridge.errors import BridgeError
 from firmware_bridge.protocols import vedirect
+from firmware_bridge.protocols.base import ProtocolSpec
 from firmware_bridge.readings import Value
-from firmware_bridge.simulators.base import OutputQueue
+from firmware_bridge.simulators.endpoints import OutputQueue
 from firmware_bridge.simulators.faults import Faults
 from firmware_bridge.simulators.source import PlantSource, PlantState
 
-__all__ = ["BMV_PROFILE", "PROFILES", "MonitorHistory", "VeDirectSession", "bmv_values",
-           "mppt_values"]
+__all__ = [
+    "BMV_PROFILE",
+    "PROFILES",
+    "MonitorHistory",
+    "VeDirectSession",
+    "bmv_values",
+    "mppt_values",
+    "session_factory",
+]
 
 #: firmware profile -> (labels in order, product id, firmware)
 PROFILES: Mapping[str, tuple[tuple[str, ...], str, str]] = {
@@ -305,3 +314,14 @@ class VeDirectSession:
             raw = round(state.pv_voltage * 100.0)
             frame += vedirect.build_async_frame(_EDBB_PANEL_VOLTAGE, raw & 0xFFFF)
         self.out.put_frame(at, frame, f)
+
+
+def session_factory(
+    spec: ProtocolSpec, plant: PlantSource, faults: Faults, *, time_scale: float,
+    profile: str | None,
+) -> Callable[[], VeDirectSession]:
+    """Session maker of the VE.Direct entry of the registry (profile default ``smartsolar``)."""
+    return lambda: VeDirectSession(
+        plant, faults, profile=profile or "smartsolar", time_scale=time_scale,
+        now=time.monotonic(),
+    )

@@ -7,9 +7,8 @@ seconds.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +18,8 @@ from edge.simulation.plant import Plant
 from firmware_bridge.config import DeviceConfig
 from firmware_bridge.device import Device, DeviceSettings, open_device
 from firmware_bridge.simulators.runner import SimulatorHandle, start_simulator
+from tests.firmware_bridge.helpers import REPO, DeviceFactory, SimFactory
 
-REPO = Path(__file__).resolve().parents[2]
 #: a clear Harmattan noon in Abuja: the charger is in bulk, PV well above zero
 NOON = datetime(2025, 1, 10, 11, 30, tzinfo=UTC)
 TIME_SCALE = 0.1  # VE.Direct blocks every 0.1 s, PI30 replies after 45 ms
@@ -35,9 +34,6 @@ def abuja() -> Site:
 def frozen_plant(abuja: Site) -> Plant:
     """A plant at NOON whose clock does not move (values stay put while read)."""
     return Plant(abuja, seed=3, start=NOON, speed=0.0, soc=0.5)
-
-
-SimFactory = Callable[..., SimulatorHandle]
 
 
 @pytest.fixture
@@ -55,9 +51,6 @@ def simulator(abuja: Site, frozen_plant: Plant) -> Iterator[SimFactory]:
     yield make
     for handle in handles:
         handle.stop()
-
-
-DeviceFactory = Callable[..., Device]
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Checksums against the published values (protocols.md, vendor documents)."""
+"""Checksums against published values (vendor documents, other open source readers)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from firmware_bridge.checksums import (
     vedirect_hex_ok,
 )
 
-# protocols.md B2: "Precomputed request CRCs (verified)"
+# Request CRCs (CRC-16/XMODEM, escaped) as PI30 readers commonly quote them (QPIGS B7 A9),
+# computed independently of firmware_bridge.checksums when they were collected.
 PI30_REQUEST_CRCS = {
     "QPIGS": "B7 A9", "QPIRI": "F8 54", "QMOD": "49 C1", "QPIWS": "B4 DA", "QPI": "BE AC",
     "QID": "D6 EA", "QVFW": "62 99", "QFLAG": "98 74", "QDI": "71 1B", "QPIGS2": "68 2D",

@@ -15,9 +15,7 @@ import pytest
 
 from firmware_bridge.config import DeviceConfig
 from firmware_bridge.device import Device, DeviceSettings, open_device
-
-from .conftest import SimFactory
-from .test_device_sim import first_reading
+from tests.firmware_bridge.helpers import SimFactory, first_reading
 
 pytestmark = pytest.mark.pty
 

@@ -19,9 +19,7 @@ from firmware_bridge.errors import DeviceUnavailable
 from firmware_bridge.protocols import pi30
 from firmware_bridge.readings import check_values
 from firmware_bridge.transport import HidrawPort, SerialPort, hid_path, open_port
-
-from .conftest import DeviceFactory, SimFactory
-from .test_device_sim import assert_close, first_reading
+from tests.firmware_bridge.helpers import DeviceFactory, SimFactory, assert_close, first_reading
 
 pytestmark = pytest.mark.pty
 

@@ -1,21 +1,22 @@
-"""The vocabulary (issue #2 names and units) and the Reading record."""
+"""The vocabulary (the canonical names and their units) and the Reading record."""
 
 from __future__ import annotations
 
 import copy
 import pickle
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 from firmware_bridge.protocols import MODBUS_MAPS, PROTOCOLS, epever, pi30, vedirect
 from firmware_bridge.readings import QUANTITIES, Reading, check_values, unknown_names
+from tests.firmware_bridge.helpers import DATA as CAPTURES_DIR
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = CAPTURES_DIR
 
-#: Names and units as issue #2 lists them.
-ISSUE_2 = {
+#: The first canonical names and units, as the device layer and the monitor use them:
+#: renaming or re-uniting one breaks stored readings and dashboards.
+PUBLISHED_NAMES = {
     "battery_voltage": "V", "battery_current": "A", "pv_voltage": "V", "pv_current": "A",
     "pv_power": "W", "load_current": "A", "load_power": "W", "charge_state": "",
     "error_code": "", "yield_today": "Wh", "yield_total": "Wh", "max_power_today": "W",
@@ -27,8 +28,9 @@ ISSUE_2 = {
 }
 
 
-@pytest.mark.parametrize(("name", "unit"), sorted(ISSUE_2.items()), ids=sorted(ISSUE_2))
-def test_quantities_issue_2_names_and_units(name: str, unit: str) -> None:
+@pytest.mark.parametrize(("name", "unit"), sorted(PUBLISHED_NAMES.items()),
+                         ids=sorted(PUBLISHED_NAMES))
+def test_published_names_keep_their_units(name: str, unit: str) -> None:
     assert QUANTITIES[name].unit == unit
     assert QUANTITIES[name].name == name
     assert QUANTITIES[name].description
@@ -65,7 +67,7 @@ def _decoded_captures() -> list[dict[str, object]]:
     for command, name in files.items():
         framer = pi30.Pi30Framer()
         replies = framer.feed((DATA / "pi30" / f"{name}.bin").read_bytes())
-        out += [pi30.decode(command.strip(), r) for r in replies if not r.nak]
+        out += [pi30.decode(command.strip(), r).values for r in replies if not r.nak]
     out.append(epever.decode({a: 0xFFFF for a in range(0x3000, 0x3320)}))
     return out
 

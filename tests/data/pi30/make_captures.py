@@ -2,10 +2,11 @@
 
 Replies are laid out as in the PI30 Communication Protocol 2015-09-24 (§2.7,
 2.9, 2.10, 2.11, 2.13, 2.14) and PI30MAX 2021-02-17 (§2.7, 2.9-2.11,
-2.23-2.26); the first QPIGS reply is the
-mpp-solar test response recorded in shared/reference/protocols.md B2 (CRC
-0x248C). The CRC is a bit-by-bit CRC-16/XMODEM written here, independent of
-firmware_bridge.checksums. Run: python tests/data/pi30/make_captures.py
+2.23-2.26); the first QPIGS reply is the test response of the open source
+reader jblance/mpp-solar (https://github.com/jblance/mpp-solar,
+mppsolar/protocols/pi30.py; CRC 0x248C). The CRC is a bit-by-bit CRC-16/XMODEM
+written here, independent of firmware_bridge.checksums. Run: python
+tests/data/pi30/make_captures.py
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def main() -> None:
     (HERE / "qmod.bin").write_bytes(b"".join(reply(m) for m in "PSLBFHY") + b"(NAKss\r")
     warning_bits = ["0" * 36, "0" * 5 + "1" + "0" * 30, "1" + "0" * 9 + "1" + "0" * 25]
     (HERE / "qpiws.bin").write_bytes(b"".join(reply(b) for b in warning_bits))
-    # QPIRI as real firmware sends it (issue 14): PI30MAX 27 fields (+ max C.V. time 120 min,
+    # QPIRI as real firmware sends it: PI30MAX 27 fields (+ max C.V. time 120 min,
     # operation logic 0) with battery type 9 (Lic); 28 fields (+ max discharging current
     # 150 A) with battery type 4 (not in any document) and '-' for the re-discharge voltage.
     max27 = qpiri.replace(" 2 30 060 ", " 9 30 060 ") + " 120 0"

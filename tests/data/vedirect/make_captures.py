@@ -1,10 +1,12 @@
 """Regenerate the VE.Direct captures in this directory (run from the repo root).
 
-The blocks are built from literal field lists laid out as in the VE.Direct
-Protocol 3.33 document and the field orders recorded in
-shared/reference/protocols.md B1. Checksums are computed here with a plain sum
-(not with firmware_bridge code), so the captures test the bridge independently.
-Run: python tests/data/vedirect/make_captures.py
+The blocks are built from literal field lists laid out as in "VE.Direct
+Protocol" version 3.33 (Victron Energy,
+https://www.victronenergy.com/upload/documents/VE.Direct-Protocol-3.33.pdf) and
+the field orders of real devices in the public test dumps of karioja/vedirect
+(https://github.com/karioja/vedirect, test/*.dump). Checksums are computed here
+with a plain sum (not with firmware_bridge code), so the captures test the
+bridge independently. Run: python tests/data/vedirect/make_captures.py
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Sans-IO framing of Voltronic PI30 replies and requests.
 
-Re-exported by :mod:`firmware_bridge.protocols.pi30`.
+Re-exported by :mod:`firmware_bridge.protocols.pi30`, the package it belongs to.
 
 Reply: ``(`` + ASCII payload + CRC-16/XMODEM (2 bytes, high first, over ``(`` and
 the payload) + CR. The framer accepts each CRC byte raw or escaped (+1 when the

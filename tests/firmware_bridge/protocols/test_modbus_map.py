@@ -16,9 +16,7 @@ from firmware_bridge.config import ConfigError
 from firmware_bridge.protocols import MODBUS_MAPS
 from firmware_bridge.protocols.modbus_map import MAPS_DIR, RegisterMap, load_map
 from firmware_bridge.readings import check_values
-
-from .conftest import DeviceFactory, SimFactory
-from .test_device_sim import assert_close, first_reading
+from tests.firmware_bridge.helpers import DeviceFactory, SimFactory, assert_close, first_reading
 
 MAPS = dict(MODBUS_MAPS)
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from firmware_bridge.readings import check_values
+from tests.firmware_bridge.helpers import DATA as CAPTURES_DIR
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = CAPTURES_DIR
 
 
 def _decode(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:

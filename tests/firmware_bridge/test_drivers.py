@@ -1,0 +1,540 @@
+"""Each driver against a device: VE.Direct two-block updates and unknown labels on a pseudo-
+terminal fed by hand; every protocol's driver against its simulator over real pseudo-
+terminals (and TCP), with a frozen plant so decoded values can be compared to the plant's;
+the PI30 driver's energy counters, refused commands and parallel units; a BMV and an Axpert
+MAX as the simulators serve them.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import tty
+from collections.abc import Iterator
+
+import pytest
+
+from edge.simulation.plant import Plant
+from firmware_bridge.config import DeviceConfig
+from firmware_bridge.device import Device, DeviceSettings, open_device
+from firmware_bridge.readings import Reading, check_values
+from firmware_bridge.simulators.pi30 import Pi30Session
+from tests.firmware_bridge.helpers import (
+    DeviceFactory,
+    SimFactory,
+    assert_close,
+    first_reading,
+)
+
+BMV_MAIN = bytes.fromhex(
+    "0d0a" "504944" "09" "3078323034"  # PID 0x204: BMV-702
+    "0d0a" "56" "09" "3132363530"  # V 12650: 12.65 V
+    "0d0a" "5653" "09" "3132383130"  # VS 12810: starter 12.81 V
+    "0d0a" "49" "09" "2d33323530"  # I -3250: -3.25 A (discharging)
+    "0d0a" "50" "09" "2d3431"  # P -41: -41 W
+    "0d0a" "4345" "09" "2d3132333435"  # CE -12345: -12.345 Ah consumed
+    "0d0a" "534f43" "09" "383736"  # SOC 876: 87.6 %
+    "0d0a" "545447" "09" "31323334"  # TTG 1234: 1234 min to go
+    "0d0a" "416c61726d" "09" "4f4646"  # Alarm OFF: no alarm
+    "0d0a" "52656c6179" "09" "4f4646"  # Relay OFF: relay open
+    "0d0a" "4152" "09" "30"  # AR 0: no alarm reason
+    "0d0a" "424d56" "09" "373032"  # BMV 702: model text
+    "0d0a" "4657" "09" "333038"  # FW 308: fw 3.08
+    "0d0a" "436865636b73756d" "09"  # Checksum \t
+    "c7"  # checksum byte: all bytes sum to 0 mod 256
+)
+
+
+BMV_HISTORY = bytes.fromhex(
+    "0d0a" "4831" "09" "2d3535303030"  # H1 -55000: deepest -55 Ah
+    "0d0a" "4832" "09" "2d3132303030"  # H2 -12000: last -12 Ah
+    "0d0a" "4833" "09" "2d3230353030"  # H3 -20500: average -20.5 Ah
+    "0d0a" "4834" "09" "3433"  # H4 43: 43 cycles
+    "0d0a" "4835" "09" "32"  # H5 2: 2 full discharges
+    "0d0a" "4836" "09" "2d33343536373839"  # H6 -3456789: -3456.789 Ah drawn
+    "0d0a" "4837" "09" "3130333530"  # H7 10350: min 10.35 V
+    "0d0a" "4838" "09" "3134383030"  # H8 14800: max 14.8 V
+    "0d0a" "4839" "09" "3836343030"  # H9 86400: 1 day since full
+    "0d0a" "483130" "09" "3337"  # H10 37: 37 syncs
+    "0d0a" "483131" "09" "33"  # H11 3: 3 low-V alarms
+    "0d0a" "483132" "09" "30"  # H12 0: 0 high-V alarms
+    "0d0a" "483135" "09" "3131323030"  # H15 11200: starter min 11.2 V
+    "0d0a" "483136" "09" "3134313030"  # H16 14100: starter max 14.1 V
+    "0d0a" "483137" "09" "3132333435"  # H17 12345: 123.45 kWh discharged
+    "0d0a" "483138" "09" "3134353030"  # H18 14500: 145 kWh charged
+    "0d0a" "436865636b73756d" "09"  # Checksum \t
+    "39"  # checksum byte: all bytes sum to 0 mod 256
+)
+
+
+SHUNT = bytes.fromhex(
+    "0d0a" "504944" "09" "307841333839"  # PID 0xA389: SmartShunt 500A/50mV
+    "0d0a" "56" "09" "3236343030"  # V 26400: 26.4 V
+    "0d0a" "564d" "09" "3133313930"  # VM 13190: mid-point 13.19 V
+    "0d0a" "444d" "09" "2d3132"  # DM -12: mid-point deviation -1.2 %
+    "0d0a" "49" "09" "3135303030"  # I 15000: +15 A charging
+    "0d0a" "50" "09" "333936"  # P 396: 396 W
+    "0d0a" "4345" "09" "30"  # CE 0: 0 Ah
+    "0d0a" "534f43" "09" "31303030"  # SOC 1000: 100 %
+    "0d0a" "545447" "09" "2d31"  # TTG -1: -1 = infinite: absent
+    "0d0a" "416c61726d" "09" "4f4e"  # Alarm ON: alarm on
+    "0d0a" "52656c6179" "09" "4f4646"  # Relay OFF: relay open
+    "0d0a" "4152" "09" "35"  # AR 5: low SOC (4) + low voltage (1)
+    "0d0a" "4d4f4e" "09" "30"  # MON 0: battery monitor
+    "0d0a" "54" "09" "2d2d2d"  # T ---: no temperature sensor
+    "0d0a" "4341505f424c45" "09" "30783030303030303031"  # CAP_BLE 0x00000001: BLE off supported
+    "0d0a" "58595a" "09" "37"  # XYZ 7: a label the table does not know
+    "0d0a" "436865636b73756d" "09"  # Checksum \t
+    "c3"  # checksum byte: all bytes sum to 0 mod 256
+)
+
+
+BMV_MAIN_VALUES = {
+    "product_id": "0x204", "battery_voltage": 12.65, "starter_battery_voltage": 12.81,
+    "battery_current": -3.25, "battery_power": -41, "consumed_charge": -12.345,
+    "battery_soc": 87.6, "time_to_go": 1234, "alarm_on": 0, "relay_on": 0, "alarm_reason": "",
+    "monitor_model": "702", "firmware_version": "308",
+}
+
+
+BMV_HISTORY_VALUES = {
+    "deepest_discharge": -55.0, "last_discharge": -12.0, "average_discharge": -20.5,
+    "charge_cycles": 43, "full_discharges": 2, "cumulative_charge_drawn": -3456.789,
+    "min_battery_voltage": 10.35, "max_battery_voltage": 14.8,
+    "seconds_since_full_charge": 86400, "automatic_syncs": 37, "low_voltage_alarms": 3,
+    "high_voltage_alarms": 0, "min_starter_battery_voltage": 11.2,
+    "max_starter_battery_voltage": 14.1, "discharged_energy_total": 123450,
+    "charged_energy_total": 145000,
+}
+
+
+# ------------------------------------------------------------------ device layer
+
+class PtyStream:
+    """A pseudo-terminal whose master side writes ``frames`` in a loop, one list per update."""
+
+    def __init__(self, updates: list[bytes], period: float = 0.25) -> None:
+        self.master, slave = os.openpty()
+        tty.setraw(slave)
+        self.path = os.ttyname(slave)
+        self._slave = slave
+        self.updates, self.period = updates, period
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        i = 0
+        while not self._stop.is_set():
+            os.write(self.master, self.updates[i % len(self.updates)])
+            i += 1
+            self._stop.wait(self.period)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.thread.join(2)
+        os.close(self.master)
+        os.close(self._slave)
+
+
+@pytest.fixture
+def bmv_device() -> Iterator[tuple[PtyStream, Device]]:
+    stream = PtyStream([BMV_MAIN + BMV_HISTORY])
+    cfg = DeviceConfig(id="bmv", protocol="vedirect", port=stream.path, timeout=1.0,
+                       poll_interval=0.25)
+    dev = open_device(cfg, settings=DeviceSettings())
+    yield stream, dev
+    dev.close()
+    stream.close()
+
+
+def _readings(dev: Device, n: int) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    deadline = time.monotonic() + 10
+    while len(out) < n and time.monotonic() < deadline:
+        reading = dev.poll()
+        if reading is not None:
+            out.append(dict(reading.values))
+    return out
+
+
+@pytest.mark.pty
+def test_two_blocks_per_update_make_one_full_reading(
+    bmv_device: tuple[PtyStream, Device],
+) -> None:
+    _, dev = bmv_device
+    readings = _readings(dev, 5)[1:]  # the first may start mid-update
+    assert len(readings) == 4
+    for values in readings:
+        assert values == pytest.approx({**BMV_MAIN_VALUES, **BMV_HISTORY_VALUES})
+
+
+@pytest.mark.pty
+def test_lost_second_block_still_gives_the_first() -> None:
+    broken = bytearray(BMV_HISTORY)
+    broken[10] ^= 0x01  # one flipped bit: the history block fails its checksum
+    stream = PtyStream([BMV_MAIN + bytes(broken)])
+    cfg = DeviceConfig(id="bmv", protocol="vedirect", port=stream.path, timeout=1.0,
+                       poll_interval=0.25)
+    dev = open_device(cfg, settings=DeviceSettings())
+    try:
+        readings = _readings(dev, 3)
+        assert len(readings) == 3
+        assert all(values == BMV_MAIN_VALUES for values in readings[1:])
+        assert dev.stats.checksum_errors >= 2
+    finally:
+        dev.close()
+        stream.close()
+
+
+@pytest.mark.pty
+def test_unknown_labels_counted_per_label_and_noticed_once() -> None:
+    stream = PtyStream([SHUNT])
+    cfg = DeviceConfig(id="shunt", protocol="vedirect", port=stream.path, timeout=1.0,
+                       poll_interval=0.25)
+    dev = open_device(cfg, settings=DeviceSettings())
+    try:
+        readings = _readings(dev, 3)
+        assert len(readings) == 3
+        assert dev.stats.unknown_fields["XYZ"] >= 3
+        notices = dev.take_notices()
+        assert [(n.code, n.subject) for n in notices] == [("device_unknown_field", "XYZ")]
+        _readings(dev, 2)
+        assert dev.take_notices() == []  # once only
+        assert dev.stats.to_dict()["unknown_fields"]["XYZ"] >= 5
+    finally:
+        dev.close()
+        stream.close()
+
+
+pytestmark = pytest.mark.pty
+
+
+@pytest.mark.parametrize("listen", [None, "127.0.0.1:0"], ids=["pty", "tcp"])
+def test_vedirect_values_equal_plant(
+    simulator: SimFactory, device: DeviceFactory, frozen_plant: Plant, listen: str | None
+) -> None:
+    sim = simulator("vedirect", listen=listen)
+    reading = first_reading(device("vedirect", sim.url))
+    state = frozen_plant.state()
+    assert state.pv_power > 500 and state.charge_state == "bulk"
+    check_values(reading.values)
+    values = dict(reading.values)
+    assert values["charge_state"] == state.charge_state
+    assert values["tracker_mode"] == "mppt"
+    assert_close(
+        values,
+        {
+            "battery_voltage": (state.battery_voltage, 0.0005),  # mV
+            "battery_current": (state.charger_current, 0.0005),  # mA, charger output
+            "pv_voltage": (state.pv_voltage, 0.0005),
+            "pv_power": (state.pv_power, 0.5),  # W
+            "yield_today": (state.yield_today, 5.0),  # 0.01 kWh
+            "yield_total": (state.yield_total, 5.0),
+            "max_power_today": (state.max_power_today, 0.5),
+        },
+    )
+
+
+@pytest.mark.parametrize("listen", [None, "127.0.0.1:0"], ids=["pty", "tcp"])
+def test_pi30_values_equal_plant(
+    simulator: SimFactory, device: DeviceFactory, frozen_plant: Plant, listen: str | None
+) -> None:
+    sim = simulator("pi30", listen=listen)
+    dev = device("pi30", sim.url)
+    reading = first_reading(dev, ("battery_voltage", "inverter_mode", "warnings"))
+    check_values(reading.values)
+    state = frozen_plant.state()
+    values = dict(reading.values)
+    assert values["inverter_mode"] == "battery"
+    assert values["warnings"] == "line_fail"
+    assert values["rated_ac_output_apparent_power"] == 5000  # QPIRI, once per connection
+    assert_close(
+        values,
+        {
+            "battery_voltage": (state.battery_voltage, 0.005),
+            "ac_output_voltage": (state.ac_output_voltage, 0.05),
+            "ac_output_power": (state.load_power, 0.5),
+            "ac_output_apparent_power": (state.ac_output_apparent_power, 0.5),
+            "load_percent": (state.load_percent, 0.5),
+            "battery_soc": (state.battery_soc, 0.5),
+            "battery_current": (state.battery_current, 1.0),  # whole amps, charge - discharge
+            "heatsink_temperature": (state.heatsink_temperature, 0.5),
+        },
+    )
+    second = first_reading(dev)
+    assert "rated_ac_output_power" not in second.values  # QPIRI is not asked again
+
+
+@pytest.mark.parametrize("listen", [None, "127.0.0.1:0"], ids=["pty", "tcp"])
+def test_epever_values_equal_plant(
+    simulator: SimFactory, device: DeviceFactory, frozen_plant: Plant, listen: str | None
+) -> None:
+    sim = simulator("epever", listen=listen)
+    reading = first_reading(device("epever", sim.url), ("battery_voltage", "yield_total"))
+    check_values(reading.values)
+    state = frozen_plant.state()
+    values = dict(reading.values)
+    assert values["charge_state"] == "bulk"  # EPEver "boost"
+    assert values["charging_mode"] == "mppt"
+    assert_close(
+        values,
+        {
+            "pv_voltage": (state.pv_voltage, 0.005),  # x100 registers
+            "pv_current": (state.pv_current, 0.005),
+            "pv_power": (state.pv_power, 0.005),
+            "battery_voltage": (state.battery_voltage, 0.005),
+            "battery_current": (state.charger_current, 0.005),  # signed 32-bit, low word first
+            "battery_soc": (state.battery_soc, 0.5),  # unscaled percent
+            "ambient_temperature": (state.temp_air, 0.005),  # signed
+            "yield_today": (state.yield_today, 5.0),  # 0.01 kWh
+        },
+    )
+
+
+@pytest.mark.parametrize("protocol", ["vedirect", "pi30", "epever"])
+@pytest.mark.parametrize("listen", [None, "127.0.0.1:0"], ids=["pty", "tcp"])
+def test_device_reconnects_after_unplug(
+    simulator: SimFactory, device: DeviceFactory, protocol: str, listen: str | None
+) -> None:
+    sim = simulator(protocol, listen=listen)
+    dev = device(protocol, sim.url, timeout=0.3)
+    first_reading(dev)
+    assert dev.stats.connected and dev.stats.reconnects == 0
+    sim.unplug()
+    deadline = time.monotonic() + 5.0
+    while dev.stats.connected and time.monotonic() < deadline:
+        assert dev.poll() is None or dev.stats.connected  # never raises
+    assert not dev.stats.connected
+    for _ in range(5):  # unplugged: polls return None quickly, no exception
+        assert dev.poll() is None
+    sim.replug()
+    first_reading(dev)
+    stats = dev.stats
+    assert stats.connected and stats.reconnects == 1
+    assert not stats.stale
+
+
+@pytest.mark.parametrize("protocol", ["vedirect", "pi30", "epever"])
+def test_device_that_stops_answering_goes_stale(
+    simulator: SimFactory, device: DeviceFactory, protocol: str
+) -> None:
+    sim = simulator(protocol)
+    dev = device(protocol, sim.url, timeout=0.15, stale_after=0.4, reopen_after_timeouts=0)
+    first_reading(dev)
+    sim.set_faults(["silent"])
+    time.sleep(0.2)  # let replies in flight arrive
+    dev.poll()  # and drain them: a block sent just before the silence may be waiting
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        assert dev.poll() is None
+    stats = dev.stats
+    assert stats.timeouts >= 3
+    assert stats.stale and stats.connected
+    assert "battery_voltage" in dev.stale_names()
+    sim.set_faults([])
+    if protocol == "epever":
+        sim.unplug()  # a silent Tracer needs a power cycle
+        sim.replug()
+    first_reading(dev)
+    assert not dev.stats.stale and dev.stale_names() == []
+
+
+@pytest.mark.parametrize(
+    ("protocol", "faults"),
+    [
+        ("vedirect", ["bad_checksum:0.4", "corrupt_bytes:0.3"]),
+        ("vedirect", ["truncated:0.3", "stall:0.3"]),
+        ("pi30", ["bad_checksum:0.3", "corrupt_bytes:0.3"]),
+        ("epever", ["bad_checksum:0.1", "corrupt_bytes:0.1"]),
+    ],
+    ids=["vedirect-checksum", "vedirect-truncated-stall", "pi30-checksum", "epever-crc"],
+)
+def test_garbage_is_counted_and_never_applied(
+    simulator: SimFactory,
+    device: DeviceFactory,
+    frozen_plant: Plant,
+    protocol: str,
+    faults: list[str],
+) -> None:
+    sim = simulator(protocol, faults=faults, seed=11)
+    dev = device(protocol, sim.url, timeout=0.15, reopen_after_timeouts=0)
+    state = frozen_plant.state()
+    good = 0
+    deadline = time.monotonic() + 20.0
+    while (good < 5 or dev.stats.checksum_errors < 2) and time.monotonic() < deadline:
+        reading = dev.poll()
+        if reading is None or "battery_voltage" not in reading.values:
+            continue
+        good += 1
+        # a damaged frame is dropped whole: what arrives is exactly the plant's value
+        assert float(reading.values["battery_voltage"]) == pytest.approx(
+            state.battery_voltage, abs=0.005
+        )
+    assert good >= 5
+    assert dev.stats.checksum_errors >= 2
+
+
+def test_vedirect_hex_after_checksum_is_harmless(
+    simulator: SimFactory, device: DeviceFactory
+) -> None:
+    sim = simulator("vedirect", faults=["hex_after_checksum:1.0"])
+    dev = device("vedirect", sim.url)
+    for _ in range(3):
+        first_reading(dev)
+    assert dev.stats.checksum_errors == 0
+
+
+@pytest.mark.parametrize("faults", [["raw_zero_crc"], ["trailing_lf"], ["concatenated:1.0"]])
+def test_pi30_quirks_decode(
+    simulator: SimFactory, device: DeviceFactory, frozen_plant: Plant, faults: list[str]
+) -> None:
+    sim = simulator("pi30", faults=faults)
+    dev = device("pi30", sim.url)
+    for _ in range(2):
+        reading = first_reading(dev, ("battery_voltage", "inverter_mode", "warnings"))
+        assert reading.values["inverter_mode"] == "battery"
+        assert reading.values["battery_voltage"] == pytest.approx(
+            frozen_plant.state().battery_voltage, abs=0.005
+        )
+    assert dev.stats.checksum_errors == 0 and dev.stats.timeouts == 0
+
+
+def test_bluesolar_profile_omits_fields(simulator: SimFactory, device: DeviceFactory) -> None:
+    sim = simulator("vedirect", profile="bluesolar")
+    reading = first_reading(device("vedirect", sim.url))
+    assert "tracker_mode" not in reading.values and "load_current" not in reading.values
+    assert reading.values["product_id"] == "0xA042"
+
+
+def test_pi30_max_profile_sends_24_fields(simulator: SimFactory, device: DeviceFactory) -> None:
+    sim = simulator("pi30", profile="max")
+    reading = first_reading(device("pi30", sim.url), ("battery_voltage", "grid_feed_power"))
+    assert reading.values["grid_feed_active"] == 0 and reading.values["grid_feed_power"] == 0
+
+
+def test_silent_epever_stays_silent_until_power_cycled(
+    simulator: SimFactory, device: DeviceFactory
+) -> None:
+    sim = simulator("epever")
+    dev = device("epever", sim.url, timeout=0.15, reopen_after_timeouts=0)
+    first_reading(dev)
+    sim.set_faults(["silent"])
+    assert dev.poll() is None
+    sim.set_faults([])  # the fault is gone, but the controller is latched up
+    for _ in range(3):
+        assert dev.poll() is None
+    assert dev.stats.timeouts >= 4
+    sim.unplug()
+    sim.replug()
+    first_reading(dev)
+    assert dev.stats.reconnects == 1
+
+
+def readings_all(dev: Device, *, want: int, seconds: float = 8.0) -> list[list[Reading]]:
+    polls: list[list[Reading]] = []
+    deadline = time.monotonic() + seconds
+    while len(polls) < want and time.monotonic() < deadline:
+        got = dev.poll_all()
+        if got:
+            polls.append(got)
+    return polls
+
+
+def test_bmv_monitor_values_from_the_plant_battery(
+    simulator: SimFactory, device: DeviceFactory, frozen_plant: Plant
+) -> None:
+    sim = simulator("vedirect", profile="bmv")
+    dev = device("vedirect", sim.url, timeout=1.0)
+    reading = first_reading(dev, ("battery_soc", "deepest_discharge"))
+    check_values(reading.values)
+    state = frozen_plant.state()
+    capacity = frozen_plant.ratings.battery_capacity
+    values = dict(reading.values)
+    assert values["product_id"] == "0x204" and values["monitor_model"] == "702"
+    assert_close(values, {
+        "battery_voltage": (state.battery_voltage, 0.0005),
+        "battery_current": (state.battery_current, 0.0005),
+        "battery_soc": (state.battery_soc, 0.05),
+        "consumed_charge": (-(100 - state.battery_soc) / 100 * capacity, 0.0005),
+        "battery_power": (state.battery_voltage * state.battery_current, 0.5),
+        "min_battery_voltage": (state.battery_voltage, 0.0005),
+    })
+    if state.battery_current >= 0:
+        assert "time_to_go" not in values  # charging: TTG is -1 on the wire, absent here
+    assert values["alarm_on"] == int(state.battery_soc < 20)
+    assert dev.stats.unknown_fields == {}
+
+
+def test_bmv_every_poll_is_one_full_update(simulator: SimFactory, device: DeviceFactory) -> None:
+    sim = simulator("vedirect", profile="bmv")
+    dev = device("vedirect", sim.url, timeout=1.0)
+    first_reading(dev, ("battery_soc", "deepest_discharge"))
+    for _ in range(4):
+        reading = dev.poll()
+        assert reading is not None  # never an empty poll
+        assert "battery_soc" in reading.values and "charged_energy_total" in reading.values
+
+
+def test_axpert_max_energy_counters_and_refused_load_counters(
+    simulator: SimFactory, device: DeviceFactory, frozen_plant: Plant
+) -> None:
+    sim = simulator("pi30", profile="max")
+    dev = device("pi30", sim.url)
+    reading = first_reading(dev, ("battery_voltage", "yield_total"))
+    state = frozen_plant.state()
+    assert reading.values["yield_total"] == round(state.yield_total)
+    assert reading.values["yield_today"] == round(state.yield_today)
+    assert {"yield_year", "yield_month", "pv2_power", "max_discharge_current"} <= set(
+        reading.values)
+    assert dev.stats.unsupported_commands == ["QLT", "QLY", "QLM", "QLD"]
+    notices = dev.take_notices()
+    assert sorted(n.subject for n in notices) == ["QLD", "QLM", "QLT", "QLY"]
+    assert dev.stats.to_dict()["unsupported_commands"] == ["QLT", "QLY", "QLM", "QLD"]
+
+
+def test_axpert_without_counters_is_asked_once(
+    simulator: SimFactory, device: DeviceFactory
+) -> None:
+    sim = simulator("pi30")
+    dev = device("pi30", sim.url)
+    reading = first_reading(dev, ("battery_voltage",))
+    assert "yield_total" not in reading.values
+    first_reading(dev)
+    session = sim._server.endpoint._session  # the pty's one reader
+    assert isinstance(session, Pi30Session)
+    asked = session.requests
+    assert asked.count("QPIGS2") == 1 and asked.count("QET") == 1  # NAKed once, not again
+    assert asked.count("QPIGS") >= 2
+    assert "QPIGS2" in dev.stats.unsupported_commands
+
+
+@pytest.mark.parametrize(("profile", "units"), [("parallel2", 2), ("parallel3", 3)])
+def test_parallel_axperts_one_reading_per_unit(
+    simulator: SimFactory, device: DeviceFactory, frozen_plant: Plant, profile: str, units: int
+) -> None:
+    sim = simulator("pi30", profile=profile)
+    dev = device("pi30", sim.url, parallel_units=units)
+    polls = readings_all(dev, want=2)
+    assert polls, dev.stats
+    ids = [r.device_id for r in polls[-1]]
+    assert ids == ["pi30", *(f"pi30_{n}" for n in range(units))]
+    state = frozen_plant.state()
+    units_values = [dict(r.values) for r in polls[-1][1:]]
+    for n, values in enumerate(units_values):
+        check_values(values)
+        assert values["serial_number"] == f"9293200410{2453 + n:04d}"
+        assert values["output_mode"] == "parallel" and values["inverter_mode"] == "battery"
+        assert values["total_ac_output_power"] == round(state.load_power)
+    total = sum(float(v["ac_output_power"]) for v in units_values)
+    assert abs(total - state.load_power) <= units  # whole watts per unit
+    assert polls[-1][0].values.get("output_mode", "parallel") == "parallel"
+
+
+def test_parallel_unit_that_is_not_there(simulator: SimFactory, device: DeviceFactory) -> None:
+    sim = simulator("pi30", profile="parallel2")
+    dev = device("pi30", sim.url, parallel_units=3)
+    polls = readings_all(dev, want=1)
+    third = [r for r in polls[-1] if r.device_id == "pi30_2"]
+    assert [dict(r.values) for r in third] == [{"parallel_unit_present": 0}]
