@@ -89,6 +89,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from edge.runtime.statefile import move_aside
+
 __all__ = ["Outbox", "OutboxRow", "OutboxStats", "Recovery", "UncleanStop", "new_epoch"]
 
 _SCHEMA = """
@@ -277,7 +279,7 @@ class Outbox:
             if self.path == ":memory:":
                 raise
             self._db.close()
-            moved = _move_aside(self.path)
+            moved = move_aside(self.path, ("", "-wal", "-shm"))
             rows = _salvage(moved)
             self._open(synchronous)
             self._insert_salvaged(rows)
@@ -744,13 +746,3 @@ def _salvage(path: str) -> list[tuple[str, bytes, int, int]]:
         return []
     finally:
         db.close()
-
-
-def _move_aside(path: str) -> str:
-    """Rename ``path`` and its WAL/SHM files to ``<path>.corrupt-<UTC time>``; the new name."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    target = f"{path}.corrupt-{stamp}"
-    for suffix in ("", "-wal", "-shm"):
-        if os.path.lexists(path + suffix):
-            os.replace(path + suffix, target + suffix)
-    return target
