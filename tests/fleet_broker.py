@@ -98,9 +98,11 @@ class FleetBroker:
 
 
 def start_fleet_broker(workdir: Path, passwords: dict[str, str], *,
-                       acl_text: str | None = None) -> FleetBroker:
+                       acl_text: str | None = None,
+                       settings: dict[str, str] | None = None) -> FleetBroker:
     """Start the shipped fleet configuration on a free port with these users (and the
-    shipped ACL, unless ``acl_text`` replaces it)."""
+    shipped ACL, unless ``acl_text`` replaces it); ``settings`` replaces the values of
+    these configuration keys (e.g. ``{"max_queued_messages": "0"}``)."""
     assert MOSQUITTO is not None
     workdir.mkdir(parents=True, exist_ok=True)
     ca_key, srv_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(
@@ -120,7 +122,8 @@ def start_fleet_broker(workdir: Path, passwords: dict[str, str], *,
     rewrite = {"listener": f"listener {port} 127.0.0.1",
                **{k: f"{k} {v}" for k, v in files.items()},
                "password_file": f"password_file {passwd}", "acl_file": f"acl_file {acl}",
-               "persistence_location": f"persistence_location {workdir / 'persist'}/"}
+               "persistence_location": f"persistence_location {workdir / 'persist'}/",
+               **{k: f"{k} {v}" for k, v in (settings or {}).items()}}
     lines = [rewrite.get(line.split(" ", 1)[0], line) for line in CONF.read_text().splitlines()]
     lines.append("log_dest stderr")
     if os.geteuid() == 0:

@@ -32,7 +32,37 @@ every message carries it, so a receiver de-duplicates and counts loss per
 database SQLite cannot read (``sqlite3.DatabaseError`` on open: torn or
 corrupted file) is moved aside as ``<name>.corrupt-<UTC time>`` (with its
 ``-wal``/``-shm``) and a new one with a new epoch is started;
-:attr:`Outbox.recovered` says so, for the agent to report.
+:attr:`Outbox.recovered` says so, for the agent to report. Damage SQLite
+does not notice when it opens a file (a torn pointer-map or b-tree page) is
+looked for by ``PRAGMA quick_check`` at open, bounded in time
+(``check_s``; an unfinished check is counted as passed and said so in
+:attr:`Outbox.check`). A file that fails it is moved aside the same way, and
+the queued messages that can still be read from it are copied into the new
+file in their order (they keep the old epoch and ``seq`` inside their
+payloads, so a receiver still de-duplicates them); the sequence counters are
+not trusted and restart in the new epoch.
+
+Clean stops, and what a crash loses
+-----------------------------------
+The ``meta`` row ``running`` is set when the database is opened and cleared
+by :meth:`Outbox.close`. Found set at open, the previous process did not
+stop cleanly (``kill -9``, power cut, OOM): :attr:`Outbox.unclean` holds the
+time of its last commit (the modification time of the database and its WAL,
+which every commit writes), so the agent can report how long nothing was
+stored. Messages that were still inside the commit window are lost, and
+their sequence numbers are given out again; because the publisher reads
+only committed rows (:meth:`Outbox.peek` never sees the window), a reused
+number never names two different delivered messages.
+
+Parked messages
+---------------
+A message the broker refuses (an MQTT 5 reason code, or a broker that drops
+the connection each time the message is sent) must not hold back the ones
+behind it: :meth:`Outbox.park` moves it to the ``parked`` table, kept with
+its reason and counted (:attr:`OutboxStats.parked`). :meth:`Outbox.requeue_parked`
+puts parked messages back at the end of the queue (the publisher does so
+after the queue is drained, at most once per retry period), so a message
+refused by an ACL that is later fixed is still delivered.
 
 Durability
 ----------
@@ -59,7 +89,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["Outbox", "OutboxRow", "OutboxStats", "Recovery", "new_epoch"]
+from edge.runtime.statefile import move_aside
+
+__all__ = ["Outbox", "OutboxRow", "OutboxStats", "Recovery", "UncleanStop", "new_epoch"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -83,7 +115,21 @@ CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS parked (
+    id INTEGER PRIMARY KEY,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    qos INTEGER NOT NULL,
+    retain INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    parked_at REAL NOT NULL
+);
 """
+
+#: Parked messages kept; beyond it the oldest parked are dropped (counted as evicted).
+MAX_PARKED = 10_000
+#: Longest ``PRAGMA quick_check`` at open before it is given up (counted as passed). [s]
+DEFAULT_CHECK_S = 2.0
 
 
 #: Free pages kept after a drain (about 1 MB at 4 KiB pages) so the next burst need not grow
@@ -106,10 +152,27 @@ class Recovery:
         Where the unreadable file now is.
     error : str
         What SQLite said.
+    salvaged : int
+        Queued messages read back from the damaged file into the new one.
     """
 
     moved_to: str
     error: str
+    salvaged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UncleanStop:
+    """The previous process did not close the outbox (crash, ``kill -9``, power cut).
+
+    Attributes
+    ----------
+    last_commit_utc : float
+        When the previous process last committed (file modification time),
+        UTC epoch. [s]
+    """
+
+    last_commit_utc: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +197,13 @@ class OutboxStats:
     evicted : int
         Messages dropped because the queue was full, since the database was
         created.
+    parked : int
+        Messages the broker refused, kept apart (see :meth:`Outbox.park`).
     """
 
     queued: int
     evicted: int
+    parked: int = 0
 
 
 class Outbox:
@@ -160,6 +226,11 @@ class Outbox:
         cut can lose. [s]
     clock : callable
         Monotonic seconds for the window (injectable for benchmarks). [s]
+    check_s : float
+        Time bound of the integrity check at open (0: no check). [s]
+    wall : callable
+        UTC epoch seconds, for :attr:`OutboxRow`-independent bookkeeping
+        (parking times). [s]
     """
 
     def __init__(
@@ -170,6 +241,8 @@ class Outbox:
         synchronous: Literal["full", "normal"] = "full",
         commit_window_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
+        check_s: float = DEFAULT_CHECK_S,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         if max_messages < 1:
             raise ValueError("max_messages must be positive")
@@ -190,16 +263,29 @@ class Outbox:
         self._lock = threading.Lock()
         self._due = threading.Condition(self._lock)
         self._listeners: list[Callable[[], None]] = []
+        self._wall = wall
+        self.check_s = check_s
         #: set when a corrupt database was moved aside at open
         self.recovered: Recovery | None = None
+        #: set when the previous process did not close this database
+        self.unclean: UncleanStop | None = None
+        #: the integrity check at open: "ok", "failed" (moved aside), "skipped", "incomplete"
+        self.check = "skipped"
+        last_commit = _last_write(self.path)
         try:
             self._open(synchronous)
+            self._integrity_check()
         except sqlite3.DatabaseError as exc:
             if self.path == ":memory:":
                 raise
             self._db.close()
-            self.recovered = Recovery(_move_aside(self.path), str(exc))
+            moved = move_aside(self.path, ("", "-wal", "-shm"))
+            rows = _salvage(moved)
             self._open(synchronous)
+            self._insert_salvaged(rows)
+            self.recovered = Recovery(moved, str(exc).splitlines()[0][:300], len(rows))
+            self.check = "failed"
+        self._mark_running(last_commit)
 
     def _open(self, synchronous: str) -> None:
         self._db = sqlite3.connect(
@@ -220,6 +306,54 @@ class Outbox:
                          (new_epoch(),))
         self.epoch = str(self._db.execute("SELECT value FROM meta WHERE key='epoch'")
                          .fetchone()[0])
+        self._parked = int(self._db.execute("SELECT COUNT(*) FROM parked").fetchone()[0])
+
+    def _integrity_check(self) -> None:
+        """``PRAGMA quick_check`` within ``check_s``; raises ``DatabaseError`` on damage."""
+        if self.check_s <= 0 or self.path == ":memory:":
+            return
+        deadline = time.monotonic() + self.check_s
+        gave_up = False
+
+        def progress() -> int:
+            nonlocal gave_up
+            gave_up = time.monotonic() > deadline
+            return 1 if gave_up else 0
+
+        self._db.set_progress_handler(progress, 10_000)
+        try:
+            result = self._db.execute("PRAGMA quick_check(20)").fetchall()
+        except sqlite3.OperationalError:
+            if not gave_up:
+                raise
+            result = []
+        finally:
+            self._db.set_progress_handler(None, 0)
+        if gave_up:
+            self.check = "incomplete"
+            return
+        if [r[0] for r in result] != ["ok"]:
+            raise sqlite3.DatabaseError("quick_check: " + "; ".join(str(r[0]) for r in result))
+        self.check = "ok"
+
+    def _insert_salvaged(self, rows: list[tuple[str, bytes, int, int]]) -> None:
+        if not rows:
+            return
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT INTO outbox (topic, payload, qos, retain) VALUES (?, ?, ?, ?)", rows)
+        self._count = int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+    def _mark_running(self, last_commit: float | None) -> None:
+        """Record that a process has this database open; notice one that never closed it."""
+        if self.path == ":memory:":
+            return
+        row = self._db.execute("SELECT value FROM meta WHERE key='running'").fetchone()
+        if row is not None and row[0] == "1" and self.recovered is None:
+            self.unclean = UncleanStop(last_commit if last_commit is not None else self._wall())
+        self._db.execute("INSERT INTO meta (key, value) VALUES ('running', '1') "
+                         "ON CONFLICT(key) DO UPDATE SET value=excluded.value")
 
     # ------------------------------------------------------------------ write
     def put(
@@ -490,7 +624,76 @@ class Outbox:
         with self._lock:
             return OutboxStats(
                 queued=self._count + len(self._pending) - len(self._pending_acks),
-                evicted=self._evicted)
+                evicted=self._evicted, parked=self._parked)
+
+    # ---------------------------------------------------------------- parked
+    def park(self, row_id: int, reason: str) -> bool:
+        """Move a queued message to ``parked`` (kept with ``reason``); False if it is gone.
+
+        What the group commit holds is committed first, in the same transaction.
+        """
+        with self._lock:
+            self._pending_acks.discard(row_id)
+            self._flush_locked()
+            cur = self._db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                cur.execute(
+                    "INSERT INTO parked (id, topic, payload, qos, retain, reason, parked_at) "
+                    "SELECT id, topic, payload, qos, retain, ?, ? FROM outbox WHERE id=?",
+                    (reason[:500], self._wall(), row_id))
+                moved = cur.rowcount > 0
+                cur.execute("DELETE FROM outbox WHERE id=?", (row_id,))
+                excess = self._parked + int(moved) - MAX_PARKED
+                dropped = 0
+                if excess > 0:
+                    cur.execute("DELETE FROM parked WHERE id IN "
+                                "(SELECT id FROM parked ORDER BY id LIMIT ?)", (excess,))
+                    dropped = cur.rowcount
+                    cur.execute(
+                        "INSERT INTO counters (name, value) VALUES ('evicted', ?) "
+                        "ON CONFLICT(name) DO UPDATE SET value=value+excluded.value", (dropped,))
+                cur.execute("COMMIT")
+            except BaseException:
+                self._rollback(cur)
+                raise
+            if moved:
+                self._count -= 1
+                self._parked += 1 - dropped
+                self._evicted += dropped
+            return moved
+
+    def parked(self, limit: int = 100) -> list[tuple[OutboxRow, str, float]]:
+        """The oldest parked messages with their reason and UTC parking time [s]."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, topic, payload, qos, retain, reason, parked_at FROM parked "
+                "ORDER BY id LIMIT ?", (limit,)).fetchall()
+        return [(OutboxRow(int(i), str(t), bytes(p), int(q), bool(r)), str(why), float(at))
+                for i, t, p, q, r, why, at in rows]
+
+    def requeue_parked(self, older_than_s: float = 0.0) -> int:
+        """Put messages parked at least ``older_than_s`` ago back at the end of the queue. [s]"""
+        cutoff = self._wall() - older_than_s
+        with self._lock:
+            self._flush_locked()
+            cur = self._db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                cur.execute(
+                    "INSERT INTO outbox (topic, payload, qos, retain) SELECT topic, payload, "
+                    "qos, retain FROM parked WHERE parked_at <= ? ORDER BY id", (cutoff,))
+                n = max(cur.rowcount, 0)
+                cur.execute("DELETE FROM parked WHERE parked_at <= ?", (cutoff,))
+                cur.execute("COMMIT")
+            except BaseException:
+                self._rollback(cur)
+                raise
+            self._count += n
+            self._parked -= n
+        if n:
+            self._notify()
+        return n
 
     # ---------------------------------------------------------------- control
     def add_listener(self, callback: Callable[[], None]) -> None:
@@ -508,6 +711,8 @@ class Outbox:
                 return
             try:
                 self._flush_locked()
+                if self.path != ":memory:":
+                    self._db.execute("UPDATE meta SET value='0' WHERE key='running'")
             finally:
                 self._closed = True
                 self._due.notify_all()
@@ -522,11 +727,22 @@ class Outbox:
         self.close()
 
 
-def _move_aside(path: str) -> str:
-    """Rename ``path`` and its WAL/SHM files to ``<path>.corrupt-<UTC time>``; the new name."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    target = f"{path}.corrupt-{stamp}"
-    for suffix in ("", "-wal", "-shm"):
-        if os.path.lexists(path + suffix):
-            os.replace(path + suffix, target + suffix)
-    return target
+def _last_write(path: str) -> float | None:
+    """Newest modification time of the database and its WAL (the last commit), if any. [s]"""
+    times = [os.path.getmtime(path + sfx) for sfx in ("", "-wal") if os.path.exists(path + sfx)]
+    return max(times) if times else None
+
+
+def _salvage(path: str) -> list[tuple[str, bytes, int, int]]:
+    """Queued messages still readable from a damaged outbox, in order (empty if none)."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return []
+    try:
+        rows = db.execute("SELECT topic, payload, qos, retain FROM outbox ORDER BY id").fetchall()
+        return [(str(t), bytes(p), int(q), int(r)) for t, p, q, r in rows]
+    except sqlite3.Error:
+        return []
+    finally:
+        db.close()

@@ -12,10 +12,23 @@ network is down.
 
 It speaks MQTT 5, so a PUBACK carries a reason code: a message the broker
 refused (reason code >= 0x80, e.g. 0x87 not authorised by its ACL) is not
-taken as delivered: it stays in the outbox, is counted
-(``PublisherStats.refused``, ``last_refusal``) and is sent again on the
-next connection; the agent turns the count into a ``publish_refused``
-event. Retained state refused by the broker is counted the same way.
+taken as delivered: it is *parked* (:meth:`Outbox.park`: kept apart, with
+the reason), counted (``PublisherStats.refused``, ``parked``,
+``last_refusal``), and the drain goes on with the messages behind it; the
+agent turns the count into a ``publish_refused`` event. Parked messages go
+back to the end of the queue once the queue is drained and ``park_retry_s``
+has passed, so a refusal that is later lifted (an ACL fixed) still delivers
+them. Retained state refused by the broker is counted the same way.
+
+Some brokers answer a refused publish by dropping the connection instead
+(mosquitto 2.0.11 does so with ``max_queued_messages 0``), so no reason code
+ever arrives and the same message would be first on every reconnect. When a
+connection is lost with messages unacknowledged, the oldest of them becomes
+a *suspect*: the next connection sends it alone and waits for its PUBACK.
+Lost again with the suspect alone in flight, it is parked like a refused
+message (reason ``connection dropped``) and the drain moves on; acknowledged,
+the normal window resumes. An ordinary network drop costs one message sent
+alone; a poison message costs two connections, never the ones behind it.
 
 Each connection uses a fresh paho client driven by ``loop()`` in this
 thread, so no message is silently re-sent by paho after a reconnect: after
@@ -57,6 +70,8 @@ class PublisherStats:
     published: int = 0
     acked: int = 0
     refused: int = 0
+    parked: int = 0
+    requeued: int = 0
     last_refusal: str = ""
     last_error: str = ""
 
@@ -92,6 +107,8 @@ class MqttPublisher:
         Jitter source (seeded in tests).
     mqtt5 : bool
         MQTT 5 (PUBACK reason codes are checked); False for a 3.1.1-only broker.
+    park_retry_s : float
+        How long a parked message waits before it is queued again. [s]
     """
 
     def __init__(
@@ -106,6 +123,7 @@ class MqttPublisher:
         reconnect_max_s: float = 120.0,
         rng: random.Random | None = None,
         mqtt5: bool = True,
+        park_retry_s: float = 3600.0,
     ) -> None:
         self.broker = broker
         self.outbox = outbox
@@ -115,7 +133,11 @@ class MqttPublisher:
         self.mqtt5 = mqtt5
         self.reconnect_min_s = reconnect_min_s
         self.reconnect_max_s = reconnect_max_s
+        self.park_retry_s = park_retry_s
         self.stats = PublisherStats()
+        #: oldest unacknowledged row when the last connection was lost (sent alone next)
+        self._suspect: int | None = None
+        self._last_requeue = time.monotonic()
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
         self._retained: dict[str, bytes] = {}
@@ -285,21 +307,31 @@ class MqttPublisher:
                 row_id = session.inflight.pop(session.acked.popleft(), None)
                 if row_id is not None:
                     to_delete.append(row_id)
-            while session.nacked:  # kept in the outbox; sent again on the next connection
+                    self._suspect = None  # the message sent alone went through
+            while session.nacked:  # parked: the ones behind it go on
                 mid, reason = session.nacked.popleft()
                 row_id = session.inflight.pop(mid, None)
                 self._refused(reason, row_id)
+                if row_id is not None:
+                    to_delete = [i for i in to_delete if i != row_id]
+                    if self.outbox.park(row_id, reason):
+                        self.stats.parked += 1
+                    if row_id == self._suspect:
+                        self._suspect = None
             now = time.monotonic()
             if to_delete and (len(to_delete) >= 1000 or now - last_flush > 0.2):
                 self.stats.acked += self.outbox.ack(to_delete)
                 to_delete.clear()
                 last_flush = now
             busy = self._publish_state(client)
-            free = self.max_inflight - len(session.inflight)
+            window = 1 if self._suspect is not None else self.max_inflight
+            free = window - len(session.inflight)
             if free > 0 and not buffer:
                 buffer.extend(self.outbox.peek(max(self.max_inflight, 500), after_id=last_fetched))
                 if buffer:
                     last_fetched = buffer[-1].id
+                elif not session.inflight and not to_delete:
+                    self._requeue_parked(now)
             while free > 0 and buffer:
                 row = buffer.popleft()
                 info = client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
@@ -317,6 +349,31 @@ class MqttPublisher:
         if session.lost:
             log.warning("connection to %s:%d lost", self.broker.host, self.broker.port)
             self.stats.last_error = "connection lost"
+            self._after_loss(session)
+
+    def _after_loss(self, session: _Session) -> None:
+        """Suspect the oldest unacknowledged message; park it if it was already sent alone."""
+        if not session.inflight:
+            return
+        oldest = min(session.inflight.values())
+        if oldest != self._suspect:
+            self._suspect = oldest
+            return
+        self._suspect = None
+        reason = "connection dropped each time this message was sent"
+        self._refused(reason, oldest)
+        if self.outbox.park(oldest, reason):
+            self.stats.parked += 1
+
+    def _requeue_parked(self, now: float) -> None:
+        """Queue parked messages again once per ``park_retry_s`` (the queue is drained)."""
+        if now - self._last_requeue < self.park_retry_s:
+            return
+        self._last_requeue = now
+        n = self.outbox.requeue_parked(older_than_s=self.park_retry_s)
+        if n:
+            self.stats.requeued += n
+            log.info("%d parked messages queued again", n)
 
     def _refused(self, reason: str, row_id: int | None) -> None:
         self.stats.refused += 1

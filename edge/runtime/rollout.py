@@ -32,7 +32,6 @@ import base64
 import binascii
 import json
 import math
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +52,7 @@ from edge.forecasting.site import Site
 from edge.runtime.config import RolloutConfig
 from edge.runtime.inbound import CommandError
 from edge.runtime.signed_commands import CommandVerifier
+from edge.runtime.statefile import CorruptStateError, read_state, write_private
 from firmware_bridge.clock import Clock
 
 __all__ = ["PAYLOAD_SCHEMA", "LiveScore", "Rollout"]
@@ -199,9 +199,7 @@ class Rollout:
                  "shadow_elapsed_s": self.shadow_elapsed(),
                  "pairs": self.score.pairs, "sse_active": self.score.sse_active,
                  "sse_shadow": self.score.sse_shadow, "last_outcome": self.last_outcome}
-        tmp = self.dir / (_STATE_FILE + ".tmp")
-        tmp.write_text(json.dumps(state, indent=1))
-        os.replace(tmp, self.dir / _STATE_FILE)
+        write_private(self.dir / _STATE_FILE, json.dumps(state, indent=1).encode())
         keep = {self.active_path, self.previous_path, self.candidate_path}
         for old in self.dir.glob("bundle-*.tar.gz"):
             if str(old) not in keep:
@@ -210,10 +208,16 @@ class Rollout:
     def restore(self) -> None:
         """Run the model promoted before a restart, and resume a shadow in progress."""
         path = self.dir / _STATE_FILE
-        if not path.exists():
+        try:
+            state = read_state(path)
+        except CorruptStateError as exc:
+            self.report("error", "state_recovered",
+                        f"rollout state unreadable, moved aside; running {self.holder.version}",
+                        file=exc.path, moved_to=exc.moved_to, error=exc.error)
+            return
+        if state is None:
             return
         try:
-            state = json.loads(path.read_text())
             if state.get("configured_sha256") != self.configured_sha:
                 # a new bundle was configured (deployed) since: it wins over old rollouts
                 self.report("info", "rollout_state_reset",
@@ -235,7 +239,7 @@ class Rollout:
                 self.score.pairs = int(state.get("pairs", 0))
                 self.score.sse_active = float(state.get("sse_active", 0.0))
                 self.score.sse_shadow = float(state.get("sse_shadow", 0.0))
-        except (BundleError, OSError, ValueError, KeyError) as exc:
+        except (BundleError, OSError, ValueError, KeyError, TypeError) as exc:
             self.report("warning", "rollout_state_ignored",
                         f"rollout state not restored, running {self.holder.version}: {exc}")
 
@@ -308,7 +312,7 @@ class Rollout:
             raise self._refuse(f"{bundle.version} is older than the running "
                                f"{self.holder.version} (a downgrade needs a signed"
                                " downgrade: true)")
-        _write_private(path, archive)
+        write_private(path, archive)
         self.report("info", "model_received", f"bundle {bundle.version} verified",
                     version=bundle.version, sha256=bundle.sha256)
         self._start_shadow(bundle, str(path), since=self._now())
@@ -471,13 +475,3 @@ def _created(bundle: Bundle) -> str:
     return str(bundle.manifest.get("created", ""))
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically, never through a symlink."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
