@@ -73,7 +73,7 @@ def run_flood(seconds: float = SECONDS) -> dict[str, float]:
         def close(self) -> None:
             pass
 
-    from tests.edge.conftest import CountingNotifier, RecordingPublisher  # the tests' fakes
+    from edge.testkit.fakes import CountingNotifier, RecordingPublisher
 
     with tempfile.TemporaryDirectory(prefix="helio-flood-") as tmp:
         cfg = AgentConfig(

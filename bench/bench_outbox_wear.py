@@ -44,16 +44,13 @@ def _io_written() -> int:
 
 def child(path: str, window: float) -> None:
     """Run the simulation; print ``readings bytes_written``."""
+    from datetime import UTC, datetime
+
     from edge.runtime.outbox import Outbox
+    from edge.testkit.clocks import ManualClock
 
-    class Clock:
-        t = 0.0
-
-        def __call__(self) -> float:
-            return self.t
-
-    clock = Clock()
-    box = Outbox(path, commit_window_s=window, clock=clock)
+    clock = ManualClock(datetime(2026, 11, 30, 12, tzinfo=UTC))
+    box = Outbox(path, commit_window_s=window, clock=clock.monotonic)
     values = {"pv_power": 812.5, "battery_voltage": 52.31, "battery_current": 14.2,
               "pv_voltage": 97.4, "load_power": 402.0, "charge_state": "bulk",
               "yield_today": 3.42, "battery_soc": 81.0}
@@ -66,7 +63,7 @@ def child(path: str, window: float) -> None:
     n = 0
     for sec in range(SECONDS):
         for k, dev in enumerate(DEVICES):
-            clock.t = sec + 0.3 * k
+            clock.mono = sec + 0.3 * k
             box.put(dev, "reading", f"helio/abuja-01/{dev}/reading",
                     lambda s, d=dev: json.dumps({**body, "device_id": d, "seq": s}).encode())
             n += 1

@@ -38,7 +38,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -67,6 +66,7 @@ from edge.deploy.orchestrate import DeployOptions, deploy  # noqa: E402
 from edge.deploy.release import DeviceLayout, ReleaseInputs, dump_toml, stage_release  # noqa: E402
 from edge.deploy.remote import Remote, SshTarget  # noqa: E402
 from edge.forecasting.site import load_site  # noqa: E402
+from edge.testkit.launchers import running_mosquitto  # noqa: E402
 from firmware_bridge.config import load_toml  # noqa: E402
 
 SITE = REPO / "configs/sites/abuja.toml"
@@ -239,36 +239,11 @@ class ChrootRemote(Remote):
 # --------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def mosquitto(work: Path) -> Iterator[int]:
     """mosquitto on the host's loopback (the device shares the network)."""
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    port = _free_port()
-    conf = work / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    "log_dest none\n")
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"mosquitto did not open 127.0.0.1:{port}") from None
-                time.sleep(0.1)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with running_mosquitto(work, ("persistence false", "log_dest none")) as broker:
+        yield broker.port
 
 
 @dataclass

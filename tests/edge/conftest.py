@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,9 +19,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.forecasting.bundle import Bundle
 from edge.forecasting.features import FeatureSpec
+from edge.testkit.fakes import CountingNotifier, RecordingPublisher  # noqa: F401 - agent tests
+from edge.testkit.launchers import Mosquitto, free_port, persistent_options
 from firmware_bridge.drivers import DeviceStats
 from firmware_bridge.readings import Reading
-from tests.conftest import MOSQUITTO, Mosquitto, free_port, wait_port
+from tests.conftest import MOSQUITTO
 
 
 @dataclass
@@ -174,58 +175,6 @@ class ScriptedDevice:
         self._stats.connected = False
 
 
-class CountingNotifier:
-    """A systemd notifier that counts watchdog pings (1 s watchdog, so pings every 0.5 s)."""
-
-    watchdog_s = 1.0
-
-    def __init__(self) -> None:
-        self.pings = 0
-
-    def ready(self, status: str = "") -> bool:
-        return True
-
-    def watchdog(self) -> bool:
-        self.pings += 1
-        return True
-
-    def status(self, text: str) -> bool:
-        return True
-
-    def stopping(self) -> bool:
-        return True
-
-
-class RecordingPublisher:
-    """Keeps what the agent hands to a publisher (no network)."""
-
-    def __init__(self) -> None:
-        self.retained: dict[str, list[bytes]] = {}
-        self.live: list[tuple[str, bytes]] = []
-        self.handlers: dict[str, Callable[[str, bytes], None]] = {}
-        self.listeners: list[Callable[[], None]] = []
-
-    def set_retained(self, topic: str, payload: bytes) -> None:
-        self.retained.setdefault(topic, []).append(payload)
-
-    def publish_live(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
-        self.live.append((topic, payload))
-
-    def subscribe(self, topic_filter: str, handler: Callable[[str, bytes], None]) -> None:
-        self.handlers[topic_filter] = handler
-
-    def add_connect_listener(self, callback: Callable[[], None]) -> None:
-        self.listeners.append(callback)
-
-    def is_alive(self) -> bool:
-        return True
-
-    def inbound(self, topic: str, payload: bytes) -> None:
-        for topic_filter, handler in self.handlers.items():
-            if mqtt.topic_matches_sub(topic_filter, topic):
-                handler(topic, payload)
-
-
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -240,30 +189,13 @@ def shipped_bundle() -> tuple[str, str]:
     return bundle, key
 
 
-class PersistentMosquitto(Mosquitto):
-    """Keeps subscriber sessions (and their queued QoS 1 messages) across restarts."""
-
-    def start(self) -> None:
-        assert MOSQUITTO is not None
-        self.conf.write_text(
-            f"listener {self.port} {self.host}\nallow_anonymous true\n"
-            f"persistence true\npersistence_location {self.workdir}/\n"
-            "max_queued_messages 1000000\nlog_dest none\n"
-            # as root mosquitto drops to user mosquitto, which cannot write the test's dir
-            + ("user root\n" if os.geteuid() == 0 else "")
-        )
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_port(self.host, self.port)
-
-
 @pytest.fixture
 def persistent_broker(tmp_path: Path) -> Iterator[Mosquitto]:
     if MOSQUITTO is None:
         pytest.skip("mosquitto not installed")
     workdir = tmp_path / "broker"
     workdir.mkdir()
-    b = PersistentMosquitto(host="127.0.0.1", port=free_port(), workdir=workdir)
+    b = Mosquitto("127.0.0.1", free_port(), workdir, persistent_options(workdir))
     b.start()
     yield b
     b.stop()

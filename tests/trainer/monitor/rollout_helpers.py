@@ -9,10 +9,7 @@ end-to-end test.
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
-import tarfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ import numpy as np
 
 from edge.forecasting.bundle import MANIFEST_FILE, MODEL_FILE, Bundle, sha256_hex
 from edge.forecasting.features import FeatureSpec
+from edge.testkit.fakes import bomb_tar, zeros_gzip  # noqa: F401 - test_rollout_signed imports them here
 from trainer.bundle import manifest_bytes
 from trainer.rollout import install_payload, rollback_payload
 from trainer.signing import generate_keypair, load_private_key, sign_bundle_dir
@@ -72,7 +70,12 @@ class KtPredictor:
 
 
 class ManualClock:
-    """A clock that moves only when told."""
+    """A clock that moves only when told; monotonic time is the wall time's epoch seconds.
+
+    Kept for test_rollout*.py, whose subclass steps ``t``; they move to
+    :class:`edge.testkit.clocks.ManualClock` (``monotonic_start=START.timestamp()``,
+    ``step_wall``) with their owners.
+    """
 
     def __init__(self, start: datetime) -> None:
         self.t = start.astimezone(UTC)
@@ -111,27 +114,3 @@ def rollback(priv: Path, **kw: Any) -> bytes:
     kw.setdefault("site", SITE_ID)
     kw.setdefault("device", GATEWAY)
     return rollback_payload(key=load_private_key(priv), **kw)
-
-
-def zeros_gzip(n: int) -> bytes:
-    """``n`` bytes of zeros, gzipped (about 1000:1)."""
-    buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=9, mtime=0) as gz:
-        block = bytes(1 << 20)
-        for _ in range(n >> 20):
-            gz.write(block)
-    return buf.getvalue()
-
-
-def bomb_tar(member_bytes: int) -> bytes:
-    """A .tar.gz with one member of ``member_bytes`` zeros (compresses ~1000:1)."""
-    info = tarfile.TarInfo("model.tflite")
-    info.size = member_bytes
-    buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=9, mtime=0) as gz:
-        gz.write(info.tobuf(format=tarfile.USTAR_FORMAT))
-        block = bytes(1 << 20)
-        for _ in range(member_bytes >> 20):
-            gz.write(block)
-        gz.write(bytes(1024))
-    return buf.getvalue()
