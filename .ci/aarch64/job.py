@@ -1,6 +1,6 @@
 """``make test-aarch64``: the release, installed by the deploy, run on arm64 under QEMU.
 
-Run by ``ci/aarch64/run.sh`` (which registers qemu-aarch64 with binfmt_misc
+Run by ``.ci/aarch64/run.sh`` (which registers qemu-aarch64 with binfmt_misc
 and creates the cached Debian bookworm arm64 root filesystem first), as
 root, in a private mount namespace (``unshare --mount``), so every mount
 made here disappears with the process even if it is killed.
@@ -594,7 +594,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="run a command in the last run's device and exit with its status")
     args = p.parse_args(argv)
     if os.environ.get("HELIO_AARCH64_NS") != "1":
-        p.error("run through ci/aarch64/run.sh (needs root and a private mount namespace)")
+        p.error("run through .ci/aarch64/run.sh (needs root and a private mount namespace)")
 
     work = args.cache / "work" / args.name
     device = Device(args.rootfs, work, args.cpu, args.cpuinfo.resolve(), args.page_size)
