@@ -17,12 +17,13 @@ ARCH ?= aarch64
 CREDENTIALS ?=
 DEPLOY_ARGS ?=
 
-.PHONY: help venv test test-fast test-edge-legacy test-aarch64 lint bench demo model deploy-to-device clean
+.PHONY: help venv test test-unit test-fast test-edge-legacy test-aarch64 lint bench demo model deploy-to-device clean
 
 help:
 	@echo "make demo              simulated charger + inverter, local broker, agent, live view"
 	@echo "make test              the whole test suite (creates $(VENV) if missing)"
-	@echo "make test-fast         the inner loop: every test not marked slow (under 2 min)"
+	@echo "make test-unit         pure tests only: no broker, pty, TFLite, TensorFlow, sshd, browser, slow (under 1 min)"
+	@echo "make test-fast         every test not marked slow (under 2 min)"
 	@echo "make test-edge-legacy  edge + bridge tests on tflite-runtime 2.14 / numpy<2"
 	@echo "make test-aarch64      deploy the aarch64 release into Debian arm64 under QEMU and run it (root; .ci/aarch64/README.md)"
 	@echo "make lint              ruff + mypy"
@@ -46,6 +47,13 @@ $(LEGACY_STAMP): setup.py pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The pure tests: no real component (broker, pty, TFLite, TensorFlow, sshd, browser, Home
+# Assistant) and nothing slow. tests/conftest.py marks tests by the fixtures they use.
+UNIT_MARKERS := not (broker or pty or tflite or tensorflow or sshd or browser or homeassistant or slow)
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -m "$(UNIT_MARKERS)" $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -37,14 +37,36 @@ requires_tensorflow = pytest.mark.skipif(not HAS_TENSORFLOW, reason="TensorFlow 
 requires_mosquitto = pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto not installed")
 
 
+#: fixtures that start a real component, and the marker a test using them gets
+#: (so ``make test-unit`` leaves it out without each test repeating the marker)
+COMPONENT_FIXTURES = {
+    "mosquitto": "broker",
+    "persistent_broker": "broker",
+    "subscriber_factory": "broker",
+    "start_monitor": "broker",
+    "sshd": "sshd",
+}
+
+
+def _needs_mosquitto(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("broker")
+    return marker is not None and not marker.kwargs.get("embedded", False)
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` selects on the markers added here
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip tests whose marker names a component this environment lacks."""
+    """Mark tests by the real components their fixtures start; skip tests whose marker
+    names a component this environment lacks."""
     for item in items:
+        for fixture in getattr(item, "fixturenames", ()):
+            marker = COMPONENT_FIXTURES.get(fixture)
+            if marker is not None and marker not in item.keywords:
+                item.add_marker(getattr(pytest.mark, marker))
         if "tensorflow" in item.keywords and not HAS_TENSORFLOW:
             item.add_marker(pytest.mark.skip(reason="TensorFlow not installed"))
         if "tflite" in item.keywords and not HAS_TFLITE:
             item.add_marker(pytest.mark.skip(reason="no TFLite interpreter installed"))
-        if "broker" in item.keywords and MOSQUITTO is None:
+        if _needs_mosquitto(item) and MOSQUITTO is None:
             item.add_marker(pytest.mark.skip(reason="mosquitto not installed"))
 
 
