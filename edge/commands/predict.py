@@ -22,7 +22,7 @@ import math
 import sys
 from pathlib import Path
 
-from edge.commands.installed import InstalledRelease, installed_release
+from edge.commands._installed import InstalledRelease, installed_release
 from edge.forecasting.bundle import BundleError, load_bundle
 from edge.forecasting.engine import ForecastEngine, ModelHolder
 from edge.forecasting.predictor import Predictor

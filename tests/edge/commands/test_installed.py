@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.commands.installed import installed_release
+from edge.commands._installed import installed_release
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.tflite

@@ -21,7 +21,7 @@ from trainer.cli import COMMANDS
 
 pytestmark = pytest.mark.tensorflow
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 LAX_GATE = """
 [gate]
@@ -178,7 +178,7 @@ def test_evaluate_json_on_csv_data(
 
     out = tmp_path / "bundle"
     assert cli("fit", "--config", str(lax_config), "--out", str(out), "--key", str(keys[0])) == 0
-    site = load_site(Path(__file__).resolve().parents[2] / "configs/sites/abuja.toml")
+    site = load_site(Path(__file__).resolve().parents[3] / "configs/sites/abuja.toml")
     times = pd.date_range("2025-06-01", periods=6 * 96, freq="15min", tz="UTC")
     w = synthetic_weather(site.site, times, seed=3)[["ghi", "dni", "dhi", "temp_air"]]
     csv = tmp_path / "data.csv"
