@@ -1,4 +1,4 @@
-"""The agent's import time and memory on aarch64 under QEMU, next to x86 (issue #13).
+"""The agent's import time and memory on aarch64 under QEMU, next to x86.
 
 Measured in the emulated Raspberry Pi 4 (QEMU ``cortex-a72``, Debian
 bookworm arm64) that ``make test-aarch64`` left installed: a fresh

@@ -1,4 +1,4 @@
-"""Edge agent benchmarks (issue #4): printed, not asserted.
+"""Edge agent benchmarks: printed, not asserted.
 
 - full predict call (features + interpreter) p50/p99 with the day's geometry
   precomputed, plus the post-processing and the whole forecast step;

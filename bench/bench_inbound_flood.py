@@ -1,4 +1,4 @@
-"""A command flood against the agent loop (issue 11 item 7): printed, not asserted.
+"""A command flood against the agent loop: printed, not asserted.
 
 The agent runs in real time with one device polled at 10 Hz and a real
 outbox file; for 5 s another thread delivers invalid commands on

@@ -1,4 +1,4 @@
-"""helio-monitor ingest rate into SQLite at QoS 1 (issue #5; printed, not asserted).
+"""helio-monitor ingest rate into SQLite at QoS 1 (printed, not asserted).
 
 Three figures, each against a private mosquitto on loopback, every monitor
 and publisher in its own process:

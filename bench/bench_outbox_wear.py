@@ -1,4 +1,4 @@
-"""SD-card wear of the outbox (issue 11 item 12): bytes written and fsyncs per reading.
+"""SD-card wear of the outbox: bytes written and fsyncs per reading.
 
 Twenty simulated minutes at 1 Hz: two source devices each put one reading (about 400
 bytes of JSON) per second, and the publisher acknowledges what is committed,

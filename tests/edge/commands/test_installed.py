@@ -1,4 +1,4 @@
-"""``predict`` and ``check`` on an installed release use the installed files (issue #13).
+"""``predict`` and ``check`` on an installed release use the installed files.
 
 On a Pi, ``helio-edge predict --bundle ... --at ...`` run outside a checkout
 failed with ``configs/sites/abuja.toml: file not found``: the default site
