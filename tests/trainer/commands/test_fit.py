@@ -1,5 +1,7 @@
 """``helio-train fit / evaluate / keygen / sign`` end to end on tiny synthetic data.
 
+The default configuration's adaptation to the data is tested in tests/trainer/test_config.py.
+
 Each fit trains a 16-unit MLP for 3 epochs on 24 synthetic Abuja days: a few
 seconds on 2 cores.
 """
@@ -280,29 +282,6 @@ def test_fit_with_weighted_loss_and_early_stopping(tmp_path: Path) -> None:
     assert set(result.manifest["holdout_outside_training_range"]) == set(
         result.manifest["features"]["names"])
     assert result.manifest["config"]["model"]["point_loss_weighting"] == "clear_sky_squared"
-
-
-@pytest.mark.parametrize(("resolution", "step", "horizons"), [
-    (1, 15, (15, 30, 60, 120, 180)), (5, 15, (15, 30, 60, 120, 180)),
-    (10, 10, (10, 20, 60, 120, 180)), (15, 15, (15, 30, 60, 120, 180)),
-    (20, 30, (30, 60, 120, 180)), (30, 30, (30, 60, 120, 180)), (60, 60, (60, 120, 180)),
-])
-def test_default_config_takes_step_and_horizons_from_the_data(resolution, step, horizons):
-    from trainer.config import DEFAULT_CONFIG, adapt_to_data, load_train_config
-
-    base = load_train_config(DEFAULT_CONFIG)
-    cfg = adapt_to_data(base, resolution, 365)
-    assert cfg.features.step_minutes == step and cfg.features.horizons_min == horizons
-    assert cfg.site_path() == base.site_path()
-    big = adapt_to_data(base, resolution, 3 * 365)
-    assert len(big.model.hidden) >= len(cfg.model.hidden)
-
-
-def test_default_config_refuses_hourly_plus_data():
-    from trainer.config import DEFAULT_CONFIG, adapt_to_data, load_train_config
-
-    with pytest.raises(ValueError, match="coarser than the 60-min"):
-        adapt_to_data(load_train_config(DEFAULT_CONFIG), 180, 365)
 
 
 def _csv(tmp_path: Path, days: int, freq: str) -> Path:
