@@ -8,12 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware_bridge.clitools import dispatch
-from trainer.cli import COMMANDS
-
-
-def cli(*argv: str) -> int:
-    return dispatch("helio-train", "test", {argv[0]: COMMANDS[argv[0]]}, list(argv))
+from tests.trainer.commands.helpers import cli
 
 
 def test_keygen_writes_a_private_key_only_its_owner_reads(

@@ -8,13 +8,8 @@ from pathlib import Path
 import pytest
 
 from edge.forecasting.bundle import BundleError, load_bundle
-from firmware_bridge.clitools import dispatch
+from tests.trainer.commands.helpers import cli
 from tests.trainer.monitor.rollout_helpers import keypair, make_bundle
-from trainer.cli import COMMANDS
-
-
-def cli(*argv: str) -> int:
-    return dispatch("helio-train", "test", {argv[0]: COMMANDS[argv[0]]}, list(argv))
 
 
 def test_sign_replaces_the_signature(tmp_path: Path) -> None:
