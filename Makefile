@@ -17,14 +17,15 @@ ARCH ?= aarch64
 CREDENTIALS ?=
 DEPLOY_ARGS ?=
 
-.PHONY: help venv test test-fast test-edge-legacy test-aarch64 lint bench demo model deploy-to-device clean
+.PHONY: help venv test test-unit test-fast test-edge-legacy test-aarch64 lint bench demo model deploy-to-device clean
 
 help:
 	@echo "make demo              simulated charger + inverter, local broker, agent, live view"
 	@echo "make test              the whole test suite (creates $(VENV) if missing)"
-	@echo "make test-fast         the inner loop: every test not marked slow (under 2 min)"
+	@echo "make test-unit         pure tests only: no broker, pty, TFLite, TensorFlow, sshd, browser, slow (under 1 min)"
+	@echo "make test-fast         every test not marked slow (under 2 min)"
 	@echo "make test-edge-legacy  edge + bridge tests on tflite-runtime 2.14 / numpy<2"
-	@echo "make test-aarch64      deploy the aarch64 release into Debian arm64 under QEMU and run it (root; ci/aarch64/README.md)"
+	@echo "make test-aarch64      deploy the aarch64 release into Debian arm64 under QEMU and run it (root; .ci/aarch64/README.md)"
 	@echo "make lint              ruff + mypy"
 	@echo "make bench             benchmarks (figures printed)"
 	@echo "make model             rebuild the shipped Abuja model bundle"
@@ -47,6 +48,13 @@ $(LEGACY_STAMP): setup.py pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The pure tests: no real component (broker, pty, TFLite, TensorFlow, sshd, browser, Home
+# Assistant) and nothing slow. tests/conftest.py marks tests by the fixtures they use.
+UNIT_MARKERS := not (broker or pty or tflite or tensorflow or sshd or browser or homeassistant or slow)
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -m "$(UNIT_MARKERS)" $(PYTEST_ARGS)
+
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
@@ -58,12 +66,12 @@ test-edge-legacy: $(LEGACY_STAMP)
 
 # The release on the Pi's architecture: deployed into a cached Debian bookworm arm64 root
 # filesystem and run under user-mode QEMU (Pi 4 CPU). Root only; skips with a warning where
-# binfmt_misc is unavailable. HELIO_AARCH64_PASSES="pi4 pi5 pi3" adds the Pi 5 and Pi 3 passes. See ci/aarch64/README.md.
+# binfmt_misc is unavailable. HELIO_AARCH64_PASSES="pi4 pi5 pi3" adds the Pi 5 and Pi 3 passes. See .ci/aarch64/README.md.
 test-aarch64: $(STAMP)
-	ci/aarch64/run.sh $(PY)
+	.ci/aarch64/run.sh $(PY)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check firmware_bridge edge trainer tests bench ci
+	$(VENV)/bin/ruff check firmware_bridge edge trainer tests bench .ci
 	$(VENV)/bin/mypy firmware_bridge edge trainer
 
 bench: $(STAMP)

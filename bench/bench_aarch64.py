@@ -1,4 +1,4 @@
-"""The agent's import time and memory on aarch64 under QEMU, next to x86 (issue #13).
+"""The agent's import time and memory on aarch64 under QEMU, next to x86.
 
 Measured in the emulated Raspberry Pi 4 (QEMU ``cortex-a72``, Debian
 bookworm arm64) that ``make test-aarch64`` left installed: a fresh
@@ -40,11 +40,11 @@ def _measure(rootfs: Path) -> dict[str, dict[str, float]] | str:
     if not (CACHE / "work/pi4/upper/opt/helio-edge/current").is_symlink():
         return "no installed device: run `make test-aarch64` first"
     if not Path("/proc/sys/fs/binfmt_misc/qemu-aarch64").exists():
-        return "qemu-aarch64 is not registered with binfmt_misc (ci/aarch64/binfmt.sh)"
+        return "qemu-aarch64 is not registered with binfmt_misc (.ci/aarch64/binfmt.sh)"
     env = {**os.environ, "HELIO_AARCH64_NS": "1"}
     done = subprocess.run(
         ["unshare", "--mount", "--propagation", "private", sys.executable,
-         str(REPO / "ci/aarch64/job.py"), "--rootfs", str(rootfs), "--cache", str(CACHE),
+         str(REPO / ".ci/aarch64/job.py"), "--rootfs", str(rootfs), "--cache", str(CACHE),
          "--measure", "3"],
         capture_output=True, text=True, env=env, timeout=900, check=False)
     if done.returncode != 0:

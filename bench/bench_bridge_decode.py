@@ -1,6 +1,6 @@
 """Decode throughput of VE.Direct and PI30 on one core, beside the PyPI peers.
 
-Printed, not asserted (issue #2). Each implementation decodes the same bytes
+Printed, not asserted. Each implementation decodes the same bytes
 in the same run:
 
 * VE.Direct: a capture of SmartSolar MPPT blocks (19 fields each, built with
@@ -20,7 +20,7 @@ in the same run:
 Goal: >= 1 MB/s for VE.Direct (500x the 19200-baud line rate) and faster than
 both peers. Peers come from the ``bench`` extra (``pip install -e '.[bench]'``).
 
-Issue 14 adds, without peers (no PyPI parser reads them):
+Also timed, without peers (no PyPI parser reads them):
 
 * VE.Direct BMV-702 updates: a main block and a history block per update
   (the BMV simulator's labels), framed and decoded the same way.

@@ -1,4 +1,4 @@
-"""Edge agent benchmarks (issue #4): printed, not asserted.
+"""Edge agent benchmarks: printed, not asserted.
 
 - full predict call (features + interpreter) p50/p99 with the day's geometry
   precomputed, plus the post-processing and the whole forecast step;
@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -142,21 +143,18 @@ def bench_cycle_cpu() -> None:
         box.close()
 
 
-def _broker(workdir: Path) -> tuple[str, int, subprocess.Popen[bytes] | None, object | None]:
+def _broker(workdir: Path) -> tuple[str, int, Callable[[], None]]:
+    """A local broker: ``(kind, port, stop)``; mosquitto when installed, else amqtt."""
     from edge.demo.broker import EmbeddedBroker
-    from edge.demo.runner import _free_port, _wait_port, find_mosquitto
+    from edge.testkit.launchers import Mosquitto, find_mosquitto, free_port
 
-    binary = find_mosquitto()
-    if binary is None:
+    if find_mosquitto() is None:
         b = EmbeddedBroker()
-        return "embedded", b.start(), None, b
-    port = _free_port()
-    conf = workdir / "m.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    "max_queued_messages 1000000\nlog_dest none\n")
-    proc = subprocess.Popen([binary, "-c", str(conf)])
-    _wait_port(port)
-    return "mosquitto", port, proc, None
+        return "embedded", b.start(), b.stop
+    broker = Mosquitto("127.0.0.1", free_port(), workdir,
+                       ("persistence false", "max_queued_messages 1000000", "log_dest none"))
+    broker.start()
+    return "mosquitto", broker.port, broker.stop
 
 
 def bench_drain() -> None:
@@ -182,7 +180,7 @@ def bench_drain() -> None:
         for _ in range(N_DRAIN // 1000):
             box.put_many("mppt", "reading", [item] * 1000)
         fill = time.perf_counter() - t0
-        kind, port, proc, emb = _broker(Path(tmp))
+        kind, port, stop_broker = _broker(Path(tmp))
         for inflight in (20, 100, 300):
             if inflight != 20:  # refill for the second setting
                 box.put_many("mppt", "reading", [item] * N_DRAIN)
@@ -198,11 +196,7 @@ def bench_drain() -> None:
                   f"{took:.1f} s ({N_DRAIN / took:,.0f} msg/s){'' if ok else ' INCOMPLETE'}")
         print(f"(queueing them, 1000 per transaction: {fill:.1f} s); goal: < 30 s")
         box.close()
-        if proc is not None:
-            proc.terminate()
-            proc.wait()
-        if emb is not None:
-            emb.stop()  # type: ignore[attr-defined]
+        stop_broker()
 
 
 def bench_rss() -> None:
@@ -213,7 +207,7 @@ def bench_rss() -> None:
     sims = {"mppt": simulate_device("vedirect", site=site),
             "inverter": simulate_device("pi30", site=site)}
     with tempfile.TemporaryDirectory() as tmp:
-        kind, port, proc, emb = _broker(Path(tmp))
+        kind, port, stop_broker = _broker(Path(tmp))
         cfg = Path(tmp) / "agent.toml"
         devices = "".join(
             f'[[devices]]\nid = "{k}"\nprotocol = "{s.protocol}"\nport = "{s.url}"\n'
@@ -247,11 +241,7 @@ def bench_rss() -> None:
             agent.wait(30)
             for s in sims.values():
                 s.stop()
-            if proc is not None:
-                proc.terminate()
-                proc.wait()
-            if emb is not None:
-                emb.stop()  # type: ignore[attr-defined]
+            stop_broker()
 
 
 def _status_kb(pid: int, key: str) -> int:

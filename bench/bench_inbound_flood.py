@@ -1,4 +1,4 @@
-"""A command flood against the agent loop (issue 11 item 7): printed, not asserted.
+"""A command flood against the agent loop: printed, not asserted.
 
 The agent runs in real time with one device polled at 10 Hz and a real
 outbox file; for 5 s another thread delivers invalid commands on
@@ -80,7 +80,7 @@ def run_flood(seconds: float = SECONDS) -> dict[str, float]:
         def close(self) -> None:
             pass
 
-    from tests.edge.conftest import CountingNotifier, RecordingPublisher  # the tests' fakes
+    from edge.testkit.fakes import CountingNotifier, RecordingPublisher
 
     with tempfile.TemporaryDirectory(prefix="helio-flood-") as tmp:
         cfg = AgentConfig(

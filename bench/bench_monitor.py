@@ -1,4 +1,4 @@
-"""helio-monitor ingest rate into SQLite at QoS 1 (issue #5; printed, not asserted).
+"""helio-monitor ingest rate into SQLite at QoS 1 (printed, not asserted).
 
 Three figures, each against a private mosquitto on loopback, every monitor
 and publisher in its own process:
@@ -28,40 +28,22 @@ import json
 import multiprocessing as mp
 import os
 import shutil
-import socket
 import sqlite3
-import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from edge.testkit.launchers import Mosquitto, free_port
 
 N_MESSAGES = 40_000
 N_SITES = 100
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    port = _free_port()
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    "max_queued_messages 0\nmax_inflight_messages 0\n")
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("mosquitto did not start")
+def _start_broker(workdir: Path) -> Mosquitto:
+    broker = Mosquitto("127.0.0.1", free_port(), workdir,
+                       ("persistence false", "max_queued_messages 0", "max_inflight_messages 0"))
+    broker.start()
+    return broker
 
 
 def _payload(site: int, seq: int) -> tuple[str, bytes]:
@@ -203,15 +185,15 @@ def main() -> None:
                          ("backlog drain, ack on receipt", lambda p, d: _backlog(p, d, False)),
                          ("live, 1 monitor", lambda p, d: _live(p, d, None, 1)),
                          ("live, 2 monitors, shared group", lambda p, d: _live(p, d, "g", 2))):
-            broker, port = _start_broker(ctx_dir)
+            broker = _start_broker(ctx_dir)
+            port = broker.port
             db = str(ctx_dir / f"{name.split(',')[0].replace(' ', '_')}-{port}.sqlite")
             try:
                 results[name] = fn(port, db)
                 stored = _count(db)
                 cpu = _cpu_per_message(db)
             finally:
-                broker.terminate()
-                broker.wait(10)
+                broker.stop()
             print(f"{name:34s} {results[name]:8.0f} msg/s  ({stored} of {N_MESSAGES} stored; "
                   f"monitor CPU {cpu:.0f} us/msg)", flush=True)
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())

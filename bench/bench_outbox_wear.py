@@ -1,4 +1,4 @@
-"""SD-card wear of the outbox (issue 11 item 12): bytes written and fsyncs per reading.
+"""SD-card wear of the outbox: bytes written and fsyncs per reading.
 
 Twenty simulated minutes at 1 Hz: two source devices each put one reading (about 400
 bytes of JSON) per second, and the publisher acknowledges what is committed,
@@ -44,17 +44,14 @@ def _io_written() -> int:
 
 def child(path: str, window: float) -> None:
     """Run the simulation; print ``readings bytes_written``."""
+    from datetime import UTC, datetime
+
     from edge.runtime.contract import Topics
     from edge.runtime.outbox import Outbox
+    from edge.testkit.clocks import ManualClock
 
-    class Clock:
-        t = 0.0
-
-        def __call__(self) -> float:
-            return self.t
-
-    clock = Clock()
-    box = Outbox(path, commit_window_s=window, clock=clock)
+    clock = ManualClock(datetime(2026, 11, 30, 12, tzinfo=UTC))
+    box = Outbox(path, commit_window_s=window, clock=clock.monotonic)
     values = {"pv_power": 812.5, "battery_voltage": 52.31, "battery_current": 14.2,
               "pv_voltage": 97.4, "load_power": 402.0, "charge_state": "bulk",
               "yield_today": 3.42, "battery_soc": 81.0}
@@ -67,7 +64,7 @@ def child(path: str, window: float) -> None:
     n = 0
     for sec in range(SECONDS):
         for k, dev in enumerate(DEVICES):
-            clock.t = sec + 0.3 * k
+            clock.mono = sec + 0.3 * k
             box.put(dev, "reading", Topics("abuja-01").of(dev, "reading"),
                     lambda s, d=dev: json.dumps({**body, "device_id": d, "seq": s}).encode())
             n += 1

@@ -1,4 +1,4 @@
-"""How long a device takes to refuse a hostile model rollout (issue 11 item 8): printed.
+"""How long a device takes to refuse a hostile model rollout: printed.
 
 The device side (:class:`edge.runtime.rollout.Rollout`, the shipped bundle
 running) receives ``cmd/model`` installs from a publisher without the
@@ -45,15 +45,10 @@ def main() -> None:
     from edge.forecasting.site import load_site
     from edge.runtime.config import RolloutConfig
     from edge.runtime.rollout import Rollout
-    from tests.trainer.monitor.rollout_helpers import bomb_tar, zeros_gzip  # the tests' archives
+    from edge.testkit.clocks import ManualClock
+    from edge.testkit.fakes import bomb_tar, zeros_gzip
 
-    class Clock:
-        def now_utc(self) -> datetime:
-            return datetime(2026, 11, 30, 12, tzinfo=UTC)
-
-        def monotonic(self) -> float:
-            return time.monotonic()
-
+    clock = ManualClock(datetime(2026, 11, 30, 12, tzinfo=UTC))
     bundle_dir = REPO / "edge/data/bundles/abuja"
     key = REPO / "configs/keys/helio-default.pub"
     holder = ModelHolder(lambda: load_bundle(bundle_dir, key), lambda b: None)
@@ -86,7 +81,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as models:
                 use_key: Any = signed_key if label.startswith("signed") else key
                 r = Rollout(holder=holder, site=site, public_key=use_key, models_dir=models,
-                            config=RolloutConfig(), clock=Clock(), make_predictor=lambda b: None)
+                            config=RolloutConfig(), clock=clock, make_predictor=lambda b: None)
                 t0 = time.perf_counter()
                 try:
                     r.handle_payload(payload)

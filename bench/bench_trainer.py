@@ -1,4 +1,4 @@
-"""Trainer benchmark: chronological hold-outs on real and synthetic data (issue 10's table).
+"""Trainer benchmark: chronological hold-outs on real and synthetic data, beside their targets.
 
 Data sets, each scored on a hold-out LATER than everything the model trained on:
 
@@ -16,7 +16,7 @@ of the regularised linear model (ridge on the same features, fitted on the
 fitting rows) and of the bundle (int8, through the edge interpreter), the
 bundle's P10-P90 coverage and the blend chosen on the validation split; then
 int8 against float32, the gate verdict and wall time. Finally the latency of
-one edge prediction. Targets (issue 10) are printed beside, not asserted.
+one edge prediction. The targets are printed beside, not asserted.
 """
 
 # ruff: noqa: PLC0415  (TensorFlow-heavy modules are imported inside main)

@@ -1,4 +1,4 @@
-"""Shared fixtures: free ports, a real mosquitto broker, skip markers.
+"""Shared fixtures: a real mosquitto broker, skip markers (the launchers: edge.testkit).
 
 Fixtures that start real components (mosquitto, sshd, simulators on ptys)
 live here or in the package-level conftest files; nothing here mocks a
@@ -8,16 +8,14 @@ component that a user would have for real.
 from __future__ import annotations
 
 import importlib.util
-import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from edge.testkit.launchers import Mosquitto, find_mosquitto, free_port, wait_port
+
+__all__ = ["MOSQUITTO", "REPO", "Mosquitto", "free_port", "has_module", "wait_port"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,89 +30,44 @@ def has_module(name: str) -> bool:
 
 HAS_TFLITE = has_module("ai_edge_litert") or has_module("tflite_runtime")
 HAS_TENSORFLOW = has_module("tensorflow")
-MOSQUITTO = shutil.which("mosquitto") or (
-    "/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None
-)
+MOSQUITTO = find_mosquitto()
 
 requires_tflite = pytest.mark.skipif(not HAS_TFLITE, reason="no TFLite interpreter installed")
 requires_tensorflow = pytest.mark.skipif(not HAS_TENSORFLOW, reason="TensorFlow not installed")
 requires_mosquitto = pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto not installed")
 
 
+#: fixtures that start a real component, and the marker a test using them gets
+#: (so ``make test-unit`` leaves it out without each test repeating the marker)
+COMPONENT_FIXTURES = {
+    "mosquitto": "broker",
+    "persistent_broker": "broker",
+    "subscriber_factory": "broker",
+    "start_monitor": "broker",
+    "sshd": "sshd",
+}
+
+
+def _needs_mosquitto(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("broker")
+    return marker is not None and not marker.kwargs.get("embedded", False)
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` selects on the markers added here
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip tests whose marker names a component this environment lacks."""
+    """Mark tests by the real components their fixtures start; skip tests whose marker
+    names a component this environment lacks."""
     for item in items:
+        for fixture in getattr(item, "fixturenames", ()):
+            marker = COMPONENT_FIXTURES.get(fixture)
+            if marker is not None and marker not in item.keywords:
+                item.add_marker(getattr(pytest.mark, marker))
         if "tensorflow" in item.keywords and not HAS_TENSORFLOW:
             item.add_marker(pytest.mark.skip(reason="TensorFlow not installed"))
         if "tflite" in item.keywords and not HAS_TFLITE:
             item.add_marker(pytest.mark.skip(reason="no TFLite interpreter installed"))
-        if "broker" in item.keywords and MOSQUITTO is None:
+        if _needs_mosquitto(item) and MOSQUITTO is None:
             item.add_marker(pytest.mark.skip(reason="mosquitto not installed"))
-
-
-def free_port() -> int:
-    """An unused TCP port on 127.0.0.1."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(host: str, port: int, timeout: float = 10.0) -> None:
-    """Block until ``host:port`` accepts TCP connections."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"{host}:{port} did not open within {timeout} s")
-
-
-@dataclass
-class Mosquitto:
-    """A mosquitto process owned by a test. ``stop()``/``start()`` simulate an outage."""
-
-    host: str
-    port: int
-    workdir: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def conf(self) -> Path:
-        return self.workdir / "mosquitto.conf"
-
-    def start(self) -> None:
-        assert MOSQUITTO is not None
-        self.conf.write_text(
-            f"listener {self.port} {self.host}\n"
-            "allow_anonymous true\n"
-            "persistence false\n"
-            "max_queued_messages 1000000\n"
-            "max_inflight_messages 0\n"
-            "log_dest stderr\n"
-            "log_type error\n"
-        )
-        self.proc = subprocess.Popen(
-            [MOSQUITTO, "-c", str(self.conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_port(self.host, self.port)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
 
 
 @pytest.fixture

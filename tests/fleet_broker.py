@@ -9,8 +9,6 @@ made with ``mosquitto_passwd``.
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import os
 import shutil
 import subprocess
@@ -18,42 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from edge.runtime.mqtt import BrokerSettings, make_client
-from tests.conftest import MOSQUITTO, REPO, free_port, wait_port
+from edge.testkit.fakes import make_cert, write_pem
+from edge.testkit.launchers import free_port, wait_port
+from tests.conftest import MOSQUITTO, REPO
+
+__all__ = ["HAS_PASSWD", "FleetBroker", "make_cert", "start_fleet_broker", "write_pem"]
 
 CONF = REPO / "configs/mosquitto/helio-fleet.conf"
 ACL = REPO / "configs/mosquitto/helio-fleet.acl"
 HAS_PASSWD = shutil.which("mosquitto_passwd") is not None
-
-
-def make_cert(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name | None,
-          issuer_key: ec.EllipticCurvePrivateKey | None, ca: bool) -> x509.Certificate:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-    now = dt.datetime.now(dt.UTC)
-    b = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer or name)
-         .public_key(key.public_key()).serial_number(x509.random_serial_number())
-         .not_valid_before(now - dt.timedelta(minutes=5))
-         .not_valid_after(now + dt.timedelta(days=1))
-         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    if not ca:
-        b = b.add_extension(x509.SubjectAlternativeName(
-            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-    return b.sign(issuer_key or key, hashes.SHA256())
-
-
-def write_pem(path: Path, obj: x509.Certificate | ec.EllipticCurvePrivateKey) -> Path:
-    if isinstance(obj, x509.Certificate):
-        path.write_bytes(obj.public_bytes(serialization.Encoding.PEM))
-    else:
-        path.write_bytes(obj.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return path
 
 
 @dataclass

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from edge.commands.installed import installed_release
+from edge.commands._installed import installed_release
 from edge.commands.run import load_checked
 from edge.forecasting.bundle import BundleError
 from edge.forecasting.site import Site

@@ -7,7 +7,7 @@ key default to the installed ones (/etc/helio-edge/site.toml,
 source checkout the site defaults to the repository's Abuja site and
 ``--bundle`` is needed. The files used are named on stderr. The issue time is ``--at`` rounded
 down to the bundle's step. History comes from a CSV of recent
-measurements (``timestamp`` in UTC plus ``ghi`` [W/m2] or ``pv_power`` [W];
+measurements (``timestamp`` in UTC plus ``ghi`` [W/m²] or ``pv_power`` [W];
 averaged per period ``(t - step, t]``), or, without one, from clear-sky
 irradiance (a clear-sky index of 1).
 """
@@ -22,7 +22,7 @@ import math
 import sys
 from pathlib import Path
 
-from edge.commands.installed import InstalledRelease, installed_release
+from edge.commands._installed import InstalledRelease, installed_release
 from edge.forecasting.bundle import BundleError, load_bundle
 from edge.forecasting.engine import ForecastEngine, ModelHolder
 from edge.forecasting.predictor import Predictor

@@ -13,19 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import threading
 from typing import Any
+
+from edge.testkit.launchers import free_port
 
 __all__ = ["EmbeddedBroker"]
 
 log = logging.getLogger(__name__)
-
-
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 class EmbeddedBroker:
@@ -63,7 +58,7 @@ class EmbeddedBroker:
                 "(apt-get install mosquitto) or amqtt (pip install amqtt)"
             ) from exc
         if not self.port:
-            self.port = _free_port(self.host)
+            self.port = free_port(self.host)
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
             "plugins": {

@@ -28,7 +28,6 @@ import datetime as dt
 import importlib.util
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -47,6 +46,7 @@ from edge.forecasting.site import Site, load_site
 from edge.runtime.config import AgentConfig, AgentSection, DiscoveryConfig, ModelConfig, MqttConfig
 from edge.runtime.contract import tree_filter
 from edge.runtime.mqtt import BrokerSettings, make_client
+from edge.testkit.launchers import find_mosquitto, free_port, running_mosquitto
 from firmware_bridge.config import DeviceConfig
 from firmware_bridge.timestamps import parse_utc
 
@@ -70,57 +70,21 @@ SHOWN = {
 # --------------------------------------------------------------------------
 
 
-def find_mosquitto() -> str | None:
-    """The mosquitto binary, in PATH or Debian's /usr/sbin."""
-    found = shutil.which("mosquitto")
-    if found:
-        return found
-    return "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"broker did not open 127.0.0.1:{port}")
-
-
 @contextlib.contextmanager
 def local_broker(workdir: Path, prefer_embedded: bool = False) -> Iterator[tuple[str, int]]:
     """A broker on 127.0.0.1: ``(kind, port)``."""
     binary = None if prefer_embedded else find_mosquitto()
     if binary is None:
-        broker = EmbeddedBroker("127.0.0.1", 0)
-        port = broker.start()
+        embedded = EmbeddedBroker("127.0.0.1", 0)
+        port = embedded.start()
         try:
             yield "embedded", port
         finally:
-            broker.stop()
+            embedded.stop()
         return
-    port = _free_port()
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    "log_dest none\n")
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        _wait_port(port)
-        yield f"mosquitto ({binary})", port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with running_mosquitto(workdir, ("persistence false", "log_dest none"),
+                           binary=binary) as broker:
+        yield f"mosquitto ({binary})", broker.port
 
 
 # --------------------------------------------------------------------------
@@ -134,7 +98,7 @@ def _port_or_free(port: int) -> int:
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
-            return _free_port()
+            return free_port()
     return port
 
 

@@ -151,8 +151,8 @@ def _source_files(source: Path) -> list[Path]:
 
 #: Source folders the device wheel leaves out: the cloud side, the laptop-side
 #: deploy, the demo and the site simulation never run on the Pi.
-NOT_ON_DEVICE = ("trainer/", "edge/deploy/", "edge/demo/", "edge/simulation/", "bench/",
-                 "tests/", "docs/")
+NOT_ON_DEVICE = ("trainer/", "edge/deploy/", "edge/demo/", "edge/simulation/", "edge/testkit/",
+                 "bench/", "tests/", "docs/")
 
 
 def build_wheel(source: Path, out_dir: Path, *, python: str = sys.executable) -> Path:

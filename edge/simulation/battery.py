@@ -28,7 +28,7 @@ class Battery:
     cfg : BatteryConfig
         Nominal voltage [V], capacity [Ah], chemistry.
     soc : float
-        Initial state of charge. [0..1]
+        Initial state of charge. [-]
     """
 
     def __init__(self, cfg: BatteryConfig, soc: float) -> None:

@@ -95,7 +95,7 @@ class Plant:
         Simulated seconds per real second (0 freezes the clock; use
         :meth:`advance`).
     soc : float
-        Initial state of charge. [0..1]
+        Initial state of charge. [-]
     regime : SkyRegime, optional
         Weather shift for drift experiments.
     clock : callable

@@ -53,8 +53,8 @@ __all__ = [
     "synthetic_weather",
 ]
 
-#: Columns of :func:`synthetic_weather` (irradiance [W/m2], temp_air [degC], kt [-]),
-#: followed by the geometry columns zenith, azimuth [degrees] and ghi_clear [W/m2].
+#: Columns of :func:`synthetic_weather` (irradiance [W/m²], temp_air [°C], kt [-]),
+#: followed by the geometry columns zenith, azimuth [°] and ghi_clear [W/m²].
 WEATHER_COLUMNS = ("ghi", "dni", "dhi", "temp_air", "kt", "zenith", "azimuth", "ghi_clear")
 
 _MINUTES = MINUTES
@@ -83,7 +83,7 @@ class SkyClimate:
     dust : tuple of float
         Harmattan dust/haze index per month, 0 to 1. [-]
     temp_max, temp_min : tuple of float
-        Mean daily maximum and minimum air temperature. [degC]
+        Mean daily maximum and minimum air temperature. [°C]
     """
 
     wetness: tuple[float, ...]
@@ -164,7 +164,7 @@ def _day_start(site: SiteConfig, key: int) -> float:
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Day:
     kt: np.ndarray  # clear-sky index on the minute grid
-    temp_air: np.ndarray  # [degC]
+    temp_air: np.ndarray  # [°C]
 
 
 def _render_day(key: int, doy: float, *, seed: int, climate: SkyClimate, regime: SkyRegime) -> _Day:
@@ -242,9 +242,9 @@ def synthetic_weather(
     -------
     pandas.DataFrame
         Indexed by ``times`` (UTC) with :data:`WEATHER_COLUMNS`: ``ghi``,
-        ``dni``, ``dhi`` [W/m2], ``temp_air`` [degC], ``kt`` (clear-sky index
+        ``dni``, ``dhi`` [W/m²], ``temp_air`` [°C], ``kt`` (clear-sky index
         ghi/ghi_clear; the latent cloud index at night) [-], ``zenith``,
-        ``azimuth`` [degrees], ``ghi_clear`` [W/m2].
+        ``azimuth`` [°], ``ghi_clear`` [W/m²].
     """
     if times.tz is None:
         raise ValueError("times must be timezone-aware (UTC)")

@@ -28,10 +28,10 @@ from edge.forecasting.site import load_site
 from edge.runtime.agent import Agent
 from edge.runtime.config import AgentConfig, AgentSection, ModelConfig
 from edge.runtime.outbox import Outbox
+from edge.testkit.fakes import ConstPredictor, RecordingPublisher, ScriptedDevice, stub_bundle
 from firmware_bridge.clock import Clock, ScaledClock
 from firmware_bridge.config import DeviceConfig
 from firmware_bridge.readings import QUANTITIES
-from tests.edge.conftest import ConstPredictor, RecordingPublisher, ScriptedDevice, stub_bundle
 
 __all__ = ["SPEED", "START", "ManualClock", "ManualRig", "Rig"]
 

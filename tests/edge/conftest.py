@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,17 +11,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.forecasting.bundle import Bundle
-from edge.forecasting.features import FeatureSpec
-from edge.runtime.publisher import PublisherStats
-from firmware_bridge.drivers import DeviceStats
-from firmware_bridge.readings import Reading
-from tests.conftest import MOSQUITTO, Mosquitto, free_port, wait_port
+from edge.testkit.fakes import (  # noqa: F401 - agent tests use them through fixtures' module
+    ConstPredictor,
+    CountingNotifier,
+    RecordingPublisher,
+    ScriptedDevice,
+    stub_bundle,
+)
+from edge.testkit.launchers import Mosquitto, free_port, persistent_options
+from tests.conftest import MOSQUITTO
 
 
 @dataclass
@@ -117,127 +117,6 @@ def distinct_in_order(seqs: list[int]) -> list[int]:
 # --------------------------------------------------------------------------
 
 
-def stub_bundle(spec: Any = None, version: str = "stub-1") -> Any:
-    """A Bundle whose manifest carries ``spec`` (no model bytes needed)."""
-
-    spec = spec or FeatureSpec()
-    features = spec.to_dict()
-    features["scaling"] = {"offset": [0.0] * spec.n_features, "scale": [1.0] * spec.n_features}
-    manifest = {
-        "model_version": version, "blessed": True, "created": "2026-11-26T00:00:00Z",
-        "step_minutes": spec.step_minutes, "horizons_min": list(spec.horizons_min),
-        "features": features,
-    }
-    return Bundle("<stub>", manifest, json.dumps(manifest).encode(), b"", "00" * 32)
-
-
-class ConstPredictor:
-    """Clear-sky index quantiles (0.5, 0.8, 1.0) for every horizon."""
-
-    def __init__(self, bundle: Any) -> None:
-        self.n = len(bundle.manifest["horizons_min"])
-        self.calls = 0
-
-    def predict(self, features: Any, out: Any = None) -> Any:
-        self.calls += 1
-        assert np.all(np.isfinite(features))
-        return np.tile(np.array([0.5, 0.8, 1.0], dtype=np.float32), self.n)
-
-
-class ScriptedDevice:
-    """A device whose readings come from ``values()``; ``plugged`` toggles faults."""
-
-    def __init__(self, device_id: str, clock: Any, values: Callable[[], dict]) -> None:
-        self.device_id, self.clock, self.values = device_id, clock, values
-        self.plugged = True
-        self._stats = DeviceStats()
-
-    def poll(self) -> Any:
-        if not self.plugged:
-            if self._stats.connected:
-                self._stats.connected = False
-            self._stats.stale = True
-            return None
-        if not self._stats.connected:
-            self._stats.connected = True
-            self._stats.reconnects += 1
-        now = self.clock.now_utc()
-        self._stats.frames_good += 1
-        self._stats.last_reading_utc = now
-        self._stats.stale = False
-        return Reading(self.device_id, now, self.values())
-
-    def poll_all(self) -> list[Reading]:
-        reading = self.poll()
-        return [] if reading is None else [reading]
-
-    def stale_names(self) -> list[str]:
-        return []
-
-    def take_notices(self) -> list[Any]:
-        return []
-
-    @property
-    def stats(self) -> Any:
-        return dataclasses.replace(self._stats)
-
-    def close(self) -> None:
-        self._stats.connected = False
-
-
-class CountingNotifier:
-    """A systemd notifier that counts watchdog pings (1 s watchdog, so pings every 0.5 s)."""
-
-    watchdog_s = 1.0
-
-    def __init__(self) -> None:
-        self.pings = 0
-
-    def ready(self, status: str = "") -> bool:
-        return True
-
-    def watchdog(self) -> bool:
-        self.pings += 1
-        return True
-
-    def status(self, text: str) -> bool:
-        return True
-
-    def stopping(self) -> bool:
-        return True
-
-
-class RecordingPublisher:
-    """Keeps what the agent hands to a publisher (no network)."""
-
-    def __init__(self) -> None:
-        self.retained: dict[str, list[bytes]] = {}
-        self.live: list[tuple[str, bytes]] = []
-        self.handlers: dict[str, Callable[[str, bytes], None]] = {}
-        self.listeners: list[Callable[[], None]] = []
-        self.stats = PublisherStats()
-
-    def set_retained(self, topic: str, payload: bytes) -> None:
-        self.retained.setdefault(topic, []).append(payload)
-
-    def publish_live(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
-        self.live.append((topic, payload))
-
-    def subscribe(self, topic_filter: str, handler: Callable[[str, bytes], None]) -> None:
-        self.handlers[topic_filter] = handler
-
-    def add_connect_listener(self, callback: Callable[[], None]) -> None:
-        self.listeners.append(callback)
-
-    def is_alive(self) -> bool:
-        return True
-
-    def inbound(self, topic: str, payload: bytes) -> None:
-        for topic_filter, handler in self.handlers.items():
-            if mqtt.topic_matches_sub(topic_filter, topic):
-                handler(topic, payload)
-
-
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -252,30 +131,13 @@ def shipped_bundle() -> tuple[str, str]:
     return bundle, key
 
 
-class PersistentMosquitto(Mosquitto):
-    """Keeps subscriber sessions (and their queued QoS 1 messages) across restarts."""
-
-    def start(self) -> None:
-        assert MOSQUITTO is not None
-        self.conf.write_text(
-            f"listener {self.port} {self.host}\nallow_anonymous true\n"
-            f"persistence true\npersistence_location {self.workdir}/\n"
-            "max_queued_messages 1000000\nlog_dest none\n"
-            # as root mosquitto drops to user mosquitto, which cannot write the test's dir
-            + ("user root\n" if os.geteuid() == 0 else "")
-        )
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_port(self.host, self.port)
-
-
 @pytest.fixture
 def persistent_broker(tmp_path: Path) -> Iterator[Mosquitto]:
     if MOSQUITTO is None:
         pytest.skip("mosquitto not installed")
     workdir = tmp_path / "broker"
     workdir.mkdir()
-    b = PersistentMosquitto(host="127.0.0.1", port=free_port(), workdir=workdir)
+    b = Mosquitto("127.0.0.1", free_port(), workdir, persistent_options(workdir))
     b.start()
     yield b
     b.stop()

@@ -369,7 +369,7 @@ def _write_srml(path, stamps, ghi):
 
 # format: (writer, step [min], does the file carry the location, what the stamps
 # the writer puts in the file mean according to the FORMAT'S OWN documentation
-# (not READERS), resolution of the written GHI [W/m2])
+# (not READERS), resolution of the written GHI [W/m²])
 ROUND_TRIPS = {
     "nsrdb_psm4": (_write_nsrdb_psm4, 30, True, "instant", 1e-3),
     "cams": (_write_cams, 15, True, "start", 1e-3),  # 'start/end' periods; stamps = starts

@@ -1,4 +1,4 @@
-"""The demo's fallback broker (amqtt) carries what the publisher and paho send (issue #4)."""
+"""The demo's fallback broker (amqtt) carries what the publisher and paho send."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from edge.runtime.mqtt import BrokerSettings
 from edge.runtime.outbox import Outbox
 from edge.runtime.publisher import MqttPublisher
 from tests.edge.conftest import distinct_in_order
+
+pytestmark = pytest.mark.broker(embedded=True)  # a real broker, in-process: no mosquitto needed
 
 
 @pytest.fixture

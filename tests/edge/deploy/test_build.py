@@ -76,7 +76,7 @@ def test_pip_platform_options() -> None:
 
 @pytest.mark.slow
 def test_device_wheel_carries_only_what_runs_on_the_device(tmp_path: Path) -> None:
-    """Issue #9: no trainer, deploy tooling, demo or site simulation on the Pi."""
+    """No trainer, deploy tooling, demo, site simulation or testkit on the Pi."""
     repo = Path(__file__).resolve().parents[3]
     wheel = build_wheel(repo, tmp_path)
     with zipfile.ZipFile(wheel) as zf:
@@ -85,7 +85,8 @@ def test_device_wheel_carries_only_what_runs_on_the_device(tmp_path: Path) -> No
     packages = {n.rsplit("/", 1)[0] for n in names if n.endswith(".py")}
     assert {"edge/runtime", "edge/forecasting", "firmware_bridge/protocols"} <= packages
     assert not [p for p in packages if p.startswith(("trainer", "edge/deploy", "edge/demo",
-                                                     "edge/simulation", "tests", "bench"))]
+                                                     "edge/simulation", "edge/testkit", "tests",
+                                                     "bench"))]
     assert any(n.startswith("edge/data/bundles/abuja/") for n in names)  # the shipped model
     assert "helio-edge = edge.cli:main" in entry_points
     assert "helio-bridge = firmware_bridge.cli:main" in entry_points

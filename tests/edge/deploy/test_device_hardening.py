@@ -1,4 +1,4 @@
-"""Issue 11 item 13: the root install steps against a hostile state directory, a full disk,
+"""The root install steps against a hostile state directory, a full disk,
 the running agent's serial ports, and who may read release.json."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from edge.deploy import device_script as dd
-from tests.edge.deploy.test_device_steps import FILES_A, FILES_B, _release
+from tests.edge.deploy.helpers import FILES_A, FILES_B, staged_release
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -29,7 +29,7 @@ def test_symlinked_bundle_directory_is_not_followed(tmp_path: Path) -> None:
     """Before: the stale-file cleanup deleted the files in the link's target (as root)."""
     root = tmp_path / "root"
     victim = _victim(tmp_path)
-    _release(root, "0.1.0-a", FILES_A)
+    staged_release(root, "0.1.0-a", FILES_A)
     state = root / "var/lib/helio-edge"
     state.mkdir(parents=True)
     (state / "bundle").symlink_to(victim)  # planted by the service user
@@ -43,7 +43,7 @@ def test_symlinked_bundle_directory_is_not_followed(tmp_path: Path) -> None:
 def test_symlinks_inside_the_bundle_are_removed_not_followed(tmp_path: Path) -> None:
     root = tmp_path / "root"
     victim = _victim(tmp_path)
-    _release(root, "0.1.0-a", FILES_A)
+    staged_release(root, "0.1.0-a", FILES_A)
     bundle = root / "var/lib/helio-edge/bundle"
     bundle.mkdir(parents=True)
     (bundle / "model.tflite").symlink_to(victim / "sshd_config")  # a file link to overwrite
@@ -56,7 +56,7 @@ def test_symlinks_inside_the_bundle_are_removed_not_followed(tmp_path: Path) -> 
 
 
 def test_release_json_is_readable_by_root_only(tmp_path: Path) -> None:
-    rel = _release(tmp_path, "0.1.0-a", FILES_A)
+    rel = staged_release(tmp_path, "0.1.0-a", FILES_A)
     (rel / "release.json").chmod(0o644)
     dd.activate({"root": str(tmp_path), "release": "0.1.0-a", "user": "x"})
     assert (rel / "release.json").stat().st_mode & 0o077 == 0
@@ -77,10 +77,10 @@ def test_disk_full_during_install_rolls_back(tmp_path: Path) -> None:
     """Before: an OSError in the install step escaped the switch: no rollback, files of two
     releases mixed, the service not restarted on the old one."""
     root = tmp_path / "root"
-    rel_a = _release(root, "0.1.0-a", FILES_A)
+    rel_a = staged_release(root, "0.1.0-a", FILES_A)
     big = dict(FILES_B)
     big["var/lib/helio-edge/bundle/model.tflite"] = (b"m" * 400_000, "0644", "root")
-    rel_b = _release(root, "0.1.0-b", big)
+    rel_b = staged_release(root, "0.1.0-b", big)
     for rel in (rel_a, rel_b):
         _fake_release_tools(rel)
     manager = tmp_path / "systemctl"

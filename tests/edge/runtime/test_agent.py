@@ -21,7 +21,7 @@ import pytest
 
 from edge.forecasting.features import FeatureSpec
 from edge.testkit.agent_rig import ManualRig
-from tests.edge.conftest import ScriptedDevice, stub_bundle
+from edge.testkit.fakes import ScriptedDevice, stub_bundle
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from edge.forecasting.bundle import BundleError
 from edge.forecasting.features import FeatureSpec
 from edge.testkit.agent_rig import ManualRig
-from tests.edge.conftest import stub_bundle
+from edge.testkit.fakes import stub_bundle
 
 CMD = "helio/abuja-01/gateway/cmd"
 MODEL = "helio/abuja-01/gateway/model"

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.testkit.agent_rig import Rig
-from tests.edge.conftest import ScriptedDevice
+from edge.testkit.fakes import ScriptedDevice
 
 
 class SlowDevice(ScriptedDevice):

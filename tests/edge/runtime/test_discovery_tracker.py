@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from edge.runtime.contract import Topics
 from edge.runtime.discovery import DiscoveryContext
 from edge.runtime.discovery_tracker import DiscoveryTracker
+from edge.testkit.fakes import RecordingPublisher
 from firmware_bridge.readings import QUANTITIES, Reading
-from tests.edge.conftest import RecordingPublisher
 
 T0 = datetime(2026, 6, 21, 10, 0, tzinfo=UTC)
 MPPT = "homeassistant/device/helio_abuja-01_mppt_device/config"

@@ -17,8 +17,8 @@ from edge.runtime.forecast_cycle import ForecastIssuer
 from edge.runtime.messages import Message
 from edge.runtime.scheduling import ClockSync
 from edge.testkit.agent_rig import START, ManualClock
+from edge.testkit.fakes import ConstPredictor, stub_bundle
 from firmware_bridge.readings import Reading
-from tests.edge.conftest import ConstPredictor, stub_bundle
 
 SITE = load_site(Path(__file__).resolve().parents[3] / "configs/sites/abuja.toml")
 

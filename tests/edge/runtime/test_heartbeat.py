@@ -17,7 +17,7 @@ from edge.runtime.heartbeat import StatusReporter
 from edge.runtime.inbound import RejectionReporter
 from edge.runtime.outbox import Outbox
 from edge.testkit.agent_rig import START, ManualClock
-from tests.edge.conftest import ConstPredictor, CountingNotifier, RecordingPublisher, stub_bundle
+from edge.testkit.fakes import ConstPredictor, CountingNotifier, RecordingPublisher, stub_bundle
 
 STATUS = "helio/abuja-01/gateway/status"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from edge.runtime.inbound import INBOUND_MAX_BYTES
 from edge.testkit.agent_rig import Rig
-from tests.edge.conftest import CountingNotifier
+from edge.testkit.fakes import CountingNotifier
 
 
 def test_flood_of_bad_commands_does_not_starve_polling_or_the_watchdog(tmp_path: Path) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 
 from edge.runtime.pollers import Polled, Pollers
 from edge.testkit.agent_rig import START, ManualClock
+from edge.testkit.fakes import ScriptedDevice
 from firmware_bridge.device import DeviceNotice
 from firmware_bridge.readings import Reading
-from tests.edge.conftest import ScriptedDevice
 
 
 class Events:

@@ -9,18 +9,22 @@ end-to-end test.
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
-import tarfile
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
-from edge.forecasting.bundle import MANIFEST_FILE, MODEL_FILE, Bundle, sha256_hex
+from edge.forecasting.bundle import MANIFEST_FILE, MODEL_FILE, Bundle, load_bundle, sha256_hex
+from edge.forecasting.engine import ForecastEngine, ModelHolder
 from edge.forecasting.features import FeatureSpec
+from edge.forecasting.site import load_site
+from edge.runtime.config import RolloutConfig
+from edge.runtime.rollout import Rollout
+from edge.testkit.fakes import bomb_tar, zeros_gzip  # noqa: F401 - test_rollout_signed imports them here
 from trainer.bundle import manifest_bytes
 from trainer.bundle_signing import generate_keypair, load_private_key, sign_bundle_dir
 from trainer.publishing import install_payload, rollback_payload
@@ -72,7 +76,12 @@ class KtPredictor:
 
 
 class ManualClock:
-    """A clock that moves only when told."""
+    """A clock that moves only when told; monotonic time is the wall time's epoch seconds.
+
+    Kept for test_rollout*.py, whose subclass steps ``t``; they move to
+    :class:`edge.testkit.clocks.ManualClock` (``monotonic_start=START.timestamp()``,
+    ``step_wall``) with their owners.
+    """
 
     def __init__(self, start: datetime) -> None:
         self.t = start.astimezone(UTC)
@@ -113,25 +122,55 @@ def rollback(priv: Path, **kw: Any) -> bytes:
     return rollback_payload(key=load_private_key(priv), **kw)
 
 
-def zeros_gzip(n: int) -> bytes:
-    """``n`` bytes of zeros, gzipped (about 1000:1)."""
-    buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=9, mtime=0) as gz:
-        block = bytes(1 << 20)
-        for _ in range(n >> 20):
-            gz.write(block)
-    return buf.getvalue()
+# ------------------------------------------------ the model side of an agent
+
+SITE = load_site(Path(__file__).resolve().parents[3] / "configs/sites/abuja.toml")
+START = datetime(2026, 1, 10, 7, 0, tzinfo=UTC)  # 08:00 in Abuja
+CFG = RolloutConfig(shadow_s=6 * 3600, max_shadow_s=12 * 3600, min_pairs=8)
 
 
-def bomb_tar(member_bytes: int) -> bytes:
-    """A .tar.gz with one member of ``member_bytes`` zeros (compresses ~1000:1)."""
-    info = tarfile.TarInfo("model.tflite")
-    info.size = member_bytes
-    buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=9, mtime=0) as gz:
-        gz.write(info.tobuf(format=tarfile.USTAR_FORMAT))
-        block = bytes(1 << 20)
-        for _ in range(member_bytes >> 20):
-            gz.write(block)
-        gz.write(bytes(1024))
-    return buf.getvalue()
+class Device:
+    """The model side of an agent: holder, engine, rollout, and the events it reported."""
+
+    def __init__(self, tmp: Path, priv: Path, pub: Path, *, kt: float = 0.5) -> None:
+        self.active_dir = make_bundle(tmp / "v1", priv, version="v1", kt=kt)
+        self.pub = pub
+        self.clock = ManualClock(START)
+        self.holder = ModelHolder(lambda: load_bundle(self.active_dir, pub), KtPredictor)
+        self.engine = ForecastEngine(SITE, self.holder)
+        self.events: list[tuple[str, str, dict[str, Any]]] = []
+        self.changes = 0
+        self.models = tmp / "state" / "models"
+        self.rollout = self.new_rollout()
+        truth = make_bundle(tmp / "truth", priv, version="truth", kt=0.8)
+        self.truth = ForecastEngine(SITE, ModelHolder(lambda: load_bundle(truth, pub),
+                                                      KtPredictor))
+        self.shadow_published = 0
+
+    def new_rollout(self) -> Rollout:
+        r = Rollout(holder=self.holder, site=SITE, public_key=self.pub, models_dir=self.models,
+                    config=CFG, clock=self.clock, make_predictor=KtPredictor)
+        r.bind(report=lambda level, code, msg, **data: self.events.append((level, code, data)),
+               on_change=self._changed)
+        return r
+
+    def _changed(self) -> None:
+        self.changes += 1
+
+    def codes(self) -> list[str]:
+        return [c for _l, c, _d in self.events]
+
+    def run(self, hours: float) -> None:
+        """Forecast every 15 min; the actual is what the truth model (kt 0.8) said."""
+        previous_truth = None
+        for _ in range(int(hours * 4)):
+            issue = int(self.clock.now_utc().timestamp())
+            ghi = [math.nan] * self.holder.spec.history_steps
+            active = self.engine.forecast(issue, ghi, inputs_stale=False)
+            assert active.quantiles["pv_power"][0][1] == pytest.approx(
+                self.engine.forecast(issue, ghi, inputs_stale=False).quantiles["pv_power"][0][1])
+            pv = previous_truth.quantiles["pv_power"][0][1] if previous_truth else math.nan
+            shadow = self.rollout.after_forecast(active, ghi, pv=pv, curtailed=False)
+            self.shadow_published += shadow is not None
+            previous_truth = self.truth.forecast(issue, ghi, inputs_stale=False)
+            self.clock.advance(900)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import math
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +15,12 @@ from edge.forecasting.bundle import (
     read_bundle_files,
     sha256_hex,
 )
-from edge.forecasting.engine import ForecastEngine, ModelHolder
 from edge.forecasting.features import FeatureSpec
-from edge.forecasting.site import load_site
-from edge.runtime.config import RolloutConfig
 from edge.runtime.inbound import CommandError
-from edge.runtime.rollout import Rollout
 from tests.trainer.monitor.rollout_helpers import (
     GATEWAY,
     SITE_ID,
-    KtPredictor,
-    ManualClock,
+    Device,
     install,
     keypair,
     make_bundle,
@@ -36,57 +29,6 @@ from tests.trainer.monitor.rollout_helpers import (
 )
 from trainer.bundle_signing import load_private_key
 from trainer.publishing import sign_command
-
-SITE = load_site(Path(__file__).resolve().parents[3] / "configs/sites/abuja.toml")
-START = datetime(2026, 1, 10, 7, 0, tzinfo=UTC)  # 08:00 in Abuja
-CFG = RolloutConfig(shadow_s=6 * 3600, max_shadow_s=12 * 3600, min_pairs=8)
-
-
-class Device:
-    """The model side of an agent: holder, engine, rollout, and the events it reported."""
-
-    def __init__(self, tmp: Path, priv: Path, pub: Path, *, kt: float = 0.5) -> None:
-        self.active_dir = make_bundle(tmp / "v1", priv, version="v1", kt=kt)
-        self.pub = pub
-        self.clock = ManualClock(START)
-        self.holder = ModelHolder(lambda: load_bundle(self.active_dir, pub), KtPredictor)
-        self.engine = ForecastEngine(SITE, self.holder)
-        self.events: list[tuple[str, str, dict[str, Any]]] = []
-        self.changes = 0
-        self.models = tmp / "state" / "models"
-        self.rollout = self.new_rollout()
-        truth = make_bundle(tmp / "truth", priv, version="truth", kt=0.8)
-        self.truth = ForecastEngine(SITE, ModelHolder(lambda: load_bundle(truth, pub),
-                                                      KtPredictor))
-        self.shadow_published = 0
-
-    def new_rollout(self) -> Rollout:
-        r = Rollout(holder=self.holder, site=SITE, public_key=self.pub, models_dir=self.models,
-                    config=CFG, clock=self.clock, make_predictor=KtPredictor)
-        r.bind(report=lambda level, code, msg, **data: self.events.append((level, code, data)),
-               on_change=self._changed)
-        return r
-
-    def _changed(self) -> None:
-        self.changes += 1
-
-    def codes(self) -> list[str]:
-        return [c for _l, c, _d in self.events]
-
-    def run(self, hours: float) -> None:
-        """Forecast every 15 min; the actual is what the truth model (kt 0.8) said."""
-        previous_truth = None
-        for _ in range(int(hours * 4)):
-            issue = int(self.clock.now_utc().timestamp())
-            ghi = [math.nan] * self.holder.spec.history_steps
-            active = self.engine.forecast(issue, ghi, inputs_stale=False)
-            assert active.quantiles["pv_power"][0][1] == pytest.approx(
-                self.engine.forecast(issue, ghi, inputs_stale=False).quantiles["pv_power"][0][1])
-            pv = previous_truth.quantiles["pv_power"][0][1] if previous_truth else math.nan
-            shadow = self.rollout.after_forecast(active, ghi, pv=pv, curtailed=False)
-            self.shadow_published += shadow is not None
-            previous_truth = self.truth.forecast(issue, ghi, inputs_stale=False)
-            self.clock.advance(900)
 
 
 @pytest.fixture

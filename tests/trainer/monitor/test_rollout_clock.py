@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.trainer.monitor.rollout_helpers import ManualClock, install, keypair, make_bundle
-from tests.trainer.monitor.test_rollout import START, Device
+from tests.trainer.monitor.rollout_helpers import (
+    START,
+    Device,
+    ManualClock,
+    install,
+    keypair,
+    make_bundle,
+)
 
 
 class SteppedClock(ManualClock):

@@ -19,6 +19,7 @@ from edge.runtime.inbound import CommandError
 from tests.trainer.monitor.rollout_helpers import (
     GATEWAY,
     SITE_ID,
+    Device,
     bomb_tar,
     install,
     keypair,
@@ -26,7 +27,6 @@ from tests.trainer.monitor.rollout_helpers import (
     rollback,
     zeros_gzip,
 )
-from tests.trainer.monitor.test_rollout import Device
 from trainer.bundle_signing import load_private_key
 from trainer.publishing import sign_command
 

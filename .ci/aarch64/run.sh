@@ -2,7 +2,7 @@
 # make test-aarch64: the aarch64 release, installed by the deploy into a Debian
 # bookworm arm64 root filesystem and run there under user-mode QEMU (README.md).
 #
-#   ci/aarch64/run.sh [PYTHON]        PYTHON: the project venv's (default .venv/bin/python)
+#   .ci/aarch64/run.sh [PYTHON]        PYTHON: the project venv's (default .venv/bin/python)
 #
 # Environment: HELIO_AARCH64_CACHE (default /var/cache/helio-aarch64),
 # HELIO_AARCH64_PASSES (default "pi4"; also pi5: cortex-a76 with 16K pages, pi3:
@@ -30,11 +30,11 @@ done
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || skip "mosquitto is not installed"
 
 rc=0
-ci/aarch64/binfmt.sh || rc=$?
+.ci/aarch64/binfmt.sh || rc=$?
 [ "$rc" = 77 ] && skip "binfmt_misc is not available, so aarch64 binaries cannot run here (see the line above)"
 [ "$rc" = 0 ] || exit "$rc"
 
-ROOTFS=$(ci/aarch64/rootfs.sh "$CACHE")
+ROOTFS=$(.ci/aarch64/rootfs.sh "$CACHE")
 t_rootfs=$(( $(date +%s) - t0 ))
 
 # pass: QEMU CPU model, /proc/cpuinfo shown inside, page size (0: the host's 4K)
@@ -43,9 +43,9 @@ declare -A PAGE=([pi4]=0 [pi5]=16384 [pi3]=0)
 status=0
 for name in ${HELIO_AARCH64_PASSES:-pi4}; do
   [ -n "${CPU[$name]:-}" ] || { echo "test-aarch64: unknown pass $name (pi4, pi5, pi3)" >&2; exit 2; }
-  cpu=${CPU[$name]} pagesize=${PAGE[$name]} cpuinfo=ci/aarch64/cpuinfo/$name.txt
+  cpu=${CPU[$name]} pagesize=${PAGE[$name]} cpuinfo=.ci/aarch64/cpuinfo/$name.txt
   HELIO_AARCH64_NS=1 nice -n "$NICE" unshare --mount --propagation private \
-    "$PY" ci/aarch64/job.py --rootfs "$ROOTFS" --cache "$CACHE" --name "$name" \
+    "$PY" .ci/aarch64/job.py --rootfs "$ROOTFS" --cache "$CACHE" --name "$name" \
     --cpu "$cpu" --cpuinfo "$cpuinfo" --page-size "$pagesize" || status=1
 done
 echo "test-aarch64: $( [ $status = 0 ] && echo OK || echo FAILED ) in $(( $(date +%s) - t0 )) s" \

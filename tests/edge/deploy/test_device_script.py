@@ -8,7 +8,6 @@ release, drift is noticed, pruning never removes the running release.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import pwd
@@ -19,39 +18,7 @@ from pathlib import Path
 import pytest
 
 from edge.deploy import device_script as dd
-
-
-def _release(root: Path, rid: str, files: dict[str, tuple[bytes, str, str]],
-             *, installed: bool = True, reqs: tuple[str, ...] = ("pvlib>=0.11",)) -> Path:
-    """Write releases/<rid> as the installer's side would stage it."""
-    rel = root / "opt/helio-edge/releases" / rid
-    entries = []
-    for path, (data, mode, owner) in files.items():
-        dest = rel / "files" / path
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(data)
-        entries.append({"path": path, "sha256": hashlib.sha256(data).hexdigest(),
-                        "mode": mode, "owner": owner})
-    manifest = {"id": rid, "content_sha256": rid * 4, "wheel": "x.whl",
-                "requirements": list(reqs), "wheelhouse": [], "files": entries}
-    (rel / "release.json").write_text(json.dumps(manifest))
-    if installed:
-        (rel / "venv").mkdir()
-        (rel / "venv" / ".complete").write_text(rid)
-    return rel
-
-
-FILES_A = {
-    "etc/helio-edge/config.toml": (b"[agent]\nid='a'\n", "0640", "root"),
-    "etc/helio-edge/credentials.toml": (b"username='u'\npassword='p'\n", "0600", "service"),
-    "var/lib/helio-edge/bundle/model.tflite": (b"model-a", "0644", "root"),
-    "var/lib/helio-edge/bundle/old_extra.bin": (b"only in a", "0644", "root"),
-}
-FILES_B = {
-    "etc/helio-edge/config.toml": (b"[agent]\nid='b'\n", "0640", "root"),
-    "etc/helio-edge/credentials.toml": (b"username='u'\npassword='p'\n", "0600", "service"),
-    "var/lib/helio-edge/bundle/model.tflite": (b"model-b", "0644", "root"),
-}
+from tests.edge.deploy.helpers import FILES_A, FILES_B, staged_release
 
 
 def _mode(p: Path) -> int:
@@ -59,7 +26,7 @@ def _mode(p: Path) -> int:
 
 
 def test_activate_installs_files_with_modes_and_switches_current(tmp_path: Path) -> None:
-    _release(tmp_path, "0.1.0-a", FILES_A)
+    staged_release(tmp_path, "0.1.0-a", FILES_A)
     out = dd.activate({"root": str(tmp_path), "release": "0.1.0-a", "user": "nobody-here"})
     assert out == {"previous": ""}
     assert os.readlink(tmp_path / "opt/helio-edge/current") == "releases/0.1.0-a"
@@ -73,8 +40,8 @@ def test_activate_installs_files_with_modes_and_switches_current(tmp_path: Path)
 def test_activate_next_release_reports_previous_and_drops_stale_bundle_files(
     tmp_path: Path,
 ) -> None:
-    _release(tmp_path, "0.1.0-a", FILES_A)
-    _release(tmp_path, "0.1.0-b", FILES_B)
+    staged_release(tmp_path, "0.1.0-a", FILES_A)
+    staged_release(tmp_path, "0.1.0-b", FILES_B)
     root = str(tmp_path)
     dd.activate({"root": root, "release": "0.1.0-a", "user": "x"})
     out = dd.activate({"root": root, "release": "0.1.0-b", "user": "x"})
@@ -91,8 +58,8 @@ def test_activate_next_release_reports_previous_and_drops_stale_bundle_files(
 
 
 def test_activate_refuses_a_release_without_its_venv(tmp_path: Path) -> None:
-    _release(tmp_path, "0.1.0-a", FILES_A)
-    _release(tmp_path, "0.1.0-b", FILES_B, installed=False)
+    staged_release(tmp_path, "0.1.0-a", FILES_A)
+    staged_release(tmp_path, "0.1.0-b", FILES_B, installed=False)
     root = str(tmp_path)
     dd.activate({"root": root, "release": "0.1.0-a", "user": "x"})
     with pytest.raises(dd.StepError, match="not installed"):
@@ -104,7 +71,7 @@ def test_activate_refuses_a_release_without_its_venv(tmp_path: Path) -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
 def test_activate_as_root_gives_secrets_to_the_service_user(tmp_path: Path) -> None:
     user = pwd.getpwuid(65534).pw_name  # nobody: exists on every Debian
-    _release(tmp_path, "0.1.0-a", FILES_A)
+    staged_release(tmp_path, "0.1.0-a", FILES_A)
     dd.activate({"root": str(tmp_path), "release": "0.1.0-a", "user": user})
     cred = (tmp_path / "etc/helio-edge/credentials.toml").stat()
     cfg = (tmp_path / "etc/helio-edge/config.toml").stat()
@@ -113,7 +80,7 @@ def test_activate_as_root_gives_secrets_to_the_service_user(tmp_path: Path) -> N
 
 
 def test_probe_sees_drift_in_an_installed_file(tmp_path: Path) -> None:
-    _release(tmp_path, "0.1.0-a", FILES_A)
+    staged_release(tmp_path, "0.1.0-a", FILES_A)
     root = str(tmp_path)
     dd.activate({"root": root, "release": "0.1.0-a", "user": "x"})
     info = dd.probe({"root": root})
@@ -125,7 +92,7 @@ def test_probe_sees_drift_in_an_installed_file(tmp_path: Path) -> None:
 def test_prune_keeps_newest_and_never_the_current_release(tmp_path: Path) -> None:
     root = str(tmp_path)
     for i, rid in enumerate(["r1", "r2", "r3", "r4"]):
-        rel = _release(tmp_path, rid, FILES_B, reqs=(f"dep=={i}",))
+        rel = staged_release(tmp_path, rid, FILES_B, reqs=(f"dep=={i}",))
         t = time.time() - 100 + i
         os.utime(rel, (t, t))
         deps = tmp_path / "opt/helio-edge/deps" / dd._deps_key(
@@ -143,7 +110,7 @@ def test_prune_keeps_newest_and_never_the_current_release(tmp_path: Path) -> Non
 def test_prune_drops_a_failed_release_before_an_older_good_one(tmp_path: Path) -> None:
     root = str(tmp_path)
     for i, rid in enumerate(["good-old", "failed-new", "current"]):
-        rel = _release(tmp_path, rid, FILES_B)
+        rel = staged_release(tmp_path, rid, FILES_B)
         t = time.time() - 100 + i
         os.utime(rel, (t, t))
     (tmp_path / "opt/helio-edge/releases/failed-new/FAILED").write_text("check failed\n")
@@ -173,7 +140,7 @@ def test_main_prints_result_line_and_fails_cleanly(tmp_path: Path, capsys) -> No
 
 
 def test_changing_steps_wait_for_another_deploy(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    _release(tmp_path, "0.1.0-a", FILES_A)
+    staged_release(tmp_path, "0.1.0-a", FILES_A)
     lock = tmp_path / "opt/helio-edge/.deploy.lock"
     args = json.dumps({"root": str(tmp_path), "release": "0.1.0-a", "user": "x"})
     done: list[int] = []

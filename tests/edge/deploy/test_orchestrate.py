@@ -1,4 +1,4 @@
-"""``helio-edge deploy`` end to end: a real sshd, a device root, the real agent (issue #6).
+"""``helio-edge deploy`` end to end over a real sshd: a device root, the real agent.
 
 The device is this machine reached over SSH on loopback; its root is a
 directory. The service manager is a script that records its calls and

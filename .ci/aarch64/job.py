@@ -1,6 +1,6 @@
 """``make test-aarch64``: the release, installed by the deploy, run on arm64 under QEMU.
 
-Run by ``ci/aarch64/run.sh`` (which registers qemu-aarch64 with binfmt_misc
+Run by ``.ci/aarch64/run.sh`` (which registers qemu-aarch64 with binfmt_misc
 and creates the cached Debian bookworm arm64 root filesystem first), as
 root, in a private mount namespace (``unshare --mount``), so every mount
 made here disappears with the process even if it is killed.
@@ -38,7 +38,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -68,6 +67,7 @@ from edge.deploy.release import DeviceLayout, ReleaseInputs, dump_toml, stage_re
 from edge.deploy.remote import Remote, SshTarget  # noqa: E402
 from edge.forecasting.site import load_site  # noqa: E402
 from edge.runtime.contract import tree_filter  # noqa: E402
+from edge.testkit.launchers import running_mosquitto  # noqa: E402
 from firmware_bridge.config import load_toml  # noqa: E402
 
 SITE = REPO / "configs/sites/abuja.toml"
@@ -240,36 +240,11 @@ class ChrootRemote(Remote):
 # --------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def mosquitto(work: Path) -> Iterator[int]:
     """mosquitto on the host's loopback (the device shares the network)."""
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    port = _free_port()
-    conf = work / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    "log_dest none\n")
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"mosquitto did not open 127.0.0.1:{port}") from None
-                time.sleep(0.1)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with running_mosquitto(work, ("persistence false", "log_dest none")) as broker:
+        yield broker.port
 
 
 @dataclass
@@ -620,7 +595,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="run a command in the last run's device and exit with its status")
     args = p.parse_args(argv)
     if os.environ.get("HELIO_AARCH64_NS") != "1":
-        p.error("run through ci/aarch64/run.sh (needs root and a private mount namespace)")
+        p.error("run through .ci/aarch64/run.sh (needs root and a private mount namespace)")
 
     work = args.cache / "work" / args.name
     device = Device(args.rootfs, work, args.cpu, args.cpuinfo.resolve(), args.page_size)

@@ -1,4 +1,4 @@
-"""``predict`` and ``check`` on an installed release use the installed files (issue #13).
+"""``predict`` and ``check`` on an installed release use the installed files.
 
 On a Pi, ``helio-edge predict --bundle ... --at ...`` run outside a checkout
 failed with ``configs/sites/abuja.toml: file not found``: the default site
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.commands.installed import installed_release
+from edge.commands._installed import installed_release
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.tflite

@@ -3,7 +3,7 @@
 # Raspberry Pi OS Lite 64-bit is built on (same Debian release, glibc 2.36,
 # python3 3.11). Prints the path of the cached, pristine tree on stdout.
 #
-#   ci/aarch64/rootfs.sh [CACHE_DIR]      (default /var/cache/helio-aarch64)
+#   .ci/aarch64/rootfs.sh [CACHE_DIR]      (default /var/cache/helio-aarch64)
 #
 # The tree is keyed by everything that decides its contents (suite, arch,
 # package list, this script), built in a .partial directory and renamed when

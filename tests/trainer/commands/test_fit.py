@@ -1,4 +1,6 @@
-"""``helio-train fit / evaluate / keygen / sign`` end to end on tiny synthetic data.
+"""``helio-train fit`` end to end on tiny synthetic data (with keygen and sign around a
+fitted bundle; evaluate has its own module, the default configuration's adaptation to the
+data is in tests/trainer/test_config.py).
 
 Each fit trains a 16-unit MLP for 3 epochs on 24 synthetic Abuja days: a few
 seconds on 2 cores.
@@ -12,73 +14,14 @@ import json
 import stat
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from edge.forecasting.bundle import MODEL_FILE, BundleError, load_bundle
-from firmware_bridge.clitools import dispatch
-from trainer.cli import COMMANDS
+from tests.trainer.commands.helpers import cli, write_config
 
 pytestmark = pytest.mark.tensorflow
 
-REPO = Path(__file__).resolve().parents[2]
-
-LAX_GATE = """
-[gate]
-targets = ["ghi", "pv_power"]
-min_skill = -10.0
-min_season_skill = -10.0
-min_cliper_skill = -10.0
-coverage_min = 0.0
-coverage_max = 1.0
-max_int8_rmse_increase = 0.5
-max_rail_share = 0.5
-max_linear_shortfall = -1.0
-"""
-
-STRICT_GATE = """
-[gate]
-targets = ["ghi"]
-min_skill = 0.99
-"""
-
-
-def write_config(path: Path, gate: str = LAX_GATE, days: int = 24, seed: int = 7) -> Path:
-    """A training config: 15-min step, three horizons, a few epochs, synthetic Abuja days."""
-    path.write_text(
-        f'site = "{REPO / "configs" / "sites" / "abuja.toml"}"\n'
-        f"seed = {seed}\n"
-        'model_version = "test-0.0.1"\n'
-        "[features]\nstep_minutes = 15\nhorizons_min = [15, 30, 60]\nhistory_steps = 4\n"
-        f"[data]\nholdout_fraction = 0.25\nsynthetic_days = {days}\n"
-        'synthetic_start = "2025-03-01"\n'
-        "[model]\nhidden = [16]\nepochs = 3\nbatch_size = 128\n"
-        "[quantization]\nrepresentative_samples = 500\nrepresentative_batch = 100\n"
-        + gate
-    )
-    return path
-
-
-@pytest.fixture
-def lax_config(tmp_path: Path) -> Path:
-    return write_config(tmp_path / "lax.toml")
-
-
-@pytest.fixture
-def strict_config(tmp_path: Path) -> Path:
-    return write_config(tmp_path / "strict.toml", STRICT_GATE)
-
-
-def cli(*argv: str) -> int:
-    """Run one helio-train subcommand through the real dispatcher."""
-    name = argv[0]
-    return dispatch("helio-train", "test", {name: COMMANDS[name]}, list(argv))
-
-
-@pytest.fixture
-def keys(tmp_path: Path) -> tuple[Path, Path]:
-    assert cli("keygen", "--out", str(tmp_path / "keys")) == 0
-    return tmp_path / "keys" / "signing.key", tmp_path / "keys" / "signing.pub"
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.slow
@@ -167,38 +110,6 @@ def test_gate_rejects_a_deliberately_broken_model(tmp_path: Path, lax_config: Pa
     assert "skill vs smart persistence, ghi 15 min" in failed
 
 
-@pytest.mark.slow
-def test_evaluate_json_on_csv_data(
-    tmp_path: Path, lax_config: Path, keys: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
-) -> None:
-    import pandas as pd
-
-    from edge.forecasting.site import load_site
-    from edge.simulation.sky import synthetic_weather
-
-    out = tmp_path / "bundle"
-    assert cli("fit", "--config", str(lax_config), "--out", str(out), "--key", str(keys[0])) == 0
-    site = load_site(Path(__file__).resolve().parents[2] / "configs/sites/abuja.toml")
-    times = pd.date_range("2025-06-01", periods=6 * 96, freq="15min", tz="UTC")
-    w = synthetic_weather(site.site, times, seed=3)[["ghi", "dni", "dhi", "temp_air"]]
-    csv = tmp_path / "data.csv"
-    w.rename_axis("timestamp").reset_index().to_csv(csv, index=False)
-    capsys.readouterr()
-    code = cli("evaluate", "--bundle", str(out), "--data", str(csv), "--format", "csv",
-               "--since", "2025-06-03", "--json", "--public-key", str(keys[1]))
-    assert code == 0
-    result = json.loads(capsys.readouterr().out)
-    rows = [r for r in result["metrics"] if r["season"] == "all"]
-    assert {r["target"] for r in rows} == {"ghi", "dni", "dhi", "pv_power"}
-    for r in rows:
-        assert {"target", "horizon_min", "n", "rmse", "mae", "mbe",
-                "skill_vs_smart_persistence"} <= set(r)
-        assert r["n"] > 50 and np.isfinite(r["rmse"])
-    assert cli("evaluate", "--bundle", str(out), "--data", str(csv), "--format", "csv",
-               "--public-key", str(keys[1])) == 0
-    assert "skill_vs_smart_persistence" in capsys.readouterr().out
-
-
 def test_fit_bad_input_is_a_clear_error(tmp_path: Path, lax_config: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.toml"
@@ -280,29 +191,6 @@ def test_fit_with_weighted_loss_and_early_stopping(tmp_path: Path) -> None:
     assert set(result.manifest["holdout_outside_training_range"]) == set(
         result.manifest["features"]["names"])
     assert result.manifest["config"]["model"]["point_loss_weighting"] == "clear_sky_squared"
-
-
-@pytest.mark.parametrize(("resolution", "step", "horizons"), [
-    (1, 15, (15, 30, 60, 120, 180)), (5, 15, (15, 30, 60, 120, 180)),
-    (10, 10, (10, 20, 60, 120, 180)), (15, 15, (15, 30, 60, 120, 180)),
-    (20, 30, (30, 60, 120, 180)), (30, 30, (30, 60, 120, 180)), (60, 60, (60, 120, 180)),
-])
-def test_default_config_takes_step_and_horizons_from_the_data(resolution, step, horizons):
-    from trainer.config import DEFAULT_CONFIG, adapt_to_data, load_train_config
-
-    base = load_train_config(DEFAULT_CONFIG)
-    cfg = adapt_to_data(base, resolution, 365)
-    assert cfg.features.step_minutes == step and cfg.features.horizons_min == horizons
-    assert cfg.site_path() == base.site_path()
-    big = adapt_to_data(base, resolution, 3 * 365)
-    assert len(big.model.hidden) >= len(cfg.model.hidden)
-
-
-def test_default_config_refuses_hourly_plus_data():
-    from trainer.config import DEFAULT_CONFIG, adapt_to_data, load_train_config
-
-    with pytest.raises(ValueError, match="coarser than the 60-min"):
-        adapt_to_data(load_train_config(DEFAULT_CONFIG), 180, 365)
 
 
 def _csv(tmp_path: Path, days: int, freq: str) -> Path:

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.pty
 
 BRIDGE = [sys.executable, "-m", "firmware_bridge"]
 SIMULATE = [sys.executable, "-m", "edge", "simulate"]
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""``make demo``'s command end to end (issue #4): simulators, a broker, the agent, the view."""
+"""``make demo``'s command end to end: simulators, a broker, the agent, the view."""
 
 from __future__ import annotations
 
