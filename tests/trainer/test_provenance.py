@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from tests.conftest import REPO
-from trainer.provenance import code_version, data_digest, runtime_versions
+from trainer.provenance import COMMIT_ID_LENGTH, code_version, data_digest, runtime_versions
 
 
 def _frame() -> pd.DataFrame:
@@ -42,11 +42,11 @@ def test_digest_changes_with_a_value_or_a_timestamp() -> None:
 
 
 def test_code_version_carries_the_checkout_commit() -> None:
-    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                         text=True, cwd=REPO, check=False).stdout.strip()
+    sha = subprocess.run(["git", "rev-parse", f"--short={COMMIT_ID_LENGTH}", "HEAD"],
+                         capture_output=True, text=True, cwd=REPO, check=False).stdout.strip()
     version = code_version()
     if sha:
-        assert version.endswith(f"+g{sha}")
+        assert version.endswith(f"+g{sha}") and len(sha) == COMMIT_ID_LENGTH
     assert version.split("+")[0] in {importlib.metadata.version("helio-edge"), "unknown"}
 
 
