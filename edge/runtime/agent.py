@@ -43,6 +43,7 @@ from edge.runtime.interfaces import Collaborator, DeviceLike, PublisherLike
 from edge.runtime.messages import Message, event_message, reading_message
 from edge.runtime.outbox import Outbox
 from edge.runtime.pollers import Polled, Pollers
+from edge.runtime.recovery import startup_findings
 from edge.runtime.scheduling import ClockSync
 from edge.runtime.sdnotify import Notifier
 from firmware_bridge.clock import Clock
@@ -184,11 +185,10 @@ class Agent:
         self.notifier.ready(f"polling {len(self.pollers)} devices")
         self._event("info", "agent_started", "agent started", devices=sorted(self.pollers),
                     epoch=self._epoch)
-        recovered = self.outbox.recovered
-        if recovered is not None:
-            self._event("error", "outbox_recovered",
-                        "outbox database unreadable; moved aside, new outbox and epoch started",
-                        moved_to=recovered.moved_to, error=recovered.error, epoch=self._epoch)
+        for level, code, text, data in startup_findings(
+                self.outbox, self.config, self.holder.spec.step_seconds,
+                self.clock.now_utc().timestamp()):
+            self._event(level, code, text, **data, epoch=self._epoch)
         self.reporter.start(self.config.agent.heartbeat_s, self.config.agent.watchdog_s)
 
     def step(self, wait: float = 0.2) -> None:
@@ -296,3 +296,4 @@ class Agent:
         Call from the agent's thread (a ``cmd/<sub>`` handler runs there).
         """
         self.agent_commands.activate(bundle)
+

@@ -176,8 +176,18 @@ def test_e2e_sigkill_keeps_outbox_and_seq(persistent_broker, shipped_bundle, tmp
     seqs = distinct_in_order(_seqs(sub, "/mppt/reading"))
     assert seqs == list(range(1, len(seqs) + 1))  # every seq, in order, none lost
     # at-least-once: a message sent again after a kill is the same (epoch, seq)
-    ev = {(m.json().get("epoch"), m.json()["seq"]): m.json()["code"] for m in sub.on("/events")}
-    assert list(ev.values()).count("agent_started") == 3
+    ev = {(m.json().get("epoch"), m.json()["seq"]): m.json() for m in sub.on("/events")}
+    assert [e["code"] for e in ev.values()].count("agent_started") == 3
+    # both kills are reported at the next start, with how long nothing was stored
+    unclean = [e["data"] for e in ev.values() if e["code"] == "unclean_stop"]
+    assert len(unclean) == 2 and all(u["down_s"] >= 0 and "mppt" in u["missing_readings"]
+                                     for u in unclean)
+    # nothing is published before it is committed, so a sequence number given again after a
+    # kill never names two different delivered messages
+    by_key: dict[tuple[str, int], set[bytes]] = {}
+    for m in sub.on("/mppt/reading"):
+        by_key.setdefault((m.json()["epoch"], m.json()["seq"]), set()).add(m.payload)
+    assert all(len(p) == 1 for p in by_key.values())
 
 
 def _toml(cfg: Any, poll: float) -> str:
