@@ -157,10 +157,11 @@ class Rollout:
         self.key = load_public_key(public_key)
         self.dir = Path(models_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.verifier = CommandVerifier(self.key, site_id=site.site.id, device_id=device_id,
-                                        ledger=self.dir / _LEDGER_FILE)
         self.config = config
         self.clock = clock
+        self.verifier = CommandVerifier(self.key, site_id=site.site.id, device_id=device_id,
+                                        ledger=self.dir / _LEDGER_FILE,
+                                        now=clock.now_utc().timestamp())
         self.make_predictor = make_predictor
         self.allow_unblessed = allow_unblessed
         self.report: Report = lambda *a, **k: None
@@ -184,6 +185,13 @@ class Rollout:
     def bind(self, *, report: Report, on_change: Callable[[], None]) -> None:
         """Connect to the agent (``report(level, code, message, **data)``) and restore state."""
         self.report, self.on_change = report, on_change
+        for exc in self.verifier.recoveries:
+            self.report("error", "state_recovered",
+                        "rollout ledger copy unreadable, moved aside"
+                        + ("; commands issued before now are refused (re-issue them)"
+                           if self.verifier.lost else "; the other copy was used"),
+                        file=exc.path, moved_to=exc.moved_to, error=exc.error,
+                        not_before=self.verifier.not_before)
         self.restore()
 
     def _now(self) -> float:

@@ -9,6 +9,19 @@ never accepted before), and the ledger of accepted rollout ids, kept in a
 small JSON file written atomically (so a replay after a restart is refused
 too).
 
+A lost ledger never opens the door to a replay. The ledger is written twice
+(``commands.json``, then ``commands.json.bak``), so one damaged copy is
+replaced by the other. When neither can be read (moved aside by
+:mod:`edge.runtime.statefile`, kept), the verifier sets a *not-before* time:
+the later of this device's clock at the loss and the modification times of
+the damaged copies (when the last command was accepted). A command issued
+before it is refused ("re-issue it": ``helio-train publish`` signs a new one
+with a new id and issue time), so no command accepted before the loss can
+run again. What this cannot cover: a command accepted while the device's
+clock ran behind, replayed after a loss found while the clock still runs
+behind; the expiry (at most :data:`MAX_TTL_S`) still bounds it. The
+not-before time is part of the new ledger, so it holds across restarts.
+
 Does NOT: verify bundles (:mod:`edge.forecasting.bundle`), act on the
 command (:mod:`edge.runtime.rollout`), or do network I/O.
 
@@ -25,6 +38,7 @@ import binascii
 import json
 import os
 import re
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,6 +47,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge.runtime.inbound import CommandError
+from edge.runtime.statefile import CorruptStateError, read_state, write_private
 from firmware_bridge.timestamps import parse_utc
 
 __all__ = [
@@ -82,47 +97,69 @@ class CommandVerifier:
     site_id, device_id : str
         This gateway: a command must name both.
     ledger : str or Path
-        JSON file of accepted rollout ids (created).
+        JSON file of accepted rollout ids (created, with a ``.bak`` copy).
+    now : float, optional
+        UTC epoch of this device at start (the not-before time if the ledger
+        is lost); the system clock when omitted. [s]
     """
 
     def __init__(self, key: Ed25519PublicKey, *, site_id: str, device_id: str,
-                 ledger: str | Path) -> None:
+                 ledger: str | Path, now: float | None = None) -> None:
         self.key = key
         self.site_id = site_id
         self.device_id = device_id
         self.ledger = Path(ledger)
+        self.backup = self.ledger.with_name(self.ledger.name + ".bak")
         self._seen: list[str] = []
-        self._load()
+        #: commands issued before this UTC epoch are refused (set when the ledger was lost) [s]
+        self.not_before = 0.0
+        #: what was found damaged at start (reported by the rollout as events)
+        self.recoveries: list[CorruptStateError] = []
+        self._load(time.time() if now is None else now)
 
-    def _load(self) -> None:
-        try:
-            data = json.loads(self.ledger.read_text())
-        except FileNotFoundError:
+    def _load(self, now: float) -> None:
+        copies: list[dict[str, Any]] = []
+        for path in (self.ledger, self.backup):
+            try:
+                data = read_state(path)
+            except CorruptStateError as exc:
+                self.recoveries.append(exc)
+                continue
+            if data is not None:
+                copies.append(data)
+        if copies:
+            data = copies[0]
+            seen = data.get("accepted", [])
+            self._seen = [s for s in seen if isinstance(s, str)][-LEDGER_SIZE:] \
+                if isinstance(seen, list) else []
+            nb = data.get("not_before", 0.0)
+            self.not_before = float(nb) if isinstance(nb, int | float) else 0.0
+            if self.recoveries:
+                self._write()  # the damaged copy is replaced by the good one
             return
-        except (OSError, ValueError) as exc:
-            # refusing every command forever would be worse; the expiry still bounds replays
-            raise CommandError(f"rollout ledger {self.ledger} unreadable: {exc}") from None
-        seen = data.get("accepted", []) if isinstance(data, dict) else []
-        self._seen = [s for s in seen if isinstance(s, str)][-LEDGER_SIZE:]
+        if self.recoveries:  # no readable copy: refuse everything issued before now
+            mtimes = [os.path.getmtime(r.moved_to) for r in self.recoveries
+                      if os.path.exists(r.moved_to)]
+            self.not_before = max([now, *mtimes])
+            self._write()
+
+    @property
+    def lost(self) -> bool:
+        """True when no copy of the ledger could be read at start (see :attr:`not_before`)."""
+        return bool(self.recoveries) and self.not_before > 0.0
 
     def seen(self, rollout_id: str) -> bool:
         """True when ``rollout_id`` was accepted before."""
         return rollout_id in self._seen
 
+    def _write(self) -> None:
+        data = json.dumps({"accepted": self._seen, "not_before": self.not_before}).encode()
+        write_private(self.ledger, data)
+        write_private(self.backup, data)
+
     def _remember(self, rollout_id: str) -> None:
         self._seen = [*self._seen, rollout_id][-LEDGER_SIZE:]
-        tmp = self.ledger.with_name(self.ledger.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump({"accepted": self._seen}, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.ledger)
-        dirfd = os.open(self.ledger.parent, os.O_RDONLY)
-        try:
-            os.fsync(dirfd)
-        finally:
-            os.close(dirfd)
+        self._write()
 
     def verify(self, body: Mapping[str, Any], *, now: float) -> str:
         """Accept ``body`` once: returns its rollout id, else raises ``CommandError``.
@@ -160,6 +197,9 @@ class CommandVerifier:
                                f"{MAX_TTL_S / 86400:.0f} days")
         if now > expires:
             raise CommandError(f"model command expired at {body['expires']}")
+        if issued < self.not_before:
+            raise CommandError("model command was issued before the replay ledger was lost "
+                               f"(not before {self.not_before:.0f}); re-issue it")
         rollout_id = body.get("rollout_id")
         if not isinstance(rollout_id, str) or not _ID_RE.fullmatch(rollout_id):
             raise CommandError("model command needs a rollout_id of [A-Za-z0-9_.:-]{1,64}")

@@ -5,6 +5,7 @@ unplug/replug, Home Assistant discovery."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -203,3 +204,46 @@ def _toml(cfg: Any, poll: float) -> str:
         f"reconnect_min_s = 0.2\nreconnect_max_s = 1.0\n{devices}"
     )
 
+
+
+def test_e2e_damaged_state_files_do_not_stop_the_agent(persistent_broker, shipped_bundle,
+                                                       tmp_path):  # type: ignore[no-untyped-def]
+    """Before: a corrupt rollout ledger raised at start, ``helio-edge run`` exited 1 and
+    systemd restarted it every 5 s forever, so the site sent nothing."""
+    broker = persistent_broker
+    sims = {"mppt": simulate_device("vedirect", site=SITE, speed=1.0, time_scale=0.2),
+            "inverter": simulate_device("pi30", site=SITE, speed=1.0, time_scale=0.2)}
+    cfg = demo_config(tmp_path, broker.port, {k: s.url for k, s in sims.items()}, 1.0,
+                      bundle=Path(shipped_bundle[0]), public_key=Path(shipped_bundle[1]))
+    cfg_file = tmp_path / "agent.toml"
+    cfg_file.write_text(_toml(cfg, poll=0.2))
+    models = Path(cfg.agent.state_dir) / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    for name in ("commands.json", "commands.json.bak"):
+        (models / name).write_bytes(b"\x00\x00{\"accepted\": [")  # torn by a power cut
+    (models / "rollout.json").write_text("[]")  # valid JSON, not a state
+    sub = persistent_subscriber(broker.port)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    agent = subprocess.Popen(_agent_cmd(cfg_file), env=env, stderr=subprocess.DEVNULL)
+    try:
+        sub.wait_for(lambda: len(sub.on("/mppt/reading")) >= 5, timeout=60, what="readings")
+        sub.wait_for(lambda: len([m for m in sub.on("/events")
+                                  if m.json()["code"] == "state_recovered"]) >= 3,
+                     timeout=30, what="state_recovered events")
+        assert agent.poll() is None  # still running
+        found = [m.json()["data"] for m in sub.on("/events")
+                 if m.json()["code"] == "state_recovered"]
+        assert {Path(d["file"]).name for d in found} == {"commands.json", "commands.json.bak",
+                                                         "rollout.json"}
+        assert all(Path(d["moved_to"]).exists() for d in found)  # kept for forensics
+        ledger = json.loads((models / "commands.json").read_text())
+        assert ledger["not_before"] > 0  # older commands (replays) are refused from now on
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(30) == 0
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+            agent.wait()
+        for s in sims.values():
+            s.stop()
+        sub.close()
