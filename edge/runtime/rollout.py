@@ -332,9 +332,16 @@ class Rollout:
 
         When the configured bundle is the one this device started with and a
         rollout has since promoted another, reloading would quietly undo the
-        promotion: refused. A bundle deployed since (another SHA-256) wins,
-        as on a restart, and resets the rollout state.
+        promotion: refused. While a candidate runs in shadow it is refused too:
+        ``reload_model`` is not signed, so it must not end a signed rollout.
+        A bundle deployed since (another SHA-256) wins, as on a restart, and
+        resets the rollout state.
         """
+        if self.candidate is not None:
+            # reload_model is not signed: whoever can write cmd must not end a signed rollout
+            raise CommandError(
+                f"reload refused: rollout of {self.candidate.version} in progress (shadow); "
+                "end it with a signed rollback or wait for its outcome")
         bundle = load()
         if bundle.sha256 == self.configured_sha and self.active_path != bundle.source:
             raise CommandError(
@@ -342,8 +349,6 @@ class Rollout:
                 "configured bundle is unchanged (use a signed rollback to go back)")
         old = self.holder.version
         self.holder.swap(bundle)
-        if self.candidate is not None:
-            self._end_shadow("configured model reloaded")
         self.configured_sha, self.active_path, self.previous_path = (
             bundle.sha256, bundle.source, None)
         self._save()
