@@ -141,6 +141,22 @@ def test_reload_model_does_not_undo_a_promotion(device: Device, keys, tmp_path: 
     assert out["version"] == "v3" and device.holder.version == "v3"
 
 
+def test_unsigned_reload_cannot_cancel_a_rollout_in_shadow(device: Device, keys,
+                                                          tmp_path: Path) -> None:
+    """Before: anyone who could write cmd ended a signed candidate's shadow with reload_model."""
+    v2 = make_bundle(tmp_path / "v2", keys[0], version="v2", kt=0.8,
+                     created="2026-11-27T00:00:00Z")
+    device.rollout.handle_payload(install(v2, keys[0]))
+    assert device.rollout.candidate is not None
+    with pytest.raises(CommandError, match="rollout of v2 in progress"):
+        device.rollout.reload_configured(device.holder.load_configured)
+    assert device.rollout.candidate is not None and device.rollout.candidate.version == "v2"
+    assert device.holder.version == "v1"
+    # the signed rollback still ends it
+    device.rollout.handle_payload(rollback(keys[0]))
+    assert device.rollout.candidate is None
+
+
 # --------------------------------------------------------------------- archives
 
 
