@@ -77,6 +77,15 @@ class MessageError(ValueError):
     """A fleet message that does not follow the contract (kept in ``rejected``)."""
 
 
+#: How far a message's timestamp may be ahead of its receive time before it is rejected
+#: (gateway clocks a little fast, the transit of a backlog after an outage is behind, not
+#: ahead). [s]
+MAX_AHEAD_S = 600.0
+#: Streams whose timestamps place data in time (scoring, history); a status or an event
+#: from a gateway whose clock is wrong is still taken (ordered by seq or receive time).
+TIMED_STREAMS = frozenset({"reading", "forecast"})
+
+
 def parse_message(
     topic: str, payload: bytes, received: float, *, prefix: str = DEFAULT_PREFIX
 ) -> FleetMessage | None:
@@ -104,7 +113,9 @@ def parse_message(
         On a foreign topic, or a payload that breaks the contract
         (:func:`edge.runtime.contract.check_body`): not UTF-8 JSON, ids
         that contradict the topic, a missing/invalid ``seq`` or
-        ``timestamp`` on a sequenced stream, a field of the wrong type.
+        ``timestamp`` on a sequenced stream, a field of the wrong type; or a
+        reading or forecast ``timestamp`` more than :data:`MAX_AHEAD_S` ahead of
+        ``received``.
     """
     try:
         where = parse_topic(topic, prefix)
@@ -124,6 +135,11 @@ def parse_message(
         raise MessageError(str(exc)) from None
     seq = body.get("seq") if isinstance(body.get("seq"), int) else None
     ts = parse_time(body.get("timestamp"))
+    if stream in TIMED_STREAMS and ts is not None and ts > received + MAX_AHEAD_S:
+        # a gateway clock far ahead (even one that says clock_synced: false): stored, such a
+        # reading would be the site's newest for years and stall its scoring
+        raise MessageError(f"timestamp {str(body.get('timestamp'))[:40]} is {ts - received:.0f} s"
+                           f" ahead of the monitor's receive time (at most {MAX_AHEAD_S:.0f} s)")
     epoch = body.get("epoch", LEGACY_EPOCH)
     return FleetMessage(site, device, stream, seq, ts, received, body,
                         payload if stream == "reading" else b"", epoch, topic)

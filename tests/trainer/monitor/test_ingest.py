@@ -216,12 +216,13 @@ def test_shadow_forecast_topic_is_stored_as_a_shadow_forecast(tmp_path: Path) ->
     topic, live = forecast("s1", "gw", 1, 1_800_000_000.0, {15: 100.0})
     _, shadow = forecast("s1", "gw", 2, 1_800_000_000.0, {15: 90.0}, shadow=True,
                                     sha="sha-b")
-    msg = parse_message(topic + "/shadow", shadow, 1.0)
+    received = 1_800_000_060.0
+    msg = parse_message(topic + "/shadow", shadow, received)
     assert msg is not None and msg.stream == "forecast" and msg.seq == 2
     with pytest.raises(MessageError, match="without shadow: true"):
-        parse_message(topic + "/shadow", live, 1.0)
+        parse_message(topic + "/shadow", live, received)
     store = Store(tmp_path / "m.sqlite")
-    store.write_batch([parse_message(topic, live, 1.0), msg])
+    store.write_batch([parse_message(topic, live, received), msg])
     assert sql(store, "SELECT shadow, model_sha FROM forecast_points ORDER BY shadow") == [
         (0, "sha-a"), (0, "sha-a"), (0, "sha-a"), (0, "sha-a"),
         (1, "sha-b"), (1, "sha-b"), (1, "sha-b"), (1, "sha-b")]

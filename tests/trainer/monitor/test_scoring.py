@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -13,13 +14,14 @@ import pytest
 from edge.forecasting.features import FeatureSpec
 from edge.forecasting.reference import ZENITH_LIMIT, clear_sky_reference, physical_from_index
 from edge.forecasting.site import load_site
+from firmware_bridge.timestamps import parse_utc
 from tests.trainer.monitor.conftest import forecast, reading
 from tests.trainer.monitor.sql_helpers import sql
 from trainer.dataset import build_dataset, fit_cliper
 from trainer.loading import read_and_check
 from trainer.monitor.cli import main
 from trainer.monitor.drift import DriftConfig, DriftWatch, psi, validation_rmse
-from trainer.monitor.ingest import parse_message
+from trainer.monitor.ingest import MessageError, parse_message
 from trainer.monitor.scoring import (
     Scorer,
     ScoringConfig,
@@ -36,7 +38,9 @@ DAY0 = pd.Timestamp("2026-01-10T00:00Z").timestamp()
 
 
 def _write(store: Store, items: list[tuple[str, bytes]]) -> None:
-    msgs = [parse_message(t, p, DAY0) for t, p in items]
+    # each message received a minute after its own timestamp, as from a live gateway
+    msgs = [parse_message(t, p, parse_utc(json.loads(p)["timestamp"]).timestamp() + 60)
+            for t, p in items]
     store.write_batch([m for m in msgs if m is not None])
 
 
@@ -316,3 +320,26 @@ def test_monitor_and_gate_measure_the_same_skill_on_one_data_set(tmp_path: Path)
         assert m.rmse_persistence == pytest.approx(g.rmse / (1 - g.skill_vs_smart_persistence),
                                                    rel=1e-6)
         assert m.skill == pytest.approx(g.skill_vs_smart_persistence, abs=1e-6)
+
+
+def test_a_reading_from_the_future_is_rejected_and_never_stalls_scoring(tmp_path: Path) -> None:
+    """Before: one reading stamped 2099 became the site's newest, and the scorer then marked
+    every open forecast point scored without scoring it (8 scores instead of 38)."""
+    store = Store(tmp_path / "m.sqlite")
+    _day(store, DAY0, err15=10.0, err60=-20.0)
+    received = DAY0 + 21 * 3600  # an hour after the day's last reading
+    topic, payload = reading(SID, "mppt", 10_000, 4_070_908_800.0, pv_power=1.0)  # 2099
+    rejects: list[tuple[str, bytes, str, float]] = []
+    try:  # what the monitor's writer does with each message
+        msg = parse_message(topic, payload, received)
+        store.write_batch([msg] if msg is not None else [])
+    except MessageError as exc:
+        rejects.append((topic, payload, str(exc), received))
+    res = store.write_batch([], rejects)
+    assert res.rejected == 1 and "ahead of the monitor's receive time" in rejects[0][2]
+    assert store.reading_span(SID)[1] < received  # the newest reading is still of today
+    written = Scorer(store, {SID: SITE}, ScoringConfig(grace_s=0.0)).score_all()
+    assert written == _daytime_periods(DAY0, 15) + _daytime_periods(DAY0, 60)
+    # a gateway clock a few minutes fast is still taken
+    assert parse_message(*reading(SID, "mppt", 10_001, received + 300, pv_power=1.0),
+                         received) is not None

@@ -87,9 +87,10 @@ def test_events_filtered_by_code_newest_first(tmp_path: Path) -> None:
 def test_latest_live_forecast_and_band(tmp_path: Path) -> None:
     store = Store(tmp_path / "m.sqlite")
     store.write_batch([
-        _msg(forecast("s1", "gw", 1, T0, {15: 100.0, 60: 50.0})),
-        _msg(forecast("s1", "gw", 2, T0 + 900, {15: 110.0, 60: 55.0})),
-        _msg(forecast("s1", "gw", 3, T0 + 1800, {15: 1.0}, shadow=True, sha="sha-b")),
+        _msg(forecast("s1", "gw", 1, T0, {15: 100.0, 60: 50.0}), T0 + 1),
+        _msg(forecast("s1", "gw", 2, T0 + 900, {15: 110.0, 60: 55.0}), T0 + 901),
+        _msg(forecast("s1", "gw", 3, T0 + 1800, {15: 1.0}, shadow=True, sha="sha-b"),
+             T0 + 1801),
     ])
     latest = store.latest_forecast("s1", "pv_power", 30)
     assert latest is not None and (latest.device, latest.issue) == ("gw", T0 + 900)
