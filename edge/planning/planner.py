@@ -17,9 +17,10 @@ past day per scenario and 24-h block), or for the site-file fallback a
 log-normal day factor and period noise. The spread of both around their
 medians is multiplied by the calibration scale: the value of
 :data:`SPREAD_GRID` whose P10-P90 SOC coverage over plans re-issued on the
-site's own past (every 6 h over the last week, each from the history before
+site's own past (every 8 h over the last week, each from the history before
 it only, scored on the measured SOC of the following 24 h) is closest to
-0.8; 1.0 ("default") until :data:`CALIBRATION_MIN_PLANS` such plans exist.
+0.8 (a measured SOC within :data:`SOC_TOLERANCE` of the band counts as
+inside); 1.0 ("default") until :data:`CALIBRATION_MIN_PLANS` such plans exist.
 
 Does NOT: read a clock, do I/O, log, or import pandas/pvlib/scipy itself.
 """
@@ -68,10 +69,14 @@ STATE_VERSION = 1
 SPREAD_GRID = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)
 #: Past plans needed before the spread is calibrated.
 CALIBRATION_MIN_PLANS = 4
-#: Past plans re-issued for calibration (every 6 h, newest first).
-CALIBRATION_MAX_PLANS = 12
+#: Past plans re-issued for calibration (every 8 h over the last week, newest first).
+CALIBRATION_MAX_PLANS = 21
+CALIBRATION_EVERY_S = 8 * 3600
 #: Scenarios per past plan in the calibration. [-]
 CALIBRATION_SCENARIOS = 100
+#: A measured SOC this close to the P10-P90 band counts as inside it in the calibration
+#: (the devices' SOC resolution: PI30 reports whole percent; a full battery reads 100 %). [-]
+SOC_TOLERANCE = 0.005
 #: Plan steps after sunrise. [s]
 AFTER_SUNRISE_S = 3 * 3600
 
@@ -225,7 +230,7 @@ class EnergyPlanner:
             self._samples_until = new[-1].end_k - 1
         clear, _ = self.clear.get(first, n)
         night = clear <= 0.0
-        sc = self_consumption_fit(vals[0], vals[3], night)
+        sc = self_consumption_fit(vals[0], vals[3], vals[2], night)
         return estimate_battery(self.site, self.config.reserve_soc, self._samples, sc)
 
     def _calibrate(self, k0: int, off: int, kt: tuple[FloatArray, IntArray, IntArray],
@@ -234,12 +239,13 @@ class EnergyPlanner:
         kt_rows, kt_hours, row_end = kt
         per, step = self.per_day, self.config.step_s
         n = per  # each past plan is scored over 24 h
-        oldest = self.history.last_k - self.history.size + 1
+        oldest = self.history.first_k()
         soc_all, _ = self.history.window(k0, self.history.size)
         realised: list[FloatArray] = []
         trajectories: list[FloatArray] = []  # (grid, steps, scenarios) per plan
-        for m in range(4, 4 * 7 + 1):
-            kc = k0 - m * (per // 4)
+        every = CALIBRATION_EVERY_S // step
+        for m in range(-(-per // every), 7 * per // every + 1):
+            kc = k0 - m * every
             if kc - 2 * per < oldest or len(realised) >= CALIBRATION_MAX_PLANS:
                 break
             soc_c = soc_all[2, kc - (k0 - self.history.size + 1)]
@@ -267,8 +273,8 @@ class EnergyPlanner:
             for real, tr in zip(realised, trajectories, strict=True):
                 q = np.quantile(tr[g], (0.1, 0.9), axis=1)
                 ok = np.isfinite(real)
-                inside += int(np.count_nonzero((real[ok] >= q[0][ok] - 1e-9)
-                                               & (real[ok] <= q[1][ok] + 1e-9)))
+                inside += int(np.count_nonzero((real[ok] >= q[0][ok] - SOC_TOLERANCE)
+                                               & (real[ok] <= q[1][ok] + SOC_TOLERANCE)))
                 total += int(np.count_nonzero(ok))
             cov = inside / total if total else math.nan
             key = (abs(cov - 0.8), abs(math.log(scale)))

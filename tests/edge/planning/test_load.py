@@ -1,4 +1,4 @@
-"""The load forecast: candidates, walk-forward selection, residual quantiles, the site-file fallback."""
+"""The load forecast: candidates, walk-forward selection, residuals, the site-file fallback."""
 
 from __future__ import annotations
 
