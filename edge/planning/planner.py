@@ -51,11 +51,11 @@ from edge.planning.geometry import ClearSkyCache
 from edge.planning.history import History, PeriodObservation, index_time, period_index
 from edge.planning.load import LoadModel
 from edge.planning.plan import (
+    QUANTILE_NAMES,
     EnergyPlan,
     first_at_or_below,
     propagate,
-    quantiles,
-    scalar_quantiles,
+    sorted_quantiles,
 )
 from edge.planning.pv import KtClimatology, blend_model, clear_sky_index
 
@@ -188,6 +188,7 @@ class EnergyPlanner:
         battery = self._update_battery(k0)
         spread, source, n_plans, cov = self._calibrate(k0, off, kt, battery)
         local_day = (now + dt.timedelta(seconds=off)).date()
+        self.clear.get(k0, 3 * self.per_day + 1)  # the day's plans then never call pvlib
         self._daily = _Daily(local_day, load_model, clim, battery, spread, source, n_plans, cov)
 
     def _load_matrix(self, k0: int, off: int) -> tuple[FloatArray, IntArray, IntArray]:
@@ -271,7 +272,7 @@ class EnergyPlanner:
         for g, scale in enumerate(SPREAD_GRID):
             inside = total = 0
             for real, tr in zip(realised, trajectories, strict=True):
-                q = np.quantile(tr[g], (0.1, 0.9), axis=1)
+                q = sorted_quantiles(tr[g])[[0, 2]]
                 ok = np.isfinite(real)
                 inside += int(np.count_nonzero((real[ok] >= q[0][ok] - SOC_TOLERANCE)
                                                & (real[ok] <= q[1][ok] + SOC_TOLERANCE)))
@@ -288,17 +289,19 @@ class EnergyPlanner:
         per, step = self.per_day, self.config.step_s
         ks = np.arange(k0 + 1, k0 + n + 1, dtype=np.int64)
         _, weekend = loadmod.local_slots(ks, step, off)
-        mid_hours = ((ks * step - step // 2 + off) % 86400) / 3600.0
-        fallback = loadmod.site_file_profile(self.site.load, mid_hours)
+        mid_hours = np.asarray(((ks * step - step // 2 + off) % 86400) / 3600.0,
+                               dtype=np.float64)
         if model.method == "site_file":
-            return fallback
+            return loadmod.site_file_profile(self.site.load, mid_hours)
         h, wk, _ = self._load_matrix(k0, off)
         blocks = -(-n // per)
         pad = np.concatenate([weekend, np.zeros(blocks * per - n, dtype=np.int64)])
         out = np.concatenate([
             loadmod.forecast(model.method, h, wk, h.shape[0], pad[b * per:(b + 1) * per])
             for b in range(blocks)])[:n]
-        return np.where(np.isfinite(out), out, fallback)
+        if np.isfinite(out).all():
+            return out
+        return np.where(np.isfinite(out), out, loadmod.site_file_profile(self.site.load, mid_hours))
 
     def _scenarios(self, k0: int, off: int, n: int, *, model: LoadModel, clim: KtClimatology,
                    spread: float, fc: ForecastResult | None, rng: np.random.Generator,
@@ -387,9 +390,13 @@ class EnergyPlanner:
         battery = daily.battery
         prop = propagate(soc, pot, ld, battery, cfg.step_s)
         times = tuple(index_time(k0 + j, cfg.step_s) for j in range(1, n + 1))
-        soc_q = quantiles(prop.soc)
+        fans = sorted_quantiles(np.stack([prop.soc, prop.delivered, pot]))
+        soc_q = {q: fans[i, 0] for i, q in enumerate(QUANTILE_NAMES)}
         dt_h = cfg.step_s / 3600.0
         surplus = (prop.delivered - battery.dc_demand(ld))[:i_rise].sum(axis=0) * dt_h
+        eq = sorted_quantiles(np.stack([surplus, prop.delivered.sum(axis=0) * dt_h,
+                                        ld.sum(axis=0) * dt_h]))
+        energies = [{q: float(eq[i, e]) for i, q in enumerate(QUANTILE_NAMES)} for e in range(3)]
         p50 = info["load_p50"]
         if daily.load.method == "site_file":
             lo, hi = loadmod.site_file_quantiles(p50)
@@ -402,15 +409,15 @@ class EnergyPlanner:
             times=times,
             soc=soc_q,
             load={"p10": lo, "p50": p50, "p90": hi},
-            pv=quantiles(prop.delivered),
-            pv_potential_p50=np.median(pot, axis=1),
+            pv={q: fans[i, 1] for i, q in enumerate(QUANTILE_NAMES)},
+            pv_potential_p50=fans[1, 2],
             reserve_soc=cfg.reserve_soc,
             reserve_at=first_at_or_below(times, soc_q["p10"], cfg.reserve_soc),
             reserve_at_p50=first_at_or_below(times, soc_q["p50"], cfg.reserve_soc),
             next_sunrise=index_time(k0 + i_rise, cfg.step_s),
-            balance_to_sunrise_wh=scalar_quantiles(surplus),
-            pv_energy_wh=scalar_quantiles(prop.delivered.sum(axis=0) * dt_h),
-            load_energy_wh=scalar_quantiles(ld.sum(axis=0) * dt_h),
+            balance_to_sunrise_wh=energies[0],
+            pv_energy_wh=energies[1],
+            load_energy_wh=energies[2],
             load_method=daily.load.method,
             pv_method=info["pv_method"],
             battery=battery,
