@@ -24,10 +24,18 @@ self-consumption
     inverter's rated power (a hybrid inverter's no-load draw) and eta
     :data:`INVERTER_EFFICIENCY`.
 
+charge acceptance
+    what the battery takes near full, as a table over SOC
+    (:data:`ACCEPTANCE_KNOTS`): in periods when the charger curtailed PV
+    the battery took exactly its acceptance, so the median battery power of
+    those periods per SOC knot (at least :data:`MIN_ACCEPTANCE_PERIODS`)
+    replaces the prior there, and the table is made non-increasing in SOC.
+    The prior: the charger limit (the site's ``ac_limit``) up to
+    :data:`TAPER_SOC` (lead-acid absorption; LiFePO4's constant-voltage
+    phase), then linear to 0 at full.
+
 Discharge efficiency is 1: the SOC counts charge, and the measured battery
-power already holds the voltage losses. Charge acceptance: the charger
-limit (the site's ``ac_limit``) up to :data:`TAPER_SOC` (lead-acid
-absorption; LiFePO4's constant-voltage phase), then linear to 0 at full.
+power already holds the voltage losses.
 
 Does NOT: integrate the plan (``edge.planning.plan``).
 """
@@ -45,10 +53,13 @@ import numpy.typing as npt
 from edge.forecasting.site import Site
 
 __all__ = [
+    "ACCEPTANCE_KNOTS",
     "BatteryEstimate",
     "CapacitySample",
+    "acceptance_fit",
     "capacity_samples",
     "estimate_battery",
+    "prior_acceptance",
     "self_consumption_fit",
 ]
 
@@ -77,6 +88,10 @@ INVERTER_EFFICIENCY_BOUNDS = (0.8, 1.0)
 MIN_NIGHT_PERIODS = 24
 #: Below this SOC a night period says nothing about self-consumption. [-]
 EMPTY_SOC = 0.05
+#: SOC knots of the charge-acceptance table (below the first, its value holds). [-]
+ACCEPTANCE_KNOTS = tuple(round(0.70 + 0.02 * i, 2) for i in range(16))
+#: Curtailed periods a knot needs before its learned value replaces the prior.
+MIN_ACCEPTANCE_PERIODS = 6
 #: Samples kept for the capacity estimate (oldest dropped).
 MAX_SAMPLES = 60
 
@@ -146,7 +161,12 @@ class BatteryEstimate:
     charge_power_max_w : float
         Charger limit into the battery. [W]
     taper_soc : float
-        SOC above which acceptance falls linearly to 0 at full. [-]
+        SOC above which the prior acceptance falls linearly to 0 at full. [-]
+    acceptance_soc, acceptance_w : tuple of float
+        The charge-acceptance table: SOC knots [-] and the most the battery
+        takes there [W] (linear in between).
+    acceptance_source : str
+        ``"prior"`` or ``"learned"`` (at least one knot from the site's data).
     reserve_soc : float
         [-]
     """
@@ -164,11 +184,21 @@ class BatteryEstimate:
     charge_power_max_w: float
     taper_soc: float
     reserve_soc: float
+    acceptance_soc: tuple[float, ...] = ACCEPTANCE_KNOTS
+    acceptance_w: tuple[float, ...] = ()
+    acceptance_source: str = "prior"
+
+    def __post_init__(self) -> None:
+        if not self.acceptance_w:
+            object.__setattr__(self, "acceptance_w", tuple(
+                float(v) for v in prior_acceptance(self.charge_power_max_w, self.taper_soc)))
+        if len(self.acceptance_w) != len(self.acceptance_soc):
+            raise ValueError("acceptance table: one power per SOC knot")
 
     def charge_acceptance(self, soc: FloatArray) -> FloatArray:
         """Largest charging power the battery takes at ``soc``. [W]"""
-        frac = np.clip((1.0 - soc) / (1.0 - self.taper_soc), 0.0, 1.0)
-        return self.charge_power_max_w * frac
+        return np.asarray(np.interp(soc, self.acceptance_soc, self.acceptance_w),
+                          dtype=np.float64)
 
     def dc_demand(self, load: FloatArray) -> FloatArray:
         """DC power the inverter draws to serve AC ``load``. [W]"""
@@ -189,8 +219,48 @@ class BatteryEstimate:
             "self_consumption_source": self.self_consumption_source,
             "charge_power_max_w": round(self.charge_power_max_w, 1),
             "taper_soc": self.taper_soc,
+            "acceptance_soc": list(self.acceptance_soc),
+            "acceptance_w": [round(v, 1) for v in self.acceptance_w],
+            "acceptance_source": self.acceptance_source,
             "reserve_soc": self.reserve_soc,
         }
+
+
+def prior_acceptance(pmax: float, taper_soc: float) -> FloatArray:
+    """Prior table at :data:`ACCEPTANCE_KNOTS`: ``pmax`` to ``taper_soc``, then linear to 0. [W]"""
+    knots = np.asarray(ACCEPTANCE_KNOTS)
+    return np.asarray(pmax * np.clip((1.0 - knots) / (1.0 - taper_soc), 0.0, 1.0),
+                      dtype=np.float64)
+
+
+def acceptance_fit(soc: FloatArray, battery_power: FloatArray,
+                   curtailed: npt.NDArray[np.bool_], prior: FloatArray,
+                   ) -> tuple[FloatArray, int]:
+    """The acceptance table learned from curtailed periods, and how many knots the data set.
+
+    Parameters
+    ----------
+    soc, battery_power, curtailed : numpy.ndarray
+        Per period, oldest first: SOC at the period end [-], mean battery
+        power [W], whether the charger curtailed PV.
+    prior : numpy.ndarray
+        The prior table. [W]
+    """
+    mid = np.full(soc.shape, np.nan)
+    mid[1:] = 0.5 * (soc[1:] + soc[:-1])  # the SOC the period charged at
+    ok = curtailed & np.isfinite(mid) & np.isfinite(battery_power) & (battery_power >= 0)
+    knots = np.asarray(ACCEPTANCE_KNOTS)
+    out = prior.copy()
+    learned = 0
+    if ok.any():
+        m, p = mid[ok], battery_power[ok]
+        idx = np.clip(np.rint((m - knots[0]) / 0.02).astype(np.int64), 0, knots.size - 1)
+        for i in range(knots.size):
+            sel = (idx == i) & (np.abs(m - knots[i]) <= 0.01 + 1e-9)
+            if int(sel.sum()) >= MIN_ACCEPTANCE_PERIODS:
+                out[i] = float(np.median(p[sel]))
+                learned += 1
+    return np.minimum.accumulate(out), learned
 
 
 def capacity_samples(soc: FloatArray, battery_power: FloatArray, k0: int, step_s: int,
@@ -270,8 +340,12 @@ def self_consumption_fit(load: FloatArray, battery_power: FloatArray, soc: Float
 
 
 def estimate_battery(site: Site, reserve_soc: float, samples: Sequence[CapacitySample],
-                     self_consumption: tuple[float, float] | None) -> BatteryEstimate:
-    """The battery estimate from the site file and what the site measured."""
+                     self_consumption: tuple[float, float] | None,
+                     acceptance: tuple[FloatArray, int] | None = None) -> BatteryEstimate:
+    """The battery estimate from the site file and what the site measured.
+
+    ``acceptance`` is :func:`acceptance_fit`'s result (None: the prior).
+    """
     bat = site.battery
     prior = bat.nominal_voltage * bat.capacity
     eta_c = CHARGE_EFFICIENCY.get(bat.chemistry, 0.95)
@@ -313,4 +387,6 @@ def estimate_battery(site: Site, reserve_soc: float, samples: Sequence[CapacityS
         charge_power_max_w=float(site.array.ac_limit),
         taper_soc=TAPER_SOC.get(bat.chemistry, 0.9),
         reserve_soc=float(reserve_soc),
+        acceptance_w=() if acceptance is None else tuple(float(v) for v in acceptance[0]),
+        acceptance_source="learned" if acceptance is not None and acceptance[1] else "prior",
     )

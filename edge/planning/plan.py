@@ -80,10 +80,11 @@ def propagate(soc0: float, potential: FloatArray, load: FloatArray,
     dis_k = dt_h / (cap * battery.discharge_efficiency)  # SOC per W discharged
     demand = np.ascontiguousarray(battery.dc_demand(load))
     potential = np.ascontiguousarray(potential)
-    pmax = battery.charge_power_max_w
-    # what the battery takes: the acceptance taper (pmax at taper_soc, 0 when full) and
-    # never more than fills it this step; both are linear in the room left (1 - soc)
-    per_room = min(pmax / (1.0 - battery.taper_soc), 1.0 / charge_k)
+    # what the battery takes: its acceptance table over SOC, and never more than fills
+    # it this step; the loop holds the room left (1 - SOC)
+    knots = 1.0 - np.asarray(battery.acceptance_soc)[::-1]  # room, increasing
+    accept = np.asarray(battery.acceptance_w)[::-1]
+    fill = 1.0 / charge_k
     soc_out = np.empty((n, s))
     deliv = np.empty((n, s))
     net_out = np.empty((n, s))
@@ -92,8 +93,8 @@ def propagate(soc0: float, potential: FloatArray, load: FloatArray,
     give = np.empty(s)
     for j in range(n):
         d, take, net = demand[j], deliv[j], net_out[j]
-        np.multiply(room, per_room, out=head)
-        np.minimum(head, pmax, out=head)
+        np.multiply(room, fill, out=give)
+        np.minimum(np.interp(room, knots, accept), give, out=head)
         np.add(head, d, out=head)
         np.minimum(potential[j], head, out=take)
         np.subtract(take, d, out=net)

@@ -13,9 +13,13 @@ Scenarios: PV as whole local days of the site's own clear-sky index (one
 history day per scenario and day, or the prior), times clear-sky PV, with
 the bundle's forecast put on them where its horizons reach; load as the
 chosen method's median plus a whole day of its walk-forward residuals (one
-past day per scenario and 24-h block), or for the site-file fallback a
-log-normal day factor and period noise. The spread of both around their
-medians is multiplied by the calibration scale: the value of
+past day per scenario and local day), or for the site-file fallback a
+log-normal day factor and period noise. The rest of today's PV is drawn
+from the past days most like what today has measured so far
+(:mod:`edge.planning.analog`; tried for the load too, where the morning's
+appliance noise says little about the evening and the plans got worse).
+The spread of both around their means is multiplied by the calibration
+scale: the value of
 :data:`SPREAD_GRID` whose P10-P90 SOC coverage over plans re-issued on the
 site's own past (every 8 h over the last week, each from the history before
 it only, scored on the measured SOC of the following 24 h) is closest to
@@ -37,14 +41,18 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.forecasting.engine import ForecastResult
+from edge.forecasting.features import KT_MAX
 from edge.forecasting.site import Site
 from edge.planning import load as loadmod
 from edge.planning.battery import (
     MAX_SAMPLES,
+    TAPER_SOC,
     BatteryEstimate,
     CapacitySample,
+    acceptance_fit,
     capacity_samples,
     estimate_battery,
+    prior_acceptance,
     self_consumption_fit,
 )
 from edge.planning.geometry import ClearSkyCache
@@ -222,7 +230,7 @@ class EnergyPlanner:
 
     def _update_battery(self, k0: int) -> BatteryEstimate:
         n = self.history.size
-        vals, _ = self.history.window(k0, n)
+        vals, cut = self.history.window(k0, n)
         first = k0 - n + 1
         new = capacity_samples(vals[2], vals[3], first, self.config.step_s,
                                after_k=self._samples_until)
@@ -232,7 +240,10 @@ class EnergyPlanner:
         clear, _ = self.clear.get(first, n)
         night = clear <= 0.0
         sc = self_consumption_fit(vals[0], vals[3], vals[2], night)
-        return estimate_battery(self.site, self.config.reserve_soc, self._samples, sc)
+        bat = self.site.battery
+        prior = prior_acceptance(self.site.array.ac_limit, TAPER_SOC.get(bat.chemistry, 0.9))
+        acc = acceptance_fit(vals[2], vals[3], cut, prior)
+        return estimate_battery(self.site, self.config.reserve_soc, self._samples, sc, acc)
 
     def _calibrate(self, k0: int, off: int, kt: tuple[FloatArray, IntArray, IntArray],
                    battery: BatteryEstimate) -> tuple[float, str, int, float]:
@@ -285,6 +296,18 @@ class EnergyPlanner:
 
     # ------------------------------------------------------------ scenarios
 
+    def _kt_today(self, k0: int, off: int) -> tuple[IntArray, FloatArray] | None:
+        """Local period-of-day columns and clear-sky index measured today up to ``k0``."""
+        step = self.config.step_s
+        elapsed = int(((k0 * step + off) % 86400) // step)  # periods since local midnight
+        if elapsed == 0:
+            return None
+        vals, cut = self.history.window(k0, elapsed)
+        clear, _ = self.clear.get(k0 - elapsed + 1, elapsed)
+        arr = self.site.array
+        kt = clear_sky_index(vals[1], clear, cut, arr.dc_capacity, arr.ac_limit)
+        return np.arange(elapsed, dtype=np.int64), kt
+
     def _load_p50(self, k0: int, off: int, n: int, model: LoadModel) -> FloatArray:
         per, step = self.per_day, self.config.step_s
         ks = np.arange(k0 + 1, k0 + n + 1, dtype=np.int64)
@@ -314,10 +337,12 @@ class EnergyPlanner:
         slots = (local % 86400) // step
         day_of_step = local // 86400 - local[0] // 86400
         hours = slots * step // 3600
-        # PV: whole local days of clear-sky index, spread scaled around the hourly median
-        kt = clim.sample(rng, slots.astype(np.int64), day_of_step.astype(np.int64), n_scen)
-        med = clim.quantiles[hours, 1][:, None]
-        kt = np.clip(med + spread * (kt - med), 0.0, 1.5)
+        # PV: whole local days of clear-sky index, spread scaled around the mean day
+        kt = clim.sample(rng, slots.astype(np.int64), day_of_step.astype(np.int64), n_scen,
+                         today=self._kt_today(k0, off))
+        if spread != 1.0 and clim.rows.shape[0]:
+            centre = clim.rows.mean(axis=0)[slots][:, None]
+            kt = np.clip(centre + spread * (kt - centre), 0.0, KT_MAX)
         pot = np.minimum(clear[:, None] * kt, self.site.array.ac_limit)
         pv_method = clim.method
         model_steps = 0
@@ -340,10 +365,13 @@ class EnergyPlanner:
         else:
             res = model.residuals
             cols = (ks - 1 - model.issue_k) % per
-            blocks = -(-n // per)
-            pick = rng.integers(0, res.shape[0], size=(blocks, n_scen))
-            ld = np.maximum(p50[:, None] + spread * res[pick[np.arange(n) // per], cols[:, None]],
-                            0.0)
+            n_days = int(day_of_step[-1]) + 1
+            pick = rng.integers(0, res.shape[0], size=(n_days, n_scen))
+            drawn = res[pick[day_of_step], cols[:, None]]
+            if spread != 1.0:  # scale around the mean residual: the energy stays put
+                centre = res.mean(axis=0)[cols][:, None]
+                drawn = centre + spread * (drawn - centre)
+            ld = np.maximum(p50[:, None] + drawn, 0.0)
         info = {"clear": clear, "load_p50": p50, "hours": hours, "pv_method": pv_method,
                 "model_steps": model_steps}
         return pot, ld, info

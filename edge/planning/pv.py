@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.forecasting.features import KT_MAX
+from edge.planning.analog import analog_weights
 
 __all__ = [
     "BLEND_MIN",
@@ -55,6 +56,8 @@ MIN_DAYS = 3
 #: piecewise-linear distribution; a wide tropical prior (P10 0.35, P50 0.70, P90 0.90),
 #: not calibrated on any site. [-]
 PRIOR_KT = ((0.0, 0.15), (0.1, 0.35), (0.5, 0.70), (0.9, 0.90), (1.0, 1.0))
+#: Age at which a history day is half as likely to be drawn as yesterday. [days]
+HALF_LIFE_DAYS = 7.0
 #: Minutes after the model's last horizon over which it fades to the climatology.
 BLEND_MIN = 60.0
 
@@ -98,11 +101,16 @@ class KtClimatology:
         a hour has no data). [-]
     method : str
         ``"climatology"`` or ``"clear_sky_prior"``.
+    weights : numpy.ndarray
+        ``(days,)`` probability of drawing each row: halving every
+        :data:`HALF_LIFE_DAYS` days back, so the draws follow the season
+        (the wet season sets in over weeks). [-]
     """
 
     rows: FloatArray
     quantiles: FloatArray
     method: str
+    weights: FloatArray = dataclasses.field(default_factory=lambda: np.zeros(0))
 
     @classmethod
     def build(cls, kt: FloatArray, hours: IntArray) -> KtClimatology:
@@ -120,10 +128,13 @@ class KtClimatology:
                 q[hr] = np.quantile(v, (0.1, 0.5, 0.9))
         day_mean = np.nanmean(rows, axis=1, keepdims=True)
         filled = np.where(np.isfinite(rows), rows, day_mean)
-        return cls(filled, q, "climatology")
+        age = (kt.shape[0] - 1 - np.flatnonzero(good)).astype(np.float64)
+        w = 0.5 ** (age / HALF_LIFE_DAYS)
+        return cls(filled, q, "climatology", w / w.sum())
 
     def sample(self, rng: np.random.Generator, slots: IntArray, day_of_step: IntArray,
-               n_scenarios: int) -> FloatArray:
+               n_scenarios: int, today: tuple[IntArray, FloatArray] | None = None,
+               ) -> FloatArray:
         """kt scenarios ``(steps, n_scenarios)``: one history day (or prior draw) per local day.
 
         Parameters
@@ -132,13 +143,23 @@ class KtClimatology:
             Local period-of-day column of each plan step.
         day_of_step : numpy.ndarray
             0, 1, 2 ... the local day each plan step falls in.
+        today : (slots, kt), optional
+            Today's measured clear-sky index so far (NaN where none): the
+            rest of today is drawn from the past days most like it
+            (:func:`edge.planning.analog.analog_weights`).
         """
         n_days = int(day_of_step.max()) + 1
         if self.method == "clear_sky_prior":
             u = rng.random((n_days, n_scenarios))
             day_kt = np.interp(u, [p for p, _ in PRIOR_KT], [k for _, k in PRIOR_KT])
             return np.asarray(day_kt[day_of_step], dtype=np.float64)
-        pick = rng.integers(0, self.rows.shape[0], size=(n_days, n_scenarios))
+        n_rows = self.rows.shape[0]
+        pick = rng.choice(n_rows, size=(n_days, n_scenarios), p=self.weights)
+        if today is not None and slots.size and day_of_step[0] == 0:
+            w = analog_weights(self.rows[:, today[0]], today[1])
+            if w is not None:
+                w = w * self.weights
+                pick[0] = rng.choice(n_rows, size=n_scenarios, p=w / w.sum())
         return np.asarray(self.rows[pick[day_of_step], slots[:, None]], dtype=np.float64)
 
 

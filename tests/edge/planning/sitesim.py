@@ -57,7 +57,7 @@ def simulate(site: Site, days: int, *, start: dt.datetime = START, seed: int = 0
              capacity_wh: float | None = None, charge_efficiency: float = 0.92,
              self_consumption_w: float = 50.0, inverter_efficiency: float = 0.93,
              soc0: float = 0.7, kt_mean: float = 0.7, kt_sd: float = 0.18,
-             load_scale: float = 1.0) -> Truth:
+             load_scale: float = 1.0, taper_soc: float = 0.85) -> Truth:
     """Simulate ``days`` days at 15-min periods from ``start`` (a UTC midnight)."""
     rng = np.random.default_rng(seed)
     per = 86400 // STEP
@@ -81,7 +81,7 @@ def simulate(site: Site, days: int, *, start: dt.datetime = START, seed: int = 0
     cut = np.zeros(n, dtype=bool)
     s = soc0
     dt_h = STEP / 3600.0
-    pmax, taper = site.array.ac_limit, 0.85
+    pmax, taper = site.array.ac_limit, taper_soc
     for i in range(n):
         demand = load[i] / inverter_efficiency + self_consumption_w
         acc = pmax * min(max((1.0 - s) / (1.0 - taper), 0.0), 1.0)

@@ -82,7 +82,23 @@ def test_segments_need_a_gap_free_window() -> None:
     assert len(broken) < len(whole)
 
 
-def test_charge_acceptance_tapers_near_full() -> None:
+def test_the_prior_charge_acceptance_tapers_near_full() -> None:
     est = estimate_battery(abuja(), 0.3, [], None)
-    acc = est.charge_acceptance(np.array([0.2, 0.85, 0.925, 1.0]))
-    np.testing.assert_allclose(acc, [2900.0, 2900.0, 1450.0, 0.0])
+    assert est.acceptance_source == "prior"
+    acc = est.charge_acceptance(np.array([0.2, 0.84, 0.92, 1.0]))
+    np.testing.assert_allclose(acc, [2900.0, 2900.0, 2900.0 * 0.08 / 0.15, 0.0])
+
+
+def test_charge_acceptance_is_learned_from_curtailed_periods() -> None:
+    """The bank starts tapering at 75 % (the prior says 85 %): a full battery takes less."""
+    planner = _learned(21, taper_soc=0.75, kt_mean=0.85)
+    assert planner.daily is not None
+    est = planner.daily.battery
+    truth = 2900.0 * (1.0 - np.array([0.90, 0.94])) / 0.25
+    prior = 2900.0 * (1.0 - np.array([0.90, 0.94])) / 0.15
+    learned = est.charge_acceptance(np.array([0.90, 0.94]))
+    print(f"acceptance at 90/94 % SOC: learned {learned.round()}, true {truth.round()}, "
+          f"prior {prior.round()} W")
+    assert est.acceptance_source == "learned"
+    np.testing.assert_allclose(learned, truth, rtol=0.2)
+    assert np.all(np.diff(est.acceptance_w) <= 0.0)
