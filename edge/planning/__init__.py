@@ -2,7 +2,8 @@
 
 Holds: measured-period history (``history``), clear-sky PV on the plan grid
 (``geometry``), the load forecast and its walk-forward selection
-(``load``), PV past the bundle's horizons (``pv``), the battery learned
+(``load``), PV past the bundle's horizons (``pv``), conditioning the rest
+of today on what it has shown so far (``analog``), the battery learned
 from the site (``battery``), the scenario propagation and the plan
 (``plan``), and :class:`EnergyPlanner` (``planner``). Sans-IO: no clock, no
 files, no logging; runs on the Pi inside the forecast cycle.

@@ -5,7 +5,8 @@ period into the ring buffer, ``plan`` at an issue time, ``state`` /
 ``from_state`` to persist the history and the learned battery). Once per
 local day (:meth:`EnergyPlanner.refresh`, run lazily by the first ``plan``
 of the day) it re-selects the load method by walk-forward validation,
-rebuilds the clear-sky index climatology, updates the battery estimate and
+rebuilds the clear-sky index climatology, updates the battery estimate
+(capacity, efficiencies, self-consumption, charge acceptance) and
 calibrates the scenario spread; every ``plan`` then only samples scenarios
 and propagates them.
 
@@ -67,7 +68,7 @@ from edge.planning.plan import (
 )
 from edge.planning.pv import KtClimatology, blend_model, clear_sky_index
 
-__all__ = ["CALIBRATION_MIN_PLANS", "SPREAD_GRID", "EnergyPlanner", "PlanConfig"]
+__all__ = ["CALIBRATION_MIN_PLANS", "SPREAD_GRID", "DailyModels", "EnergyPlanner", "PlanConfig"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -130,8 +131,25 @@ class PlanConfig:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class _Daily:
-    """What the planner refreshes once per local day."""
+class DailyModels:
+    """What the planner refreshes once per local day (read it for reports).
+
+    Attributes
+    ----------
+    local_day : date
+    load : LoadModel
+        The chosen load method and its walk-forward record.
+    clim : KtClimatology
+    battery : BatteryEstimate
+    spread : float
+        Scale on the scenario spread. [-]
+    spread_source : str
+        ``"default"`` or ``"calibrated"``.
+    calibration_plans : int
+        Past plans the spread was chosen on.
+    calibration_coverage : float
+        Their P10-P90 SOC coverage at the chosen spread (NaN without). [-]
+    """
 
     local_day: dt.date
     load: LoadModel
@@ -162,7 +180,7 @@ class EnergyPlanner:
         self.zone = ZoneInfo(site.site.timezone)
         self._samples: list[CapacitySample] = []
         self._samples_until = -1
-        self._daily: _Daily | None = None
+        self._daily: DailyModels | None = None
 
     # ------------------------------------------------------------ inputs
 
@@ -171,13 +189,14 @@ class EnergyPlanner:
         self.history.append(obs)
 
     def _offset(self, k: int) -> int:
-        off = self.zone.utcoffset(index_time(k, self.config.step_s))
+        """UTC offset of the site's zone at period end ``k``. [s]"""
+        off = index_time(k, self.config.step_s).astimezone(self.zone).utcoffset()
         return int(off.total_seconds()) if off is not None else 0
 
     # ------------------------------------------------------------ daily refresh
 
     @property
-    def daily(self) -> _Daily | None:
+    def daily(self) -> DailyModels | None:
         """The models of the current local day (None before the first plan)."""
         return self._daily
 
@@ -197,7 +216,8 @@ class EnergyPlanner:
         spread, source, n_plans, cov = self._calibrate(k0, off, kt, battery)
         local_day = (now + dt.timedelta(seconds=off)).date()
         self.clear.get(k0, 3 * self.per_day + 1)  # the day's plans then never call pvlib
-        self._daily = _Daily(local_day, load_model, clim, battery, spread, source, n_plans, cov)
+        self._daily = DailyModels(local_day, load_model, clim, battery, spread, source, n_plans,
+                                  cov)
 
     def _load_matrix(self, k0: int, off: int) -> tuple[FloatArray, IntArray, IntArray]:
         days, per = self.config.history_days, self.per_day
