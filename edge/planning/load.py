@@ -28,7 +28,8 @@ the plan's load scenarios add whole days of residuals, which put it back.
 day forecast from the days before it only, picks the lowest MAE and
 reports its skill against persistence (``1 - MAE / MAE_persistence``). The
 P10/P90 come from the chosen method's walk-forward residuals per local hour
-of day. With fewer than :data:`MIN_DAYS` usable days the site file's
+of day, widened until quantiles from older scored days cover 80 % of newer
+ones. With fewer than :data:`MIN_DAYS` usable days the site file's
 ``[load]`` (daily energy, base power, :func:`site_file_profile`'s evening
 peak shape) is the forecast, method ``"site_file"``.
 
@@ -66,6 +67,9 @@ MEDIAN_DAYS = 14
 WEEKDAY_DAYS = 28
 #: Days scored in the walk-forward selection.
 VALIDATION_DAYS = 14
+#: Candidate scales on the residual quantiles, and the scored days needed to choose one. [-]
+WIDTH_GRID = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
+MIN_WIDTH_DAYS = 6
 #: Usable days (at least half the periods measured) needed before leaving the site file.
 MIN_DAYS = 2
 #: Log-normal spread of the site-file fallback (per day and per period). [-]
@@ -198,6 +202,8 @@ class LoadModel:
         Grid index of the issue time the residual rows end at.
     validation_days : int
         Days scored.
+    width : float
+        Scale applied to the residual quantiles (:func:`_quantile_width`). [-]
     """
 
     method: str
@@ -207,6 +213,7 @@ class LoadModel:
     residuals: FloatArray
     issue_k: int
     validation_days: int
+    width: float = 1.0
 
 
 def usable_days(h: FloatArray) -> int:
@@ -244,15 +251,45 @@ def select(h: FloatArray, weekend: IntArray, hours: IntArray, issue_k: int,
         mae[m] = float(np.nanmean(err)) if np.isfinite(err).any() else math.inf
     best = min(methods, key=lambda m: mae[m])
     resid = actual - preds[best]
-    q = np.zeros((24, 2))
     hrs = hours[first:]
+    q = _hourly_quantiles(resid, hrs)
+    width = _quantile_width(resid, hrs)
+    base = mae.get("persistence", math.nan)
+    skill = 1.0 - mae[best] / base if base > 0 and math.isfinite(base) else math.nan
+    return LoadModel(best, mae, skill, q * width, np.nan_to_num(resid), issue_k, len(rows),
+                     width)
+
+
+def _hourly_quantiles(resid: FloatArray, hrs: IntArray) -> FloatArray:
+    q = np.zeros((24, 2))
     for hr in range(24):
         v = resid[(hrs == hr) & np.isfinite(resid)]
         if v.size >= 4:
             q[hr] = np.quantile(v, (0.1, 0.9))
-    base = mae.get("persistence", math.nan)
-    skill = 1.0 - mae[best] / base if base > 0 and math.isfinite(base) else math.nan
-    return LoadModel(best, mae, skill, q, np.nan_to_num(resid), issue_k, len(rows))
+    return q
+
+
+def _quantile_width(resid: FloatArray, hrs: IntArray) -> float:
+    """Scale on the hourly residual quantiles so they cover 80 % of days they did not see.
+
+    Quantiles from the older half of the scored days are tried on the newer
+    half; the smallest of :data:`WIDTH_GRID` reaching 0.8 coverage there
+    (the largest if none does; 1 with fewer than :data:`MIN_WIDTH_DAYS` days).
+    Whole days move together (a household's busy day is busy all day), so
+    quantiles pooled from a few days cover fewer new days than they should.
+    """
+    n = resid.shape[0]
+    if n < MIN_WIDTH_DAYS:
+        return 1.0
+    half = n // 2
+    q = _hourly_quantiles(resid[:half], hrs[:half])
+    new, new_h = resid[half:], hrs[half:]
+    ok = np.isfinite(new)
+    for w in WIDTH_GRID:
+        lo, hi = w * q[new_h, 0], w * q[new_h, 1]
+        if np.count_nonzero((new >= lo) & (new <= hi) & ok) >= 0.8 * np.count_nonzero(ok):
+            return w
+    return WIDTH_GRID[-1]
 
 
 def site_file_sigma() -> float:

@@ -50,7 +50,7 @@ def test_the_chosen_method_beats_persistence_on_the_following_days() -> None:
           f"{mae_p:.0f} W (skill {skill:.2f}), P10-P90 coverage {coverage:.2f}")
     assert "persistence" not in chosen
     assert skill > 0.05
-    assert 0.5 <= coverage <= 0.95  # 0.53-0.74 over seeds 1, 2, 3, 7: short of 0.8
+    assert 0.6 <= coverage <= 0.95  # 0.68-0.86 over seeds 1, 2, 3, 7
 
 
 def test_persistence_is_the_same_time_yesterday() -> None:
