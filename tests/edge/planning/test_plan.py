@@ -169,3 +169,21 @@ def test_the_spread_is_calibrated_on_the_sites_past_and_covers_held_out_days() -
     assert planner.daily.spread in SPREAD_GRID
     assert 0.55 <= coverage <= 0.98
     assert float(np.mean(err12)) < 0.12
+
+
+def test_a_new_device_plans_from_the_site_file_and_says_so() -> None:
+    site = abuja()
+    planner = EnergyPlanner(site)
+    now = START + dt.timedelta(hours=18)
+    plan = planner.plan(now, math.nan)  # no SOC either: 0.5
+    assert plan.load_method == "site_file"
+    assert plan.pv_method == "clear_sky_prior"
+    assert plan.battery.capacity_source == "site_file"
+    assert plan.spread_source == "default"
+    assert 0.45 < plan.soc["p50"][0] < 0.5  # evening: one step of discharge from 0.5
+    day = slice(0, 96)
+    assert math.isclose(float(plan.load["p50"][day].sum()) / 4.0, site.load.daily_energy,
+                        rel_tol=1e-6)
+    assert plan.soc["p10"][-1] < plan.soc["p50"][-1] < plan.soc["p90"][-1]
+    json_body = plan.to_body()
+    assert json_body["load_skill"] is None
