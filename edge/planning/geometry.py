@@ -51,7 +51,7 @@ class ClearSkyCache:
         self._days: dict[int, tuple[FloatArray, BoolArray]] = {}
         self._block: tuple[int, int, FloatArray, BoolArray] | None = None  # contiguous days
 
-    def _fill(self, d0: int, d1: int) -> None:
+    def _fill(self, d0: int, d1: int, keep: tuple[int, int]) -> None:
         """Compute days ``d0..d1`` (epoch day numbers) in one pvlib call."""
         first = dt.datetime.fromtimestamp(d0 * 86400 + self.step_s, dt.UTC)
         last = dt.datetime.fromtimestamp((d1 + 1) * 86400, dt.UTC)
@@ -63,7 +63,9 @@ class ClearSkyCache:
             sl = slice(i * self.per_day, (i + 1) * self.per_day)
             self._days[d0 + i] = (np.asarray(pv[sl], dtype=np.float64), up[sl].copy())
         newest = max(self._days)
-        for d in [d for d in self._days if d < newest - self.keep_days]:
+        # drop days past the window, never those of the request being served
+        for d in [d for d in self._days
+                  if d < newest - self.keep_days and not keep[0] <= d <= keep[1]]:
             del self._days[d]
         self._block = None
 
@@ -75,7 +77,7 @@ class ClearSkyCache:
         if blk is None or not blk[0] <= d_first <= d_last <= blk[1]:
             missing = [d for d in range(d_first, d_last + 1) if d not in self._days]
             if missing:
-                self._fill(min(missing), max(missing))
+                self._fill(min(missing), max(missing), (d_first, d_last))
             # one contiguous copy of the run of cached days around the request
             lo, hi = d_first, d_last
             while lo - 1 in self._days:

@@ -20,12 +20,13 @@ from the past days most like what today has measured so far
 (:mod:`edge.planning.analog`; tried for the load too, where the morning's
 appliance noise says little about the evening and the plans got worse).
 The spread of both around their means is multiplied by the calibration
-scale: the value of
-:data:`SPREAD_GRID` whose P10-P90 SOC coverage over plans re-issued on the
-site's own past (every 8 h over the last week, each from the history before
-it only, scored on the measured SOC of the following 24 h) is closest to
-0.8 (a measured SOC within :data:`SOC_TOLERANCE` of the band counts as
-inside); 1.0 ("default") until :data:`CALIBRATION_MIN_PLANS` such plans exist.
+scale: the value of :data:`SPREAD_GRID` whose P10-P90 SOC coverage over
+plans re-issued on the site's own past (every 8 h over the last week, each
+from the history before it only: load method, climatology and battery as
+they were then; scored on the measured SOC of the following 24 h) is
+closest to 0.8 (a measured SOC within :data:`SOC_TOLERANCE` of the band
+counts as inside); 1.0 ("default") until :data:`CALIBRATION_MIN_PLANS`
+such plans exist.
 
 Does NOT: read a clock, do I/O, log, or import pandas/pvlib/scipy itself.
 """
@@ -176,7 +177,8 @@ class EnergyPlanner:
         self.config = config = config if config is not None else PlanConfig()
         self.per_day = 86400 // config.step_s
         self.history = History(config.history_days * self.per_day, config.step_s)
-        self.clear = ClearSkyCache(site, config.step_s, keep_days=config.history_days + 4)
+        # history, the calibration's week before it and the plan's days ahead
+        self.clear = ClearSkyCache(site, config.step_s, keep_days=config.history_days + 12)
         self.zone = ZoneInfo(site.site.timezone)
         self._samples: list[CapacitySample] = []
         self._samples_until = -1
@@ -213,7 +215,7 @@ class EnergyPlanner:
         kt = self._kt_matrix(k0, off)
         clim = KtClimatology.build(kt[0], kt[1])
         battery = self._update_battery(k0)
-        spread, source, n_plans, cov = self._calibrate(k0, off, kt, battery)
+        spread, source, n_plans, cov = self._calibrate(k0, off, kt)
         local_day = (now + dt.timedelta(seconds=off)).date()
         self.clear.get(k0, 3 * self.per_day + 1)  # the day's plans then never call pvlib
         self._daily = DailyModels(local_day, load_model, clim, battery, spread, source, n_plans,
@@ -250,23 +252,29 @@ class EnergyPlanner:
 
     def _update_battery(self, k0: int) -> BatteryEstimate:
         n = self.history.size
-        vals, cut = self.history.window(k0, n)
+        vals, _ = self.history.window(k0, n)
         first = k0 - n + 1
         new = capacity_samples(vals[2], vals[3], first, self.config.step_s,
                                after_k=self._samples_until)
         if new:
             self._samples = (self._samples + new)[-MAX_SAMPLES:]
             self._samples_until = new[-1].end_k - 1
-        clear, _ = self.clear.get(first, n)
+        return self._battery_at(k0, self._samples)
+
+    def _battery_at(self, k0: int, samples: list[CapacitySample]) -> BatteryEstimate:
+        """The battery estimate from ``samples`` and the held history up to ``k0``."""
+        n = self.history.size
+        vals, cut = self.history.window(k0, n)
+        clear, _ = self.clear.get(k0 - n + 1, n)
         night = clear <= 0.0
         sc = self_consumption_fit(vals[0], vals[3], vals[2], night)
         bat = self.site.battery
         prior = prior_acceptance(self.site.array.ac_limit, TAPER_SOC.get(bat.chemistry, 0.9))
         acc = acceptance_fit(vals[2], vals[3], cut, prior)
-        return estimate_battery(self.site, self.config.reserve_soc, self._samples, sc, acc)
+        return estimate_battery(self.site, self.config.reserve_soc, samples, sc, acc)
 
     def _calibrate(self, k0: int, off: int, kt: tuple[FloatArray, IntArray, IntArray],
-                   battery: BatteryEstimate) -> tuple[float, str, int, float]:
+                   ) -> tuple[float, str, int, float]:
         """Spread scale from plans re-issued on the site's past (see the module docstring)."""
         kt_rows, kt_hours, row_end = kt
         per, step = self.per_day, self.config.step_s
@@ -289,6 +297,7 @@ class EnergyPlanner:
                 continue
             lm = self._select_load(kc, off)
             clim = KtClimatology.build(kt_rows[row_end <= kc], kt_hours[row_end <= kc])
+            battery = self._battery_at(kc, [c for c in self._samples if c.end_k <= kc])
             trajs = []
             for scale in SPREAD_GRID:
                 sub = np.random.default_rng([self.config.seed, kc, 0xCA1])

@@ -102,3 +102,13 @@ def test_the_model_leads_within_its_horizons_and_fades_after() -> None:
     assert np.all(np.diff(out[:12], axis=1) >= 0)  # each scenario keeps its rank
     np.testing.assert_array_equal(out[16:], pot[16:])
     assert 0.0 < np.median(out[13]) < np.median(pot[13])
+
+
+def test_the_clear_sky_cache_serves_spans_longer_than_it_keeps() -> None:
+    site = abuja()
+    cache = ClearSkyCache(site, STEP, keep_days=3)
+    k0 = int(dt.datetime(2025, 6, 1, 0, 15, tzinfo=dt.UTC).timestamp()) // STEP
+    far, _ = cache.get(k0 + 8 * PER, PER)  # newest first, then a long span back
+    long, _ = cache.get(k0, 9 * PER)
+    np.testing.assert_allclose(long[8 * PER:], far)
+    assert long.shape == (9 * PER,) and len(cache._days) <= 9
