@@ -1,0 +1,78 @@
+"""Clear-sky PV power and sun-up flags of the site on the plan grid, cached per UTC day.
+
+Responsible for: a thin vectorised helper over the project's one PV chain:
+:meth:`edge.forecasting.features.DailyGeometry.for_range` (solar position and
+Ineichen clear sky, one pvlib call per block of days) and
+:func:`edge.forecasting.engine.clear_sky_pv` (transposition, cell
+temperature, PVWatts, clipping at the charger limit, at 25 °C air), kept per
+UTC day so the 15-minute plan update never calls pvlib.
+
+Does NOT: model clouds (``edge.planning.pv`` does) or hold measurements.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.forecasting.engine import clear_sky_pv
+from edge.forecasting.features import DailyGeometry, FeatureSpec
+from edge.forecasting.site import Site
+
+__all__ = ["ClearSkyCache"]
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+class ClearSkyCache:
+    """Clear-sky AC power [W] and sun-up flags per period, by UTC day.
+
+    Parameters
+    ----------
+    site : Site
+    step_s : int
+        Period length; must divide a day. [s]
+    keep_days : int
+        Days kept (older ones are dropped).
+    """
+
+    def __init__(self, site: Site, step_s: int, keep_days: int = 40) -> None:
+        if step_s % 60 or 86400 % step_s:
+            raise ValueError(f"step {step_s} s must be whole minutes dividing a day")
+        self.site = site
+        self.step_s = step_s
+        self.per_day = 86400 // step_s
+        self.keep_days = keep_days
+        self._spec = FeatureSpec(step_minutes=step_s // 60, horizons_min=(step_s // 60,),
+                                 history_steps=1)
+        self._days: dict[int, tuple[FloatArray, BoolArray]] = {}
+
+    def _fill(self, d0: int, d1: int) -> None:
+        """Compute days ``d0..d1`` (epoch day numbers) in one pvlib call."""
+        first = dt.datetime.fromtimestamp(d0 * 86400 + self.step_s, dt.UTC)
+        last = dt.datetime.fromtimestamp((d1 + 1) * 86400, dt.UTC)
+        geo = DailyGeometry.for_range(self.site.site, first, last, self._spec)
+        n = (d1 - d0 + 1) * self.per_day
+        pv = clear_sky_pv(self.site, geo)[:n]
+        up = (geo.zenith[:n] < 90.0)
+        for i in range(d1 - d0 + 1):
+            sl = slice(i * self.per_day, (i + 1) * self.per_day)
+            self._days[d0 + i] = (np.asarray(pv[sl], dtype=np.float64), up[sl].copy())
+        newest = max(self._days)
+        for d in [d for d in self._days if d < newest - self.keep_days]:
+            del self._days[d]
+
+    def get(self, k0: int, n: int) -> tuple[FloatArray, BoolArray]:
+        """Clear-sky PV [W] and sun-up flags for grid indices ``k0 .. k0+n-1``."""
+        d_first = (k0 - 1) // self.per_day
+        d_last = (k0 + n - 2) // self.per_day
+        missing = [d for d in range(d_first, d_last + 1) if d not in self._days]
+        if missing:
+            self._fill(min(missing), max(missing))
+        pv = np.concatenate([self._days[d][0] for d in range(d_first, d_last + 1)])
+        up = np.concatenate([self._days[d][1] for d in range(d_first, d_last + 1)])
+        off = (k0 - 1) - d_first * self.per_day
+        return pv[off:off + n], up[off:off + n]
