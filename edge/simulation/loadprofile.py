@@ -233,14 +233,15 @@ class LoadProfile:
 
         Each mean is over ``samples`` instants evenly inside the period (one
         a minute for 15-min periods). ``start`` is the start of the first
-        period (UTC-aware).
+        period (UTC-aware). The zone's UTC offset at ``start`` holds
+        throughout: exact for zones without daylight saving time (Africa/Lagos).
         """
         dt = step_s / samples
         offsets = (np.arange(periods * samples) + 0.5) * dt
         epoch = start.astimezone(UTC).timestamp() + offsets
         out = np.empty(offsets.size)
         utc_offset = start.astimezone(self.zone).utcoffset() or timedelta(0)
-        local = epoch + utc_offset.total_seconds()  # zones without DST (Africa/Lagos)
+        local = epoch + utc_offset.total_seconds()
         days = np.floor(local / 86400.0).astype(np.int64)
         hours = (local - days * 86400.0) / 3600.0
         epoch0 = date(1970, 1, 1).toordinal()
