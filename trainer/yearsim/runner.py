@@ -19,7 +19,7 @@ import math
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -228,7 +228,3 @@ def run(
     rec.wall_s = time.perf_counter() - t0
     return rec
 
-
-def period_end(rec: Record, i: int) -> datetime:
-    """End of period ``i`` of ``rec``."""
-    return rec.start + timedelta(seconds=(i + 1) * STEP_S)
