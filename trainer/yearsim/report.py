@@ -88,6 +88,11 @@ def _skill(model: FloatArray, base: FloatArray) -> tuple[float, float, float]:
     return m, b, (1.0 - m / b) if b > 0 else math.nan
 
 
+def _bias(err: FloatArray) -> float:
+    e = err[np.isfinite(err)]
+    return float(np.mean(e)) if e.size else math.nan
+
+
 def _climatology(series: FloatArray) -> FloatArray:
     """Mean of ``series`` at the same time of day over the previous 28 days."""
     n = series.size
@@ -176,7 +181,8 @@ def score(rec: Record) -> dict[str, Any]:
     dm, db, ds = _skill(rec.pv_p50.astype(float) - del_truth,
                         _at(rec.meas_pv, idx - _DAY) - del_truth)
     pv = {
-        "potential": {"plan_mae_w": _f(pm, 1), "persistence_mae_w": _f(pb, 1),
+        "potential": {"plan_mae_w": _f(pm, 1), "plan_bias_w": _f(_bias(pot_plan), 1),
+                      "persistence_mae_w": _f(pb, 1),
                       "skill_vs_persistence": _f(ps, 3), "climatology_mae_w": _f(cb, 1),
                       "skill_vs_climatology": _f(cs, 3)},
         "delivered": {"plan_mae_w": _f(dm, 1), "yesterday_mae_w": _f(db, 1),
@@ -222,7 +228,8 @@ def score(rec: Record) -> dict[str, Any]:
         },
         "cost": {"wall_s": _f(rec.wall_s, 1),
                  "plan_update_cpu_ms_mean": _f(float(np.mean(cpu)), 2),
-                 "plan_update_cpu_ms_p95": _f(float(np.percentile(cpu, 95)), 2)},
+                 "plan_update_cpu_ms_p95": _f(float(np.percentile(cpu, 95)), 2),
+                 "plan_update_cpu_ms_max": _f(float(np.max(cpu)), 2)},
     }
 
 
@@ -262,7 +269,7 @@ def format_table(head: str, report: dict[str, Any]) -> str:
                  _num(pot["persistence_mae_w"], "{:.0f}"),
                  f"skill vs yesterday {_num(pot['skill_vs_persistence'])}, vs climatology "
                  f"{_num(pot['skill_vs_climatology'])} ({_num(pot['climatology_mae_w'], '{:.0f}')}"
-                 " W)"))
+                 f" W); plan bias {_num(pot['plan_bias_w'], '{:+.0f}')} W"))
     dl = report["pv_day_ahead"]["delivered"]
     rows.append(("PV delivered MAE, 3-24 h [W]", _num(dl["plan_mae_w"], "{:.0f}"),
                  _num(dl["yesterday_mae_w"], "{:.0f}"),
@@ -281,7 +288,8 @@ def format_table(head: str, report: dict[str, Any]) -> str:
     lines.append(f"device: load methods {meth['load']}, PV methods {meth['pv']}, battery "
                  f"{report['battery']['capacity_wh_end']} Wh "
                  f"({report['battery']['capacity_source_end']}); plan update CPU mean "
-                 f"{cost['plan_update_cpu_ms_mean']} ms, p95 {cost['plan_update_cpu_ms_p95']} ms;"
+                 f"{cost['plan_update_cpu_ms_mean']} ms, p95 {cost['plan_update_cpu_ms_p95']} ms, "
+                 f"max {cost['plan_update_cpu_ms_max']} ms;"
                  f" wall {cost['wall_s']} s")
     return "\n".join(lines)
 
