@@ -66,6 +66,8 @@ RULES = [
     ("edge", ("trainer",), "the device never needs the cloud side"),
     ("edge.forecasting", ("edge.runtime", "edge.deploy", "edge.demo", "edge.simulation"),
      "the forecasting core is shared by the trainer and the device"),
+    ("edge.planning", ("edge.runtime", "edge.deploy", "edge.demo", "edge.simulation", "trainer"),
+     "the planner is a sans-IO core the agent and the trainer's year simulation both run"),
     ("edge.runtime", ("edge.deploy", "edge.demo", "edge.simulation"),
      "the runtime ships in the device wheel, which leaves those rooms out"),
     ("edge.simulation", ("edge.runtime", "edge.deploy", "edge.demo"),
@@ -106,6 +108,19 @@ def test_device_side_never_imports_tensorflow(top: str) -> None:
         for p in (REPO / top).rglob("*.py")
         for imp in _imports(p) if _in(imp, "tensorflow", "keras", "tf_keras")
     )
+    assert not bad, "\n".join(bad)
+
+
+def test_planner_imports_no_heavy_library_itself() -> None:
+    """The plan runs in the agent's forecast cycle: numpy and the standard library only
+    (the PV chain comes through ``edge.forecasting``)."""
+    heavy = ("pandas", "pvlib", "scipy", "tensorflow", "keras", "sklearn", "torch")
+    bad = sorted(
+        f"{_module_name(p)} -> {imp}"
+        for p in (REPO / "edge" / "planning").rglob("*.py")
+        for imp in _imports(p) if _in(imp, *heavy)
+    )
+    assert (REPO / "edge" / "planning" / "planner.py").exists()
     assert not bad, "\n".join(bad)
 
 

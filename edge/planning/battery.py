@@ -75,6 +75,8 @@ INVERTER_EFFICIENCY = 0.93
 INVERTER_EFFICIENCY_BOUNDS = (0.8, 1.0)
 #: Night periods (with load and battery power) the self-consumption fit needs.
 MIN_NIGHT_PERIODS = 24
+#: Below this SOC a night period says nothing about self-consumption. [-]
+EMPTY_SOC = 0.05
 #: Samples kept for the capacity estimate (oldest dropped).
 MAX_SAMPLES = 60
 
@@ -243,10 +245,15 @@ def capacity_samples(soc: FloatArray, battery_power: FloatArray, k0: int, step_s
     return out
 
 
-def self_consumption_fit(load: FloatArray, battery_power: FloatArray,
+def self_consumption_fit(load: FloatArray, battery_power: FloatArray, soc: FloatArray,
                          night: npt.NDArray[np.bool_]) -> tuple[float, float] | None:
-    """``(P0 [W], eta_inverter [-])`` from night periods, or None when too few or ill-posed."""
-    ok = night & np.isfinite(load) & np.isfinite(battery_power) & (battery_power < 0)
+    """``(P0 [W], eta_inverter [-])`` from night periods, or None when too few or ill-posed.
+
+    Periods with the battery nearly empty (SOC under :data:`EMPTY_SOC`: the
+    inverter may be cutting out) do not count.
+    """
+    ok = (night & np.isfinite(load) & np.isfinite(battery_power) & (battery_power < 0)
+          & (np.nan_to_num(soc, nan=1.0) > EMPTY_SOC))
     if int(ok.sum()) < MIN_NIGHT_PERIODS:
         return None
     x, y = load[ok], -battery_power[ok]

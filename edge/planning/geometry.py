@@ -49,6 +49,7 @@ class ClearSkyCache:
         self._spec = FeatureSpec(step_minutes=step_s // 60, horizons_min=(step_s // 60,),
                                  history_steps=1)
         self._days: dict[int, tuple[FloatArray, BoolArray]] = {}
+        self._block: tuple[int, int, FloatArray, BoolArray] | None = None  # contiguous days
 
     def _fill(self, d0: int, d1: int) -> None:
         """Compute days ``d0..d1`` (epoch day numbers) in one pvlib call."""
@@ -64,15 +65,26 @@ class ClearSkyCache:
         newest = max(self._days)
         for d in [d for d in self._days if d < newest - self.keep_days]:
             del self._days[d]
+        self._block = None
 
     def get(self, k0: int, n: int) -> tuple[FloatArray, BoolArray]:
         """Clear-sky PV [W] and sun-up flags for grid indices ``k0 .. k0+n-1``."""
         d_first = (k0 - 1) // self.per_day
         d_last = (k0 + n - 2) // self.per_day
-        missing = [d for d in range(d_first, d_last + 1) if d not in self._days]
-        if missing:
-            self._fill(min(missing), max(missing))
-        pv = np.concatenate([self._days[d][0] for d in range(d_first, d_last + 1)])
-        up = np.concatenate([self._days[d][1] for d in range(d_first, d_last + 1)])
-        off = (k0 - 1) - d_first * self.per_day
-        return pv[off:off + n], up[off:off + n]
+        blk = self._block
+        if blk is None or not blk[0] <= d_first <= d_last <= blk[1]:
+            missing = [d for d in range(d_first, d_last + 1) if d not in self._days]
+            if missing:
+                self._fill(min(missing), max(missing))
+            # one contiguous copy of the run of cached days around the request
+            lo, hi = d_first, d_last
+            while lo - 1 in self._days:
+                lo -= 1
+            while hi + 1 in self._days:
+                hi += 1
+            days = range(lo, hi + 1)
+            blk = (lo, hi, np.concatenate([self._days[d][0] for d in days]),
+                   np.concatenate([self._days[d][1] for d in days]))
+            self._block = blk
+        off = (k0 - 1) - blk[0] * self.per_day
+        return blk[2][off:off + n], blk[3][off:off + n]

@@ -134,6 +134,11 @@ class History:
         vals = np.where(ok[None, :], self._v[:, slots], np.nan)
         return vals, np.where(ok, self._cut[slots], False)
 
+    def first_k(self) -> int:
+        """Grid index of the oldest period held (-1 when empty)."""
+        held = self._k[self._k > self.last_k - self.size]
+        return int(held.min()) if self.last_k >= 0 and held.size else -1
+
     def count(self) -> int:
         """Number of periods held within ``size`` of the newest one."""
         if self.last_k < 0:
@@ -143,12 +148,17 @@ class History:
     # ---------------------------------------------------------------- state
 
     def state(self) -> dict[str, Any]:
-        """JSON-able: the held periods, oldest first, NaN as ``None``."""
+        """JSON-able: the held periods, oldest first, NaN as ``None``.
+
+        Power is kept to 0.1 W and SOC to 0.0001 (the state is written to
+        the Pi's SD card; finer figures are noise).
+        """
         order = np.argsort(self._k)
         held = order[self._k[order] >= 0]
         out: dict[str, Any] = {"k": [int(v) for v in self._k[held]]}
         for i, name in enumerate(FIELDS):
-            out[name] = [None if not math.isfinite(v) else round(float(v), 4)
+            nd = 4 if name == "soc" else 1
+            out[name] = [None if not math.isfinite(v) else round(float(v), nd)
                          for v in self._v[i, held]]
         out["curtailed"] = [bool(v) for v in self._cut[held]]
         return out

@@ -12,10 +12,17 @@ is the same time of day):
     weights falling by :data:`MULTIDAY_DECAY` per day back (Predbat's
     ``days_previous`` / ``days_previous_weight`` approach,
     https://springfall2008.github.io/batpred/);
+``median``
+    the same-time median of the last :data:`MEDIAN_DAYS` days (the P50 is a
+    median, and a kettle that ran at 07:10 yesterday should not be
+    forecast today: appliance spikes pull a mean toward them);
 ``weekday``
-    the same-time mean over past days of the same kind (Monday-Friday or
+    the same-time median over past days of the same kind (Monday-Friday or
     Saturday-Sunday, local time) of up to four weeks (EMHASS's "typical"
     profile idea, https://emhass.readthedocs.io/).
+
+The median forecasts carry less energy than a mean when loads are spiky;
+the plan's load scenarios add whole days of residuals, which put it back.
 
 :func:`select` scores each on the last :data:`VALIDATION_DAYS` days, each
 day forecast from the days before it only, picks the lowest MAE and
@@ -50,13 +57,15 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-METHODS = ("persistence", "multiday", "weekday")
+METHODS = ("persistence", "multiday", "median", "weekday")
 #: Days averaged by ``multiday`` and the weight ratio from one day to the one before.
 MULTIDAY_DAYS, MULTIDAY_DECAY = 7, 0.8
-#: Weeks of same-kind days averaged by ``weekday``.
+#: Days of the ``median`` profile.
+MEDIAN_DAYS = 14
+#: Days searched for same-kind days by ``weekday``.
 WEEKDAY_DAYS = 28
 #: Days scored in the walk-forward selection.
-VALIDATION_DAYS = 7
+VALIDATION_DAYS = 14
 #: Usable days (at least half the periods measured) needed before leaving the site file.
 MIN_DAYS = 2
 #: Log-normal spread of the site-file fallback (per day and per period). [-]
@@ -109,6 +118,18 @@ def _nan_weighted_mean(rows: FloatArray, weights: FloatArray) -> FloatArray:
         return np.where(tot > 0, (np.where(ok, rows, 0.0) * w).sum(axis=0) / tot, np.nan)
 
 
+def _nan_median(rows: FloatArray) -> FloatArray:
+    ok = np.isfinite(rows)
+    if ok.all():
+        return np.asarray(np.median(rows, axis=0), dtype=np.float64)
+    out = np.full(rows.shape[1], np.nan)
+    cols = ok.any(axis=0)
+    if cols.any():
+        with np.errstate(all="ignore"):
+            out[cols] = np.nanmedian(rows[:, cols], axis=0)
+    return out
+
+
 def forecast(method: str, h: FloatArray, weekend: IntArray, avail: int,
              target_weekend: IntArray) -> FloatArray:
     """One 24-h block forecast by ``method`` from rows ``h[:avail]``. [W]
@@ -143,15 +164,14 @@ def forecast(method: str, h: FloatArray, weekend: IntArray, avail: int,
         rows = past[max(avail - MULTIDAY_DAYS, 0):]
         w = MULTIDAY_DECAY ** np.arange(rows.shape[0] - 1, -1, -1, dtype=np.float64)
         return _nan_weighted_mean(rows, w)
+    if method == "median":
+        return _nan_median(past[max(avail - MEDIAN_DAYS, 0):])
     if method == "weekday":
         lo = max(avail - WEEKDAY_DAYS, 0)
-        rows = past[lo:]
         same = weekend[lo:avail] == target_weekend[None, :]
-        masked = np.where(same, rows, np.nan)
-        w = np.ones(rows.shape[0])
-        out = _nan_weighted_mean(masked, w)
-        # no day of the same kind yet: the multi-day average
-        return np.where(np.isfinite(out), out, forecast("multiday", h, weekend, avail,
+        out = _nan_median(np.where(same, past[lo:], np.nan))
+        # no day of the same kind yet: the median of all days
+        return np.where(np.isfinite(out), out, forecast("median", h, weekend, avail,
                                                         target_weekend))
     raise ValueError(f"unknown load method {method!r}")
 

@@ -17,9 +17,10 @@ past day per scenario and 24-h block), or for the site-file fallback a
 log-normal day factor and period noise. The spread of both around their
 medians is multiplied by the calibration scale: the value of
 :data:`SPREAD_GRID` whose P10-P90 SOC coverage over plans re-issued on the
-site's own past (every 6 h over the last week, each from the history before
+site's own past (every 8 h over the last week, each from the history before
 it only, scored on the measured SOC of the following 24 h) is closest to
-0.8; 1.0 ("default") until :data:`CALIBRATION_MIN_PLANS` such plans exist.
+0.8 (a measured SOC within :data:`SOC_TOLERANCE` of the band counts as
+inside); 1.0 ("default") until :data:`CALIBRATION_MIN_PLANS` such plans exist.
 
 Does NOT: read a clock, do I/O, log, or import pandas/pvlib/scipy itself.
 """
@@ -50,11 +51,11 @@ from edge.planning.geometry import ClearSkyCache
 from edge.planning.history import History, PeriodObservation, index_time, period_index
 from edge.planning.load import LoadModel
 from edge.planning.plan import (
+    QUANTILE_NAMES,
     EnergyPlan,
     first_at_or_below,
     propagate,
-    quantiles,
-    scalar_quantiles,
+    sorted_quantiles,
 )
 from edge.planning.pv import KtClimatology, blend_model, clear_sky_index
 
@@ -68,10 +69,14 @@ STATE_VERSION = 1
 SPREAD_GRID = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)
 #: Past plans needed before the spread is calibrated.
 CALIBRATION_MIN_PLANS = 4
-#: Past plans re-issued for calibration (every 6 h, newest first).
-CALIBRATION_MAX_PLANS = 12
+#: Past plans re-issued for calibration (every 8 h over the last week, newest first).
+CALIBRATION_MAX_PLANS = 21
+CALIBRATION_EVERY_S = 8 * 3600
 #: Scenarios per past plan in the calibration. [-]
 CALIBRATION_SCENARIOS = 100
+#: A measured SOC this close to the P10-P90 band counts as inside it in the calibration
+#: (the devices' SOC resolution: PI30 reports whole percent; a full battery reads 100 %). [-]
+SOC_TOLERANCE = 0.005
 #: Plan steps after sunrise. [s]
 AFTER_SUNRISE_S = 3 * 3600
 
@@ -183,6 +188,7 @@ class EnergyPlanner:
         battery = self._update_battery(k0)
         spread, source, n_plans, cov = self._calibrate(k0, off, kt, battery)
         local_day = (now + dt.timedelta(seconds=off)).date()
+        self.clear.get(k0, 3 * self.per_day + 1)  # the day's plans then never call pvlib
         self._daily = _Daily(local_day, load_model, clim, battery, spread, source, n_plans, cov)
 
     def _load_matrix(self, k0: int, off: int) -> tuple[FloatArray, IntArray, IntArray]:
@@ -225,7 +231,7 @@ class EnergyPlanner:
             self._samples_until = new[-1].end_k - 1
         clear, _ = self.clear.get(first, n)
         night = clear <= 0.0
-        sc = self_consumption_fit(vals[0], vals[3], night)
+        sc = self_consumption_fit(vals[0], vals[3], vals[2], night)
         return estimate_battery(self.site, self.config.reserve_soc, self._samples, sc)
 
     def _calibrate(self, k0: int, off: int, kt: tuple[FloatArray, IntArray, IntArray],
@@ -234,12 +240,13 @@ class EnergyPlanner:
         kt_rows, kt_hours, row_end = kt
         per, step = self.per_day, self.config.step_s
         n = per  # each past plan is scored over 24 h
-        oldest = self.history.last_k - self.history.size + 1
+        oldest = self.history.first_k()
         soc_all, _ = self.history.window(k0, self.history.size)
         realised: list[FloatArray] = []
         trajectories: list[FloatArray] = []  # (grid, steps, scenarios) per plan
-        for m in range(4, 4 * 7 + 1):
-            kc = k0 - m * (per // 4)
+        every = CALIBRATION_EVERY_S // step
+        for m in range(-(-per // every), 7 * per // every + 1):
+            kc = k0 - m * every
             if kc - 2 * per < oldest or len(realised) >= CALIBRATION_MAX_PLANS:
                 break
             soc_c = soc_all[2, kc - (k0 - self.history.size + 1)]
@@ -265,10 +272,10 @@ class EnergyPlanner:
         for g, scale in enumerate(SPREAD_GRID):
             inside = total = 0
             for real, tr in zip(realised, trajectories, strict=True):
-                q = np.quantile(tr[g], (0.1, 0.9), axis=1)
+                q = sorted_quantiles(tr[g])[[0, 2]]
                 ok = np.isfinite(real)
-                inside += int(np.count_nonzero((real[ok] >= q[0][ok] - 1e-9)
-                                               & (real[ok] <= q[1][ok] + 1e-9)))
+                inside += int(np.count_nonzero((real[ok] >= q[0][ok] - SOC_TOLERANCE)
+                                               & (real[ok] <= q[1][ok] + SOC_TOLERANCE)))
                 total += int(np.count_nonzero(ok))
             cov = inside / total if total else math.nan
             key = (abs(cov - 0.8), abs(math.log(scale)))
@@ -282,17 +289,19 @@ class EnergyPlanner:
         per, step = self.per_day, self.config.step_s
         ks = np.arange(k0 + 1, k0 + n + 1, dtype=np.int64)
         _, weekend = loadmod.local_slots(ks, step, off)
-        mid_hours = ((ks * step - step // 2 + off) % 86400) / 3600.0
-        fallback = loadmod.site_file_profile(self.site.load, mid_hours)
+        mid_hours = np.asarray(((ks * step - step // 2 + off) % 86400) / 3600.0,
+                               dtype=np.float64)
         if model.method == "site_file":
-            return fallback
+            return loadmod.site_file_profile(self.site.load, mid_hours)
         h, wk, _ = self._load_matrix(k0, off)
         blocks = -(-n // per)
         pad = np.concatenate([weekend, np.zeros(blocks * per - n, dtype=np.int64)])
         out = np.concatenate([
             loadmod.forecast(model.method, h, wk, h.shape[0], pad[b * per:(b + 1) * per])
             for b in range(blocks)])[:n]
-        return np.where(np.isfinite(out), out, fallback)
+        if np.isfinite(out).all():
+            return out
+        return np.where(np.isfinite(out), out, loadmod.site_file_profile(self.site.load, mid_hours))
 
     def _scenarios(self, k0: int, off: int, n: int, *, model: LoadModel, clim: KtClimatology,
                    spread: float, fc: ForecastResult | None, rng: np.random.Generator,
@@ -381,9 +390,13 @@ class EnergyPlanner:
         battery = daily.battery
         prop = propagate(soc, pot, ld, battery, cfg.step_s)
         times = tuple(index_time(k0 + j, cfg.step_s) for j in range(1, n + 1))
-        soc_q = quantiles(prop.soc)
+        fans = sorted_quantiles(np.stack([prop.soc, prop.delivered, pot]))
+        soc_q = {q: fans[i, 0] for i, q in enumerate(QUANTILE_NAMES)}
         dt_h = cfg.step_s / 3600.0
         surplus = (prop.delivered - battery.dc_demand(ld))[:i_rise].sum(axis=0) * dt_h
+        eq = sorted_quantiles(np.stack([surplus, prop.delivered.sum(axis=0) * dt_h,
+                                        ld.sum(axis=0) * dt_h]))
+        energies = [{q: float(eq[i, e]) for i, q in enumerate(QUANTILE_NAMES)} for e in range(3)]
         p50 = info["load_p50"]
         if daily.load.method == "site_file":
             lo, hi = loadmod.site_file_quantiles(p50)
@@ -396,15 +409,15 @@ class EnergyPlanner:
             times=times,
             soc=soc_q,
             load={"p10": lo, "p50": p50, "p90": hi},
-            pv=quantiles(prop.delivered),
-            pv_potential_p50=np.median(pot, axis=1),
+            pv={q: fans[i, 1] for i, q in enumerate(QUANTILE_NAMES)},
+            pv_potential_p50=fans[1, 2],
             reserve_soc=cfg.reserve_soc,
             reserve_at=first_at_or_below(times, soc_q["p10"], cfg.reserve_soc),
             reserve_at_p50=first_at_or_below(times, soc_q["p50"], cfg.reserve_soc),
             next_sunrise=index_time(k0 + i_rise, cfg.step_s),
-            balance_to_sunrise_wh=scalar_quantiles(surplus),
-            pv_energy_wh=scalar_quantiles(prop.delivered.sum(axis=0) * dt_h),
-            load_energy_wh=scalar_quantiles(ld.sum(axis=0) * dt_h),
+            balance_to_sunrise_wh=energies[0],
+            pv_energy_wh=energies[1],
+            load_energy_wh=energies[2],
             load_method=daily.load.method,
             pv_method=info["pv_method"],
             battery=battery,
