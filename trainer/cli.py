@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "model-default": ("trainer.commands.model_default", "rebuild the shipped Abuja bundle"),
     "publish": ("trainer.commands.publish", "send a signed bundle to devices over MQTT"),
     "rollback": ("trainer.commands.rollback", "force devices back to their previous model"),
+    "simulate-year": ("trainer.commands.simulate_year", "score the energy plan over a year"),
 }
 
 

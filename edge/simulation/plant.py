@@ -7,8 +7,9 @@ MPPT charge controller (bulk, absorption, float; PV curtailed when the
 battery is full; output clipped at its limit) -> lead-acid/LiFePO4 battery
 (state of charge, terminal voltage from SOC and current) <- inverter
 carrying a household load (morning and evening peaks, appliance events),
-with daily yield counters. The state is exposed as canonical reading values
-(names of :mod:`firmware_bridge.readings`).
+with daily yield counters; on a hybrid site with a grid process, the load
+runs from the grid (inverter bypass) while the grid is up. The state is
+exposed as canonical reading values (names of :mod:`firmware_bridge.readings`).
 
 Does NOT: speak any protocol, sleep, or start threads. One :class:`Plant`
 serves every simulator of a site (so charger and inverter agree); it is
@@ -33,6 +34,7 @@ import pandas as pd
 from edge.forecasting.forecast import dc_power_from_poa, transposition_coefficients
 from edge.forecasting.site import Site
 from edge.simulation.battery import Battery
+from edge.simulation.grid import GridProcess
 from edge.simulation.loadprofile import LoadProfile
 from edge.simulation.sky import SkyModel, SkyRegime
 from firmware_bridge.simulators.source import PlantRatings, PlantState
@@ -100,6 +102,11 @@ class Plant:
         Weather shift for drift experiments.
     clock : callable
         Monotonic real-time clock. [s]
+    grid : GridProcess, optional
+        Grid availability of a hybrid site; while it supplies, the load is
+        carried by the grid and the battery only charges from PV. None: off-grid.
+    max_step : float
+        Longest integration step; the year simulation uses 60 s. [s]
     """
 
     def __init__(
@@ -112,6 +119,8 @@ class Plant:
         soc: float = 0.6,
         regime: SkyRegime | None = None,
         clock: Callable[[], float] = time.monotonic,
+        grid: GridProcess | None = None,
+        max_step: float = _MAX_STEP,
     ) -> None:
         self.site = site
         self.ratings = PlantRatings(
@@ -131,6 +140,8 @@ class Plant:
         self.load = LoadProfile(site.load, site.site.timezone, seed)
         self._zone = ZoneInfo(site.site.timezone)
         self._clock = clock
+        self.grid = grid
+        self._max_step = max_step
         self._lock = threading.RLock()
         self._battery = Battery(site.battery, soc)
         self._t = (start or datetime.now(UTC)).astimezone(UTC)
@@ -183,7 +194,7 @@ class Plant:
     def _run_until(self, target: datetime) -> None:
         remaining = (target - self._t).total_seconds()
         while remaining > 1e-6:
-            dt = min(_MAX_STEP, remaining)
+            dt = min(self._max_step, remaining)
             self._t += timedelta(seconds=dt)
             self._state = self._evaluate(self._t, dt)
             remaining -= dt
@@ -197,6 +208,11 @@ class Plant:
 
     def _inverter(self, t: datetime, v_batt: float) -> tuple[float, float, float]:
         """(AC power [W], apparent power [VA], DC current [A]) with low-voltage cut-off."""
+        if self.grid is not None and self.grid.available(t):  # bypass: the grid carries it
+            p_grid = min(self.load.power(t), self.site.inverter.rated_power)
+            s_grid = min(p_grid / self.load.power_factor(p_grid),
+                         self.site.inverter.rated_apparent_power)
+            return p_grid, s_grid, 0.0
         nominal = self.site.battery.nominal_voltage
         if self._inverter_on and v_batt < 0.9 * nominal:
             self._inverter_on = False
