@@ -268,7 +268,10 @@ class Monitor:
     tasks : sequence of callables
         ``task(now) -> alerts``, run every ``config.tasks_every_s``.
     clock : callable
-        UTC epoch seconds (receive times, task schedule).
+        UTC epoch seconds: receive times, and the ``now`` the tasks are given.
+    monotonic : callable
+        Seconds that never go back: the task schedule (a wall clock stepped
+        back by NTP or by hand must not stall scoring and alerts). [s]
     """
 
     def __init__(
@@ -278,6 +281,7 @@ class Monitor:
         *,
         tasks: Sequence[Task] = (),
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.store = store
@@ -287,7 +291,8 @@ class Monitor:
         self._inbox: queue.SimpleQueue[tuple[str, bytes, int, int, float]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="monitor-writer", daemon=True)
-        self._last_tasks = clock()
+        self.monotonic = monotonic
+        self._last_tasks = monotonic()
         self._store_lock = threading.Lock()
         #: set when the writer stopped on a failure not about one message
         self.failed = threading.Event()
@@ -397,10 +402,10 @@ class Monitor:
                         log.warning("store busy (%s); retrying in 1 s", exc)
                         if self._stop.wait(1.0):
                             return  # unacknowledged: the broker redelivers to the next session
-                now = self.clock()
-                if self.tasks and now - self._last_tasks >= self.config.tasks_every_s:
-                    self._last_tasks = now
-                    self.run_tasks(now)
+                mono = self.monotonic()
+                if self.tasks and mono - self._last_tasks >= self.config.tasks_every_s:
+                    self._last_tasks = mono
+                    self.run_tasks(self.clock())
         except BaseException as exc:  # disk full, I/O error, a bug: not about one message
             log.critical("store writer failed, stopping (nothing of the batch is acknowledged):"
                          " %s: %s", type(exc).__name__, exc, exc_info=True)

@@ -229,3 +229,42 @@ def test_shadow_forecast_topic_is_stored_as_a_shadow_forecast(tmp_path: Path) ->
     [stats] = [r for r in store.stream_stats() if r.stream == "forecast"]
     assert stats.received == 2 and stats.lost == 0 and stats.duplicates == 0
     store.close()
+
+
+@pytest.mark.broker
+def test_alerts_keep_their_pace_when_the_monitor_clock_steps_back(mosquitto,
+                                                                  tmp_path: Path) -> None:
+    """Before: the task schedule compared wall-clock times, so after the monitor's own clock
+    stepped back an hour no offline alert came for that hour (normally about 1 s)."""
+    from tests.trainer.monitor.conftest import Sub  # noqa: PLC0415
+    from trainer.monitor.fleet import OfflineWatch  # noqa: PLC0415
+
+    step = [0.0]
+    store = Store(tmp_path / "m.sqlite")
+    mon = Monitor(MonitorConfig(port=mosquitto.port, client_id="mon-step", flush_s=0.02,
+                                tasks_every_s=0.3), store,
+                  tasks=[OfflineWatch(store, offline_after_s=60)],
+                  clock=lambda: time.time() + step[0])
+    mon.start()
+    mon.wait_connected()
+    alerts = Sub(mosquitto.port, "helio/+/monitor/alerts")
+    pub = Pub(mosquitto.port)
+    try:
+        time.sleep(0.3)
+        pub.send(*status("s1", "gw", time.time()), retain=True)
+        pub.flush()
+        wait_for(lambda: [r.state for r in fleet_table(store, now=time.time())] == ["online"],
+                 what="gateway online")
+        time.sleep(0.6)  # the tasks ran on the old clock
+        step[0] = -3600.0  # NTP (or an operator) steps the monitor's clock back an hour
+        pub.send("helio/s1/gw/status", offline("s1", "gw"), retain=True)  # the gateway died
+        pub.flush()
+        t0 = time.monotonic()
+        wait_for(lambda: any(b.get("code") == "offline" and b.get("level") == "warning"
+                             for _t, b in alerts.messages), timeout=10.0, what="offline alert")
+        assert time.monotonic() - t0 < 5.0
+    finally:
+        alerts.close()
+        pub.close()
+        mon.stop()
+        store.close()
