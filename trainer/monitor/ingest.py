@@ -17,9 +17,14 @@ store does), or compute scores.
 Broker settings matter: mosquitto queues at most ``max_queued_messages``
 (default 1000) QoS 1 messages per client that is away *or merely behind*,
 and silently drops the rest; measured on loopback with the defaults, a
-burst of 20,000 readings lost about a quarter. Give the monitor's broker
-``max_queued_messages 0`` (or a bound sized for the longest outage) and
-persistence; drops there still show up as sequence-gap loss in the store.
+burst of 20,000 readings lost about a quarter. Give the monitor's broker a
+large bound sized for the longest outage (``max_queued_messages 1000000``, as
+``configs/mosquitto/helio-fleet.conf`` ships) and persistence; drops there
+still show up as sequence-gap loss in the store. Not ``0`` ("no limit"):
+mosquitto 2.0.11 (Debian bookworm) then drops a client's connection after
+each publish its ACL refuses, so a gateway with one refused message
+reconnects over and over (the agent's publisher parks such a message and
+goes on, but the broker should not force it to).
 
 Retained messages are not delivered through shared subscriptions (MQTT 5,
 section 4.8.2), so a monitor in a shared group also subscribes, unshared, to
