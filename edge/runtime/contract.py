@@ -58,6 +58,8 @@ __all__ = [
     "SEQ_STREAMS",
     "SHADOW_FORECAST_TOPIC",
     "STREAMS",
+    "STREAM_DEFAULT_BYTES",
+    "STREAM_MAX_BYTES",
     "AlertBody",
     "CommandBody",
     "ContractError",
@@ -86,6 +88,7 @@ __all__ = [
     "fleet_filter",
     "parse_time",
     "parse_topic",
+    "payload_limit",
     "read_body",
     "tree_filter",
 ]
@@ -206,6 +209,21 @@ EVENT_LEVELS: tuple[str, ...] = get_args(EventLevel)
 STATUS_STATES: tuple[str, ...] = get_args(StatusState)
 _MAX_TEXT = 4096
 _MAX_ENTRIES = 10_000
+#: Longest key of a name -> value mapping (reading values, units, device tables). [chars]
+_MAX_KEY = 64
+#: Largest payload per stream (others: :data:`STREAM_DEFAULT_BYTES`; ``cmd/model`` carries
+#: a bundle: :data:`MAX_PAYLOAD_BYTES`). A reading of tens of values is about 1 KiB. [bytes]
+STREAM_MAX_BYTES: Mapping[str, int] = {"reading": 64 * 1024, "events": 64 * 1024,
+                                       "cmd": 64 * 1024, "cmd/model": MAX_PAYLOAD_BYTES}
+#: Largest payload of any other stream (status, forecast, model, plan, alerts). [bytes]
+STREAM_DEFAULT_BYTES = 1024 * 1024
+
+
+def payload_limit(stream: str) -> int:
+    """Largest payload accepted on ``stream`` (sub-streams such as ``forecast/shadow`` share
+    their stream's). [bytes]"""
+    return STREAM_MAX_BYTES.get(stream, STREAM_MAX_BYTES.get(stream.split("/", 1)[0],
+                                                             STREAM_DEFAULT_BYTES))
 
 
 class ContractError(ValueError):
@@ -422,6 +440,10 @@ def _compile(tp: Any, meta: Mapping[str, Any]) -> _Reader:
                 raise _fail(p, tp, v, meta)
             if len(v) > _MAX_ENTRIES:
                 raise ContractError(f"{_where(p)} has {len(v)} entries")
+            for k in v:
+                if len(k) > _MAX_KEY:  # JSON object keys are always text
+                    raise ContractError(f"{_where(p)} has a key of {len(k)} characters "
+                                        f"(at most {_MAX_KEY}): {_show(k)}")
             if entry is None:
                 return v
             return {k: entry(x, (p, k)) for k, x in v.items()}

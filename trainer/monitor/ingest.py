@@ -61,6 +61,7 @@ from edge.runtime.contract import (
     fleet_filter,
     parse_time,
     parse_topic,
+    payload_limit,
 )
 from edge.runtime.mqtt import BrokerSettings, make_client
 from firmware_bridge.timestamps import isoformat_z
@@ -129,6 +130,9 @@ def parse_message(
     site, device, stream = where.site_id, where.device_id, where.stream
     if device == MONITOR_DEVICE:
         return None
+    limit = payload_limit(stream)
+    if len(payload) > limit:
+        raise MessageError(f"{stream} payload of {len(payload)} bytes is over {limit}")
     try:
         body = decode_payload(payload)
         if stream == SHADOW_FORECAST_TOPIC:  # a shadow model's forecast: own topic, forecast's seq

@@ -56,10 +56,14 @@ def _bad_messages() -> list[tuple[str, bytes, str]]:
          b'"seq":8,"timestamp":"2026-05-28T20:00:00Z","values":{"x":NaN}}', "NaN"),
         (*_edit(reading("s1", "mppt", 9, T0, pv_power=1.0), timestamp="2026-05-28T20:00:00"),
          "timestamp must be an ISO 8601 time with Z or an offset"),
+        # sizes: a reading of tens of values is about 1 KiB (before, 1 MB of text was stored)
+        (*reading("s1", "mppt", 15, T0, serial_number="x" * 1_000_000), "bytes is over"),
+        (*reading("s1", "mppt", 16, T0, serial_number="x" * 5000), "values.serial_number"),
+        (*reading("s1", "mppt", 17, T0, **{"k" * 1000: 1.0}), "key of 1000 characters"),
     ]
 
 
-@pytest.mark.parametrize("case", range(12))
+@pytest.mark.parametrize("case", range(15))
 def test_parse_message_names_the_violation(case: int) -> None:
     topic, payload, reason = _bad_messages()[case]
     with pytest.raises(MessageError, match=reason.replace("[", r"\[").replace(".", r"\.")):
