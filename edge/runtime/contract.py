@@ -719,6 +719,8 @@ class OutboxCounts(Schema):
     queued: float | None = None
     #: Messages evicted since the outbox was created. [-]
     evicted: float | None = None
+    #: Messages the broker refused, kept apart and retried later. [-]
+    parked: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -89,7 +89,8 @@ class StatusReporter:
         st = self.outbox.stats
         msg = status_message(
             self.topics, now=self.clock.now_utc(), devices=self.devices(),
-            queued=st.queued, evicted=st.evicted, model_version=self.holder.version,
+            queued=st.queued, evicted=st.evicted, parked=st.parked,
+            model_version=self.holder.version,
             model_sha256=self.holder.sha256,
             uptime_s=self.clock.monotonic() - self._started,
         )

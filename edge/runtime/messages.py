@@ -227,12 +227,13 @@ def status_message(
     model_sha256: str,
     uptime_s: float,
     state: str = "online",
+    parked: int = 0,
 ) -> Message:
     """The retained ``status`` message (heartbeat)."""
     body = _head(topics, topics.gateway_id, "status", now)
     body["state"] = state
     body["devices"] = {k: dict(v) for k, v in devices.items()}
-    body["outbox"] = {"queued": queued, "evicted": evicted}
+    body["outbox"] = {"queued": queued, "evicted": evicted, "parked": parked}
     body["model"] = {"version": model_version, "sha256": model_sha256}
     body["uptime_s"] = round(uptime_s, 1)
     return Message(topics.status, topics.gateway_id, "status", _named(StatusBody, body),

@@ -98,7 +98,7 @@ def test_status_and_lwt_and_event_and_model() -> None:
                           evicted=1, model_version="v1", model_sha256="00", uptime_s=12.345)
     assert st.retain
     body = json.loads(st.encode(2))
-    assert body["state"] == "online" and body["outbox"] == {"queued": 3, "evicted": 1}
+    assert body["state"] == "online" and body["outbox"] == {"queued": 3, "evicted": 1, "parked": 0}
     assert body["uptime_s"] == 12.3 and body["devices"]["mppt"]["connected"] is True
     lwt = json.loads(m.offline_status(TOPICS))
     assert lwt == {"schema_version": 1, "site_id": "abuja-01", "device_id": "gateway",
