@@ -119,7 +119,8 @@ def fleet_dashboard(workdir: Path, broker_port: int, dashboard_port: int,
     cmd = [sys.executable, "-m", "trainer.monitor", "run", "--host", "127.0.0.1",
            "--port", str(broker_port), "--store", str(db), "--sites", str(SITE_FILE),
            "--client-id", "helio-demo-monitor", "--tasks-every", "5",
-           "--offline-after", "30", "--dashboard", f"127.0.0.1:{port}"]
+           "--offline-after", "30", "--dashboard", f"127.0.0.1:{port}",
+           "--max-ahead", "0"]  # the demo's simulated clock runs ahead of the wall clock
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)

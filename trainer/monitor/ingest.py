@@ -93,7 +93,8 @@ TIMED_STREAMS = frozenset({"reading", "forecast"})
 
 
 def parse_message(
-    topic: str, payload: bytes, received: float, *, prefix: str = DEFAULT_PREFIX
+    topic: str, payload: bytes, received: float, *, prefix: str = DEFAULT_PREFIX,
+    max_ahead_s: float = MAX_AHEAD_S,
 ) -> FleetMessage | None:
     """Decode and check one message of the topic tree.
 
@@ -107,6 +108,9 @@ def parse_message(
         Receive time, UTC epoch. [s]
     prefix : str
         First topic level.
+    max_ahead_s : float
+        How far a reading's or forecast's timestamp may be ahead of
+        ``received`` (0: no limit). [s]
 
     Returns
     -------
@@ -144,11 +148,12 @@ def parse_message(
         raise MessageError(str(exc)) from None
     seq = body.get("seq") if isinstance(body.get("seq"), int) else None
     ts = parse_time(body.get("timestamp"))
-    if stream in TIMED_STREAMS and ts is not None and ts > received + MAX_AHEAD_S:
+    if (max_ahead_s > 0 and stream in TIMED_STREAMS and ts is not None
+            and ts > received + max_ahead_s):
         # a gateway clock far ahead (even one that says clock_synced: false): stored, such a
         # reading would be the site's newest for years and stall its scoring
         raise MessageError(f"timestamp {str(body.get('timestamp'))[:40]} is {ts - received:.0f} s"
-                           f" ahead of the monitor's receive time (at most {MAX_AHEAD_S:.0f} s)")
+                           f" ahead of the monitor's receive time (at most {max_ahead_s:.0f} s)")
     epoch = body.get("epoch", LEGACY_EPOCH)
     return FleetMessage(site, device, stream, seq, ts, received, body,
                         payload if stream == "reading" else b"", epoch, topic)
@@ -210,6 +215,9 @@ class MonitorConfig:
         Longest wait to fill a batch. [s]
     tasks_every_s : float
         Period of the scoring/drift/offline tasks. [s]
+    max_ahead_s : float
+        Readings and forecasts stamped further ahead of their receive time are
+        rejected (0: no limit, for a simulation whose clock runs ahead). [s]
     ack_after_commit : bool
         Send each PUBACK only once the message is committed (nothing is lost
         if the monitor dies; costs throughput). False lets paho acknowledge
@@ -232,6 +240,7 @@ class MonitorConfig:
     batch_size: int = 2000
     flush_s: float = 0.05
     tasks_every_s: float = 30.0
+    max_ahead_s: float = MAX_AHEAD_S
     ack_after_commit: bool = True
     tls: bool = False
     ca_file: str = ""
@@ -426,7 +435,8 @@ class Monitor:
         rejects: list[tuple[str, bytes, str, float]] = []
         for topic, payload, _mid, _qos, received in batch:
             try:
-                parsed = parse_message(topic, payload, received, prefix=self.config.prefix)
+                parsed = parse_message(topic, payload, received, prefix=self.config.prefix,
+                                       max_ahead_s=self.config.max_ahead_s)
             except MessageError as exc:
                 log.warning("rejected %s: %s", topic[:200], exc)
                 rejects.append((topic, payload, str(exc), received))

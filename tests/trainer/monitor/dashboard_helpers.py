@@ -139,8 +139,9 @@ def start_live_fleet(tmp: Path, port: int, *, speed: float = 600.0,
     site = load_site(SITE_FILE)
     db = tmp / "fleet.sqlite"
     store = Store(db)
+    # max_ahead_s=0: the accelerated plant's clock runs ahead of the wall clock
     monitor = Monitor(MonitorConfig(port=port, client_id="dash-mon", flush_s=0.02,
-                                    tasks_every_s=2.0), store,
+                                    tasks_every_s=2.0, max_ahead_s=0.0), store,
                       tasks=[Scorer(store, load_sites([str(SITE_FILE)]),
                                     ScoringConfig(grace_s=300.0))])
     monitor.start()

@@ -20,7 +20,7 @@ from trainer.monitor.commands.serve import add_server_arguments, start_dashboard
 from trainer.monitor.dashboard.server import AuthError, DashboardServer
 from trainer.monitor.drift import DriftConfig, DriftWatch, manifest_of
 from trainer.monitor.fleet import OfflineWatch
-from trainer.monitor.ingest import Monitor, MonitorConfig, Task
+from trainer.monitor.ingest import MAX_AHEAD_S, Monitor, MonitorConfig, Task
 from trainer.monitor.scoring import Scorer, ScoringConfig
 from trainer.monitor.store import Store
 
@@ -45,6 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bundle whose manifest gives validation errors (repeatable)")
     parser.add_argument("--offline-after", type=float, default=180.0, metavar="S",
                         help="heartbeat timeout before a gateway counts as silent [s]")
+    parser.add_argument("--max-ahead", type=float, default=MAX_AHEAD_S, metavar="S",
+                        help="reject readings and forecasts stamped more than S seconds ahead "
+                             "of their receive time (default %(default).0f; 0: no limit, for "
+                             "a simulation whose clock runs ahead)")
     parser.add_argument("--tasks-every", type=float, default=30.0, metavar="S",
                         help="period of scoring, drift and offline checks [s]")
     parser.add_argument("--grace", type=float, default=900.0, metavar="S",
@@ -95,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
         x for x in ("helio-monitor", socket.gethostname(), args.shared_group) if x)
     config = MonitorConfig(host=args.host, port=args.port, client_id=cid, prefix=args.prefix,
                            shared_group=args.shared_group, batch_size=args.batch_size,
-                           tasks_every_s=args.tasks_every, tls=broker.tls,
+                           tasks_every_s=args.tasks_every, max_ahead_s=args.max_ahead,
+                           tls=broker.tls,
                            ca_file=broker.ca_file, cert_file=broker.cert_file,
                            key_file=broker.key_file, username=broker.username,
                            password=broker.password)
