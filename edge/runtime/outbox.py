@@ -79,7 +79,6 @@ delete re-sends those few messages (at-least-once; receivers de-duplicate on
 
 from __future__ import annotations
 
-import os
 import secrets
 import sqlite3
 import threading
@@ -89,6 +88,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from edge.runtime.outbox_health import (
+    DEFAULT_CHECK_S,
+    Recovery,
+    UncleanStop,
+    last_write,
+    quick_check,
+    salvage,
+)
 from edge.runtime.statefile import move_aside
 
 __all__ = ["Outbox", "OutboxRow", "OutboxStats", "Recovery", "UncleanStop", "new_epoch"]
@@ -128,8 +135,7 @@ CREATE TABLE IF NOT EXISTS parked (
 
 #: Parked messages kept; beyond it the oldest parked are dropped (counted as evicted).
 MAX_PARKED = 10_000
-#: Longest ``PRAGMA quick_check`` at open before it is given up (counted as passed). [s]
-DEFAULT_CHECK_S = 2.0
+
 
 
 #: Free pages kept after a drain (about 1 MB at 4 KiB pages) so the next burst need not grow
@@ -140,39 +146,6 @@ _KEEP_FREE_PAGES = 256
 def new_epoch() -> str:
     """A random outbox epoch: 16 characters of ``[A-Za-z0-9_-]``."""
     return secrets.token_urlsafe(12)
-
-
-@dataclass(frozen=True, slots=True)
-class Recovery:
-    """A corrupt outbox database that was moved aside at open.
-
-    Attributes
-    ----------
-    moved_to : str
-        Where the unreadable file now is.
-    error : str
-        What SQLite said.
-    salvaged : int
-        Queued messages read back from the damaged file into the new one.
-    """
-
-    moved_to: str
-    error: str
-    salvaged: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class UncleanStop:
-    """The previous process did not close the outbox (crash, ``kill -9``, power cut).
-
-    Attributes
-    ----------
-    last_commit_utc : float
-        When the previous process last committed (file modification time),
-        UTC epoch. [s]
-    """
-
-    last_commit_utc: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +244,7 @@ class Outbox:
         self.unclean: UncleanStop | None = None
         #: the integrity check at open: "ok", "failed" (moved aside), "skipped", "incomplete"
         self.check = "skipped"
-        last_commit = _last_write(self.path)
+        last_commit = last_write(self.path)
         try:
             self._open(synchronous)
             self._integrity_check()
@@ -280,7 +253,7 @@ class Outbox:
                 raise
             self._db.close()
             moved = move_aside(self.path, ("", "-wal", "-shm"))
-            rows = _salvage(moved)
+            rows = salvage(moved)
             self._open(synchronous)
             self._insert_salvaged(rows)
             self.recovered = Recovery(moved, str(exc).splitlines()[0][:300], len(rows))
@@ -310,31 +283,8 @@ class Outbox:
 
     def _integrity_check(self) -> None:
         """``PRAGMA quick_check`` within ``check_s``; raises ``DatabaseError`` on damage."""
-        if self.check_s <= 0 or self.path == ":memory:":
-            return
-        deadline = time.monotonic() + self.check_s
-        gave_up = False
-
-        def progress() -> int:
-            nonlocal gave_up
-            gave_up = time.monotonic() > deadline
-            return 1 if gave_up else 0
-
-        self._db.set_progress_handler(progress, 10_000)
-        try:
-            result = self._db.execute("PRAGMA quick_check(20)").fetchall()
-        except sqlite3.OperationalError:
-            if not gave_up:
-                raise
-            result = []
-        finally:
-            self._db.set_progress_handler(None, 0)
-        if gave_up:
-            self.check = "incomplete"
-            return
-        if [r[0] for r in result] != ["ok"]:
-            raise sqlite3.DatabaseError("quick_check: " + "; ".join(str(r[0]) for r in result))
-        self.check = "ok"
+        if self.check_s > 0 and self.path != ":memory:":
+            self.check = quick_check(self._db, self.check_s)
 
     def _insert_salvaged(self, rows: list[tuple[str, bytes, int, int]]) -> None:
         if not rows:
@@ -725,24 +675,3 @@ class Outbox:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _last_write(path: str) -> float | None:
-    """Newest modification time of the database and its WAL (the last commit), if any. [s]"""
-    times = [os.path.getmtime(path + sfx) for sfx in ("", "-wal") if os.path.exists(path + sfx)]
-    return max(times) if times else None
-
-
-def _salvage(path: str) -> list[tuple[str, bytes, int, int]]:
-    """Queued messages still readable from a damaged outbox, in order (empty if none)."""
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.Error:
-        return []
-    try:
-        rows = db.execute("SELECT topic, payload, qos, retain FROM outbox ORDER BY id").fetchall()
-        return [(str(t), bytes(p), int(q), int(r)) for t, p, q, r in rows]
-    except sqlite3.Error:
-        return []
-    finally:
-        db.close()
