@@ -1,4 +1,4 @@
-"""Issue 11 item 13: the post-deploy health check judges devices without opening their ports."""
+"""The post-deploy health check judges devices without opening their ports."""
 
 from __future__ import annotations
 

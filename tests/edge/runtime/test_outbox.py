@@ -1,4 +1,4 @@
-"""The durable outbox: order, sequence numbers, bounded size, crash safety (issue #4)."""
+"""The durable outbox: order, sequence numbers, bounded size, crash safety."""
 
 from __future__ import annotations
 

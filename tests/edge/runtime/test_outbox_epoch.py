@@ -1,4 +1,4 @@
-"""Issue 11 items 3 (edge side) and 10: the outbox epoch, and a corrupt outbox database."""
+"""The outbox epoch (a new database is a new epoch) and a corrupt outbox database at start."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 11 item 12: group commit (the window is the most a power cut loses) and shrinking."""
+"""Group commit (the window is the most a power cut loses) and shrinking."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""MqttPublisher against a real mosquitto: order, outages, retained state (issue #4)."""
+"""MqttPublisher against a real mosquitto: order, outages, retained state."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TLS and username/password from the credentials file, against a real mosquitto (issue #4)."""
+"""TLS and username/password from the credentials file, against a real mosquitto."""
 
 from __future__ import annotations
 

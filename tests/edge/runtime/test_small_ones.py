@@ -1,4 +1,4 @@
-"""Issue 11 item 14: topic_prefix and ids, the reserved ``monitor`` id, transactions that fail."""
+"""topic_prefix and ids, the reserved ``monitor`` id, transactions that fail."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""configs/systemd/helio-edge.service: verified by systemd-analyze, hardened (issue #4)."""
+"""configs/systemd/helio-edge.service: verified by systemd-analyze, hardened."""
 
 from __future__ import annotations
 
@@ -119,7 +119,7 @@ def test_agent_notifies_systemd(tmp_path: Path) -> None:
 
 
 def test_unit_filtered_syscalls_fail_with_eperm_and_wait_for_time_sync() -> None:
-    """Issue 11 item 11: a filtered call gets EPERM instead of SIGSYS killing the agent, and
+    """A filtered call gets EPERM instead of SIGSYS killing the agent, and
     the unit starts after time-sync.target (the deploy enables systemd-time-wait-sync)."""
     d = _directives()
     assert d["SystemCallErrorNumber"] == ["EPERM"]

@@ -1,4 +1,4 @@
-"""Issue 11 item 11: an unsynchronised clock is detected, data is marked, forecasts held."""
+"""An unsynchronised clock is detected, data is marked, forecasts held."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 11 item 9: the production broker config (TLS, per-site users, ACL) with the monitor,
+"""The production broker config (TLS, per-site users, ACL) with the monitor,
 ``helio-train publish`` and gateways on it, for real."""
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def test_monitor_and_publisher_use_tls_and_credentials(fleet: FleetBroker,
 
 
 def test_monitor_counts_alerts_the_broker_refuses(tmp_path: Path) -> None:
-    """Item 2, monitor side: an alert whose PUBACK says not authorised is counted, not
+    """Monitor side: an alert whose PUBACK says not authorised is counted, not
     taken as delivered."""
     acl = "user helio-monitor\ntopic read helio/#\n"  # no write on the alerts topic
     broker = start_fleet_broker(tmp_path / "broker", {"helio-monitor": "pw"}, acl_text=acl)

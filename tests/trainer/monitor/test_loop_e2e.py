@@ -1,4 +1,4 @@
-"""The closed loop end to end (issue #5): telemetry -> helio-monitor export ->
+"""The closed loop end to end: telemetry -> helio-monitor export ->
 helio-train fit -> helio-train publish -> an edge agent on simulators verifies,
 shadows and promotes the new model; a tampered bundle is refused first.
 
@@ -142,7 +142,7 @@ def test_export_fit_publish_shadow_promote(mosquitto, start_monitor, tmp_path: P
         cfg = demo_config(tmp_path / "device", mosquitto.port,
                           {k: s.url for k, s in sims.items()}, 300.0, bundle=active,
                           public_key=pub)
-        # the shadow period is a duration on the monotonic (real) clock (issue 11): 30 s
+        # the shadow period is a duration on the monotonic (real) clock: 30 s
         # here is 2.5 simulated hours of the plant at 300x
         cfg = dataclasses.replace(cfg, rollout=RolloutConfig(
             shadow_s=2.5 * 3600 / 300.0, max_shadow_s=8 * 3600 / 300.0, min_pairs=6))
