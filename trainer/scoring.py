@@ -28,6 +28,7 @@ from edge.forecasting.forecast import ForecastPhysics
 from edge.forecasting.predictor import Predictor
 from edge.forecasting.site import Site, SiteConfig
 from trainer.bundle import FanDay
+from trainer.linke import with_linke_turbidity
 from trainer.dataset import (
     Dataset,
     build_dataset,
@@ -50,7 +51,8 @@ __all__ = [
 
 
 def _physics(ds: Dataset, site: Site, loc: SiteConfig) -> tuple[ForecastPhysics, np.ndarray]:
-    geometry = DailyGeometry.for_range(loc, ds.times[0], ds.times[-1], ds.spec)
+    geometry = DailyGeometry.for_range(with_linke_turbidity(loc), ds.times[0], ds.times[-1],
+                                       ds.spec)
     epoch = ds.times.as_unit("s").asi8.astype(np.int64)
     issue_k = (epoch - geometry.t0) // ds.spec.step_seconds
     return ForecastPhysics(site.array, geometry), issue_k
