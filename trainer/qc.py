@@ -44,8 +44,8 @@ import numpy as np
 import pandas as pd
 
 from edge.forecasting.solar import clear_sky
-from trainer.linke import with_linke_turbidity
 from trainer.data import CURTAILING_STATES, DataError
+from trainer.linke import with_linke_turbidity
 
 __all__ = ["CURTAILING_STATES", "FLAGS", "QCReport", "quality_control"]
 

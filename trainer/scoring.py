@@ -28,7 +28,6 @@ from edge.forecasting.forecast import ForecastPhysics
 from edge.forecasting.predictor import Predictor
 from edge.forecasting.site import Site, SiteConfig
 from trainer.bundle import FanDay
-from trainer.linke import with_linke_turbidity
 from trainer.dataset import (
     Dataset,
     build_dataset,
@@ -37,6 +36,7 @@ from trainer.dataset import (
     season_labels,
     smart_persistence,
 )
+from trainer.linke import with_linke_turbidity
 from trainer.validate import Int8Report, MetricRow, compare_int8, score
 
 __all__ = [

@@ -2,8 +2,9 @@
 
 Responsible for: turning clear-sky index quantiles per horizon (what the
 model predicts) into period-mean GHI (``kt x ghi_clear`` at the target
-period, see :mod:`edge.forecasting.features` for the time convention), DNI/DHI by the
-smooth Erbs decomposition (Driesse et al. 2024, :func:`edge.forecasting.pvmodel.erbs_driesse`) with the closure
+period, see :mod:`edge.forecasting.features` for the time convention), DNI/DHI
+by the smooth Erbs decomposition (Driesse et al. 2024,
+:func:`edge.forecasting.pvmodel.erbs_driesse`) with the closure
 ``GHI = DHI + DNI cos z``, and AC PV power of the site's array (isotropic
 transposition to the array plane, SAPM cell temperature, PVWatts DC,
 system losses, PVWatts inverter with clipping at ``ArrayConfig.ac_limit``);

@@ -124,7 +124,7 @@ def erbs_driesse(
 
 
 def sapm_cell(poa: npt.ArrayLike, temp_air: npt.ArrayLike, wind_speed: float,
-              a: float, b: float, deltaT: float) -> FloatArray:  # noqa: N803 - the paper's name
+              *, a: float, b: float, deltaT: float) -> FloatArray:  # noqa: N803 - the paper's name
     """SAPM cell temperature from plane-of-array irradiance [W/m²] and air [°C]. [°C]"""
     e = np.asarray(poa, dtype=np.float64)
     module = e * math.exp(a + b * wind_speed) + np.asarray(temp_air, dtype=np.float64)

@@ -9,7 +9,7 @@ feature and simulator code look values up in: :func:`clear_sky_arrays`
 laptop-side simulation; pandas is imported only when it is called).
 
 The twelve monthly Linke turbidity values come from the site file; a site
-without them raises :class:`LinkeTurbidityMissing` (the device carries no
+without them raises :class:`LinkeTurbidityMissingError` (the device carries no
 climatology file; ``trainer.linke.with_linke_turbidity`` fills them from
 pvlib's for data sets without a site file).
 
@@ -29,7 +29,7 @@ from edge.forecasting.site import SiteConfig
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["GEOMETRY_COLUMNS", "LinkeTurbidityMissing", "clear_sky", "clear_sky_arrays"]
+__all__ = ["GEOMETRY_COLUMNS", "LinkeTurbidityMissingError", "clear_sky", "clear_sky_arrays"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -45,7 +45,7 @@ GEOMETRY_COLUMNS = (
 )
 
 
-class LinkeTurbidityMissing(ValueError):
+class LinkeTurbidityMissingError(ValueError):
     """A site without its twelve monthly Linke turbidity values."""
 
 
@@ -67,11 +67,11 @@ def clear_sky_arrays(site: SiteConfig, epoch_s: npt.ArrayLike) -> dict[str, Floa
 
     Raises
     ------
-    LinkeTurbidityMissing
+    LinkeTurbidityMissingError
         When the site gives no Linke turbidity.
     """
     if not site.linke_turbidity:
-        raise LinkeTurbidityMissing(
+        raise LinkeTurbidityMissingError(
             f"site {site.id!r} has no linke_turbidity: the site file's [site] linke_turbidity "
             "needs 12 monthly values (January first) for the clear-sky model"
         )

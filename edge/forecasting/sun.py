@@ -10,10 +10,10 @@ and the trainer computes the same numbers (it calls these functions too).
   implemented from the paper's steps 3.1-3.15 with its periodic-term tables
   (:mod:`edge.forecasting.spa_tables`, Tables A4.2 and A4.3). Stated
   uncertainty +/-0.0003 degrees for years -2000 to 6000 given the right
-  Delta T; a constant Delta T (:data:`DELTA_T`, 67 s, the value pvlib uses
-  by default) costs at most a few thousandths of a degree in this
-  century. Refraction is the paper's eq. 42 (Bennett's formula scaled by
-  pressure and temperature): ``de = P/1010 * 283/(273 + T) * 1.02 /
+  Delta T. Delta T only moves the ephemeris (the hour angle runs on UT),
+  so the constant :data:`DELTA_T` (67 s, pvlib's default) costs about
+  0.00001 degrees per second it is off: 0.0004 degrees at 33 s. Refraction is the paper's eq. 42
+  (Bennett's formula scaled by pressure and temperature): ``de = P/1010 * 283/(273 + T) * 1.02 /
   (60 tan(e0 + 10.3/(e0 + 5.11)))`` [degrees], applied while the
   geometric elevation ``e0 >= -(0.26667 + 0.5667)`` degrees (sun radius
   plus refraction at the horizon); ``apparent_zenith = 90 - e0 - de``.
