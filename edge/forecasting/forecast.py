@@ -49,6 +49,8 @@ from edge.forecasting.limits import (
 from edge.forecasting.pvmodel import (
     SAPM_OPEN_RACK_GLASS_GLASS,
     erbs_driesse,
+    erbs_driesse_split,
+    erbs_driesse_sun,
     isotropic_coefficients,
     pvwatts_ac,
     pvwatts_dc,
@@ -143,7 +145,7 @@ def dc_power_from_poa(
     temp = np.where(np.isfinite(temp), temp, DEFAULT_TEMP_AIR)
     tcell = sapm_cell(poa, temp, WIND_SPEED, **SAPM_PARAMS)
     pdc = pvwatts_dc(poa, tcell, array.dc_capacity, array.gamma_pdc)
-    pdc = np.clip(np.asarray(pdc, dtype=np.float64), 0.0, None)
+    pdc = np.maximum(pdc, 0.0)
     return tcell, pdc * (1.0 - array.losses_percent / 100.0)
 
 
@@ -173,7 +175,7 @@ def pv_power_from_poa(
     _, pdc = dc_power_from_poa(poa, array, temp_air)
     eta = array.inverter_efficiency
     pac = pvwatts_ac(pdc, array.ac_limit / eta, eta_inv_nom=eta)
-    return np.clip(np.asarray(pac, dtype=np.float64), 0.0, array.ac_limit)
+    return np.minimum(np.maximum(pac, 0.0), array.ac_limit)
 
 
 def decompose(
@@ -195,7 +197,7 @@ def decompose(
     dni, dhi : numpy.ndarray
         [W/m2]
     """
-    ghi = np.clip(np.asarray(ghi, dtype=np.float64), 0.0, None)
+    ghi = np.maximum(np.asarray(ghi, dtype=np.float64), 0.0)
     zen = np.asarray(zenith, dtype=np.float64)
     extra = np.asarray(dni_extra, dtype=np.float64)
     if zen.shape != ghi.shape:
@@ -352,6 +354,9 @@ class ForecastPhysics:
         self.geometry = geometry
         self._coef = transposition_coefficients(array, geometry.zenith, geometry.azimuth)
         self._steps = np.asarray(geometry.spec.horizon_steps, dtype=np.int64)
+        # the decomposition's sun-only terms, once per geometry (what decompose() computes)
+        self._cosz, self._i0h, self._beam_ok = erbs_driesse_sun(geometry.zenith,
+                                                                geometry.dni_extra)
 
     def target_index(self, issue_k: npt.ArrayLike) -> npt.NDArray[np.int64]:
         """Geometry indices of the target periods, shape ``issue_k.shape + (n_h,)``."""
@@ -369,9 +374,12 @@ class ForecastPhysics:
         """
         g = self.geometry
         tk = self.target_index(issue_k)[..., None]  # (..., n_h, 1)
-        k = np.clip(sort_quantiles(kt), 0.0, KT_MAX)
+        k = np.minimum(np.maximum(sort_quantiles(kt), 0.0), KT_MAX)
         ghi = k * g.ghi_clear[tk]
-        dni, dhi = decompose(ghi, g.zenith[tk], g.dni_extra[tk])
+        cosz = self._cosz[tk]
+        raw, _ = erbs_driesse_split(ghi, cosz, self._i0h[tk], self._beam_ok[tk])
+        dni = np.where(raw > 0.0, raw, 0.0)  # as decompose(): also NaN -> 0
+        dhi = ghi - dni * cosz
         c = self._coef[tk]
         poa = c[..., 0] * dni + c[..., 1] * dhi + c[..., 2] * ghi
         temp = np.asarray(temp_air, dtype=np.float64)[..., None, None]

@@ -37,6 +37,8 @@ import numpy.typing as npt
 __all__ = [
     "SAPM_OPEN_RACK_GLASS_GLASS",
     "erbs_driesse",
+    "erbs_driesse_split",
+    "erbs_driesse_sun",
     "isotropic_coefficients",
     "pvwatts_ac",
     "pvwatts_dc",
@@ -110,17 +112,45 @@ def erbs_driesse(
         would be negative.
     """
     g = np.maximum(np.asarray(ghi, dtype=np.float64), 0.0)
+    cosz, i0h, beam_ok = erbs_driesse_sun(zenith, dni_extra)
+    dni, dhi = erbs_driesse_split(g, cosz, i0h, beam_ok)
+    bad = ~beam_ok | (dni < 0.0)
+    return np.where(bad, 0.0, dni), np.where(bad, g, dhi)
+
+
+def erbs_driesse_sun(zenith: npt.ArrayLike, dni_extra: npt.ArrayLike
+                     ) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+    """The sun-only part of :func:`erbs_driesse`, computed once per geometry.
+
+    Returns
+    -------
+    cos_zenith : numpy.ndarray
+        [-]
+    i0h : numpy.ndarray
+        Extraterrestrial horizontal irradiance with ``cos z >= 0.065``. [W/m²]
+    beam_ok : numpy.ndarray of bool
+        Zenith at most 87 degrees (and the cosine not 0): a beam is defined.
+    """
     z = np.asarray(zenith, dtype=np.float64)
     cosz = np.cos(np.radians(z))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kt = np.clip(g / (np.asarray(dni_extra, dtype=np.float64)
-                          * np.maximum(cosz, _MIN_COS_ZENITH)), 0.0, 1.0)
-        df = np.where(kt > 0.216, np.polyval(_DRIESSE_POLY, kt), 1.0 - 0.09 * kt)
-        df = np.where(kt > 0.792, 0.165, df)
-        dhi = df * g
-        dni = (g - dhi) / cosz
-        bad = (z > _MAX_ZENITH) | (dni < 0.0)
-    return np.where(bad, 0.0, dni), np.where(bad, g, dhi)
+    i0h = np.asarray(dni_extra, dtype=np.float64) * np.maximum(cosz, _MIN_COS_ZENITH)
+    return cosz, i0h, ~(z > _MAX_ZENITH) & (cosz != 0.0)
+
+
+def erbs_driesse_split(ghi: FloatArray, cos_zenith: FloatArray, i0h: FloatArray,
+                       beam_ok: npt.NDArray[np.bool_]) -> tuple[FloatArray, FloatArray]:
+    """The per-step part of :func:`erbs_driesse`: DNI (0 where no beam is
+    defined, possibly negative) and DHI ``df ghi`` [W/m²] for ``ghi >= 0`` [W/m²]
+    and :func:`erbs_driesse_sun` of the same times."""
+    # plain ufuncs, no np.clip/np.polyval/errstate: this runs every forecast step
+    kt = np.minimum(np.maximum(ghi / i0h, 0.0), 1.0)
+    p0, p1, p2, p3, p4 = _DRIESSE_POLY
+    df = np.where(kt > 0.216, (((p0 * kt + p1) * kt + p2) * kt + p3) * kt + p4,
+                  1.0 - 0.09 * kt)
+    df = np.where(kt > 0.792, 0.165, df)
+    dhi = df * ghi
+    dni = np.divide(ghi - dhi, cos_zenith, out=np.zeros_like(ghi), where=beam_ok)
+    return dni, dhi
 
 
 def sapm_cell(poa: npt.ArrayLike, temp_air: npt.ArrayLike, wind_speed: float,
