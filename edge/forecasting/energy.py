@@ -93,6 +93,8 @@ def energy_outlook(
         first key is named after ``ahead_min`` (``next_<n>h``, or
         ``next_<n>min`` when not whole hours).
     """
+    if issue_time.tzinfo is None:
+        raise ValueError("issue_time must be timezone-aware (UTC)")
     step = dt.timedelta(minutes=step_minutes)
     day_end = local_day_end(issue_time, site.site.timezone)
     n_day = max(int((day_end - issue_time) / step), 0)
