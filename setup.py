@@ -12,9 +12,10 @@ SCRIPTS = {
     "helio-monitor": ("trainer", "trainer.monitor.cli:main"),
 }
 
+# What runs on the device: no pvlib, pandas or SciPy (edge.forecasting.sun and
+# edge.forecasting.pvmodel are numpy; tests/test_architecture.py holds the agent to it).
 EDGE = [
     "paho-mqtt>=2.1,<3",
-    "pvlib>=0.11",
     "cryptography>=41",
     # 64-bit Pis and x86: LiteRT. 32-bit Pis (armv7l): tflite-runtime needs numpy<2.
     "ai-edge-litert>=2.3; platform_machine!='armv7l'",
@@ -48,12 +49,16 @@ setup(
         "edge": EDGE,
         # The legacy 32-bit runtime, installable on x86 too (CI's second environment).
         "edge-legacy": [d for d in EDGE if "litert" not in d and "armv7l" not in d]
-        + ["tflite-runtime==2.14.0", "numpy<2"],
+        + ["tflite-runtime==2.14.0", "numpy<2",
+           "pvlib>=0.11"],  # the edge tests drive the site simulation (edge/simulation)
         "trainer": EDGE
         + [
             "tensorflow-cpu>=2.16; platform_machine=='x86_64'",
             "tensorflow>=2.16; platform_machine!='x86_64'",
             "pandas>=2",
+            # weather-file readers, QC, the Linke climatology and the solar parity test
+            "pvlib>=0.11",
+            "scipy>=1.10",  # helio-monitor's drift check (was pulled in by pvlib)
             "matplotlib>=3.7",
             "prometheus-client>=0.20",  # helio-monitor serve: /metrics
         ],
@@ -68,7 +73,7 @@ setup(
         # helio-edge deploy (laptop side): writes the device's agent config
         "deploy": ["tomli-w>=1.0"],
         # make demo's fallback broker when mosquitto is not installed
-        "demo": ["amqtt>=0.11"],
+        "demo": ["amqtt>=0.11", "pvlib>=0.11"],  # the site simulation (edge/simulation)
         # Comparison peers for `make bench`. mppsolar 0.16.56 pins paho-mqtt<2, which
         # would break the agent, so the Makefile installs it with --no-deps instead.
         "bench": ["vedirect==1.1.0"],

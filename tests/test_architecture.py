@@ -9,6 +9,10 @@ lazy ones inside functions.
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,6 +132,37 @@ def test_planner_imports_no_heavy_library_itself() -> None:
     )
     assert (REPO / "edge" / "planning" / "planner.py").exists()
     assert not bad, "\n".join(bad)
+
+
+DEVICE_ENTRY_POINTS = ("edge.commands.run", "edge.runtime.agent", "edge.forecasting.engine",
+                       "edge.planning")
+DEVICE_FORBIDDEN = ("pandas", "pvlib", "scipy", "h5py")
+
+
+def _imported_in_fresh_interpreter(modules: tuple[str, ...]) -> list[str]:
+    code = ("import importlib, json, sys\n"
+            f"for m in {list(modules)!r}: importlib.import_module(m)\n"
+            "print(json.dumps(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                         timeout=120, check=True)
+    return list(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_device_path_imports_no_pandas_pvlib_scipy_or_h5py() -> None:
+    """The agent's process (its command, loop, forecast engine and planner) loads none
+    of the heavy libraries: the solar core and the PV chain are numpy
+    (:mod:`edge.forecasting.sun`, :mod:`edge.forecasting.pvmodel`)."""
+    loaded = _imported_in_fresh_interpreter(DEVICE_ENTRY_POINTS)
+    assert set(DEVICE_ENTRY_POINTS) <= set(loaded)
+    bad = sorted(m for m in loaded if m.split(".")[0] in DEVICE_FORBIDDEN)
+    assert not bad, bad
+
+
+def test_fresh_interpreter_check_sees_heavy_imports() -> None:
+    """The same check flags a module that does pull one in (the test can fail)."""
+    loaded = _imported_in_fresh_interpreter(("edge.forecasting.engine", "trainer.linke"))
+    assert {"pandas", "pvlib"} <= {m.split(".")[0] for m in loaded}
 
 
 def test_rules_see_the_code() -> None:

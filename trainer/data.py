@@ -96,6 +96,7 @@ import pvlib.iotools
 from edge.forecasting.forecast import ghi_from_pv_power
 from edge.forecasting.site import SiteConfig
 from edge.forecasting.solar import clear_sky
+from trainer.linke import with_linke_turbidity
 
 __all__ = [
     "CANONICAL_COLUMNS",
@@ -358,7 +359,7 @@ def _helio_ghi(frame: pd.DataFrame, meta: dict[str, Any], site: Any
     if array is None:
         raise DataError("helio telemetry has no GHI; pass the full Site (with its array) "
                         "to derive GHI from PV power")
-    geo = clear_sky(_site_config(site), pd.DatetimeIndex(frame.index))
+    geo = clear_sky(with_linke_turbidity(_site_config(site)), pd.DatetimeIndex(frame.index))
     temp = frame["temp_air"] if "temp_air" in frame.columns else None
     power = frame["pv_power"].to_numpy(dtype=float)
     if "charge_state" in frame.columns:  # a curtailed array says nothing about the sky

@@ -46,6 +46,7 @@ from edge.forecasting.features import (
 )
 from edge.forecasting.reference import ZENITH_LIMIT
 from trainer.data import DataError, median_spacing_minutes
+from trainer.linke import with_linke_turbidity
 
 __all__ = [
     "Cliper",
@@ -244,7 +245,8 @@ def build_dataset(
     hs = spec.horizon_steps
     if len(grid) <= max(hs):
         raise DataError(f"only {len(grid)} periods: fewer than the longest horizon needs")
-    geometry = DailyGeometry.for_range(site, grid.index[0], grid.index[-1], spec)
+    geometry = DailyGeometry.for_range(with_linke_turbidity(site), grid.index[0],
+                                       grid.index[-1], spec)
     features = compute_feature_matrix(spec, grid, geometry)
     n = len(grid) - max(hs)  # issue rows with every target inside the data
     k0 = geometry.index(grid.index[0])

@@ -76,10 +76,11 @@ def read_and_check(data: str, fmt: str, site: Site, progress: Progress = _quiet
     file's metadata when it has one, else the site's).
     """
     from trainer.data import read_weather, site_from_metadata  # noqa: PLC0415
+    from trainer.linke import with_linke_turbidity  # noqa: PLC0415
     from trainer.qc import quality_control  # noqa: PLC0415
 
     frame, meta = read_weather(data, fmt, site=site)
-    where = site_from_metadata(meta, site.site)
+    where = with_linke_turbidity(site_from_metadata(meta, site.site))
     clean, report = quality_control(frame, where, array=site.array)
     progress(f"QC: {report.summary()}")
     return clean, where

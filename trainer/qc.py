@@ -45,6 +45,7 @@ import pandas as pd
 
 from edge.forecasting.solar import clear_sky
 from trainer.data import CURTAILING_STATES, DataError
+from trainer.linke import with_linke_turbidity
 
 __all__ = ["CURTAILING_STATES", "FLAGS", "QCReport", "quality_control"]
 
@@ -147,7 +148,7 @@ def quality_control(
     dup = out.index.duplicated(keep="first")
     counts["duplicate"] = int(dup.sum())
     out = out[~dup].sort_index(kind="stable")
-    geo = clear_sky(site, pd.DatetimeIndex(out.index))
+    geo = clear_sky(with_linke_turbidity(site), pd.DatetimeIndex(out.index))
     zen = geo["zenith"].to_numpy(dtype=float)
     mu0 = np.clip(np.cos(np.radians(zen)), 0.0, None)
     extra = geo["dni_extra"].to_numpy(dtype=float)

@@ -36,6 +36,7 @@ from trainer.dataset import (
     season_labels,
     smart_persistence,
 )
+from trainer.linke import with_linke_turbidity
 from trainer.validate import Int8Report, MetricRow, compare_int8, score
 
 __all__ = [
@@ -50,7 +51,8 @@ __all__ = [
 
 
 def _physics(ds: Dataset, site: Site, loc: SiteConfig) -> tuple[ForecastPhysics, np.ndarray]:
-    geometry = DailyGeometry.for_range(loc, ds.times[0], ds.times[-1], ds.spec)
+    geometry = DailyGeometry.for_range(with_linke_turbidity(loc), ds.times[0], ds.times[-1],
+                                       ds.spec)
     epoch = ds.times.as_unit("s").asi8.astype(np.int64)
     issue_k = (epoch - geometry.t0) // ds.spec.step_seconds
     return ForecastPhysics(site.array, geometry), issue_k

@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         site_file, bundle, key, origin = default_inputs(args)
         sys.stderr.write(f"helio-edge predict: site {site_file}, bundle {bundle}, "
                          f"public key {key} ({origin})\n")
-        site = load_site(site_file)
+        site = load_site(site_file, require_linke_turbidity=True)
         at = parse_time(args.at)
         holder = ModelHolder(
             lambda: load_bundle(bundle, key, allow_unblessed=args.allow_unblessed),

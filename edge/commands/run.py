@@ -150,7 +150,7 @@ def load_checked(path: str) -> tuple[AgentConfig, Site]:
         if d.protocol not in PROTOCOLS:
             raise ConfigError(path, f"devices[{i}].protocol",
                               f"unknown protocol {d.protocol!r} (known: {', '.join(PROTOCOLS)})")
-    return cfg, load_site(cfg.agent.site)
+    return cfg, load_site(cfg.agent.site, require_linke_turbidity=True)
 
 
 def run(args: argparse.Namespace) -> int:

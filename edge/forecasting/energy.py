@@ -34,7 +34,6 @@ from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import pandas as pd
 
 from edge.forecasting.reference import (
     PV_INDEX_HOLD_MAX,
@@ -43,7 +42,7 @@ from edge.forecasting.reference import (
     clear_sky_pv,
 )
 from edge.forecasting.site import Site
-from edge.forecasting.solar import clear_sky
+from edge.forecasting.solar import clear_sky_arrays
 
 __all__ = ["QUANTILES", "energy_outlook", "local_day_end"]
 
@@ -94,6 +93,8 @@ def energy_outlook(
         first key is named after ``ahead_min`` (``next_<n>h``, or
         ``next_<n>min`` when not whole hours).
     """
+    if issue_time.tzinfo is None:
+        raise ValueError("issue_time must be timezone-aware (UTC)")
     step = dt.timedelta(minutes=step_minutes)
     day_end = local_day_end(issue_time, site.site.timezone)
     n_day = max(int((day_end - issue_time) / step), 0)
@@ -103,8 +104,9 @@ def energy_outlook(
     empty = dict.fromkeys(QUANTILES, 0.0)
     if n == 0:
         return {key: empty, "rest_of_today": dict(empty), "day_end": day_end}
-    ends = pd.DatetimeIndex([issue_time + (k + 1) * step for k in range(n)])
-    geo = clear_sky(site.site, ends - step / 2)
+    issue_s = issue_time.timestamp()
+    centres = issue_s + (np.arange(n, dtype=np.float64) + 0.5) * step.total_seconds()
+    geo = clear_sky_arrays(site.site, centres)
     clear = np.nan_to_num(clear_sky_pv(site, geo))
     minutes = np.arange(1, n + 1) * step_minutes
     floor = USABLE_FRACTION * site.array.dc_capacity

@@ -3,7 +3,7 @@
 Responsible for: the model's input vector. :class:`FeatureSpec` names the
 features and their order; :class:`DailyGeometry` precomputes solar geometry,
 clear-sky irradiance and every feature that depends only on time, in ONE
-vectorised pvlib call per block of timestamps (a day on the device, the
+vectorised call of the numpy solar core per block of timestamps (a day on the device, the
 whole data set in the trainer); :func:`compute_features` (one issue time,
 the edge hot path, numpy only) and :func:`compute_feature_matrix` (many issue
 times, the trainer) share the same core functions so they give identical
@@ -64,10 +64,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from edge.forecasting.limits import GHI_CLEAR_MIN, KT_DEFAULT, KT_MAX, ZENITH_LIMIT
-from edge.forecasting.solar import clear_sky
+from edge.forecasting.solar import clear_sky_arrays
 
 __all__ = [
     "GHI_CLEAR_MIN",
@@ -312,7 +311,7 @@ class DailyGeometry:
         """Geometry for every issue time from ``first`` to ``last`` inclusive.
 
         Covers the history before ``first`` and the horizons after ``last``.
-        One vectorised :func:`edge.forecasting.solar.clear_sky` call.
+        One vectorised :func:`edge.forecasting.solar.clear_sky_arrays` call.
 
         Parameters
         ----------
@@ -328,23 +327,22 @@ class DailyGeometry:
         k0 = k_first - (spec.history_steps - 1)
         k1 = k_last + max(spec.horizon_steps)
         ends = np.arange(k0, k1 + 1, dtype=np.int64) * step
-        centres = pd.DatetimeIndex(pd.to_datetime(ends - step // 2, unit="s", utc=True))
-        geo = clear_sky(site, centres)
-        zen = geo["zenith"].to_numpy(dtype=np.float64)
+        geo = clear_sky_arrays(site, ends - step // 2)
+        zen = geo["zenith"]
         cosz = np.maximum(np.cos(np.radians(zen)), 0.0)
-        ghi_clear = geo["ghi_clear"].to_numpy(dtype=np.float64)
+        ghi_clear = geo["ghi_clear"]
         kt_ok = (cosz >= _COS_ZENITH_LIMIT) & (ghi_clear >= GHI_CLEAR_MIN)
         static = _static_table(spec, ends, cosz, ghi_clear, float(site.longitude))
         return cls(
             spec=spec,
             t0=int(ends[0]),
             zenith=zen,
-            azimuth=geo["azimuth"].to_numpy(dtype=np.float64),
+            azimuth=geo["azimuth"],
             cos_zenith=cosz,
             ghi_clear=ghi_clear,
-            dni_clear=geo["dni_clear"].to_numpy(dtype=np.float64),
-            dhi_clear=geo["dhi_clear"].to_numpy(dtype=np.float64),
-            dni_extra=geo["dni_extra"].to_numpy(dtype=np.float64),
+            dni_clear=geo["dni_clear"],
+            dhi_clear=geo["dhi_clear"],
+            dni_extra=geo["dni_extra"],
             kt_ok=kt_ok,
             static=static,
         )

@@ -2,19 +2,23 @@
 
 Responsible for: turning clear-sky index quantiles per horizon (what the
 model predicts) into period-mean GHI (``kt x ghi_clear`` at the target
-period, see :mod:`edge.forecasting.features` for the time convention), DNI/DHI by the
-Erbs decomposition (pvlib's smooth ``erbs_driesse``) with the closure
+period, see :mod:`edge.forecasting.features` for the time convention), DNI/DHI
+by the smooth Erbs decomposition (Driesse et al. 2024,
+:func:`edge.forecasting.pvmodel.erbs_driesse`) with the closure
 ``GHI = DHI + DNI cos z``, and AC PV power of the site's array (isotropic
 transposition to the array plane, SAPM cell temperature, PVWatts DC,
 system losses, PVWatts inverter with clipping at ``ArrayConfig.ac_limit``);
 keeping quantiles from crossing; and the inverse, GHI estimated from
 measured PV power for sites without a pyranometer.
 
+Every model is a numpy function of :mod:`edge.forecasting.pvmodel` (no pvlib on
+the device; the trainer's parity test holds them to pvlib's).
+
 Does NOT: run the model, know the MQTT payload envelope (``edge.runtime.messages``
-does), or call pvlib's solar position per step: :class:`ForecastPhysics`
+does), or compute solar position per step: :class:`ForecastPhysics`
 precomputes transposition coefficients for a whole
 :class:`~edge.forecasting.features.DailyGeometry` once (isotropic transposition is linear
-in DNI, DHI and GHI, so three pvlib calls with unit irradiance give it).
+in DNI, DHI and GHI).
 
 Model output layout
 -------------------
@@ -34,8 +38,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
-import pvlib
 
 from edge.forecasting.limits import (
     CLIP_MARGIN,
@@ -43,6 +45,16 @@ from edge.forecasting.limits import (
     KT_MAX,
     QUANTILE_LEVELS,
     USABLE_FRACTION,
+)
+from edge.forecasting.pvmodel import (
+    SAPM_OPEN_RACK_GLASS_GLASS,
+    erbs_driesse,
+    erbs_driesse_split,
+    erbs_driesse_sun,
+    isotropic_coefficients,
+    pvwatts_ac,
+    pvwatts_dc,
+    sapm_cell,
 )
 from edge.forecasting.site import ArrayConfig
 from firmware_bridge.timestamps import isoformat_z
@@ -69,9 +81,7 @@ FloatArray = npt.NDArray[np.float64]
 #: Quantile levels of the model output, in order (``limits.QUANTILE_LEVELS``). [-]
 QUANTILES = QUANTILE_LEVELS
 #: SAPM cell temperature parameters (open rack, glass/glass), as the simulators use.
-SAPM_PARAMS: Mapping[str, float] = pvlib.temperature.TEMPERATURE_MODEL_PARAMETERS["sapm"][
-    "open_rack_glass_glass"
-]
+SAPM_PARAMS: Mapping[str, float] = SAPM_OPEN_RACK_GLASS_GLASS
 #: Wind speed assumed for cell temperature. [m/s]
 WIND_SPEED = 1.5
 #: Ground reflectance for transposition. [unitless]
@@ -100,16 +110,7 @@ def transposition_coefficients(
     numpy.ndarray
         Shape ``zenith.shape + (3,)``. [unitless]
     """
-    zen = np.asarray(zenith, dtype=np.float64)
-    azi = np.asarray(azimuth, dtype=np.float64)
-    one, zero = np.ones_like(zen), np.zeros_like(zen)
-    coefs = []
-    for dni, dhi, ghi in ((one, zero, zero), (zero, one, zero), (zero, zero, one)):
-        poa = pvlib.irradiance.get_total_irradiance(
-            array.tilt, array.azimuth, zen, azi, dni, ghi, dhi, albedo=ALBEDO, model="isotropic"
-        )["poa_global"]
-        coefs.append(np.nan_to_num(np.asarray(poa, dtype=np.float64)))
-    return np.stack(coefs, axis=-1)
+    return isotropic_coefficients(array.tilt, array.azimuth, zenith, azimuth, ALBEDO)
 
 
 def dc_power_from_poa(
@@ -118,7 +119,8 @@ def dc_power_from_poa(
     """Cell temperature and DC power of the array after system losses.
 
     The DC half of the one PV model chain: SAPM cell temperature (open rack,
-    glass/glass, wind :data:`WIND_SPEED`), :func:`pvlib.pvsystem.pvwatts_dc`,
+    glass/glass, wind :data:`WIND_SPEED`), PVWatts DC
+(:func:`edge.forecasting.pvmodel.pvwatts_dc`),
     then ``losses_percent``. The forecast adds an inverter
     (:func:`pv_power_from_poa`); the site simulation adds a charge controller.
 
@@ -141,11 +143,9 @@ def dc_power_from_poa(
     poa = np.where(poa > 0.0, poa, 0.0)  # also NaN -> 0
     temp = np.asarray(temp_air, dtype=np.float64)
     temp = np.where(np.isfinite(temp), temp, DEFAULT_TEMP_AIR)
-    tcell = np.asarray(
-        pvlib.temperature.sapm_cell(poa, temp, WIND_SPEED, **SAPM_PARAMS), dtype=np.float64
-    )
-    pdc = pvlib.pvsystem.pvwatts_dc(poa, tcell, array.dc_capacity, array.gamma_pdc)
-    pdc = np.clip(np.asarray(pdc, dtype=np.float64), 0.0, None)
+    tcell = sapm_cell(poa, temp, WIND_SPEED, **SAPM_PARAMS)
+    pdc = pvwatts_dc(poa, tcell, array.dc_capacity, array.gamma_pdc)
+    pdc = np.maximum(pdc, 0.0)
     return tcell, pdc * (1.0 - array.losses_percent / 100.0)
 
 
@@ -154,8 +154,8 @@ def pv_power_from_poa(
 ) -> FloatArray:
     """AC power of the array from plane-of-array irradiance.
 
-    SAPM cell temperature, :func:`pvlib.pvsystem.pvwatts_dc`, system losses
-    ``losses_percent``, then :func:`pvlib.inverter.pvwatts` sized so the
+    SAPM cell temperature, PVWatts DC, system losses ``losses_percent``, then
+    the PVWatts inverter (:func:`edge.forecasting.pvmodel.pvwatts_ac`) sized so the
     output clips at ``array.ac_limit``.
 
     Parameters
@@ -174,14 +174,14 @@ def pv_power_from_poa(
     """
     _, pdc = dc_power_from_poa(poa, array, temp_air)
     eta = array.inverter_efficiency
-    pac = pvlib.inverter.pvwatts(pdc, array.ac_limit / eta, eta_inv_nom=eta)
-    return np.clip(np.asarray(pac, dtype=np.float64), 0.0, array.ac_limit)
+    pac = pvwatts_ac(pdc, array.ac_limit / eta, eta_inv_nom=eta)
+    return np.minimum(np.maximum(pac, 0.0), array.ac_limit)
 
 
 def decompose(
     ghi: npt.ArrayLike, zenith: npt.ArrayLike, dni_extra: npt.ArrayLike
 ) -> tuple[FloatArray, FloatArray]:
-    """DNI and DHI from GHI (pvlib ``erbs_driesse``), with closure ``ghi = dhi + dni cos z`` exact.
+    """DNI and DHI from GHI (smooth Erbs), with closure ``ghi = dhi + dni cos z`` exact.
 
     Parameters
     ----------
@@ -197,16 +197,14 @@ def decompose(
     dni, dhi : numpy.ndarray
         [W/m2]
     """
-    ghi = np.clip(np.asarray(ghi, dtype=np.float64), 0.0, None)
+    ghi = np.maximum(np.asarray(ghi, dtype=np.float64), 0.0)
     zen = np.asarray(zenith, dtype=np.float64)
     extra = np.asarray(dni_extra, dtype=np.float64)
     if zen.shape != ghi.shape:
         zen = np.broadcast_to(zen, ghi.shape)
     if extra.shape != ghi.shape:
         extra = np.broadcast_to(extra, ghi.shape)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = pvlib.irradiance.erbs_driesse(ghi, zen, dni_extra=extra)
-    raw = np.asarray(out["dni"], dtype=np.float64)
+    raw, _ = erbs_driesse(ghi, zen, extra)
     dni = np.where(raw > 0.0, raw, 0.0)  # also NaN -> 0
     cosz = np.cos(np.radians(zen))
     dhi = ghi - dni * cosz  # the closure, exactly (all diffuse when the beam is dropped)
@@ -236,7 +234,7 @@ def pv_power(
 
 def ghi_from_pv_power(
     power: npt.ArrayLike,
-    geometry: pd.DataFrame,
+    geometry: Mapping[str, npt.ArrayLike],
     array: ArrayConfig,
     *,
     temp_air: npt.ArrayLike | None = None,
@@ -251,8 +249,11 @@ def ghi_from_pv_power(
     ----------
     power : array-like
         Measured AC (charge controller output) power. [W]
-    geometry : pandas.DataFrame
-        :func:`edge.forecasting.solar.clear_sky` at the same times.
+    geometry : mapping
+        :func:`edge.forecasting.solar.clear_sky` (a frame) or
+        :func:`edge.forecasting.solar.clear_sky_arrays` at the same times:
+        ``zenith``, ``azimuth`` [degrees], ``ghi_clear``, ``dni_clear``,
+        ``dhi_clear`` [W/m2].
     array : ArrayConfig
     temp_air : array-like, optional
         [C]
@@ -265,13 +266,14 @@ def ghi_from_pv_power(
         [W/m2]; NaN where the sun is too low, the power is clipped or NaN.
     """
     p = np.asarray(power, dtype=np.float64)
-    zen = geometry["zenith"].to_numpy(dtype=np.float64)
+    def col(name: str) -> FloatArray:
+        return np.asarray(geometry[name], dtype=np.float64)
+
+    ghi_clear = col("ghi_clear")
     clear = pv_power(
-        geometry["ghi_clear"], geometry["dni_clear"], geometry["dhi_clear"], zen,
-        geometry["azimuth"], array=array,
-        temp_air=DEFAULT_TEMP_AIR if temp_air is None else temp_air,
+        ghi_clear, col("dni_clear"), col("dhi_clear"), col("zenith"), col("azimuth"),
+        array=array, temp_air=DEFAULT_TEMP_AIR if temp_air is None else temp_air,
     )
-    ghi_clear = geometry["ghi_clear"].to_numpy(dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         kt = np.clip(p / clear, 0.0, KT_MAX)
     usable = (clear > USABLE_FRACTION * array.dc_capacity) & (p < clip_margin * array.ac_limit)
@@ -342,8 +344,8 @@ class ForecastPhysics:
 
     Notes
     -----
-    Construction calls pvlib three times for the whole geometry (about a
-    millisecond for a day); :meth:`postprocess` then costs a few tens of
+    Construction computes the transposition coefficients for the whole
+    geometry once; :meth:`postprocess` then costs a few tens of
     microseconds per step.
     """
 
@@ -352,6 +354,9 @@ class ForecastPhysics:
         self.geometry = geometry
         self._coef = transposition_coefficients(array, geometry.zenith, geometry.azimuth)
         self._steps = np.asarray(geometry.spec.horizon_steps, dtype=np.int64)
+        # the decomposition's sun-only terms, once per geometry (what decompose() computes)
+        self._cosz, self._i0h, self._beam_ok = erbs_driesse_sun(geometry.zenith,
+                                                                geometry.dni_extra)
 
     def target_index(self, issue_k: npt.ArrayLike) -> npt.NDArray[np.int64]:
         """Geometry indices of the target periods, shape ``issue_k.shape + (n_h,)``."""
@@ -369,9 +374,12 @@ class ForecastPhysics:
         """
         g = self.geometry
         tk = self.target_index(issue_k)[..., None]  # (..., n_h, 1)
-        k = np.clip(sort_quantiles(kt), 0.0, KT_MAX)
+        k = np.minimum(np.maximum(sort_quantiles(kt), 0.0), KT_MAX)
         ghi = k * g.ghi_clear[tk]
-        dni, dhi = decompose(ghi, g.zenith[tk], g.dni_extra[tk])
+        cosz = self._cosz[tk]
+        raw, _ = erbs_driesse_split(ghi, cosz, self._i0h[tk], self._beam_ok[tk])
+        dni = np.where(raw > 0.0, raw, 0.0)  # as decompose(): also NaN -> 0
+        dhi = ghi - dni * cosz
         c = self._coef[tk]
         poa = c[..., 0] * dni + c[..., 1] * dhi + c[..., 2] * ghi
         temp = np.asarray(temp_air, dtype=np.float64)[..., None, None]

@@ -45,10 +45,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from edge.forecasting.forecast import decompose, pv_power
 from edge.forecasting.limits import (
@@ -64,7 +64,10 @@ from edge.forecasting.limits import (
     ZENITH_LIMIT,
 )
 from edge.forecasting.site import ArrayConfig, Site, SiteConfig
-from edge.forecasting.solar import clear_sky
+from edge.forecasting.solar import clear_sky_arrays
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "CLIP_MARGIN",
@@ -150,10 +153,11 @@ def clear_sky_pv(site: Site, geometry: object) -> FloatArray:
     Parameters
     ----------
     site : Site
-    geometry : DailyGeometry or pandas.DataFrame
+    geometry : DailyGeometry, mapping or pandas.DataFrame
         Anything with ``ghi_clear``, ``dni_clear``, ``dhi_clear`` [W/m²],
-        ``zenith`` and ``azimuth`` [degrees] (a
-        :class:`~edge.forecasting.features.DailyGeometry` or the frame of
+        ``zenith`` and ``azimuth`` [degrees] as attributes or keys (a
+        :class:`~edge.forecasting.features.DailyGeometry`, the dict of
+        :func:`edge.forecasting.solar.clear_sky_arrays` or the frame of
         :func:`edge.forecasting.solar.clear_sky`).
 
     Returns
@@ -165,7 +169,7 @@ def clear_sky_pv(site: Site, geometry: object) -> FloatArray:
     g: Mapping[str, npt.ArrayLike] | object = geometry
 
     def col(name: str) -> FloatArray:
-        v = g[name] if isinstance(g, pd.DataFrame) else getattr(g, name)
+        v = g[name] if hasattr(g, "__getitem__") else getattr(g, name)  # type: ignore[index]
         return np.asarray(v, dtype=np.float64)
 
     return pv_power(col("ghi_clear"), col("dni_clear"), col("dhi_clear"), col("zenith"),
@@ -189,14 +193,13 @@ def clear_sky_reference(site: Site | SiteConfig, mid_times: pd.DatetimeIndex) ->
         ``dni_extra`` [W/m²] and ``daytime`` (:func:`is_daytime`); with a
         :class:`Site` also ``pv_clear`` [W] (:func:`clear_sky_pv`).
     """
+    import pandas as pd  # noqa: PLC0415 - scorers' form; the device never calls it
+
     loc = site.site if isinstance(site, Site) else site
-    geo = clear_sky(loc, mid_times)
-    out = pd.DataFrame({
-        "zenith": geo["zenith"].to_numpy(dtype=np.float64),
-        "azimuth": geo["azimuth"].to_numpy(dtype=np.float64),
-        "ghi_clear": geo["ghi_clear"].to_numpy(dtype=np.float64),
-        "dni_extra": geo["dni_extra"].to_numpy(dtype=np.float64),
-    }, index=mid_times)
+    utc = pd.DatetimeIndex(mid_times).tz_convert("UTC")
+    geo = clear_sky_arrays(loc, utc.as_unit("ns").asi8.astype(np.float64) / 1e9)
+    out = pd.DataFrame({name: geo[name] for name in ("zenith", "azimuth", "ghi_clear",
+                                                      "dni_extra")}, index=mid_times)
     out["daytime"] = is_daytime(out["zenith"], out["ghi_clear"])
     if isinstance(site, Site):
         out["pv_clear"] = clear_sky_pv(site, geo)

@@ -14,7 +14,7 @@ import dataclasses
 import typing
 from pathlib import Path
 
-from firmware_bridge.config import check_id, from_mapping, load_toml
+from firmware_bridge.config import ConfigError, check_id, from_mapping, load_toml
 
 __all__ = ["ArrayConfig", "BatteryConfig", "InverterConfig", "LoadConfig", "Site",
            "SiteConfig", "load_site"]
@@ -41,8 +41,10 @@ class SiteConfig:
     timezone : str
         IANA time zone of the site (reporting only; all data is UTC).
     linke_turbidity : tuple of float
-        Twelve monthly Linke turbidity values, January first. Empty means
-        look them up in pvlib's climatology. [unitless]
+        Twelve monthly Linke turbidity values, January first. The device
+        needs them (:func:`load_site` with ``require_linke_turbidity``); the
+        trainer fills an empty tuple from pvlib's climatology
+        (``trainer.linke``). [unitless]
     name : str
         Human-readable name.
     """
@@ -182,12 +184,25 @@ class Site:
     load: LoadConfig = LoadConfig()
 
 
-def load_site(path: str | Path) -> Site:
+def load_site(path: str | Path, *, require_linke_turbidity: bool = False) -> Site:
     """Load and validate a site file such as ``configs/sites/abuja.toml``.
+
+    Parameters
+    ----------
+    path : str or Path
+    require_linke_turbidity : bool
+        The device's form: the clear-sky model needs the twelve monthly
+        values, and the device carries no climatology to look them up in.
 
     Raises
     ------
     ConfigError
         Naming the file and key on any problem.
     """
-    return from_mapping(Site, load_toml(path), path=path)
+    site = from_mapping(Site, load_toml(path), path=path)
+    if require_linke_turbidity and not site.site.linke_turbidity:
+        raise ConfigError(path, "site.linke_turbidity",
+                          "missing: the forecast's clear-sky model needs 12 monthly Linke "
+                          "turbidity values, January first (e.g. from the SoDa/Remund "
+                          "climatology; helio-train's trainer.linke.monthly_linke_turbidity)")
+    return site

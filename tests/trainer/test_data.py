@@ -13,6 +13,7 @@ import pytest
 from edge.forecasting.site import load_site
 from edge.forecasting.solar import clear_sky
 from trainer.data import FORMATS, READERS, DataError, read_weather, site_from_metadata
+from trainer.linke import with_linke_turbidity
 
 ROOT = Path(__file__).resolve().parents[2]
 PVLIB_DATA = Path(pvlib.__file__).parent / "data"
@@ -63,7 +64,7 @@ def test_timestamp_convention_matches_the_sun(path, fmt, latlon):
     data's solar noon) is within half a step of the clear-sky model's.
     """
     frame, meta = read_weather(path, fmt)
-    site = site_from_metadata(meta)
+    site = with_linke_turbidity(site_from_metadata(meta))  # the file gives no turbidity
     ghi = frame["ghi"].to_numpy()
     corr = {}
     for shift in (-60, -30, 0, 30, 60):

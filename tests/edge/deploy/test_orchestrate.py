@@ -106,7 +106,7 @@ def test_deploy_lifecycle_first_same_second_broken_rollback(  # type: ignore[no-
     # the release's venv has its own code and the shared, offline-installed dependencies
     where = subprocess.run(
         [str(root / "opt/helio-edge/current/venv/bin/python"), "-c",
-         "import edge, pvlib; print(edge.__file__); print(pvlib.__file__)"],
+         "import edge, paho; print(edge.__file__); print(paho.__file__)"],
         capture_output=True, text=True, check=True, cwd=tmp_path).stdout.split()
     where = [os.path.realpath(w) for w in where]
     assert where[0].startswith(str(root / "opt/helio-edge/releases" / rel_a / "venv"))

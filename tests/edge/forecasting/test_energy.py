@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from edge.forecasting.energy import energy_outlook, local_day_end
 from edge.forecasting.forecast import pv_power
@@ -68,3 +69,10 @@ def test_before_dawn_the_day_is_unknown_not_guessed() -> None:
     out = energy_outlook(SITE, issue, HORIZONS, [[0.0, 0.0, 0.0]] * 5, 15)
     assert out["next_3h"] == {"p10": 0.0, "p50": 0.0, "p90": 0.0}
     assert out["rest_of_today"] == {"p10": None, "p50": None, "p90": None}
+
+
+def test_a_naive_issue_time_is_refused() -> None:
+    """Epoch arithmetic on a naive datetime would silently use the host's zone."""
+    naive = dt.datetime(2026, 11, 30, 10, 0)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        energy_outlook(SITE, naive, HORIZONS, [[0.0, 0.0, 0.0]] * len(HORIZONS), 15)
