@@ -41,7 +41,8 @@ N_SITES = 100
 
 def _start_broker(workdir: Path) -> Mosquitto:
     broker = Mosquitto("127.0.0.1", free_port(), workdir,
-                       ("persistence false", "max_queued_messages 1000000", "max_inflight_messages 0"))
+                       ("persistence false", "max_queued_messages 1000000",
+                        "max_inflight_messages 0"))
     broker.start()
     return broker
 
