@@ -105,7 +105,7 @@ def fit_ridge(z: np.ndarray, y: np.ndarray, use: np.ndarray, clear: np.ndarray, 
     z, y, use, clear, kt_now : numpy.ndarray
         Fitting rows: standardised features ``(n, f)``, target clear-sky
         index ``(n, h)``, which targets count ``(n, h)``, clear-sky GHI of
-        each target ``(n, h)`` [W/m2] and the clear-sky index now ``(n,)``.
+        each target ``(n, h)`` [W/m²] and the clear-sky index now ``(n,)``.
     val : tuple
         The same five arrays for the validation rows.
     """
@@ -181,7 +181,7 @@ def choose_blend(kt_now: np.ndarray, linear: np.ndarray, network: np.ndarray, y:
         ``(n,)`` clear-sky index now (smart persistence).
     linear, network, y, use, clear : numpy.ndarray
         ``(n, n_h)``: the linear model's and the network's P50, the target,
-        which targets count, and clear-sky GHI [W/m2], on validation rows.
+        which targets count, and clear-sky GHI [W/m²], on validation rows.
     step : float
         Grid step of the weights.
 
@@ -191,7 +191,7 @@ def choose_blend(kt_now: np.ndarray, linear: np.ndarray, network: np.ndarray, y:
         ``(n_h, 3)``.
     report : list of dict
         Per horizon: ``n`` and the validation GHI RMSE of smart
-        persistence, linear, network and the chosen blend. [W/m2]
+        persistence, linear, network and the chosen blend. [W/m²]
     """
     cands = blend_candidates(step)
     n_h = y.shape[1]

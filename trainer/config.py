@@ -92,7 +92,7 @@ class DataSection:
         Share of the time span (the latest part) held out for the gate when
         no ``--split-date`` is given: the hold-out is always chronological,
         so with a year or more of data it holds a season the model never
-        trained on. [unitless]
+        trained on. [-]
     synthetic_days : int
         Days of synthetic weather generated when no data file is given.
     synthetic_start : str
@@ -149,7 +149,7 @@ class ModelSection:
         as the validation split: early stopping, the per-horizon choice
         between network, linear model and smart persistence, and the
         P10/P90 calibration. The gate's hold-out is never used for any of
-        these. [unitless]
+        these. [-]
     blend_step : float
         Grid step of the per-horizon blend weights (0.1: 66 candidate
         blends of smart persistence, linear model and network).
@@ -220,7 +220,7 @@ class GateSection:
         are always reported.
     min_skill : float
         Minimum skill vs smart persistence, overall, per gated target and
-        horizon. [unitless]
+        horizon. [-]
     min_season_skill : float
         Minimum skill vs smart persistence per season.
     min_cliper_skill : float

@@ -14,7 +14,7 @@ Canonical frame
 ---------------
 Index: ``DatetimeIndex`` in UTC, sorted, at interval centres (instantaneous
 samples keep their time). Columns, when the source has them: ``ghi``,
-``dni``, ``dhi`` [W/m2], ``temp_air`` [C], ``pv_power`` [W] and, for
+``dni``, ``dhi`` [W/m²], ``temp_air`` [°C], ``pv_power`` [W] and, for
 telemetry, ``charge_state`` (str), ``battery_voltage`` [V]. ``frame.attrs``
 and the returned metadata hold ``interval_minutes`` (averaging interval, 0
 for instantaneous samples), ``interval_label`` (``"center"``),
@@ -50,7 +50,7 @@ known to differ.
 The ``csv`` format
 ------------------
 One header row. ``timestamp`` (ISO 8601; UTC when no offset is given), then
-``ghi`` [W/m2] and optionally ``dni``, ``dhi`` [W/m2], ``temp_air`` [C],
+``ghi`` [W/m²] and optionally ``dni``, ``dhi`` [W/m²], ``temp_air`` [°C],
 ``pv_power`` [W]. Each row is the mean over the interval *ending* at
 ``timestamp``; the interval is the row spacing. Other columns are ignored.
 
@@ -64,12 +64,12 @@ One header row, one row per site and interval, in this column order::
   (1 minute by default; the row spacing).
 * ``site_id``: the site's id (``[A-Za-z0-9_-]``). A file may hold several
   sites; pass ``site=`` to pick one (else exactly one must be present).
-* ``ghi``, ``dni``, ``dhi``: interval means from a pyranometer. [W/m2]
+* ``ghi``, ``dni``, ``dhi``: interval means from a pyranometer. [W/m²]
   Empty when the site has none: with ``site=`` a :class:`edge.forecasting.site.Site`,
   ``ghi`` is then derived from ``pv_power`` through the array model
   (:func:`edge.forecasting.forecast.ghi_from_pv_power`; NaN while curtailed or
   clipped), and ``ghi_source`` in the metadata says ``"pv_power"``.
-* ``temp_air``: interval mean air temperature. [C] May be empty.
+* ``temp_air``: interval mean air temperature. [°C] May be empty.
 * ``pv_power``: interval mean PV (charge controller input) power. [W]
 * ``pv_voltage``, ``battery_voltage``: interval means. [V] May be empty.
 * ``charge_state``: the charger state (``firmware_bridge.readings.CHARGE_STATES``)

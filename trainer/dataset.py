@@ -146,7 +146,7 @@ class Dataset:
         (:func:`edge.forecasting.reference.is_daytime`).
     ghi, ghi_clear, zenith : numpy.ndarray
         ``(n, n_horizons)`` measured period-mean GHI [W/m²], clear-sky GHI
-        [W/m²] and zenith [degrees] of each target period.
+        [W/m²] and zenith [°] of each target period.
     pv_power : numpy.ndarray or None
         ``(n, n_horizons)`` measured period-mean PV power (NaN where missing
         or curtailed) when the data has it. [W]

@@ -31,7 +31,7 @@ def monthly_linke_turbidity(latitude: float, longitude: float) -> tuple[float, .
     Parameters
     ----------
     latitude, longitude : float
-        [degrees]
+        [°]
     """
     mid_months = pd.DatetimeIndex([pd.Timestamp(2020, m, 15, tz="UTC") for m in range(1, 13)])
     values = pvlib.clearsky.lookup_linke_turbidity(mid_months, latitude, longitude,

@@ -170,7 +170,7 @@ def clear_sky_weights(ghi_clear: np.ndarray, use: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     ghi_clear : numpy.ndarray
-        Clear-sky GHI of each target period, shape (n, n_horizons). [W/m2]
+        Clear-sky GHI of each target period, shape (n, n_horizons). [W/m²]
     use : numpy.ndarray of bool
         Which targets count.
     """
@@ -208,7 +208,7 @@ def fit_model(
     x : numpy.ndarray
         Standardised training features, shape (n, n_features).
     y : numpy.ndarray
-        Clear-sky index targets, shape (n, n_horizons); NaN where missing. [unitless]
+        Clear-sky index targets, shape (n, n_horizons); NaN where missing. [-]
     mask : numpy.ndarray of bool
         Which targets count (daytime and measured), shape of ``y``.
     cfg : ModelSection
@@ -219,7 +219,7 @@ def fit_model(
         Called as ``progress(epoch, loss)`` after each epoch.
     ghi_clear : numpy.ndarray, optional
         Clear-sky GHI of each target, shape of ``y``; needed when
-        ``cfg.point_loss_weighting`` is ``"clear_sky_squared"``. [W/m2]
+        ``cfg.point_loss_weighting`` is ``"clear_sky_squared"``. [W/m²]
     validation : tuple, optional
         ``(x, y, mask, ghi_clear)`` of a chronological validation split
         carved out of the training period. With

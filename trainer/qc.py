@@ -122,8 +122,8 @@ def quality_control(
     Parameters
     ----------
     frame : pandas.DataFrame
-        Timezone-aware index at interval centres; column ``ghi`` [W/m2],
-        optional ``dni``, ``dhi`` [W/m2], ``temp_air`` [C], ``pv_power`` [W],
+        Timezone-aware index at interval centres; column ``ghi`` [W/m²],
+        optional ``dni``, ``dhi`` [W/m²], ``temp_air`` [°C], ``pv_power`` [W],
         ``charge_state``.
     site : edge.forecasting.site.SiteConfig
         Location for the solar geometry.

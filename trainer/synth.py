@@ -48,7 +48,7 @@ def synthesize(
     -------
     pandas.DataFrame
         Indexed by period end (UTC), columns :data:`SYNTH_COLUMNS`: ``ghi``,
-        ``dni``, ``dhi`` [W/m2], ``temp_air`` [C], ``pv_power`` [W].
+        ``dni``, ``dhi`` [W/m²], ``temp_air`` [°C], ``pv_power`` [W].
     """
     if days < 1:
         raise ValueError("days must be at least 1")

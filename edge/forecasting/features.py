@@ -260,7 +260,7 @@ class DailyGeometry:
     t0 : int
         Period end of index 0. [s since the Unix epoch, UTC]
     zenith, azimuth : numpy.ndarray
-        True solar zenith and azimuth at period centres. [degrees]
+        True solar zenith and azimuth at period centres. [°]
     cos_zenith : numpy.ndarray
         ``max(cos(zenith), 0)``. [-]
     ghi_clear, dni_clear, dhi_clear, dni_extra : numpy.ndarray

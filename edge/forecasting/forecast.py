@@ -84,7 +84,7 @@ QUANTILES = QUANTILE_LEVELS
 SAPM_PARAMS: Mapping[str, float] = SAPM_OPEN_RACK_GLASS_GLASS
 #: Wind speed assumed for cell temperature. [m/s]
 WIND_SPEED = 1.5
-#: Ground reflectance for transposition. [unitless]
+#: Ground reflectance for transposition. [-]
 ALBEDO = 0.25
 
 
@@ -103,12 +103,12 @@ def transposition_coefficients(
     array : ArrayConfig
         Tilt and azimuth of the array.
     zenith, azimuth : array-like
-        Solar zenith and azimuth. [degrees]
+        Solar zenith and azimuth. [°]
 
     Returns
     -------
     numpy.ndarray
-        Shape ``zenith.shape + (3,)``. [unitless]
+        Shape ``zenith.shape + (3,)``. [-]
     """
     return isotropic_coefficients(array.tilt, array.azimuth, zenith, azimuth, ALBEDO)
 
@@ -127,15 +127,15 @@ def dc_power_from_poa(
     Parameters
     ----------
     poa : array-like
-        Plane-of-array global irradiance; NaN and negatives count as 0. [W/m2]
+        Plane-of-array global irradiance; NaN and negatives count as 0. [W/m²]
     array : ArrayConfig
     temp_air : array-like
-        Air temperature, broadcast against ``poa``; NaN means the default. [C]
+        Air temperature, broadcast against ``poa``; NaN means the default. [°C]
 
     Returns
     -------
     tcell : numpy.ndarray
-        Cell temperature. [C]
+        Cell temperature. [°C]
     pdc : numpy.ndarray
         DC power at the maximum power point, after losses, ``>= 0``. [W]
     """
@@ -161,11 +161,11 @@ def pv_power_from_poa(
     Parameters
     ----------
     poa : array-like
-        Plane-of-array global irradiance. [W/m2]
+        Plane-of-array global irradiance. [W/m²]
     array : ArrayConfig
     temp_air : array-like
         Air temperature, broadcast against ``poa``; NaN means the default.
-        [C]
+        [°C]
 
     Returns
     -------
@@ -186,16 +186,16 @@ def decompose(
     Parameters
     ----------
     ghi : array-like
-        [W/m2]
+        [W/m²]
     zenith : array-like
-        True solar zenith, broadcast against ``ghi``. [degrees]
+        True solar zenith, broadcast against ``ghi``. [°]
     dni_extra : array-like
-        Extraterrestrial normal irradiance. [W/m2]
+        Extraterrestrial normal irradiance. [W/m²]
 
     Returns
     -------
     dni, dhi : numpy.ndarray
-        [W/m2]
+        [W/m²]
     """
     ghi = np.maximum(np.asarray(ghi, dtype=np.float64), 0.0)
     zen = np.asarray(zenith, dtype=np.float64)
@@ -252,18 +252,18 @@ def ghi_from_pv_power(
     geometry : mapping
         :func:`edge.forecasting.solar.clear_sky` (a frame) or
         :func:`edge.forecasting.solar.clear_sky_arrays` at the same times:
-        ``zenith``, ``azimuth`` [degrees], ``ghi_clear``, ``dni_clear``,
-        ``dhi_clear`` [W/m2].
+        ``zenith``, ``azimuth`` [°], ``ghi_clear``, ``dni_clear``,
+        ``dhi_clear`` [W/m²].
     array : ArrayConfig
     temp_air : array-like, optional
-        [C]
+        [°C]
     clip_margin : float
         Samples at or above ``clip_margin x ac_limit`` are clipped: NaN.
 
     Returns
     -------
     numpy.ndarray
-        [W/m2]; NaN where the sun is too low, the power is clipped or NaN.
+        [W/m²]; NaN where the sun is too low, the power is clipped or NaN.
     """
     p = np.asarray(power, dtype=np.float64)
     def col(name: str) -> FloatArray:
@@ -296,8 +296,8 @@ class Forecast:
     period_end : tuple of datetime
         ``issue_time + horizon`` per horizon (UTC).
     kt, ghi, dni, dhi, pv_power : numpy.ndarray
-        ``(n_horizons, 3)``: P10, P50, P90 of the clear-sky index [unitless],
-        period-mean irradiance [W/m2] and AC PV power [W]; never crossing.
+        ``(n_horizons, 3)``: P10, P50, P90 of the clear-sky index [-],
+        period-mean irradiance [W/m²] and AC PV power [W]; never crossing.
     """
 
     issue_time: dt.datetime
@@ -370,7 +370,7 @@ class ForecastPhysics:
 
         Returns ``{"kt", "ghi", "dni", "dhi", "pv_power"}`` arrays of that
         shape, each sorted along the quantile axis. ``temp_air`` broadcasts
-        against ``issue_k`` (one value per issue time). [C]
+        against ``issue_k`` (one value per issue time). [°C]
         """
         g = self.geometry
         tk = self.target_index(issue_k)[..., None]  # (..., n_h, 1)
@@ -400,7 +400,7 @@ class ForecastPhysics:
         issue_time : datetime
             Aware UTC issue time on the geometry's grid.
         temp_air : float
-            Air temperature now, used for every horizon; NaN = 25 C. [C]
+            Air temperature now, used for every horizon; NaN = 25 C. [°C]
         """
         spec = self.geometry.spec
         n_h = len(spec.horizons_min)

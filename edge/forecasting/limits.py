@@ -31,7 +31,7 @@ KT_MAX = 1.5
 PV_INDEX_HOLD_MAX = 1.3
 #: Clear-sky index taken where a period carries none (dawn, a whole night window). [-]
 KT_DEFAULT = 1.0
-#: Periods with the sun further from zenith than this carry no index and are not scored. [degrees]
+#: Periods with the sun further from zenith than this carry no index and are not scored. [°]
 ZENITH_LIMIT = 85.0
 #: Periods with less clear-sky GHI than this carry no index and are not scored. [W/m²]
 GHI_CLEAR_MIN = 20.0

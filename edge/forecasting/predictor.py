@@ -213,7 +213,7 @@ class Predictor:
         Returns
         -------
         numpy.ndarray of float32
-            Horizon-major P10/P50/P90 of the clear-sky index. [unitless]
+            Horizon-major P10/P50/P90 of the clear-sky index. [-]
         """
         x = np.asarray(features)
         if x.shape != self._shape:

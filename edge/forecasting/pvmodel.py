@@ -68,9 +68,9 @@ def isotropic_coefficients(
     Parameters
     ----------
     surface_tilt, surface_azimuth : float
-        Array tilt from horizontal and azimuth clockwise from north. [degrees]
+        Array tilt from horizontal and azimuth clockwise from north. [°]
     zenith, azimuth : array-like
-        Solar zenith and azimuth. [degrees]
+        Solar zenith and azimuth. [°]
     albedo : float
         Ground reflectance. [-]
 
@@ -101,7 +101,7 @@ def erbs_driesse(
     ghi : array-like
         [W/m²]; negatives count as 0.
     zenith : array-like
-        True solar zenith. [degrees]
+        True solar zenith. [°]
     dni_extra : array-like
         Extraterrestrial normal irradiance. [W/m²]
 

@@ -101,7 +101,7 @@ def is_daytime(zenith: npt.ArrayLike, ghi_clear: npt.ArrayLike) -> BoolArray:
     Parameters
     ----------
     zenith : array-like
-        Solar zenith at the period centre. [degrees]
+        Solar zenith at the period centre. [°]
     ghi_clear : array-like
         Clear-sky GHI at the period centre. [W/m²]
 
@@ -155,7 +155,7 @@ def clear_sky_pv(site: Site, geometry: object) -> FloatArray:
     site : Site
     geometry : DailyGeometry, mapping or pandas.DataFrame
         Anything with ``ghi_clear``, ``dni_clear``, ``dhi_clear`` [W/m²],
-        ``zenith`` and ``azimuth`` [degrees] as attributes or keys (a
+        ``zenith`` and ``azimuth`` [°] as attributes or keys (a
         :class:`~edge.forecasting.features.DailyGeometry`, the dict of
         :func:`edge.forecasting.solar.clear_sky_arrays` or the frame of
         :func:`edge.forecasting.solar.clear_sky`).
@@ -189,7 +189,7 @@ def clear_sky_reference(site: Site | SiteConfig, mid_times: pd.DatetimeIndex) ->
     Returns
     -------
     pandas.DataFrame
-        Indexed by ``mid_times``: ``zenith``, ``azimuth`` [degrees], ``ghi_clear``,
+        Indexed by ``mid_times``: ``zenith``, ``azimuth`` [°], ``ghi_clear``,
         ``dni_extra`` [W/m²] and ``daytime`` (:func:`is_daytime`); with a
         :class:`Site` also ``pv_clear`` [W] (:func:`clear_sky_pv`).
     """
@@ -231,7 +231,7 @@ def physical_from_index(
     ghi_clear, dni_extra : array-like
         Clear-sky GHI and extraterrestrial normal irradiance of the period. [W/m²]
     zenith, azimuth : array-like
-        Sun position at the period centre. [degrees]
+        Sun position at the period centre. [°]
     array : ArrayConfig
     temp_air : array-like
         Air temperature; NaN means the default. [°C]

@@ -33,9 +33,9 @@ class SiteConfig:
     id : str
         Site identifier used in MQTT topics (``[a-z0-9_-]``).
     latitude : float
-        Latitude, north positive. [degrees]
+        Latitude, north positive. [°]
     longitude : float
-        Longitude, east positive. [degrees]
+        Longitude, east positive. [°]
     altitude : float
         Height above sea level. [m]
     timezone : str
@@ -44,7 +44,7 @@ class SiteConfig:
         Twelve monthly Linke turbidity values, January first. The device
         needs them (:func:`load_site` with ``require_linke_turbidity``); the
         trainer fills an empty tuple from pvlib's climatology
-        (``trainer.linke``). [unitless]
+        (``trainer.linke``). [-]
     name : str
         Human-readable name.
     """
@@ -76,9 +76,9 @@ class ArrayConfig:
     dc_capacity : float
         Nameplate DC power at STC. [W]
     tilt : float
-        Surface tilt from horizontal. [degrees]
+        Surface tilt from horizontal. [°]
     azimuth : float
-        Surface azimuth, clockwise from north (180 = facing south). [degrees]
+        Surface azimuth, clockwise from north (180 = facing south). [°]
     gamma_pdc : float
         Power temperature coefficient. [1/C]
     losses_percent : float
@@ -87,7 +87,7 @@ class ArrayConfig:
         Power limit of the charge controller / PV inverter: output is clipped
         here. [W]
     inverter_efficiency : float
-        Nominal conversion efficiency. [unitless]
+        Nominal conversion efficiency. [-]
     """
 
     dc_capacity: float

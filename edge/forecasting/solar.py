@@ -35,13 +35,13 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Columns returned by :func:`clear_sky`.
 GEOMETRY_COLUMNS = (
-    "zenith",  # true solar zenith [degrees]
-    "apparent_zenith",  # refraction-corrected zenith [degrees]
-    "azimuth",  # solar azimuth, clockwise from north [degrees]
-    "ghi_clear",  # clear-sky global horizontal irradiance [W/m2]
-    "dni_clear",  # clear-sky direct normal irradiance [W/m2]
-    "dhi_clear",  # clear-sky diffuse horizontal irradiance [W/m2]
-    "dni_extra",  # extraterrestrial normal irradiance [W/m2]
+    "zenith",  # true solar zenith [°]
+    "apparent_zenith",  # refraction-corrected zenith [°]
+    "azimuth",  # solar azimuth, clockwise from north [°]
+    "ghi_clear",  # clear-sky global horizontal irradiance [W/m²]
+    "dni_clear",  # clear-sky direct normal irradiance [W/m²]
+    "dhi_clear",  # clear-sky diffuse horizontal irradiance [W/m²]
+    "dni_extra",  # extraterrestrial normal irradiance [W/m²]
 )
 
 
@@ -63,7 +63,7 @@ def clear_sky_arrays(site: SiteConfig, epoch_s: npt.ArrayLike) -> dict[str, Floa
     -------
     dict
         :data:`GEOMETRY_COLUMNS` as float arrays shaped like ``epoch_s``;
-        angles in [degrees], irradiance in [W/m2].
+        angles in [°], irradiance in [W/m²].
 
     Raises
     ------
@@ -106,7 +106,7 @@ def clear_sky(site: SiteConfig, times: pd.DatetimeIndex) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Indexed by ``times`` in UTC, with :data:`GEOMETRY_COLUMNS`. Zenith and
-        azimuth in [degrees], irradiance in [W/m2].
+        azimuth in [°], irradiance in [W/m²].
     """
     import pandas as pd  # noqa: PLC0415 - the trainer's and tests' form; not on the device
 

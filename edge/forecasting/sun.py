@@ -14,7 +14,7 @@ and the trainer computes the same numbers (it calls these functions too).
   so the constant :data:`DELTA_T` (67 s, pvlib's default) costs about
   0.00001 degrees per second it is off: 0.0004 degrees at 33 s. Refraction is the paper's eq. 42
   (Bennett's formula scaled by pressure and temperature): ``de = P/1010 * 283/(273 + T) * 1.02 /
-  (60 tan(e0 + 10.3/(e0 + 5.11)))`` [degrees], applied while the
+  (60 tan(e0 + 10.3/(e0 + 5.11)))`` [°], applied while the
   geometric elevation ``e0 >= -(0.26667 + 0.5667)`` degrees (sun radius
   plus refraction at the horizon); ``apparent_zenith = 90 - e0 - de``.
 * :func:`extra_radiation`: Spencer (1971) Fourier series of the Earth-Sun
@@ -64,7 +64,7 @@ IntArray = npt.NDArray[np.int64]
 DELTA_T = 67.0
 #: Solar constant of :func:`extra_radiation`. [W/m²]
 SOLAR_CONSTANT = 1366.1
-#: Refraction at the horizon assumed by the refraction switch. [degrees]
+#: Refraction at the horizon assumed by the refraction switch. [°]
 ATMOS_REFRACT = 0.5667
 #: Air temperature assumed for refraction. [°C]
 REFRACTION_TEMPERATURE = 12.0
@@ -83,11 +83,11 @@ class SolarPosition:
     Attributes
     ----------
     zenith : numpy.ndarray
-        Geometric (not refraction-corrected) zenith. [degrees]
+        Geometric (not refraction-corrected) zenith. [°]
     apparent_zenith : numpy.ndarray
-        Refraction-corrected zenith. [degrees]
+        Refraction-corrected zenith. [°]
     azimuth : numpy.ndarray
-        Clockwise from north. [degrees]
+        Clockwise from north. [°]
     """
 
     zenith: FloatArray
@@ -122,7 +122,7 @@ def _poly(x: FloatArray, *coef: float) -> FloatArray:
 
 
 def _nutation(jce: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Nutation in longitude and obliquity (eqs. 15-23). [degrees]"""
+    """Nutation in longitude and obliquity (eqs. 15-23). [°]"""
     x = np.stack([
         _poly(jce, 297.85036, 445267.111480, -0.0019142, 1.0 / 189474.0),  # moon elongation
         _poly(jce, 357.52772, 35999.050340, -0.0001603, -1.0 / 300000.0),  # sun anomaly
@@ -157,7 +157,7 @@ def solar_position(
     epoch_s : array-like
         Times. [s since the Unix epoch, UTC]
     latitude, longitude : float
-        North and east positive. [degrees]
+        North and east positive. [°]
     altitude : float
         Height above sea level. [m]
     pressure : float, optional
@@ -171,7 +171,7 @@ def solar_position(
     Returns
     -------
     SolarPosition
-        Zenith, apparent zenith and azimuth. [degrees]
+        Zenith, apparent zenith and azimuth. [°]
     """
     t = np.atleast_1d(np.asarray(epoch_s, dtype=np.float64))
     shape = np.shape(np.asarray(epoch_s))
@@ -272,7 +272,7 @@ def relative_airmass(apparent_zenith: npt.ArrayLike) -> FloatArray:
     """Kasten-Young (1989) relative air mass; NaN with the sun below the horizon. [-]
 
     ``AM = 1 / (cos z + 0.50572 (96.07995 - z) ** -1.6364)``, ``z`` the
-    apparent zenith [degrees].
+    apparent zenith [°].
     """
     z = np.asarray(apparent_zenith, dtype=np.float64)
     z = np.where(z > 90.0, np.nan, z)
@@ -306,7 +306,7 @@ def ineichen(
     Parameters
     ----------
     apparent_zenith : array-like
-        [degrees]
+        [°]
     airmass_abs : array-like
         Absolute air mass; NaN at night. [-]
     linke_turbidity : array-like

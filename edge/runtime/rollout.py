@@ -410,13 +410,13 @@ class Rollout:
         active : ForecastResult
             The running model's forecast at this issue time.
         ghi : list of float
-            The input history given to the running model. [W/m2]
+            The input history given to the running model. [W/m²]
         pv : float
             Measured mean PV power of the period ending at the issue time. [W]
         curtailed : bool
             The charger limited PV in that period (not a fair actual).
         temp_air : float
-            Air temperature, NaN if unknown. [C]
+            Air temperature, NaN if unknown. [°C]
 
         Returns
         -------

@@ -75,8 +75,8 @@ class PlantState:
     """A snapshot of the site. Units in brackets; canonical names where they exist."""
 
     time: datetime
-    ghi: float  # [W/m2]
-    poa_global: float  # [W/m2]
+    ghi: float  # [W/m²]
+    poa_global: float  # [W/m²]
     temp_air: float  # [°C]
     temp_cell: float  # [°C]
     pv_available: float  # DC power the array could give at its MPP [W]
