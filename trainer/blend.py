@@ -14,7 +14,7 @@ unchanged.
 
 Does NOT: train the network (:mod:`trainer.model`), build features or
 splits (:mod:`trainer.dataset`), convert (:mod:`trainer.quantize`) or
-score the hold-out (:mod:`trainer.scoring`).
+score the hold-out (:mod:`trainer.evaluation`).
 
 The graph
 ---------

@@ -4,7 +4,7 @@ An orchestrator: it loads data (:mod:`trainer.loading`), builds the data
 set with the edge's own feature code and splits it (:mod:`trainer.dataset`),
 trains (:mod:`trainer.model`), converts to int8 (:mod:`trainer.quantize`),
 scores the bundle on the hold-out through the real edge interpreter
-(:mod:`trainer.scoring`), applies the gate (:mod:`trainer.validate`),
+(:mod:`trainer.evaluation`), applies the gate (:mod:`trainer.validate`),
 records provenance (:mod:`trainer.provenance`) and writes the bundle with
 its model card (:mod:`trainer.bundle`).
 
@@ -38,8 +38,8 @@ from trainer.bundle import CardData, write_bundle
 from trainer.config import TrainConfig, adapt_to_data
 from trainer.data import DataError, median_spacing_minutes
 from trainer.dataset import Dataset, build_dataset, holdout_split, validation_split
+from trainer.evaluation import fan_days, int8_report, reliability, score_bundle
 from trainer.loading import load_data
-from trainer.scoring import fan_days, int8_report, reliability, score_bundle
 from trainer.validate import GateResult, Int8Report, MetricRow, feature_ranges, run_gate
 
 __all__ = [

@@ -11,7 +11,7 @@ the gate that turns those numbers and the thresholds of
 
 Does NOT: train, convert, or write bundles; decide the hold-out split
 (:mod:`trainer.dataset`); turn clear-sky index into irradiance or PV
-(:mod:`trainer.scoring` does that with :mod:`edge.forecasting.forecast`).
+(:mod:`trainer.evaluation` does that with :mod:`edge.forecasting.forecast`).
 
 Skill is ``1 - RMSE_model / RMSE_reference`` (Solar Forecast Arbiter);
 everything is computed on the P50 forecast, coverage on P10/P90.

@@ -2,7 +2,7 @@
 
 Responsible for: the constants and small functions that define what a
 forecast is measured against, in one place, so that the dataset
-(:mod:`trainer.dataset`), the validation gate (:mod:`trainer.scoring`,
+(:mod:`trainer.dataset`), the validation gate (:mod:`trainer.evaluation`,
 :mod:`trainer.validate`), the fleet monitor's scoring and drift check
 (:mod:`trainer.monitor.scoring`, :mod:`trainer.monitor.drift`), the
 dashboard and the device's engine (:mod:`edge.forecasting.engine`) measure

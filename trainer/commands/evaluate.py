@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from edge.forecasting.site import load_site  # noqa: PLC0415
     from trainer.bundle import open_for_scoring  # noqa: PLC0415
     from trainer.data import DataError  # noqa: PLC0415
-    from trainer.scoring import evaluate_bundle  # noqa: PLC0415
+    from trainer.evaluation import evaluate_bundle  # noqa: PLC0415
 
     try:
         key = _public_key(args.public_key)

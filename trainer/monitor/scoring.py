@@ -24,7 +24,7 @@ What "actual" means for each target:
 * ``dni``, ``dhi``: not measured at the edge, never scored.
 
 Smart persistence and daytime are the gate's (:mod:`edge.forecasting.reference`,
-the same functions :mod:`trainer.scoring` measures a bundle with), so the
+the same functions :mod:`trainer.evaluation` measures a bundle with), so the
 skill shown here is the skill the gate measured: the clear-sky index of the
 period ending at the issue time (measured GHI over clear-sky GHI for
 ``ghi``; measured PV over the array's clear-sky PV through the one PV chain

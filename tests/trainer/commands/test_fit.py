@@ -82,11 +82,11 @@ def test_gate_rejects_a_deliberately_broken_model(tmp_path: Path, lax_config: Pa
     from edge.forecasting.bundle import Bundle, sha256_hex
     from trainer.config import GateSection, ModelSection, QuantizationSection, load_train_config
     from trainer.dataset import build_dataset
+    from trainer.evaluation import int8_report, score_bundle
     from trainer.fit import _split, feature_spec
     from trainer.loading import load_data
     from trainer.model import FeatureScaling, build_model, seed_everything
     from trainer.quantize import to_float_tflite, to_int8_tflite
-    from trainer.scoring import int8_report, score_bundle
     from trainer.validate import run_gate
 
     cfg = load_train_config(lax_config)

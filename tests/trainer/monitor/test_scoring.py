@@ -18,6 +18,7 @@ from firmware_bridge.timestamps import parse_utc
 from tests.trainer.monitor.conftest import forecast, reading
 from tests.trainer.monitor.sql_helpers import sql
 from trainer.dataset import build_dataset, fit_cliper
+from trainer.evaluation import score_forecast
 from trainer.loading import read_and_check
 from trainer.monitor.cli import main
 from trainer.monitor.drift import DriftConfig, DriftWatch, psi, validation_rmse
@@ -30,7 +31,6 @@ from trainer.monitor.scoring import (
     rolling_metrics,
 )
 from trainer.monitor.store import Store
-from trainer.scoring import score_forecast
 
 SITE = load_site(Path(__file__).resolve().parents[3] / "configs/sites/abuja.toml")
 SID = SITE.site.id
@@ -283,7 +283,7 @@ def test_monitor_and_gate_measure_the_same_skill_on_one_data_set(tmp_path: Path)
     """One PV telemetry file, one forecast: the gate's and the monitor's skill agree.
 
     The gate reads the file as ``helio-train`` does (GHI estimated from PV),
-    scores a CLIPER forecast through :func:`trainer.scoring.score_forecast`;
+    scores a CLIPER forecast through :func:`trainer.evaluation.score_forecast`;
     the monitor stores the same rows as readings and the same P50 as
     forecasts and scores them. Same periods, same RMSE, same skill per
     horizon. The forecast RMSE agrees to float64 rounding; the persistence
