@@ -127,7 +127,7 @@ class Agent:
         self.discovery_tracker = DiscoveryTracker(
             self.discovery, publisher, enabled=config.discovery.enabled,
             horizons_min=lambda: self.holder.spec.horizons_min,
-            quantities=self.quantities, protocols=protocols,
+            quantities=self.quantities, protocols=protocols, plan=config.plan.enabled,
         )
         self.reporter = StatusReporter(
             topics=self.topics, clock=clock, outbox=outbox, publisher=publisher,
