@@ -182,6 +182,10 @@ class EnergyPlan:
         self-consumption) up to the next sunrise; negative is a deficit. [Wh]
     pv_energy_wh, load_energy_wh : dict
         Delivered PV and AC load over the whole plan. [Wh]
+    surplus_today_wh : dict
+        PV the array could give until today's sunset (the steps of the issue's
+        local day) beyond what the load and the battery take: potential minus
+        delivered; 0 after sunset. [Wh]
     load_method, pv_method : str
     battery : BatteryEstimate
     load_skill : float
@@ -212,6 +216,8 @@ class EnergyPlan:
     load_skill: float = math.nan
     spread_scale: float = 1.0
     spread_source: str = "default"
+    surplus_today_wh: dict[str, float] = dataclasses.field(
+        default_factory=lambda: dict.fromkeys(QUANTILE_NAMES, 0.0))
 
     def to_body(self) -> dict[str, Any]:
         """JSON-ready dict: ISO 8601 times, SOC to 4 decimals, power and energy to 0.1."""
@@ -238,6 +244,7 @@ class EnergyPlan:
                                       self.balance_to_sunrise_wh.items()},
             "pv_energy_wh": {k: round(v, 1) for k, v in self.pv_energy_wh.items()},
             "load_energy_wh": {k: round(v, 1) for k, v in self.load_energy_wh.items()},
+            "surplus_today_wh": {k: round(v, 1) for k, v in self.surplus_today_wh.items()},
             "load_method": self.load_method,
             "load_skill": None if not math.isfinite(self.load_skill)
             else round(self.load_skill, 4),

@@ -451,9 +451,13 @@ class EnergyPlanner:
         soc_q = {q: fans[i, 0] for i, q in enumerate(QUANTILE_NAMES)}
         dt_h = cfg.step_s / 3600.0
         surplus = (prop.delivered - battery.dc_demand(ld))[:i_rise].sum(axis=0) * dt_h
+        # the steps of the local day (period starts): PV beyond its sunset is 0
+        to_midnight = ((k0 * cfg.step_s + off) // 86400 + 1) * 86400 - off - k0 * cfg.step_s
+        today = min(n, int(to_midnight // cfg.step_s))
+        spill = (pot[:today] - prop.delivered[:today]).sum(axis=0) * dt_h
         eq = sorted_quantiles(np.stack([surplus, prop.delivered.sum(axis=0) * dt_h,
-                                        ld.sum(axis=0) * dt_h]))
-        energies = [{q: float(eq[i, e]) for i, q in enumerate(QUANTILE_NAMES)} for e in range(3)]
+                                        ld.sum(axis=0) * dt_h, spill]))
+        energies = [{q: float(eq[i, e]) for i, q in enumerate(QUANTILE_NAMES)} for e in range(4)]
         p50 = info["load_p50"]
         if daily.load.method == "site_file":
             lo, hi = loadmod.site_file_quantiles(p50)
@@ -481,6 +485,7 @@ class EnergyPlanner:
             load_skill=daily.load.skill,
             spread_scale=daily.spread,
             spread_source=daily.spread_source,
+            surplus_today_wh=energies[3],
         )
 
     def _last_soc(self, k0: int) -> float:

@@ -8,7 +8,8 @@ of the monitor, the forecast quantities and units, :func:`parse_topic` (the
 inverse of :meth:`Topics.of`), and one schema per stream: a frozen
 dataclass (:class:`ReadingBody`, :class:`ForecastBody`,
 :class:`StatusBody`, :class:`EventBody`, :class:`ModelBody`,
-:class:`CommandBody`, :class:`ModelCommandBody`, :class:`AlertBody`;
+:class:`CommandBody`, :class:`ModelCommandBody`, :class:`AlertBody`,
+:class:`PlanBody`;
 :data:`SCHEMAS`) whose type hints are the checks. :func:`decode_payload`
 and :func:`read_body` / :func:`check_body` decide whether one message
 follows the contract and say why not in one line, naming the field
@@ -73,6 +74,9 @@ __all__ = [
     "ModelCommandBody",
     "ModelRef",
     "OutboxCounts",
+    "PlanBody",
+    "PlanEnergy",
+    "PlanSeries",
     "Quantiles",
     "ReadingBody",
     "Schema",
@@ -93,9 +97,9 @@ __all__ = [
 #: ``schema_version`` of every payload.
 SCHEMA_VERSION = 1
 #: Streams of the topic tree (the last topic level; ``cmd`` may have sub-levels).
-STREAMS = ("reading", "forecast", "status", "events", "model", "cmd", "alerts")
+STREAMS = ("reading", "forecast", "status", "events", "model", "cmd", "alerts", "plan")
 #: Streams whose ``seq`` counts (per device and stream) for duplicates and loss.
-SEQ_STREAMS = ("reading", "forecast", "events")
+SEQ_STREAMS = ("reading", "forecast", "events", "plan")
 #: Topic suffix of a shadow model's forecasts (``<prefix>/<site>/<gw>/forecast/shadow``):
 #: the ``forecast`` stream (same ``seq`` counter) on its own topic, so consumers of
 #: ``forecast`` (Home Assistant) never see a model on trial.
@@ -139,6 +143,11 @@ class Topics:
     def status(self) -> str:
         """Retained status / Last Will topic."""
         return self.gateway("status")
+
+    @property
+    def plan(self) -> str:
+        """The energy plan topic (``plan``: QoS 1, not retained, sequenced)."""
+        return self.gateway("plan")
 
     @property
     def cmd(self) -> str:
@@ -813,11 +822,108 @@ class AlertBody(_DataEnvelope):
     data: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanSeries(Schema):
+    """P10/P50/P90 of one plan quantity per plan step (one value per ``period_end``)."""
+
+    #: 10 % quantile per step. [-] or [W]
+    p10: tuple[float, ...]
+    #: Median per step. [-] or [W]
+    p50: tuple[float, ...]
+    #: 90 % quantile per step. [-] or [W]
+    p90: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanEnergy(Schema):
+    """P10/P50/P90 of one energy of the plan (quantiles across scenarios). [Wh]"""
+
+    #: 10 % quantile. [Wh]
+    p10: float
+    #: Median. [Wh]
+    p50: float
+    #: 90 % quantile. [Wh]
+    p90: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanBody(_Sequenced):
+    """``plan``: the site's energy plan (:meth:`edge.planning.plan.EnergyPlan.to_body`).
+
+    Every per-step list (``soc``, ``load_power``, ``pv_power``,
+    ``pv_potential_p50``) has one value per ``period_end``; SOC values and
+    ``reserve_soc`` lie in [0, 1].
+    """
+
+    #: Plan start (a period end), UTC.
+    issued: datetime
+    #: Plan step. [s]
+    step_s: int = field(metadata={"range": (60, 86400)})
+    #: End of each plan step, UTC.
+    period_end: tuple[datetime, ...]
+    #: State of charge per step. [-]
+    soc: PlanSeries
+    #: AC load per step. [W]
+    load_power: PlanSeries
+    #: Delivered PV (what the load and the battery take) per step. [W]
+    pv_power: PlanSeries
+    #: Median of what the array could produce per step. [W]
+    pv_potential_p50: tuple[float, ...]
+    #: The site's reserve. [-]
+    reserve_soc: float
+    #: First step end at which P10 SOC is at or below the reserve (null: not within the plan).
+    reserve_at: datetime | None = None
+    #: The same for P50 SOC (null: not within the plan).
+    reserve_at_p50: datetime | None = None
+    #: Start of the first sunlit period after the coming night, UTC.
+    next_sunrise: datetime
+    #: Delivered PV minus DC demand until the next sunrise; negative is a deficit. [Wh]
+    balance_to_sunrise_wh: PlanEnergy
+    #: Delivered PV over the plan. [Wh]
+    pv_energy_wh: PlanEnergy
+    #: AC load over the plan. [Wh]
+    load_energy_wh: PlanEnergy
+    #: PV the array could give until today's sunset beyond what the load and battery take. [Wh]
+    surplus_today_wh: PlanEnergy
+    #: The load forecast method the device chose (``site_file`` without history).
+    load_method: str
+    #: Its walk-forward skill against persistence (null: not yet known). [-]
+    load_skill: float | None = None
+    #: The PV method (``model+climatology``, ``prior``, ...).
+    pv_method: str
+    #: Calibration scale on the scenario spread. [-]
+    spread_scale: float
+    #: ``default`` or ``calibrated``.
+    spread_source: str
+    #: The learned battery (:meth:`edge.planning.battery.BatteryEstimate.to_body`).
+    battery: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.period_end)
+        if n == 0:
+            raise ContractError("period_end must not be empty")
+        for name in ("soc", "load_power", "pv_power"):
+            series: PlanSeries = getattr(self, name)
+            for q in QUANTILES:
+                got = len(getattr(series, q))
+                if got != n:
+                    raise ContractError(f"{name}.{q} has {got} values for {n} period_end")
+        if len(self.pv_potential_p50) != n:
+            raise ContractError(f"pv_potential_p50 has {len(self.pv_potential_p50)} values"
+                                f" for {n} period_end")
+        for q in QUANTILES:
+            bad = [v for v in getattr(self.soc, q) if not 0.0 <= v <= 1.0]
+            if bad:
+                raise ContractError(f"soc.{q} must lie in [0, 1], got {_show(bad[0])}")
+        if not 0.0 <= self.reserve_soc <= 1.0:
+            raise ContractError(f"reserve_soc must lie in [0, 1], got {_show(self.reserve_soc)}")
+
+
 #: The schema of each stream (the last topic levels); others get :class:`Envelope`.
 SCHEMAS: Mapping[str, type[Envelope]] = {
     "reading": ReadingBody, "forecast": ForecastBody, "status": StatusBody,
     "events": EventBody, "model": ModelBody, "cmd": CommandBody, "cmd/model": ModelCommandBody,
-    "alerts": AlertBody,
+    "alerts": AlertBody, "plan": PlanBody,
 }
 
 

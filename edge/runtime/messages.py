@@ -34,6 +34,7 @@ from edge.runtime.contract import (
     EventBody,
     ForecastBody,
     ModelBody,
+    PlanBody,
     ReadingBody,
     Schema,
     StatusBody,
@@ -44,11 +45,13 @@ from firmware_bridge.timestamps import isoformat_z
 __all__ = [
     "ForecastLike",
     "Message",
+    "PlanLike",
     "ReadingLike",
     "event_message",
     "forecast_message",
     "model_message",
     "offline_status",
+    "plan_message",
     "reading_message",
     "status_message",
 ]
@@ -75,6 +78,14 @@ class ForecastLike(Protocol):
     def horizons_min(self) -> Sequence[int]: ...
     @property
     def quantiles(self) -> Mapping[str, Sequence[Sequence[float]]]: ...
+
+
+class PlanLike(Protocol):
+    """What :func:`plan_message` needs from :class:`edge.planning.plan.EnergyPlan`."""
+
+    @property
+    def issued(self) -> datetime: ...
+    def to_body(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,3 +295,23 @@ def model_message(
     body.update(version=version, sha256=sha256, blessed=blessed, created=created, role=role)
     return Message(topics.gateway("model"), topics.gateway_id, "model", _named(ModelBody, body),
                    retain=True)
+
+
+def plan_message(topics: Topics, plan: PlanLike) -> Message:
+    """The ``plan`` message (QoS 1, not retained, sequenced): the envelope plus ``plan.to_body()``.
+
+    ``timestamp`` is the plan's issue time. The body is read back through
+    :class:`~edge.runtime.contract.PlanBody` here, so a plan that breaks the
+    contract (a list of the wrong length, a SOC outside [0, 1], a
+    non-finite number) fails at the device, not at the monitor.
+
+    Raises
+    ------
+    ValueError
+        A key the schema does not name, or a body the schema refuses
+        (:class:`~edge.runtime.contract.ContractError`).
+    """
+    body = _head(topics, topics.gateway_id, "plan", plan.issued)
+    body.update(plan.to_body())
+    PlanBody.from_body({**body, "seq": 1})
+    return Message(topics.plan, topics.gateway_id, "plan", _named(PlanBody, body))

@@ -6,6 +6,7 @@ import datetime as dt
 import math
 
 import numpy as np
+import pytest
 
 from edge.forecasting.engine import ForecastResult
 from edge.planning import EnergyPlanner, PeriodObservation, PlanConfig
@@ -187,3 +188,31 @@ def test_a_new_device_plans_from_the_site_file_and_says_so() -> None:
     assert plan.soc["p10"][-1] < plan.soc["p50"][-1] < plan.soc["p90"][-1]
     json_body = plan.to_body()
     assert json_body["load_skill"] is None
+
+
+def test_surplus_today_is_the_curtailed_pv_until_sunset_and_zero_after() -> None:
+    """A full battery at noon and a small load: what the array could give beyond the load
+    (potential minus delivered) over the rest of the local day; nothing left after sunset."""
+    site = abuja()
+    planner = EnergyPlanner(site)
+    end = _constant_history(planner, 4, load=200.0, kt=0.8)
+    for i in range(44):
+        t = end + dt.timedelta(minutes=15 * (i + 1))
+        planner.observe(PeriodObservation(end=t, load_power=200.0, pv_power=NAN, soc=1.0))
+    noon = end + dt.timedelta(hours=11)  # 12:00 UTC, 13:00 local in Abuja (UTC+1)
+    plan = planner.plan(noon, 1.0)
+    midnight = noon + dt.timedelta(hours=11)  # the next local midnight (13:00 local now)
+    today = sum(1 for t in plan.times if t <= midnight)
+    assert today == 44
+    spill = (plan.pv_potential_p50[:today] - plan.pv["p50"][:today]).sum() * STEP / 3600.0
+    assert plan.surplus_today_wh["p50"] > 2000.0
+    assert plan.surplus_today_wh["p10"] <= plan.surplus_today_wh["p50"] \
+        <= plan.surplus_today_wh["p90"]
+    # median of the scenario sums is near the sum of the per-step medians on a steady sky
+    assert plan.surplus_today_wh["p50"] == pytest.approx(spill, rel=0.15)
+    evening = noon + dt.timedelta(hours=8)  # 20:00 local, after sunset
+    late = planner.plan(evening, 1.0)
+    assert late.surplus_today_wh == {"p10": 0.0, "p50": 0.0, "p90": 0.0}
+    # an empty battery takes what the array gives: no surplus
+    empty = planner.plan(noon, 0.05)
+    assert empty.surplus_today_wh["p90"] < plan.surplus_today_wh["p10"] / 2
