@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 from typing import Any
 
-from edge.planning import EnergyPlanner, PlanConfig
+from edge.planning import EnergyPlan, EnergyPlanner, PlanConfig
+from edge.runtime import messages
+from edge.runtime.contract import Topics
 from tests.edge.planning.sitesim import START, abuja, simulate
-from tests.trainer.monitor.conftest import iso
 
 #: the reserve of the test plans [-]
 RESERVE = 0.3
@@ -30,23 +30,21 @@ def _planner(days: int, seed: int) -> tuple[EnergyPlanner, dt.datetime]:
     return planner, START + dt.timedelta(days=days)
 
 
-def plan_body(soc: float = 0.6, *, hours_after: float = 18.0, days: int = 3,
-              seed: int = 0) -> dict[str, Any]:
-    """A plan's fields issued ``hours_after`` the end of ``days`` simulated days (UTC), from
-    SOC ``soc`` [-]; 18 h is 19:00 in Abuja, so the plan runs through the night."""
+def make_plan(soc: float = 0.6, *, hours_after: float = 18.0, days: int = 3,
+              seed: int = 0) -> EnergyPlan:
+    """A plan issued ``hours_after`` the end of ``days`` simulated days (UTC), from SOC
+    ``soc`` [-]; 18 h is 19:00 in Abuja, so the plan runs through the night."""
     planner, end = _planner(days, seed)
-    issued = end + dt.timedelta(hours=hours_after)
-    return planner.plan(issued, soc).to_body()
+    return planner.plan(end + dt.timedelta(hours=hours_after), soc)
 
 
-def plan_message(site: str, gw: str, seq: int, body: dict[str, Any], *,
-                 epoch: str | None = None) -> tuple[str, bytes]:
-    """A plan message (topic, payload): the envelope around ``body``."""
-    from edge.runtime.contract import parse_time
-    issued = parse_time(body["issued"])
-    assert issued is not None
-    msg: dict[str, Any] = {"schema_version": 1, "site_id": site, "device_id": gw,
-                           "stream": "plan", "seq": seq, "timestamp": iso(issued), **body}
-    if epoch is not None:
-        msg["epoch"] = epoch
-    return f"helio/{site}/{gw}/plan", json.dumps(msg).encode()
+def plan_body(soc: float = 0.6, **kw: Any) -> dict[str, Any]:
+    """The plan fields of :func:`make_plan` (what ``EnergyPlan.to_body`` gives)."""
+    return make_plan(soc, **kw).to_body()
+
+
+def plan_message(site: str, gw: str, seq: int, plan: EnergyPlan, *,
+                 epoch: str = "") -> tuple[str, bytes]:
+    """The device's plan message (topic, payload), through ``messages.plan_message``."""
+    msg = messages.plan_message(Topics(site, gw), plan)
+    return msg.topic, msg.encode(seq, epoch)
