@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from edge.planning import EnergyPlan, EnergyPlanner, PlanConfig
 from edge.runtime import messages
 from edge.runtime.contract import Topics
 from tests.edge.planning.sitesim import START, abuja, simulate
+from tests.trainer.monitor.conftest import reading
+from trainer.monitor.ingest import parse_message
+from trainer.monitor.store import FleetMessage, Store
 
 #: the reserve of the test plans [-]
 RESERVE = 0.3
+#: the site of :func:`write_site`
+SITE = "s1"
+STEP = 900.0
 
 
 @functools.cache
@@ -48,3 +57,20 @@ def plan_message(site: str, gw: str, seq: int, plan: EnergyPlan, *,
     """The device's plan message (topic, payload), through ``messages.plan_message``."""
     msg = messages.plan_message(Topics(site, gw), plan)
     return msg.topic, msg.encode(seq, epoch)
+
+
+def write_site(store: Store, plan: EnergyPlan, soc: Callable[[float], float | None],
+               load: Callable[[float], float], *, until: float | None = None) -> None:
+    """The plan, then one BMV SOC [%] and one inverter AC load [W] reading per period end
+    from 25 h before the issue to ``until`` (default: 1 h past the horizon)."""
+    issued = plan.issued.timestamp()
+    end = until if until is not None else plan.times[-1].timestamp() + 3600.0
+    msgs: list[FleetMessage | None] = [parse_message(
+        *plan_message(SITE, "gateway", 1, plan, epoch="e"), issued + 1)]
+    for i, t in enumerate(np.arange(issued - 25 * 3600.0, end + 1, STEP)):
+        s = soc(float(t))
+        if s is not None:
+            msgs.append(parse_message(*reading(SITE, "bmv", i + 1, t, battery_soc=100 * s), t))
+        msgs.append(parse_message(*reading(SITE, "inverter", i + 1, t,
+                                           ac_output_power=load(float(t))), t))
+    assert store.write_batch([m for m in msgs if m is not None]).rejected == 0

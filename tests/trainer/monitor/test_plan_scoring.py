@@ -5,7 +5,6 @@ load's MAE and skill against yesterday, and the time-to-reserve error."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,30 +13,10 @@ import pytest
 from edge.planning import EnergyPlan
 from edge.runtime.contract import parse_time
 from tests.trainer.monitor.conftest import reading
-from tests.trainer.monitor.plan_helpers import RESERVE, make_plan, plan_message
+from tests.trainer.monitor.plan_helpers import RESERVE, SITE, make_plan, plan_message, write_site
 from trainer.monitor.ingest import parse_message
 from trainer.monitor.plan_scoring import HORIZONS_MIN, PlanScorer, plan_metrics
-from trainer.monitor.store import FleetMessage, Store
-
-STEP = 900.0
-SITE = "s1"
-
-
-def _write(store: Store, plan: EnergyPlan, soc: Callable[[float], float | None],
-           load: Callable[[float], float], *, until: float | None = None) -> None:
-    """The plan, then one BMV SOC [%] and one inverter AC load [W] reading per period end
-    from 25 h before the issue to ``until`` (default: 1 h past the horizon)."""
-    issued = plan.issued.timestamp()
-    end = until if until is not None else plan.times[-1].timestamp() + 3600.0
-    msgs: list[FleetMessage | None] = [parse_message(
-        *plan_message(SITE, "gateway", 1, plan, epoch="e"), issued + 1)]
-    for i, t in enumerate(np.arange(issued - 25 * 3600.0, end + 1, STEP)):
-        s = soc(float(t))
-        if s is not None:
-            msgs.append(parse_message(*reading(SITE, "bmv", i + 1, t, battery_soc=100 * s), t))
-        msgs.append(parse_message(*reading(SITE, "inverter", i + 1, t,
-                                           ac_output_power=load(float(t))), t))
-    assert store.write_batch([m for m in msgs if m is not None]).rejected == 0
+from trainer.monitor.store import Store
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +45,7 @@ def test_soc_and_load_errors_by_horizon_are_the_hand_computed_ones(
         hit = np.flatnonzero(np.abs(ends - t) < 1)
         return float(p50[hit[0]] + 0.05) if hit.size else 0.6
 
-    _write(store, evening, soc, lambda t: 800.0 if t <= issued else 500.0)
+    write_site(store, evening, soc, lambda t: 800.0 if t <= issued else 500.0)
     assert PlanScorer(store).score_all() == 1
     metrics = {m.horizon_min: m for m in plan_metrics(store, SITE)}
     assert sorted(metrics) == list(HORIZONS_MIN)
@@ -87,7 +66,7 @@ def test_a_plan_is_scored_only_once_its_whole_horizon_has_passed(
         tmp_path: Path, evening: EnergyPlan) -> None:
     store = Store(tmp_path / "m.sqlite")
     horizon_end = evening.times[-1].timestamp()
-    _write(store, evening, lambda t: 0.5, lambda t: 300.0, until=horizon_end)
+    write_site(store, evening, lambda t: 0.5, lambda t: 300.0, until=horizon_end)
     scorer = PlanScorer(store, grace_s=900.0)
     assert scorer.score_all() == 0
     assert store.unscored_plan_sites() == [SITE]
@@ -111,7 +90,7 @@ def test_coverage_counts_measured_soc_outside_the_band(tmp_path: Path,
         hit = np.flatnonzero(np.abs(ends - t) < 1)
         return float(p10[hit[0]] - 0.01) if hit.size else 0.6
 
-    _write(store, evening, soc, lambda t: 400.0)
+    write_site(store, evening, soc, lambda t: 400.0)
     PlanScorer(store).score_all()
     issued = evening.issued.timestamp()
     for m in plan_metrics(store, SITE):
@@ -126,7 +105,7 @@ def test_time_to_reserve_error_is_measured_minus_predicted(tmp_path: Path,
     """Measured SOC 0.40 until 5 h after the issue, then 0.29 (< the 0.3 reserve)."""
     store = Store(tmp_path / "m.sqlite")
     issued = low.issued.timestamp()
-    _write(store, low, lambda t: 0.40 if t < issued + 5 * 3600 else 0.29, lambda t: 300.0)
+    write_site(store, low, lambda t: 0.40 if t < issued + 5 * 3600 else 0.29, lambda t: 300.0)
     PlanScorer(store).score_all()
     assert low.reserve_at is not None and low.reserve_at_p50 is not None
     (r,) = store.plan_reserve_stats(SITE, since=0, until=math.inf)
@@ -140,7 +119,7 @@ def test_time_to_reserve_error_is_measured_minus_predicted(tmp_path: Path,
 def test_a_reserve_foreseen_but_not_reached_is_a_false_alarm(tmp_path: Path,
                                                             low: EnergyPlan) -> None:
     store = Store(tmp_path / "m.sqlite")
-    _write(store, low, lambda t: 0.5, lambda t: 300.0)
+    write_site(store, low, lambda t: 0.5, lambda t: 300.0)
     PlanScorer(store).score_all()
     (r,) = store.plan_reserve_stats(SITE, since=0, until=math.inf)
     assert (r.n, r.both, r.false_alarms, r.misses, r.mae_s) == (1, 0, 1, 0, None)
@@ -151,7 +130,7 @@ def test_a_plan_with_soc_gaps_is_not_judged_on_its_reserve(tmp_path: Path,
     """SOC measured only every other hour: 'never reached' could be a gap, so no verdict;
     the horizons that were measured still count."""
     store = Store(tmp_path / "m.sqlite")
-    _write(store, low, lambda t: 0.5 if int(t // 3600) % 2 == 0 else None, lambda t: 300.0)
+    write_site(store, low, lambda t: 0.5 if int(t // 3600) % 2 == 0 else None, lambda t: 300.0)
     assert PlanScorer(store).score_all() == 1
     assert store.plan_reserve_stats(SITE, since=0, until=math.inf) == []
     assert store.unscored_plan_sites() == []
