@@ -5,7 +5,9 @@ the Abuja site on pseudo-terminals, time accelerated, sharing one plant; a
 local broker (mosquitto when installed, else :mod:`edge.demo.broker` on
 127.0.0.1); the agent with the shipped Abuja bundle, polling the simulators
 through the real serial code; and a live view that subscribes to
-``helio/#`` and shows readings, forecasts and status as they arrive; and,
+``helio/#`` and shows readings, forecasts, the energy plan (when the
+battery reaches the reserve, the night's deficit, today's surplus) and
+status as they arrive; and,
 when the trainer side is installed, the fleet monitor with its web
 dashboard (``helio-monitor run --dashboard``, a separate process: ``edge``
 never imports ``trainer``), whose address is printed at the top.
@@ -158,6 +160,7 @@ class LiveView:
 
     readings: dict[str, dict[str, Any]] = field(default_factory=dict)
     forecast: dict[str, Any] | None = None
+    plan: dict[str, Any] | None = None
     status: dict[str, Any] | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
@@ -176,6 +179,8 @@ class LiveView:
                 self.readings[body.get("device_id", "?")] = body
             elif stream == "forecast":
                 self.forecast = body
+            elif stream == "plan":
+                self.plan = body
             elif stream == "status":
                 self.status = body
             elif stream == "events":
@@ -196,6 +201,8 @@ class LiveView:
             lines.append("")
             lines += self._forecast_lines()
             lines.append("")
+            lines += self._plan_lines()
+            lines.append("")
             lines += self._status_lines()
             counts = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
             lines.append(f"messages received: {counts or 'none yet'}")
@@ -214,6 +221,32 @@ class LiveView:
             out.append(f"  {e['horizon_min']:>4} min  {e['ghi']['p50']:>10.0f}       "
                        f"{pv['p10']:>6.0f} / {pv['p50']:>6.0f} / {pv['p90']:>6.0f}")
         return out
+
+    def _plan_lines(self) -> list[str]:
+        p = self.plan
+        if p is None:
+            return ["plan      (waiting for a forecast and a SOC reading)"]
+        soc = p["soc"]["p50"]
+        steps = {h: h * 3600 // p["step_s"] - 1 for h in (3, 12, 24)}
+        fan = "  ".join(f"+{h} h {soc[i] * 100:.0f} %" for h, i in steps.items() if i < len(soc))
+        bal, sur = p["balance_to_sunrise_wh"], p["surplus_today_wh"]
+
+        def deficit(q: str) -> str:
+            return f"{max(-bal[q], 0.0):.0f}"
+
+        def when(t: str | None) -> str:
+            return t if t else "not within the plan"
+
+        return [
+            f"plan #{p['seq']}  issued {p['issued']}  load {p['load_method']}  "
+            f"pv {p['pv_method']}  spread {p['spread_source']}",
+            f"  battery reaches reserve {p['reserve_soc'] * 100:.0f} % at: P10 "
+            f"{when(p['reserve_at'])}, P50 {when(p['reserve_at_p50'])}",
+            f"  night deficit to sunrise {p['next_sunrise']}: P50 {deficit('p50')} Wh, "
+            f"P10 {deficit('p10')} Wh",
+            f"  surplus today P50 {sur['p50']:.0f} Wh (P10 {sur['p10']:.0f} / P90 "
+            f"{sur['p90']:.0f})   SOC P50 {fan}",
+        ]
 
     def _status_lines(self) -> list[str]:
         s = self.status

@@ -51,6 +51,14 @@ class ClearSkyCache:
         self._days: dict[int, tuple[FloatArray, BoolArray]] = {}
         self._block: tuple[int, int, FloatArray, BoolArray] | None = None  # contiguous days
 
+    def copy(self) -> ClearSkyCache:
+        """A copy whose cache of days can grow apart (the day arrays themselves are shared:
+        they are replaced, never written in place)."""
+        twin = ClearSkyCache(self.site, self.step_s, self.keep_days)
+        twin._days = dict(self._days)
+        twin._block = self._block
+        return twin
+
     def _fill(self, d0: int, d1: int, keep: tuple[int, int]) -> None:
         """Compute days ``d0..d1`` (epoch day numbers) in one pvlib call."""
         first = dt.datetime.fromtimestamp(d0 * 86400 + self.step_s, dt.UTC)

@@ -101,6 +101,13 @@ class History:
         #: incremented on every append (cache key for derived views)
         self.version = 0
 
+    def copy(self) -> History:
+        """An independent copy (the arrays copied)."""
+        twin = History(self.size, self.step_s)
+        twin._k, twin._v, twin._cut = self._k.copy(), self._v.copy(), self._cut.copy()
+        twin.last_k, twin.version = self.last_k, self.version
+        return twin
+
     def append(self, obs: PeriodObservation) -> None:
         """Store one period (a later period for the same end replaces it)."""
         k = period_index(obs.end, self.step_s)

@@ -202,6 +202,42 @@ class EnergyPlanner:
         """The models of the current local day (None before the first plan)."""
         return self._daily
 
+    def local_day(self, now: dt.datetime) -> dt.date:
+        """The site's local day of period end ``now``."""
+        off = self._offset(period_index(now, self.config.step_s))
+        return (now + dt.timedelta(seconds=off)).date()
+
+    def refresh_due(self, now: dt.datetime) -> bool:
+        """No daily models yet, or they belong to another local day than ``now``'s."""
+        return self._daily is None or self._daily.local_day != self.local_day(now)
+
+    def snapshot(self) -> EnergyPlanner:
+        """A copy to refresh on another thread (:meth:`adopt` takes its result back).
+
+        Copies the history (about 90 kB of arrays for 28 days) and the
+        charge-counting samples; the clear-sky cache's days are shared
+        (they are replaced, never changed in place).
+        """
+        twin = EnergyPlanner.__new__(EnergyPlanner)
+        twin.site, twin.config, twin.per_day, twin.zone = (self.site, self.config, self.per_day,
+                                                           self.zone)
+        twin.history = self.history.copy()
+        twin.clear = self.clear.copy()
+        twin._samples = list(self._samples)
+        twin._samples_until = self._samples_until
+        twin._daily = self._daily
+        return twin
+
+    def adopt(self, twin: EnergyPlanner) -> None:
+        """Take the daily models, the battery samples and the clear-sky days ``twin`` refreshed.
+
+        Call on the thread that plans, once ``twin.refresh`` has returned;
+        periods observed meanwhile stay (they are this planner's own).
+        """
+        self._daily = twin._daily
+        self._samples, self._samples_until = twin._samples, twin._samples_until
+        self.clear = twin.clear
+
     def refresh(self, now: dt.datetime) -> None:
         """Re-select the load method, rebuild the climatology, update battery and spread.
 
@@ -417,8 +453,13 @@ class EnergyPlanner:
         return i, n
 
     def plan(self, now: dt.datetime, soc: float,
-             pv_forecast: ForecastResult | None = None) -> EnergyPlan:
+             pv_forecast: ForecastResult | None = None, *, refresh: bool = True) -> EnergyPlan:
         """The plan from ``now`` (a period end) and the SOC now [-].
+
+        With ``refresh`` (the default) the first plan of a local day runs
+        :meth:`refresh` first; without it the plan uses the models it has
+        (yesterday's, until :meth:`adopt` brings today's) and refreshes
+        only when there are none yet.
 
         Parameters
         ----------
@@ -428,12 +469,14 @@ class EnergyPlanner:
             SOC now [-]; NaN takes the last measured SOC (0.5 without one).
         pv_forecast : ForecastResult, optional
             The bundle's forecast of this cycle.
+        refresh : bool
+            Refresh the daily models when the local day changed.
         """
         cfg = self.config
         k0 = period_index(now, cfg.step_s)
         off = self._offset(k0)
         local_day = (now + dt.timedelta(seconds=off)).date()
-        if self._daily is None or self._daily.local_day != local_day:
+        if self._daily is None or (refresh and self._daily.local_day != local_day):
             self.refresh(now)
         daily = self._daily
         assert daily is not None

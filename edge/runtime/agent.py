@@ -7,7 +7,8 @@ few inbound messages, checks the devices, calls each collaborator's
 ``on_cycle``, then the heartbeat and the watchdog. The parts, each on the
 injected clock: :mod:`~edge.runtime.pollers`, :mod:`~edge.runtime.inbound`,
 :mod:`~edge.runtime.forecast_cycle` (on :mod:`~edge.runtime.scheduling`),
-:mod:`~edge.runtime.discovery_tracker`, :mod:`~edge.runtime.heartbeat`; more plug
+:mod:`~edge.runtime.discovery_tracker`, :mod:`~edge.runtime.planning_cycle` (the
+energy plan, with ``[plan] enabled``), :mod:`~edge.runtime.heartbeat`; more plug
 in through :meth:`Agent.add_collaborator`. The loop holds the only broad
 ``except``: a bug in one pass is logged and reported as an event.
 
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from edge.forecasting.bundle import Bundle
 from edge.forecasting.engine import ForecastEngine, ForecastResult, ModelHolder
+from edge.planning import PlanConfig
 from edge.runtime import discovery
 from edge.runtime.agent_commands import AgentCommands
 from edge.runtime.config import AgentConfig
@@ -42,6 +44,7 @@ from edge.runtime.inbound import (
 from edge.runtime.interfaces import Collaborator, DeviceLike, PublisherLike
 from edge.runtime.messages import Message, event_message, reading_message
 from edge.runtime.outbox import Outbox
+from edge.runtime.planning_cycle import PlanningCycle
 from edge.runtime.pollers import Polled, Pollers
 from edge.runtime.recovery import startup_findings
 from edge.runtime.scheduling import ClockSync
@@ -124,7 +127,7 @@ class Agent:
         self.discovery_tracker = DiscoveryTracker(
             self.discovery, publisher, enabled=config.discovery.enabled,
             horizons_min=lambda: self.holder.spec.horizons_min,
-            quantities=self.quantities, protocols=protocols,
+            quantities=self.quantities, protocols=protocols, plan=config.plan.enabled,
         )
         self.reporter = StatusReporter(
             topics=self.topics, clock=clock, outbox=outbox, publisher=publisher,
@@ -137,6 +140,18 @@ class Agent:
             reporter=self.reporter, tracker=self.discovery_tracker, rollout=rollout)
         #: driven by the loop in this order (readings, passes, forecasts)
         self.collaborators: list[Collaborator] = [self.forecaster, self.discovery_tracker]
+        #: the energy plan (None with ``[plan] enabled = false``)
+        self.planning: PlanningCycle | None = None
+        if config.plan.enabled:
+            self.planning = PlanningCycle(
+                site=engine.site, config=PlanConfig(
+                    reserve_soc=config.plan.reserve_soc, scenarios=config.plan.scenarios,
+                    history_days=config.plan.history_days),
+                topics=self.topics, devices=[d.id for d in config.devices] or list(devices),
+                pv_device=config.agent.pv_device or next(iter(devices), ""),
+                synced=self.sync.ok, put=self._put, emit=self._event,
+                state_path=config.plan_state_path, save_every_s=config.plan.save_every_s)
+            self.collaborators.append(self.planning)
         if rollout is not None:
             rollout.bind(report=self._event, on_change=self.reporter.publish_model)
             self.commands.register_topic("model", rollout.handle_payload)
@@ -217,6 +232,11 @@ class Agent:
         self.notifier.stopping()
         self.pollers.join(timeout=5.0)
         drained = self._drain_readings()
+        for c in self.collaborators:
+            try:
+                c.on_stop()
+            except Exception:  # one collaborator's failure must not stop the others' save
+                log.exception("collaborator stop failed")
         self._event("info", "agent_stopping", "agent stopping", drained=drained)
         self.outbox.flush()  # the group commit window ends with the agent
 

@@ -1,7 +1,7 @@
 """The agent's configuration (``helio-edge run`` / ``check``), loaded strictly.
 
 Responsible for: the ``[agent]``, ``[mqtt]``, ``[model]``, ``[outbox]``,
-``[discovery]``, ``[rollout]`` tables and ``[[devices]]`` as frozen
+``[discovery]``, ``[rollout]``, ``[plan]`` tables and ``[[devices]]`` as frozen
 dataclasses; :func:`load_agent_config` resolves relative paths against the
 file's directory; :func:`load_credentials` reads the MQTT credentials file.
 
@@ -243,6 +243,49 @@ class RolloutConfig:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class PlanSection:
+    """The ``[plan]`` table: the site's energy plan (:mod:`edge.runtime.planning_cycle`).
+
+    The reserve lives here, not in the site file: it is the owner's choice
+    of how far the battery may be drawn down, not a property of the plant.
+
+    Attributes
+    ----------
+    enabled : bool
+        Plan after every forecast and publish it on ``plan``.
+    reserve_soc : float
+        The SOC the owner keeps in reserve; "battery reaches reserve at" is
+        when the P10 SOC gets there. [-]
+    scenarios : int
+        Monte-Carlo scenarios for the SOC fan (CPU per plan grows with it). [-]
+    history_days : int
+        Days of measured 15-min periods kept for the load forecast, the PV
+        climatology and the battery estimate. [d]
+    state_file : str
+        The planner's persisted history; empty means ``<state_dir>/planner.json``.
+    save_every_s : float
+        Write the state this often (and on a clean stop). [s]
+    """
+
+    enabled: bool = True
+    reserve_soc: float = 0.3
+    scenarios: int = 200
+    history_days: int = 28
+    state_file: str = ""
+    save_every_s: float = 3600.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.reserve_soc < 1.0:
+            raise ValueError("reserve_soc must be within [0, 1)")
+        if not 10 <= self.scenarios <= 2000:
+            raise ValueError("scenarios must be in 10..2000")
+        if not 2 <= self.history_days <= 366:
+            raise ValueError("history_days must be in 2..366")
+        if self.save_every_s < 60.0:
+            raise ValueError("save_every_s must be at least 60")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class AgentConfig:
     """A whole agent config file (``/etc/helio-edge/config.toml``).
 
@@ -256,11 +299,17 @@ class AgentConfig:
     discovery: DiscoveryConfig = DiscoveryConfig()
     devices: tuple[DeviceConfig, ...] = ()
     rollout: RolloutConfig = RolloutConfig()
+    plan: PlanSection = PlanSection()
 
     @property
     def outbox_path(self) -> str:
         """The outbox database file."""
         return self.outbox.path or str(Path(self.agent.state_dir) / "outbox.sqlite")
+
+    @property
+    def plan_state_path(self) -> str:
+        """The energy planner's state file."""
+        return self.plan.state_file or str(Path(self.agent.state_dir) / "planner.json")
 
 
 def _resolve(base: Path, value: str) -> str:
@@ -312,6 +361,7 @@ def load_agent_config(path: str | Path) -> AgentConfig:
             credentials_file=r(base, cfg.mqtt.credentials_file),
         ),
         outbox=dataclasses.replace(cfg.outbox, path=r(base, cfg.outbox.path)),
+        plan=dataclasses.replace(cfg.plan, state_file=r(base, cfg.plan.state_file)),
     )
 
 

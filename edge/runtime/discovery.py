@@ -31,7 +31,17 @@ discovery schema (``homeassistant/components/mqtt/schemas.py``,
   P90 and the period end as attributes), and the expected PV energy for the
   next 3 h and for the rest of the local day; they read only the
   ``forecast`` topic, never ``forecast/shadow``, so a model on trial never
-  shows in Home Assistant.
+  shows in Home Assistant;
+* the energy plan (with ``[plan] enabled``; it reads the ``plan`` topic):
+  "battery reaches reserve at" (``timestamp``: the first time the P10 SOC
+  reaches the reserve, unknown when that is not within the plan; the P50
+  time, the reserve and the issue time as attributes), the night deficit
+  P50 and P10 (the deficit ``max(-balance, 0)`` of the P50 and P10 energy
+  balance to the next sunrise: the P10 one is the dry case, a night in ten
+  is worse) and the surplus today (P50; P10 and P90 as attributes) in
+  ``Wh``, device class ``energy`` without a state class (Home Assistant
+  allows only ``total`` or ``total_increasing`` for energy, and a forecast
+  is neither).
 
 Entity ids: ``default_entity_id`` is the slug of device name and entity
 name, which is also what Home Assistant versions that ignore the key derive
@@ -64,6 +74,7 @@ __all__ = [
     "device_block",
     "forecast_configs",
     "forecast_entities",
+    "plan_entities",
     "reading_configs",
     "reading_entities",
     "sensor_traits",
@@ -422,10 +433,48 @@ def forecast_entities(ctx: DiscoveryContext, horizons_min: Iterable[int],
     return out
 
 
+def plan_entities(ctx: DiscoveryContext) -> list[Entity]:
+    """The energy plan's entities of the gateway (they read the ``plan`` topic)."""
+    topic = ctx.topics.plan
+    issued = '"issued": value_json.issued'
+    reserve = Entity("sensor", "battery_reaches_reserve_at", {
+        "device_class": "timestamp",
+        "value_template": "{{ value_json.reserve_at if value_json.reserve_at else 'None' }}",
+        "json_attributes_template": (
+            '{{ {"p10": value_json.reserve_at, "p50": value_json.reserve_at_p50, '
+            '"reserve_soc": value_json.reserve_soc, "next_sunrise": value_json.next_sunrise, '
+            f'{issued}}} | tojson }}}}'),
+    })
+    out = [reserve]
+    for q in ("p50", "p10"):
+        bal = f"value_json.balance_to_sunrise_wh.{q}"
+        out.append(Entity("sensor", f"night_deficit_{q}", {
+            "device_class": "energy", "unit_of_measurement": "Wh",
+            "value_template": f"{{{{ [0, -({bal})] | max | round(1) }}}}",
+            "json_attributes_template": (
+                f'{{{{ {{"balance_to_sunrise_wh": {bal}, '
+                f'"next_sunrise": value_json.next_sunrise, {issued}}} | tojson }}}}'),
+        }))
+    surplus = _quantile_entity("surplus_today", "Wh", "value_json.surplus_today_wh",
+                               {"issued": "value_json.issued"})
+    out.append(surplus)
+    for e in out:
+        e.config["state_topic"] = topic
+        e.config["json_attributes_topic"] = topic
+    return out
+
+
 def forecast_configs(
-    ctx: DiscoveryContext, horizons_min: Iterable[int], ahead_min: int = 180
+    ctx: DiscoveryContext, horizons_min: Iterable[int], ahead_min: int = 180, *,
+    plan: bool = False,
 ) -> list[tuple[str, bytes]]:
-    """Discovery messages for the gateway's forecast entities."""
+    """Discovery messages for the gateway's entities: the forecasts, and the plan's with ``plan``.
+
+    One device-based message lists every entity of the gateway (an entity
+    left out of it is removed), so the plan's go in the same message.
+    """
     gw = ctx.topics.gateway_id
-    return render(ctx, gw, device_block(ctx, gw), forecast_entities(ctx, horizons_min,
-                                                                    ahead_min))
+    entities = forecast_entities(ctx, horizons_min, ahead_min)
+    if plan:
+        entities += plan_entities(ctx)
+    return render(ctx, gw, device_block(ctx, gw), entities)

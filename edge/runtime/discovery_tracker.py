@@ -4,7 +4,7 @@ Responsible for: the collaborator that remembers, per device, the reading
 names seen and the identity values its Home Assistant device block shows
 (product id, serial number, firmware, rated power), announces a device again
 when a new name or a changed identity arrives, and announces every device
-and the forecast entities when Home Assistant (re)starts or the agent
+and the forecast (and energy plan) entities when Home Assistant (re)starts or the agent
 (re)connects. The payloads come from :mod:`edge.runtime.discovery`.
 
 Does NOT: build discovery payloads, or decide when Home Assistant restarted
@@ -47,13 +47,16 @@ class DiscoveryTracker(Collaborator):
         ``firmware_bridge.readings.QUANTITIES`` (units, kinds).
     protocols : mapping, optional
         Device id -> protocol name (shown in Home Assistant).
+    plan : bool
+        The energy plan runs: announce its entities with the forecasts'.
     """
 
     def __init__(self, context: discovery.DiscoveryContext, publisher: PublisherLike, *,
                  enabled: bool, horizons_min: Callable[[], Sequence[int]],
                  quantities: Mapping[str, Any] | None = None,
-                 protocols: Mapping[str, str] | None = None) -> None:
+                 protocols: Mapping[str, str] | None = None, plan: bool = False) -> None:
         self.context, self.publisher, self.enabled = context, publisher, enabled
+        self.plan = plan
         self.horizons_min = horizons_min
         self.quantities = quantities or {}
         self.protocols = dict(protocols or {})
@@ -80,7 +83,8 @@ class DiscoveryTracker(Collaborator):
             return
         for dev_id in self.seen:
             self.announce_device(dev_id)
-        for topic, payload in discovery.forecast_configs(self.context, self.horizons_min()):
+        for topic, payload in discovery.forecast_configs(self.context, self.horizons_min(),
+                                                         plan=self.plan):
             self.publisher.publish_live(topic, payload)
 
     def announce_device(self, dev_id: str) -> None:

@@ -10,10 +10,12 @@ The loop (:class:`edge.runtime.agent.Agent`) stores each reading, then hands
 it to every collaborator's :meth:`Collaborator.on_reading`; after the
 readings, the inbound messages and the device checks of a pass it calls
 :meth:`Collaborator.on_cycle` with the wall time; every forecast it issues
-goes to :meth:`Collaborator.on_forecast`. The forecast issuer
+goes to :meth:`Collaborator.on_forecast`; a clean stop calls
+:meth:`Collaborator.on_stop`. The forecast issuer
 (:mod:`edge.runtime.forecast_cycle`) and the Home Assistant discovery
-tracker (:mod:`edge.runtime.discovery_tracker`) are collaborators; an energy
-planner or a generator/inverter controller plugs in the same way
+tracker (:mod:`edge.runtime.discovery_tracker`) and the energy plan
+(:mod:`edge.runtime.planning_cycle`) are collaborators; a generator/inverter
+controller plugs in the same way
 (``Agent.add_collaborator``) without a change to the loop. A collaborator
 runs on the loop's thread, takes its time from the injected
 :class:`firmware_bridge.clock.Clock`, and reports through an
@@ -132,6 +134,10 @@ class Collaborator(Protocol):
 
     def on_forecast(self, result: ForecastResult) -> None:
         """A forecast of the active model, after it is stored."""
+        return None
+
+    def on_stop(self) -> None:
+        """A clean stop, after the last readings are stored (persist state here)."""
         return None
 
 

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.tflite
 @pytest.mark.slow
 @pytest.mark.parametrize("broker", ["embedded", "mosquitto"])
 def test_demo_runs_and_shows_forecasts(broker: str, shipped_bundle) -> None:  # type: ignore[no-untyped-def]
-    """make demo's command, shortened: readings and forecasts reach the live view."""
+    """make demo's command, shortened: readings, forecasts and plans reach the live view."""
     if broker == "mosquitto" and MOSQUITTO is None:
         pytest.skip("mosquitto not installed")
     if broker == "embedded" and importlib.util.find_spec("amqtt") is None:
@@ -35,3 +35,7 @@ def test_demo_runs_and_shows_forecasts(broker: str, shipped_bundle) -> None:  # 
     assert f"broker {broker}" in proc.stdout
     assert "forecast #" in proc.stdout and "reading  mppt" in proc.stdout
     assert "reading  battery" in proc.stdout and "battery_soc=" in proc.stdout  # the BMV
+    # the energy plan, as it arrives
+    assert "plan #" in proc.stdout, proc.stdout[-3000:]
+    assert "battery reaches reserve 30 % at: P10 " in proc.stdout
+    assert "night deficit to sunrise " in proc.stdout and "surplus today P50 " in proc.stdout

@@ -172,3 +172,39 @@ def test_unique_ids_are_ascii_only() -> None:
     assert ctx.uid("mppt", "pv_power") == "helio_abuja-01_mppt_pv_power"
     assert ctx.uid("mppt", "päss") == "helio_abuja-01_mppt_p_ss"
     assert d.slugify("Helio abuja-01 mppt") == "helio_abuja_01_mppt"
+
+
+def test_plan_entities_join_the_gateways_device_message() -> None:
+    """With the plan, the gateway's one device message lists the plan's entities too
+    (a device message without them would remove them)."""
+    assert len(_components(d.forecast_configs(CTX, (15,)))) == 5 + 2
+    c = _components(d.forecast_configs(CTX, (15,), plan=True))
+    assert len(c) == 5 + 2 + 4
+    plan = {k: v for k, v in c.items() if v["state_topic"] == "helio/abuja-01/gateway/plan"}
+    assert sorted(plan) == [f"helio_abuja-01_gateway_{n}" for n in (
+        "battery_reaches_reserve_at", "night_deficit_p10", "night_deficit_p50",
+        "surplus_today")]
+    reserve = plan["helio_abuja-01_gateway_battery_reaches_reserve_at"]
+    assert reserve["device_class"] == "timestamp" and "unit_of_measurement" not in reserve
+    assert reserve["name"] == "battery reaches reserve at"
+    assert reserve["default_entity_id"] == "sensor.helio_abuja_01_battery_reaches_reserve_at"
+    # null (not within the plan) renders HA's "None": unknown, not a bad timestamp
+    assert reserve["value_template"] == (
+        "{{ value_json.reserve_at if value_json.reserve_at else 'None' }}")
+    assert '"p50": value_json.reserve_at_p50' in reserve["json_attributes_template"]
+    for q in ("p10", "p50"):
+        night = plan[f"helio_abuja-01_gateway_night_deficit_{q}"]
+        assert (night["device_class"], night["unit_of_measurement"]) == ("energy", "Wh")
+        assert night["value_template"] == (
+            f"{{{{ [0, -(value_json.balance_to_sunrise_wh.{q})] | max | round(1) }}}}")
+    surplus = plan["helio_abuja-01_gateway_surplus_today"]
+    assert (surplus["device_class"], surplus["unit_of_measurement"]) == ("energy", "Wh")
+    assert surplus["value_template"] == "{{ value_json.surplus_today_wh.p50 }}"
+    assert '"p90": value_json.surplus_today_wh.p90' in surplus["json_attributes_template"]
+    # energy forecasts: HA allows only total/total_increasing for energy, a plan is neither
+    assert all("state_class" not in v for v in plan.values())
+    assert {v["json_attributes_topic"] for v in plan.values()} == {
+        "helio/abuja-01/gateway/plan"}
+    [(_, gw)] = d.forecast_configs(CTX, (15,), plan=True)
+    assert json.loads(gw)["availability"] == [
+        {"topic": "helio/abuja-01/gateway/status", "value_template": "{{ value_json.state }}"}]
