@@ -13,17 +13,21 @@ What is scored, per plan:
   P10/P50/P90 SOC at the period end ``issued + h`` against the *measured
   SOC*: the mean of the ``battery_soc`` readings in ``(t - step/2, t +
   step/2]`` around that time ``t`` (the plan's SOC is the state at the step
-  end, a reading is an instant), of one device: the first by name that
-  reports SOC (the battery monitor or the inverter; two SOC estimates of one
-  battery are not added). ``battery_soc`` is in percent
+  end, a reading is an instant), of one device, chosen as the device's
+  planner does (:mod:`edge.runtime.planning_cycle`): one that also measures
+  ``battery_power`` (a battery monitor) before an inverter's estimate, the
+  first by name among equals (two SOC estimates of one battery are not
+  added). ``battery_soc`` is in percent
   (:data:`firmware_bridge.readings.QUANTITIES`) and is divided by 100; a
   plan's SOC is a fraction [-]. The absolute error of P50 and whether the
   measured SOC lies inside ``[P10, P90]`` (coverage) are what the metrics
   pool.
 * **Load at the same horizons**: the plan's P50 AC load of the step ending
   at ``issued + h`` against the measured AC load, the mean over that step
-  of ``ac_output_power`` summed over the devices reporting it (the
-  inverters), else of ``ac_load_power``; the reference is persistence of
+  of what the device's planner takes as the load: ``total_ac_output_power``
+  (a parallel system), else ``ac_output_power``, of the first device by name
+  reporting it (a BMV-only site, whose planner takes PV minus battery
+  power, is not load-scored here); the reference is persistence of
   yesterday: the measured load of the same step 24 h earlier. Skill is
   ``1 - MAE / MAE(persistence)`` over the same plan horizons.
 * **Time to reserve**, once per plan: the *predicted* time is the plan's
@@ -64,13 +68,14 @@ __all__ = [
     "PlanMetric",
     "PlanScorer",
     "plan_metrics",
+    "soc_device",
     "soc_fraction",
 ]
 
 #: Horizons at which a plan is scored. [min]
 HORIZONS_MIN = (60, 180, 720, 1440)
-#: Reading values tried, in order, as the measured AC load. [W]
-LOAD_VALUES = ("ac_output_power", "ac_load_power")
+#: Reading values tried, in order, as the measured AC load (the device planner's). [W]
+LOAD_VALUES = ("total_ac_output_power", "ac_output_power")
 #: Share of a plan's step ends with a measured SOC before its reserve is judged. [-]
 MIN_SOC_COVERAGE = 0.9
 
@@ -81,6 +86,20 @@ def soc_fraction(values: np.ndarray) -> np.ndarray:
     """``battery_soc`` readings as a fraction [-], from the unit the vocabulary gives them."""
     unit = QUANTITIES["battery_soc"].unit
     return np.asarray(values, dtype=float) / (100.0 if unit == "%" else 1.0)
+
+
+def soc_device(store: MonitorStore, site: str, since: float, until: float) -> str | None:
+    """The device whose ``battery_soc`` is the site's SOC in ``(since, until]``.
+
+    One that also reports ``battery_power`` (a battery monitor) before the
+    others (an inverter's estimate), the first by name among equals; None
+    when no device reports SOC.
+    """
+    rows = store.reading_values(site, ["battery_power"], since, until, require="battery_soc")
+    with_power = sorted({r.device for r in rows if r.values[0] is not None})
+    anyone = sorted({r.device for r in rows})
+    found = with_power or anyone
+    return found[0] if found else None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -171,24 +190,23 @@ class PlanScorer:
     # ------------------------------------------------------------- readings
 
     def _soc(self, site: str, start: float, end: float) -> _Series | None:
+        device = soc_device(self.store, site, start, end)
+        if device is None:
+            return None
         rows = self.store.reading_values(site, ["battery_soc"], start, end,
                                          require="battery_soc")
-        devices = sorted({r.device for r in rows})
-        if not devices:
-            return None
-        mine = [r for r in rows if r.device == devices[0]]
+        mine = [r for r in rows if r.device == device]
         vals = np.array([_num(r.values[0]) for r in mine], dtype=float)
         return _Series(np.array([r.ts for r in mine], dtype=float), soc_fraction(vals))
 
     def _load(self, site: str, start: float, end: float) -> list[_Series]:
         for name in LOAD_VALUES:
             rows = self.store.reading_values(site, [name], start, end, require=name)
-            by_dev: dict[str, list[tuple[float, float]]] = {}
-            for r in rows:
-                by_dev.setdefault(r.device, []).append((float(r.ts), _num(r.values[0])))
-            if by_dev:
-                return [_Series(np.array([t for t, _ in v]), np.array([x for _, x in v]))
-                        for _, v in sorted(by_dev.items())]
+            if rows:
+                device = min(r.device for r in rows)
+                mine = [r for r in rows if r.device == device]
+                return [_Series(np.array([float(r.ts) for r in mine]),
+                                np.array([_num(r.values[0]) for r in mine]))]
         return []
 
     # -------------------------------------------------------------- scoring

@@ -61,8 +61,9 @@ def plan_message(site: str, gw: str, seq: int, plan: EnergyPlan, *,
 
 def write_site(store: Store, plan: EnergyPlan, soc: Callable[[float], float | None],
                load: Callable[[float], float], *, until: float | None = None) -> None:
-    """The plan, then one BMV SOC [%] and one inverter AC load [W] reading per period end
-    from 25 h before the issue to ``until`` (default: 1 h past the horizon)."""
+    """The plan, then one BMV SOC [%] (with battery power) and one inverter AC load [W]
+    reading per period end from 25 h before the issue to ``until`` (default: 1 h past the
+    horizon)."""
     issued = plan.issued.timestamp()
     end = until if until is not None else plan.times[-1].timestamp() + 3600.0
     msgs: list[FleetMessage | None] = [parse_message(
@@ -70,7 +71,8 @@ def write_site(store: Store, plan: EnergyPlan, soc: Callable[[float], float | No
     for i, t in enumerate(np.arange(issued - 25 * 3600.0, end + 1, STEP)):
         s = soc(float(t))
         if s is not None:
-            msgs.append(parse_message(*reading(SITE, "bmv", i + 1, t, battery_soc=100 * s), t))
+            msgs.append(parse_message(*reading(SITE, "bmv", i + 1, t, battery_soc=100 * s,
+                                               battery_power=-100.0), t))
         msgs.append(parse_message(*reading(SITE, "inverter", i + 1, t,
                                            ac_output_power=load(float(t))), t))
     assert store.write_batch([m for m in msgs if m is not None]).rejected == 0

@@ -152,3 +152,21 @@ def test_a_site_without_soc_or_load_readings_scores_nothing_but_closes_its_plans
     assert PlanScorer(store).score_all() == 1
     assert plan_metrics(store, SITE) == []
     assert parse_time(evening.to_body()["issued"]) == evening.issued.timestamp()
+
+
+def test_the_battery_monitor_s_soc_wins_over_an_inverter_estimate(
+        tmp_path: Path, evening: EnergyPlan) -> None:
+    """As on the device: the SOC of a device that measures battery power (the BMV) is the
+    site's, though the inverter (first by name) reports a SOC too."""
+    store = Store(tmp_path / "m.sqlite")
+    write_site(store, evening, lambda t: 0.5, lambda t: 300.0)
+    issued = evening.issued.timestamp()
+    decoys = [parse_message(*reading(SITE, "a-inverter", i + 1, t, battery_soc=90.0), t)
+              for i, t in enumerate(np.arange(issued - 3600, issued + 26 * 3600, 900.0))]
+    store.write_batch([m for m in decoys if m is not None])
+    PlanScorer(store).score_all()
+    p50 = evening.to_body()["soc"]["p50"]
+    ends = [t.timestamp() for t in evening.times]
+    for m in plan_metrics(store, SITE):
+        j = ends.index(issued + 60 * m.horizon_min)
+        assert m.soc_mae == pytest.approx(abs(p50[j] - 0.5), abs=1e-9)

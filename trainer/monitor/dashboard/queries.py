@@ -25,7 +25,7 @@ from typing import Any
 
 from edge.runtime.contract import parse_time
 from trainer.monitor.fleet import fleet_table
-from trainer.monitor.plan_scoring import plan_metrics
+from trainer.monitor.plan_scoring import plan_metrics, soc_device
 from trainer.monitor.scoring import rolling_metrics
 from trainer.monitor.store import MonitorStore, ReadOnlyStore
 
@@ -296,7 +296,8 @@ def plan_summary(store: MonitorStore, site: str, *, until: float | None = None,
                  since: float | None = None) -> dict[str, Any]:
     """The site's newest plan (SOC in percent), the measured SOC around it, and its metrics.
 
-    ``measured`` is the 15-minute mean SOC [%] of the device reporting it from
+    ``measured`` is the 15-minute mean SOC [%] of the site's SOC device
+    (:func:`trainer.monitor.plan_scoring.soc_device`, the one the scores use) from
     :data:`PLAN_PAST_S` before the plan's issue to the newest reading;
     ``past`` the scored P50 SOC 3 h ahead against the measured SOC [%] over
     ``(since, until]`` (how earlier plans did).
@@ -308,9 +309,10 @@ def plan_summary(store: MonitorStore, site: str, *, until: float | None = None,
     b = plan.body
     newest = store.reading_span(site)[1]
     end = max(plan.horizon_end, newest or plan.issued)
+    device = soc_device(store, site, plan.issued - PLAN_PAST_S, end)
     soc = _value_series(store, site, "battery_soc", since=plan.issued - PLAN_PAST_S,
                         until=end, bucket=900.0)
-    measured = soc[sorted(soc)[0]] if soc else []
+    measured = soc.get(device, []) if device is not None else []
     fan = b.get("soc") or {}
     latest = {
         "device": plan.device, "issued": plan.issued, "horizon_end": plan.horizon_end,
