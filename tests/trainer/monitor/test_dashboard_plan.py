@@ -3,8 +3,11 @@ holding a real plan that was scored against hand-made readings."""
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,10 +15,20 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from edge.planning import EnergyPlan
 from tests.trainer.monitor.plan_helpers import SITE, make_plan, write_site
-from tests.trainer.monitor.test_dashboard import api, get
 from trainer.monitor.dashboard.server import DashboardServer
 from trainer.monitor.plan_scoring import HORIZONS_MIN, PlanScorer
 from trainer.monitor.store import Store
+
+
+def get(url: str) -> tuple[int, bytes]:
+    with urllib.request.urlopen(url, timeout=20) as r:
+        return r.status, r.read()
+
+
+def api(srv: DashboardServer, path: str) -> Any:
+    code, body = get(srv.url + path)
+    assert code == 200, body
+    return json.loads(body)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +86,7 @@ def test_the_site_api_carries_the_newest_plan_in_percent_with_the_measured_soc(
 
 def test_metrics_expose_plan_soc_error_coverage_and_load_skill(
         server: DashboardServer, plan: EnergyPlan) -> None:
-    code, _, text = get(server.url + "metrics")
+    code, text = get(server.url + "metrics")
     assert code == 200
     fams = {f.name: f for f in text_string_to_metric_families(text.decode())}
     mae = {s.labels["horizon_min"]: s.value for s in fams["helio_plan_soc_mae"].samples}
