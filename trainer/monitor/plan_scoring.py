@@ -95,10 +95,11 @@ def soc_device(store: MonitorStore, site: str, since: float, until: float) -> st
     others (an inverter's estimate), the first by name among equals; None
     when no device reports SOC.
     """
-    rows = store.reading_values(site, ["battery_power"], since, until, require="battery_soc")
-    with_power = sorted({r.device for r in rows if r.values[0] is not None})
-    anyone = sorted({r.device for r in rows})
-    found = with_power or anyone
+    span = max(until - since, 1.0)
+    anyone = sorted({m.device for m in store.reading_means(site, "battery_soc", since, until,
+                                                           span)})
+    power = {m.device for m in store.reading_means(site, "battery_power", since, until, span)}
+    found = [d for d in anyone if d in power] or anyone
     return found[0] if found else None
 
 
@@ -193,18 +194,18 @@ class PlanScorer:
         device = soc_device(self.store, site, start, end)
         if device is None:
             return None
-        rows = self.store.reading_values(site, ["battery_soc"], start, end,
-                                         require="battery_soc")
-        mine = [r for r in rows if r.device == device]
+        mine = self.store.reading_values(site, ["battery_soc"], start, end,
+                                         require="battery_soc", device=device)
         vals = np.array([_num(r.values[0]) for r in mine], dtype=float)
         return _Series(np.array([r.ts for r in mine], dtype=float), soc_fraction(vals))
 
     def _load(self, site: str, start: float, end: float) -> list[_Series]:
         for name in LOAD_VALUES:
-            rows = self.store.reading_values(site, [name], start, end, require=name)
-            if rows:
-                device = min(r.device for r in rows)
-                mine = [r for r in rows if r.device == device]
+            devices = sorted({m.device for m in self.store.reading_means(
+                site, name, start, end, max(end - start, 1.0))})
+            if devices:
+                mine = self.store.reading_values(site, [name], start, end, require=name,
+                                                 device=devices[0])
                 return [_Series(np.array([float(r.ts) for r in mine]),
                                 np.array([_num(r.values[0]) for r in mine]))]
         return []
@@ -219,10 +220,10 @@ class PlanScorer:
         plans = self.store.open_plans(site, latest - self.grace_s)
         if not plans:
             return 0
-        start = min(p.issued for p in plans) - _DAY_S - 3600.0
+        first = min(p.issued for p in plans)
         end = max(p.horizon_end for p in plans) + 3600.0
-        soc = self._soc(site, start, end)
-        load = self._load(site, start, end)
+        soc = self._soc(site, first - 3600.0, end)
+        load = self._load(site, first - _DAY_S - 3600.0, end)
         rows: list[PlanScoreRow] = []
         outcomes: list[PlanOutcome] = []
         for plan in plans:

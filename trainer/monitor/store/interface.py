@@ -171,10 +171,12 @@ class MonitorStore(Protocol):
         ...
 
     def reading_values(self, site: str, names: Sequence[str], since: float, until: float,
-                       *, require: str | None = None) -> list[ValuesRow]:
+                       *, require: str | None = None,
+                       device: str | None = None) -> list[ValuesRow]:
         """Values ``names`` of the readings with ``since < ts <= until``, by time.
 
-        ``require`` keeps only readings that have that value.
+        ``require`` keeps only readings that have that value; ``device`` only
+        that device's.
         """
         ...
 

@@ -184,11 +184,15 @@ class SqliteReads(SqliteConnection):
             [site, since, until])]
 
     def reading_values(self, site: str, names: Sequence[str], since: float, until: float,
-                       *, require: str | None = None) -> list[ValuesRow]:
+                       *, require: str | None = None,
+                       device: str | None = None) -> list[ValuesRow]:
         """Values ``names`` of the readings with ``since < ts <= until``, by time."""
         cols = ", ".join("json_extract(body, ?)" for _ in names)
         params: list[Any] = [*(_path(n) for n in names), site, since, until]
         sql = f"SELECT device, ts, {cols} FROM readings WHERE site=? AND ts>? AND ts<=?"
+        if device is not None:
+            sql += " AND device=?"
+            params.append(device)
         if require is not None:
             sql += " AND json_extract(body, ?) IS NOT NULL"
             params.append(_path(require))
