@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import MOSQUITTO, Mosquitto, free_port
 from tests.trainer.monitor.conftest import Pub, offline
@@ -281,3 +283,28 @@ def test_token_is_required_off_loopback(fleet) -> None:
     finally:
         srv.stop()
     time.sleep(0.1)
+
+
+def test_the_agent_s_plans_are_scored_and_their_accuracy_shown(fleet, server) -> None:
+    """Last in the module: a plan is scored once its 24 h have passed (about 2.5 minutes of
+    the 600x fleet), against the simulators' SOC and AC load as the monitor received them."""
+    with chrome(1280, 1400) as d:
+        d.get(server.url + f"#/site/{fleet.site}")
+        loaded(d, "site")
+        rows = wait_js(d, """(() => {
+            const rows = [...document.querySelectorAll('#plan-metrics tbody tr')]
+              .map(tr => [...tr.cells].map(c => c.textContent));
+            return rows.length ? rows : null;
+        })()""", timeout=300, what="scored plans in the accuracy table")
+        by_h = {r[0]: r for r in rows}
+        assert "1 h" in by_h
+        mae_1h = float(by_h["1 h"][1].split(" ")[0])
+        n_1h = int(by_h["1 h"][1].split("(")[1].rstrip(")"))
+        # SOC in percent points: a unit slip (fraction vs %) would be ~50 points off
+        assert 0.0 <= mae_1h < 20.0 and n_1h >= 1
+        assert d.find_elements("css selector", "#plan-reserve tbody tr")
+    with urllib.request.urlopen(server.url + "metrics", timeout=20) as r:
+        fams = {f.name: f for f in text_string_to_metric_families(r.read().decode())}
+    mae = {s.labels["horizon_min"]: s.value for s in fams["helio_plan_soc_mae"].samples
+           if s.labels["site"] == fleet.site}
+    assert mae["60"] == pytest.approx(mae_1h / 100, abs=0.001)
