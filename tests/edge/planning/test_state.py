@@ -109,3 +109,33 @@ def test_a_bmv_only_site_takes_load_from_pv_and_battery_power() -> None:
                                       battery_power=300.0))
     vals, _ = planner.history.window(int(t.timestamp()) // 900, 1)
     assert vals[0, 0] == 600.0
+
+
+def test_a_snapshot_refreshed_elsewhere_and_adopted_plans_like_an_inline_refresh() -> None:
+    """What the agent's worker thread does: refresh a copy, adopt it; periods observed
+    meanwhile stay the planner's own, and the copy never sees them."""
+    site = abuja()
+    truth = simulate(site, 5, seed=3)
+    obs = truth.observations()
+    inline = EnergyPlanner(site, PlanConfig(scenarios=50))
+    worked = EnergyPlanner(site, PlanConfig(scenarios=50))
+    for o in obs[:-4]:
+        inline.observe(o)
+        worked.observe(o)
+    now = obs[-5].end
+    twin = worked.snapshot()
+    worked.observe(obs[-4])  # the loop goes on while the worker refreshes
+    assert twin.history.last_k == worked.history.last_k - 1
+    twin.refresh(now)
+    assert worked.daily is None  # nothing changes until adopted
+    worked.adopt(twin)
+    inline.refresh(now)
+    inline.observe(obs[-4])
+    later = obs[-4].end
+    a = inline.plan(later, 0.6, refresh=False)
+    b = worked.plan(later, 0.6, refresh=False)
+    assert a.to_body() == b.to_body()
+    assert worked.daily is twin.daily and not worked.refresh_due(later)
+    # without refresh, a new local day keeps yesterday's models until adopted
+    next_day = now + dt.timedelta(days=1)
+    assert worked.refresh_due(next_day)

@@ -106,3 +106,28 @@ def test_credentials_file(tmp_path: Path) -> None:
 def test_shipped_edge_configs_load(name: str) -> None:
     cfg = load_agent_config(REPO / "configs/edge" / name)
     assert cfg.devices
+
+
+def test_the_plan_table_defaults_resolves_and_refuses_unknown_keys(tmp_path: Path) -> None:
+    cfg = load_agent_config(_write(tmp_path, GOOD))
+    assert (cfg.plan.enabled, cfg.plan.reserve_soc, cfg.plan.scenarios) == (True, 0.3, 200)
+    assert cfg.plan_state_path == str(tmp_path / "state" / "planner.json")
+    cfg = load_agent_config(_write(tmp_path, GOOD + '\n[plan]\nenabled = false\n'
+                                   'reserve_soc = 0.45\nstate_file = "p/plan.json"\n'))
+    assert not cfg.plan.enabled and cfg.plan.reserve_soc == 0.45
+    assert cfg.plan_state_path == str(tmp_path / "p" / "plan.json")
+    for extra, key in (("reserve = 0.2", "plan.reserve"), ("reserve_soc = 1.2", "plan"),
+                       ('scenarios = "many"', "plan.scenarios"), ("scenarios = 5", "plan")):
+        path = _write(tmp_path, GOOD + f"\n[plan]\n{extra}\n")
+        with pytest.raises(ConfigError) as info:
+            load_agent_config(path)
+        assert info.value.key == key, extra
+
+
+def test_the_shipped_config_plans_with_the_planners_defaults() -> None:
+    from edge.planning import PlanConfig  # noqa: PLC0415
+
+    cfg = load_agent_config(REPO / "configs/edge/abuja.toml")
+    assert cfg.plan.enabled
+    assert cfg.plan.reserve_soc == PlanConfig().reserve_soc
+    assert cfg.plan.scenarios == PlanConfig().scenarios

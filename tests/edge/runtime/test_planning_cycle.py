@@ -272,3 +272,38 @@ def test_a_state_file_that_cannot_be_read_is_moved_aside_and_reported(
         assert len(rig.messages("/gateway/plan")) == 4
     finally:
         rig.close()
+
+
+def test_plan_disabled_means_no_collaborator_no_plan_and_no_plan_entities(
+        tmp_path: Path) -> None:
+    import dataclasses  # noqa: PLC0415
+
+    from edge.runtime.config import PlanSection  # noqa: PLC0415
+
+    rig = _soc_rig(tmp_path)
+    rig.config = dataclasses.replace(rig.config, plan=PlanSection(enabled=False))
+    rig.agent = rig._make_agent()
+    rig.start()
+    try:
+        rig.advance(3600.0)
+        assert rig.agent.planning is None
+        assert rig.messages("/forecast") and not rig.messages("/gateway/plan")
+        gateway = [json.loads(p) for t, p in rig.publisher.live
+                   if t == "homeassistant/device/helio_abuja-01_gateway_gateway/config"]
+        assert gateway and not any("surplus_today" in json.dumps(g) for g in gateway)
+        assert not (tmp_path / "planner.json").exists()
+    finally:
+        rig.close()
+
+
+def test_plan_entities_are_announced_with_the_forecasts(tmp_path: Path) -> None:
+    rig = _soc_rig(tmp_path).start()
+    try:
+        rig.advance(60.0)
+        [gateway] = {p for t, p in rig.publisher.live
+                     if t == "homeassistant/device/helio_abuja-01_gateway_gateway/config"}
+        comps = json.loads(gateway)["components"]
+        assert "helio_abuja-01_gateway_surplus_today" in comps
+        assert "helio_abuja-01_gateway_forecast_pv_power_15min" in comps
+    finally:
+        rig.close()
