@@ -198,6 +198,8 @@ def test_site_page_draws_the_plan_fan_with_the_measured_soc_over_it(fleet, serve
                  d.find_elements("css selector", "#plan-facts dd[data-fact]")}
         assert facts["reserve"] == "30 %"
         assert facts["reserve-at"]  # a time or "not within the plan"
+        marks = d.find_elements("css selector", "#plan-card [data-series='plan-reserve-at']")
+        assert len(marks) == (1 if plan["reserve_at"] is not None else 0)
         assert facts["night"].startswith(("deficit", "surplus"))
         screenshot(d, shots, "dashboard-plan.png")
 

@@ -326,6 +326,9 @@ function planCard(plan) {
       { kind: "band", cls: "s-fan", id: "plan-band", points: zip(p.soc.p10, p.soc.p90) },
       { kind: "line", cls: "s-fan-p50", id: "plan-p50", points: zip(p.soc.p50) },
       { kind: "line", cls: "s-reserve", id: "plan-reserve", points: [[x0, p.reserve], [x1, p.reserve]] },
+      // when P10 SOC reaches the reserve: a vertical mark
+      { kind: "line", cls: "s-reserve-at", id: "plan-reserve-at",
+        points: p.reserve_at ? [[p.reserve_at, 0], [p.reserve_at, 100]] : [] },
       { kind: "line", cls: "s-past", id: "plan-past", points: plan.past.map((r) => [r[0], r[1]]), gap: 3 * 900 },
       { kind: "line", cls: "s-soc", id: "plan-measured", points: plan.measured, gap: 3 * 900 },
     ] });
@@ -360,7 +363,7 @@ function planCard(plan) {
   return el("section", { class: "card", id: "plan-card" },
     el("h2", {}, "Energy plan: battery SOC [%], plan vs measured"), fan,
     legend([["s-fan", "P10–P90 of the newest plan"], ["s-fan-p50", "P50"], ["s-soc", "measured SOC"],
-      ["s-reserve", "reserve"], ["s-past", "earlier plans, P50 3 h ahead"]]),
+      ["s-reserve", "reserve (mark: P10 reaches it)"], ["s-past", "earlier plans, P50 3 h ahead"]]),
     facts, el("h3", {}, "Plan accuracy (7 days)"), metrics, reserve);
 }
 
