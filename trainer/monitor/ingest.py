@@ -89,7 +89,7 @@ class MessageError(ValueError):
 MAX_AHEAD_S = 600.0
 #: Streams whose timestamps place data in time (scoring, history); a status or an event
 #: from a gateway whose clock is wrong is still taken (ordered by seq or receive time).
-TIMED_STREAMS = frozenset({"reading", "forecast"})
+TIMED_STREAMS = frozenset({"reading", "forecast", "plan"})
 
 
 def parse_message(

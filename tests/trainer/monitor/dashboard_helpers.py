@@ -126,7 +126,10 @@ def start_live_fleet(tmp: Path, port: int, *, speed: float = 600.0,
     time-accelerated, into a monitor on ``port``; add gateway ``lagos-01`` (one
     heartbeat, then silence) and ``kano-01`` (its Last Will: offline).
 
-    Waits until forecasts have been scored; returns with everything still running.
+    Waits until forecasts have been scored and a plan has arrived; returns with
+    everything still running. ``start`` must lie far enough back that the simulated
+    time stays behind the wall clock for the whole run (the monitor refuses readings
+    stamped more than 10 minutes ahead of their arrival).
     """
     from edge.commands.run import build, load_holder  # noqa: PLC0415
     from edge.demo.runner import SITE_FILE, PlantClock, demo_config  # noqa: PLC0415
@@ -134,6 +137,7 @@ def start_live_fleet(tmp: Path, port: int, *, speed: float = 600.0,
     from edge.simulation import simulate_device  # noqa: PLC0415
     from edge.simulation.plant import Plant  # noqa: PLC0415
     from trainer.monitor.commands.run import load_sites  # noqa: PLC0415
+    from trainer.monitor.plan_scoring import PlanScorer  # noqa: PLC0415
     from trainer.monitor.scoring import Scorer, ScoringConfig  # noqa: PLC0415
 
     site = load_site(SITE_FILE)
@@ -143,7 +147,8 @@ def start_live_fleet(tmp: Path, port: int, *, speed: float = 600.0,
     monitor = Monitor(MonitorConfig(port=port, client_id="dash-mon", flush_s=0.02,
                                     tasks_every_s=2.0, max_ahead_s=0.0), store,
                       tasks=[Scorer(store, load_sites([str(SITE_FILE)]),
-                                    ScoringConfig(grace_s=300.0))])
+                                    ScoringConfig(grace_s=300.0)),
+                             PlanScorer(store, grace_s=300.0)])
     monitor.start()
     monitor.wait_connected()
 
@@ -181,9 +186,13 @@ def start_live_fleet(tmp: Path, port: int, *, speed: float = 600.0,
         rows = sql(store, "SELECT count(*) FROM scores WHERE site=?", [site.site.id])
         return bool(rows[0][0] >= 10)
 
+    def planned() -> bool:
+        return store.latest_plan(site.site.id) is not None
+
     try:
         time.sleep(warmup_s)
         wait_for(scored, timeout=120, what="scored forecasts in the monitor")
+        wait_for(planned, timeout=60, what="an energy plan in the monitor")
     except BaseException:
         stop()
         raise

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import MOSQUITTO, Mosquitto, free_port
 from tests.trainer.monitor.conftest import Pub, offline
@@ -47,12 +49,13 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveFleet]:
     tmp = tmp_path_factory.mktemp("fleet")
     broker = Mosquitto("127.0.0.1", free_port(), tmp)
     broker.start()
-    today = datetime.now(UTC).date()
+    # 600x: an hour of the module is 25 simulated days; starting 30 days back keeps the
+    # simulated clock behind the wall clock (the monitor refuses data stamped far ahead)
+    day = datetime.now(UTC).date() - timedelta(days=30)
     live = None
     try:
         live = start_live_fleet(tmp, broker.port, speed=600.0,
-                                start=datetime(today.year, today.month, today.day, 6, 0,
-                                               tzinfo=UTC))
+                                start=datetime(day.year, day.month, day.day, 6, 0, tzinfo=UTC))
         yield live
     finally:
         if live is not None:
@@ -157,6 +160,50 @@ def test_site_page_draws_measured_pv_against_the_forecast_band(fleet, server, sh
         screenshot(d, shots, "dashboard-site.png")
 
 
+def test_site_page_draws_the_plan_fan_with_the_measured_soc_over_it(fleet, server,
+                                                                   shots) -> None:
+    """The agent's own plan (its planner on the simulated plant), as the monitor stored it."""
+    with chrome(1280, 1400) as d:
+        d.get(server.url + f"#/site/{fleet.site}")
+        loaded(d, "site")
+        drawn = wait_js(d, """(() => {
+            const s = id => document.querySelector(`#plan-card [data-series='${id}']`);
+            const n = id => Number((s(id) || {}).dataset?.n || 0);
+            const c = {band: n('plan-band'), p50: n('plan-p50'), measured: n('plan-measured'),
+                       reserve: n('plan-reserve')};
+            return c.band && c.p50 && c.measured && c.reserve ? c : null;
+        })()""", what="plan fan, P50, measured SOC and reserve drawn")
+        api = json.loads(d.execute_script(
+            f"return fetch('/api/site/{fleet.site}').then(r => r.text())"))
+        plan = api["plan"]["latest"]
+        # the fan is a whole plan: 24 h or more of 15-minute steps, P10 <= P50 <= P90
+        assert drawn["band"] >= 96 and drawn["p50"] >= 96
+        assert all(lo <= mid <= hi for lo, mid, hi in
+                   zip(plan["soc"]["p10"], plan["soc"]["p50"], plan["soc"]["p90"], strict=True))
+        # the measured SOC is drawn in the same chart, inside its 0-100 % frame
+        assert drawn["measured"] >= 3
+        box = d.execute_script("""
+            const svg = document.querySelector('#plan-card .chart svg');
+            const r = e => e.getBoundingClientRect();
+            const m = r(svg.querySelector("[data-series='plan-measured']"));
+            const b = r(svg.querySelector("[data-series='plan-band']"));
+            const s = r(svg);
+            return {m: [m.left, m.right, m.top, m.bottom], b: [b.left, b.right],
+                    s: [s.left, s.right, s.top, s.bottom]};""")
+        assert box["s"][0] <= box["m"][0] < box["m"][1] <= box["s"][1]
+        assert box["s"][2] <= box["m"][2] <= box["m"][3] <= box["s"][3]
+        assert box["m"][0] < box["b"][0]  # the measured past runs in from before the issue
+        assert plan["reserve"] == 30.0
+        facts = {e.get_attribute("data-fact"): e.text for e in
+                 d.find_elements("css selector", "#plan-facts dd[data-fact]")}
+        assert facts["reserve"] == "30 %"
+        assert facts["reserve-at"]  # a time or "not within the plan"
+        marks = d.find_elements("css selector", "#plan-card [data-series='plan-reserve-at']")
+        assert len(marks) == (1 if plan["reserve_at"] is not None else 0)
+        assert facts["night"].startswith(("deficit", "surplus"))
+        screenshot(d, shots, "dashboard-plan.png")
+
+
 def test_models_page_shows_which_model_runs_where(fleet, server, shots) -> None:
     with chrome() as d:
         d.get(server.url + "#/models")
@@ -238,3 +285,28 @@ def test_token_is_required_off_loopback(fleet) -> None:
     finally:
         srv.stop()
     time.sleep(0.1)
+
+
+def test_the_agent_s_plans_are_scored_and_their_accuracy_shown(fleet, server) -> None:
+    """Last in the module: a plan is scored once its 24 h have passed (about 2.5 minutes of
+    the 600x fleet), against the simulators' SOC and AC load as the monitor received them."""
+    with chrome(1280, 1400) as d:
+        d.get(server.url + f"#/site/{fleet.site}")
+        loaded(d, "site")
+        rows = wait_js(d, """(() => {
+            const rows = [...document.querySelectorAll('#plan-metrics tbody tr')]
+              .map(tr => [...tr.cells].map(c => c.textContent));
+            return rows.length ? rows : null;
+        })()""", timeout=300, what="scored plans in the accuracy table")
+        by_h = {r[0]: r for r in rows}
+        assert "1 h" in by_h
+        mae_1h = float(by_h["1 h"][1].split(" ")[0])
+        n_1h = int(by_h["1 h"][1].split("(")[1].rstrip(")"))
+        # SOC in percent points: a unit slip (fraction vs %) would be ~50 points off
+        assert 0.0 <= mae_1h < 20.0 and n_1h >= 1
+        assert d.find_elements("css selector", "#plan-reserve tbody tr")
+    with urllib.request.urlopen(server.url + "metrics", timeout=20) as r:
+        fams = {f.name: f for f in text_string_to_metric_families(r.read().decode())}
+    mae = {s.labels["horizon_min"]: s.value for s in fams["helio_plan_soc_mae"].samples
+           if s.labels["site"] == fleet.site}
+    assert mae["60"] == pytest.approx(mae_1h / 100, abs=0.001)

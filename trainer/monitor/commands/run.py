@@ -21,6 +21,8 @@ from trainer.monitor.dashboard.server import AuthError, DashboardServer
 from trainer.monitor.drift import DriftConfig, DriftWatch, manifest_of
 from trainer.monitor.fleet import OfflineWatch
 from trainer.monitor.ingest import MAX_AHEAD_S, Monitor, MonitorConfig, Task
+from trainer.monitor.plan_drift import PlanDriftWatch
+from trainer.monitor.plan_scoring import PlanScorer
 from trainer.monitor.scoring import Scorer, ScoringConfig
 from trainer.monitor.store import Store
 
@@ -107,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
     tasks: list[Task] = [
         Scorer(store, sites, ScoringConfig(grace_s=args.grace)),
         DriftWatch(store, sites, DriftConfig(rmse_factor=args.rmse_factor)),
+        PlanScorer(store, grace_s=args.grace),
+        PlanDriftWatch(store),
         OfflineWatch(store, offline_after_s=args.offline_after),
     ]
     monitor = Monitor(config, store, tasks=tasks)

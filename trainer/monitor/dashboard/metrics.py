@@ -18,6 +18,14 @@ Metric names (all prefixed ``helio_``):
 * ``forecast_skill{site,gateway,horizon_min,shadow,model}`` and
   ``forecast_scored_periods{...}``: rolling 7-day skill of P50 PV power
   against smart persistence, by horizon, live and shadow;
+* ``plan_soc_mae{site,gateway,horizon_min}`` (mean absolute error of P50 SOC [-]),
+  ``plan_soc_coverage{...}`` (share of measured SOC inside P10-P90 [-]),
+  ``plan_load_skill{...}`` (load P50 against persistence of yesterday [-]),
+  ``plan_scored_horizons{...}`` and ``plan_load_scored_horizons{...}`` (the N behind
+  them): rolling 7 days of the energy plans;
+  ``plan_reserve_error_seconds{site,gateway,quantile}``: mean absolute time-to-reserve
+  error (P10's and P50's reserve time against the measured), with
+  ``plan_reserve_judged{site,gateway}`` plans behind it;
 * ``alerts_open{site}``.
 """
 
@@ -94,6 +102,7 @@ class FleetCollector(Collector):
                                   value=queries.rejected_count(store))
         yield from self._gateways(store)
         yield from self._skill(store)
+        yield from self._plans(store)
 
     def _gateways(self, store: MonitorStore) -> Iterator[Metric]:
         rows = queries.fleet(store, offline_after_s=self.offline_after_s)
@@ -138,6 +147,46 @@ class FleetCollector(Collector):
                 skill.add_metric(key, m["skill"])
         yield skill
         yield n
+
+    def _plans(self, store: MonitorStore) -> Iterator[Metric]:
+        labels = ["site", "gateway", "horizon_min"]
+        mae = GaugeMetricFamily("helio_plan_soc_mae",
+                                "Rolling 7-day mean absolute error of the plan's P50 SOC [-]",
+                                labels=labels)
+        cov = GaugeMetricFamily("helio_plan_soc_coverage",
+                                "Rolling 7-day share of measured SOC inside the plan's P10-P90",
+                                labels=labels)
+        skill = GaugeMetricFamily(
+            "helio_plan_load_skill",
+            "Rolling 7-day skill of the plan's P50 load against persistence of yesterday",
+            labels=labels)
+        n = GaugeMetricFamily("helio_plan_scored_horizons",
+                              "Plan horizons with a measured SOC behind helio_plan_soc_*",
+                              labels=labels)
+        n_load = GaugeMetricFamily("helio_plan_load_scored_horizons",
+                                   "Plan horizons behind helio_plan_load_skill", labels=labels)
+        err = GaugeMetricFamily(
+            "helio_plan_reserve_error_seconds",
+            "Rolling mean absolute error of the plan's time to reserve [s]",
+            labels=["site", "gateway", "quantile"])
+        judged = GaugeMetricFamily("helio_plan_reserve_judged",
+                                   "Plans whose time to reserve was judged",
+                                   labels=["site", "gateway"])
+        for site, w in queries.plan_window(store).items():
+            for h in w["horizons"]:
+                key = [site, h["gateway"], str(h["horizon_min"])]
+                n.add_metric(key, h["n_soc"])
+                n_load.add_metric(key, h["n_load"])
+                for fam, value in ((mae, h["soc_mae"]), (cov, h["coverage"]),
+                                   (skill, h["load_skill"])):
+                    if value is not None:
+                        fam.add_metric(key, value)
+            for r in w["reserve"]:
+                judged.add_metric([site, r["gateway"]], r["n"])
+                for q, value in (("p10", r["mae_s"]), ("p50", r["mae_p50_s"])):
+                    if value is not None:
+                        err.add_metric([site, r["gateway"], q], value)
+        yield from (mae, cov, skill, n, n_load, err, judged)
 
 
 def render(collector: FleetCollector) -> bytes:

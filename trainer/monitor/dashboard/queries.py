@@ -23,7 +23,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from edge.runtime.contract import parse_time
 from trainer.monitor.fleet import fleet_table
+from trainer.monitor.plan_scoring import plan_metrics, soc_device
 from trainer.monitor.scoring import rolling_metrics
 from trainer.monitor.store import MonitorStore, ReadOnlyStore
 
@@ -34,6 +36,8 @@ __all__ = [
     "counters",
     "fleet",
     "models",
+    "plan_summary",
+    "plan_window",
     "rejected_count",
     "rollout_events",
     "site_page",
@@ -244,6 +248,94 @@ def site_skill(store: MonitorStore, site: str, *, since: float, until: float,
                        for (h, sh), pts in sorted(series.items())]}
 
 
+#: how far back from a plan's issue time the measured SOC is drawn under it [s]
+PLAN_PAST_S = 24 * 3600.0
+#: window of the rolling plan metrics, back from the site's newest plan score [s]
+PLAN_WINDOW_S = 7 * 86400.0
+
+
+def _pct(values: Any) -> list[float | None]:
+    """A plan's SOC list [-] as percent (the unit of the readings and the SOC chart)."""
+    out: list[float | None] = []
+    for v in values if isinstance(values, list) else []:
+        out.append(round(100.0 * float(v), 2) if isinstance(v, int | float) else None)
+    return out
+
+
+def _energy(q: Any) -> dict[str, Any] | None:
+    return {k: _finite(q.get(k)) for k in ("p10", "p50", "p90")} if isinstance(q, dict) else None
+
+
+def plan_window(store: MonitorStore, site: str | None = None) -> dict[str, Any]:
+    """Rolling plan figures per site and gateway over :data:`PLAN_WINDOW_S`.
+
+    Returns ``{site: {"since", "until", "horizons": [{gateway, horizon_min, n_soc,
+    soc_mae [-], coverage [-], n_load, load_mae [W], load_mae_persistence [W],
+    load_skill [-]}], "reserve": [{gateway, n, both, mae_s, bias_s, false_alarms,
+    misses, both_p50, mae_p50_s, bias_p50_s, false_alarms_p50, misses_p50}]}}``.
+    """
+    out: dict[str, Any] = {}
+    for s, newest in sorted(store.newest_plan_scores().items()):
+        if site is not None and s != site:
+            continue
+        since = newest - PLAN_WINDOW_S
+        rows = [{"gateway": m.device, "horizon_min": m.horizon_min, "n_soc": m.n_soc,
+                 "soc_mae": _finite(m.soc_mae), "coverage": _finite(m.coverage),
+                 "n_load": m.n_load, "load_mae": _finite(m.load_mae),
+                 "load_mae_persistence": _finite(m.load_mae_persistence),
+                 "load_skill": _finite(m.load_skill)}
+                for m in plan_metrics(store, s, since=since, until=newest)]
+        reserve = [{"gateway": r.device, **{k: v for k, v in r._asdict().items()
+                                            if k not in ("site", "device")}}
+                   for r in store.plan_reserve_stats(s, since=since - 86400.0, until=newest)]
+        out[s] = {"since": since, "until": newest, "horizons": rows, "reserve": reserve}
+    return out
+
+
+def plan_summary(store: MonitorStore, site: str, *, until: float | None = None,
+                 since: float | None = None) -> dict[str, Any]:
+    """The site's newest plan (SOC in percent), the measured SOC around it, and its metrics.
+
+    ``measured`` is the 15-minute mean SOC [%] of the site's SOC device
+    (:func:`trainer.monitor.plan_scoring.soc_device`, the one the scores use) from
+    :data:`PLAN_PAST_S` before the plan's issue to the newest reading;
+    ``past`` the scored P50 SOC 3 h ahead against the measured SOC [%] over
+    ``(since, until]`` (how earlier plans did).
+    """
+    plan = store.latest_plan(site)
+    window = plan_window(store, site).get(site, {"horizons": [], "reserve": []})
+    if plan is None:
+        return {"latest": None, "measured": [], "past": [], **window}
+    b = plan.body
+    newest = store.reading_span(site)[1]
+    end = max(plan.horizon_end, newest or plan.issued)
+    device = soc_device(store, site, plan.issued - PLAN_PAST_S, end)
+    soc = _value_series(store, site, "battery_soc", since=plan.issued - PLAN_PAST_S,
+                        until=end, bucket=900.0)
+    measured = soc.get(device, []) if device is not None else []
+    fan = b.get("soc") or {}
+    latest = {
+        "device": plan.device, "issued": plan.issued, "horizon_end": plan.horizon_end,
+        "times": [parse_time(t) for t in b.get("period_end") or []],
+        "soc": {q: _pct(fan.get(q)) for q in ("p10", "p50", "p90")},
+        "reserve": _finite(100.0 * float(b.get("reserve_soc") or 0.0)),
+        "reserve_at": parse_time(b.get("reserve_at")),
+        "reserve_at_p50": parse_time(b.get("reserve_at_p50")),
+        "next_sunrise": parse_time(b.get("next_sunrise")),
+        "balance_to_sunrise_wh": _energy(b.get("balance_to_sunrise_wh")),
+        "surplus_today_wh": _energy(b.get("surplus_today_wh")),
+        "load_method": b.get("load_method"), "pv_method": b.get("pv_method"),
+        "spread_source": b.get("spread_source"),
+    }
+    lo = plan.issued - PLAN_PAST_S if since is None else since
+    hi = end if until is None else until
+    past = [[p.target_time, None if p.soc_p50 is None else 100.0 * p.soc_p50,
+             None if p.soc_actual is None else 100.0 * p.soc_actual]
+            for p in store.plan_score_points(site, 180, lo, hi)]
+    return {"latest": latest, "measured": [[t, float(v)] for t, v in measured],
+            "past": past, **window}
+
+
 def alerts(store: MonitorStore, site: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
     """Alarm history (open and cleared), newest first."""
     return [dataclasses.asdict(a) for a in store.alerts(site)[:limit]]
@@ -302,6 +394,7 @@ def site_page(store: MonitorStore, site: str, *, days: float = 2.0, ahead_min: i
             "latest": _band_latest(store, site, "ghi", ahead_min),
         },
         "battery": _battery(store, site, since, until, bucket),
+        "plan": plan_summary(store, site, since=since),
         "skill": site_skill(store, site, since=since, until=until),
         "gateways": [g for g in fleet(store, now=now) if g["site"] == site],
         "alerts": alerts(store, site),

@@ -1,4 +1,4 @@
-"""The monitor's store: readings, forecasts, status, events, scores, alarms.
+"""The monitor's store: readings, forecasts, plans, status, events, scores, alarms.
 
 Responsible for: the monitor's one interface to its database,
 :class:`MonitorStore` (:mod:`.interface`), its value types (:mod:`.records`),
@@ -24,11 +24,17 @@ from trainer.monitor.store.records import (
     AlertRow,
     BatchResult,
     FleetMessage,
+    OpenPlan,
     OpenPoint,
+    PlanErrorStats,
+    PlanOutcome,
+    PlanScoreRow,
     Reject,
+    ReserveStats,
     ScoredPoint,
     ScoreRow,
     StoreBusy,
+    StoredPlan,
     StreamStat,
 )
 from trainer.monitor.store.sqlite import ReadOnlyStore, SqliteStore
@@ -38,14 +44,20 @@ __all__ = [
     "BatchResult",
     "FleetMessage",
     "MonitorStore",
+    "OpenPlan",
     "OpenPoint",
+    "PlanErrorStats",
+    "PlanOutcome",
+    "PlanScoreRow",
     "ReadOnlyStore",
     "Reject",
+    "ReserveStats",
     "ScoreRow",
     "ScoredPoint",
     "SqliteStore",
     "Store",
     "StoreBusy",
+    "StoredPlan",
     "StreamStat",
 ]
 

@@ -29,6 +29,7 @@ __all__ = [
     "ForecastRecord",
     "ManifestRecord",
     "ModelRecord",
+    "PlanRecord",
     "ReadingRecord",
     "StatusRecord",
     "command_manifest",
@@ -36,6 +37,7 @@ __all__ = [
     "forecast_records",
     "manifest_record",
     "model_record",
+    "plan_record",
     "reading_record",
     "status_record",
 ]
@@ -87,6 +89,32 @@ class ForecastPointRecord(NamedTuple):
     p10: Any
     p50: Any
     p90: Any
+
+
+class PlanRecord(NamedTuple):
+    """An energy plan: the columns the queries need, ``body`` the plan fields as JSON text.
+
+    ``issued``, ``horizon_end`` (the last period end), ``reserve_at`` and
+    ``reserve_at_p50`` are epoch seconds [s]; ``reserve_soc`` [-].
+    """
+
+    site: str
+    device: str
+    seq: int | None
+    ts: float | None
+    issued: float
+    horizon_end: float
+    reserve_soc: float
+    reserve_at: float | None
+    reserve_at_p50: float | None
+    received: float
+    body: str
+    epoch: str
+
+
+#: envelope fields of a plan message that are not the plan's own
+_ENVELOPE = frozenset({"schema_version", "site_id", "device_id", "stream", "seq", "epoch",
+                       "timestamp", "clock_synced"})
 
 
 class EventRecord(NamedTuple):
@@ -166,6 +194,32 @@ def forecast_records(msg: FleetMessage) -> tuple[ForecastRecord, list[ForecastPo
                 msg.site, msg.device, target, int(entry["horizon_min"]), issue, shadow, sha,
                 end, period_s, q.get("p10"), q.get("p50"), q.get("p90")))
     return head, points
+
+
+def plan_record(msg: FleetMessage) -> PlanRecord:
+    """The ``plan`` stream: kept as its plan fields (the envelope dropped) plus the times.
+
+    Raises
+    ------
+    ValueError
+        A plan without an issue time or period ends, or whose SOC quantiles
+        do not have one value per period end (the writer keeps it in
+        ``rejected``).
+    """
+    b = msg.body
+    issued = parse_time(b.get("issued")) or msg.ts
+    ends = [parse_time(t) for t in b.get("period_end") or []]
+    if issued is None or not ends or any(t is None for t in ends):
+        raise ValueError("a plan needs its issue time and period ends")
+    soc = b.get("soc") or {}
+    if any(len(soc.get(q) or []) != len(ends) for q in ("p10", "p50", "p90")):
+        raise ValueError("plan SOC quantiles must have one value per period end")
+    plan = {k: v for k, v in b.items() if k not in _ENVELOPE}
+    return PlanRecord(msg.site, msg.device, msg.seq, msg.ts, float(issued),
+                      float(max(t for t in ends if t is not None)),
+                      float(b.get("reserve_soc", 0.0)), parse_time(b.get("reserve_at")),
+                      parse_time(b.get("reserve_at_p50")), msg.received,
+                      json.dumps(plan, separators=(",", ":")), msg.epoch)
 
 
 def event_record(msg: FleetMessage) -> EventRecord:

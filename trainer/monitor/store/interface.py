@@ -46,12 +46,19 @@ from trainer.monitor.store.records import (
     FleetMessage,
     LatestForecast,
     ModelRow,
+    OpenPlan,
     OpenPoint,
+    PlanErrorStats,
+    PlanOutcome,
+    PlanScorePoint,
+    PlanScoreRow,
     Reject,
+    ReserveStats,
     ScoredPoint,
     ScoreRow,
     SkillBucket,
     StatusRow,
+    StoredPlan,
     StreamStat,
     ValuesRow,
 )
@@ -60,7 +67,7 @@ __all__ = ["MonitorStore"]
 
 
 class MonitorStore(Protocol):
-    """The monitor's database of readings, forecasts, status, events, scores and alarms."""
+    """The monitor's database of readings, forecasts, plans, status, events, scores and alarms."""
 
     # ------------------------------------------------------------ lifecycle
 
@@ -85,6 +92,11 @@ class MonitorStore(Protocol):
 
     def write_scores(self, scores: Sequence[ScoreRow], scored: Sequence[int]) -> None:
         """Store ``scores`` and mark the points with these :attr:`OpenPoint.id` scored, at once."""
+        ...
+
+    def write_plan_scores(self, scores: Sequence[PlanScoreRow],
+                          outcomes: Sequence[PlanOutcome]) -> None:
+        """Store plan-horizon ``scores`` and each plan's outcome (marking it scored), at once."""
         ...
 
     def raise_alert(self, *, site: str, device: str, code: str, key: str, level: str,
@@ -159,10 +171,12 @@ class MonitorStore(Protocol):
         ...
 
     def reading_values(self, site: str, names: Sequence[str], since: float, until: float,
-                       *, require: str | None = None) -> list[ValuesRow]:
+                       *, require: str | None = None,
+                       device: str | None = None) -> list[ValuesRow]:
         """Values ``names`` of the readings with ``since < ts <= until``, by time.
 
-        ``require`` keeps only readings that have that value.
+        ``require`` keeps only readings that have that value; ``device`` only
+        that device's.
         """
         ...
 
@@ -235,4 +249,37 @@ class MonitorStore(Protocol):
     def scored_points(self, site: str, target: str, horizon_min: int,
                       since: float) -> list[ScoredPoint]:
         """Forecast points with their scores, period end at or after ``since``, by time."""
+        ...
+
+    # ----------------------------------------------------------------- plans
+
+    def latest_plan(self, site: str) -> StoredPlan | None:
+        """The newest plan of ``site`` (by issue time), if any."""
+        ...
+
+    def unscored_plan_sites(self) -> list[str]:
+        """Sites with plans not scored yet."""
+        ...
+
+    def open_plans(self, site: str, until: float) -> list[OpenPlan]:
+        """Unscored plans of ``site`` whose horizon ends at or before ``until``, by issue."""
+        ...
+
+    def plan_error_stats(self, site: str | None = None, *, since: float,
+                         until: float) -> list[PlanErrorStats]:
+        """Plan errors per site, device and horizon, target times in ``[since, until]``."""
+        ...
+
+    def plan_reserve_stats(self, site: str | None = None, *, since: float,
+                           until: float) -> list[ReserveStats]:
+        """Time-to-reserve outcomes per site and device of judged plans issued in the window."""
+        ...
+
+    def newest_plan_scores(self) -> dict[str, float]:
+        """Site -> target time of its newest plan score. [s]"""
+        ...
+
+    def plan_score_points(self, site: str, horizon_min: int, since: float,
+                          until: float) -> list[PlanScorePoint]:
+        """Scored P50 SOC and measured SOC of one horizon, target times in ``(since, until]``."""
         ...

@@ -32,13 +32,20 @@ __all__ = [
     "ForecastPoint",
     "LatestForecast",
     "ModelRow",
+    "OpenPlan",
     "OpenPoint",
+    "PlanErrorStats",
+    "PlanOutcome",
+    "PlanScorePoint",
+    "PlanScoreRow",
     "Reject",
+    "ReserveStats",
     "ScoreRow",
     "ScoredPoint",
     "SkillBucket",
     "StatusRow",
     "StoreBusy",
+    "StoredPlan",
     "StreamStat",
     "ValuesRow",
 ]
@@ -307,3 +314,110 @@ class DailyErrors(NamedTuple):
     n: int
     mse: float
     mse_persistence: float
+
+
+# ---------------------------------------------------------------------- plans
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPlan:
+    """One stored energy plan; ``body`` is the plan message's body (``EnergyPlan.to_body``).
+
+    ``id`` is the backend's handle for marking it scored; ``issued`` and
+    ``horizon_end`` (the last period end) are epoch seconds. [s]
+    """
+
+    id: int
+    site: str
+    device: str
+    issued: float
+    horizon_end: float
+    body: dict[str, Any]
+
+
+#: A plan not scored yet (the same fields as :class:`StoredPlan`).
+OpenPlan = StoredPlan
+
+
+class PlanOutcome(NamedTuple):
+    """What scoring found about one plan as a whole.
+
+    ``scored`` is 1 when its SOC was measured (the reserve was judged), 2
+    when nothing of it could be scored; ``reserve_measured`` is the first
+    time [s] the measured SOC was at or below the plan's reserve within its
+    horizon (None: never).
+    """
+
+    id: int
+    scored: int
+    reserve_measured: float | None
+
+
+class PlanScoreRow(NamedTuple):
+    """One plan at one horizon: SOC quantiles and measured SOC [-], load P50, actual and
+    persistence of yesterday [W] (None where not measured)."""
+
+    site: str
+    device: str
+    issued: float
+    horizon_min: int
+    target_time: float
+    soc_p10: float | None
+    soc_p50: float | None
+    soc_p90: float | None
+    soc_actual: float | None
+    load_p50: float | None
+    load_actual: float | None
+    load_persistence: float | None
+
+
+class PlanScorePoint(NamedTuple):
+    """A scored plan horizon by target time (the dashboard's past-plans line)."""
+
+    target_time: float
+    soc_p50: float | None
+    soc_actual: float | None
+
+
+class PlanErrorStats(NamedTuple):
+    """Plan errors of one (site, device, horizon) over a window.
+
+    ``n_soc`` plan horizons with a measured SOC: mean absolute error of P50
+    SOC [-] and the share inside P10-P90 [-]; ``n_load`` with a measured load
+    and yesterday's: mean absolute error of the P50 load and of persistence. [W]
+    """
+
+    site: str
+    device: str
+    horizon_min: int
+    n_soc: int
+    soc_mae: float | None
+    coverage: float | None
+    n_load: int
+    load_mae: float | None
+    load_mae_persistence: float | None
+
+
+class ReserveStats(NamedTuple):
+    """Time-to-reserve outcomes of one (site, device) over plans issued in a window.
+
+    ``n`` plans judged; ``both`` predicted (P10: ``reserve_at``) and measured
+    reaching the reserve within the horizon, with the mean absolute and mean
+    signed error (measured minus predicted) [s]; ``false_alarms`` predicted
+    but not reached, ``misses`` reached but not predicted; the ``*_p50``
+    fields the same for ``reserve_at_p50``.
+    """
+
+    site: str
+    device: str
+    n: int
+    both: int
+    mae_s: float | None
+    bias_s: float | None
+    false_alarms: int
+    misses: int
+    both_p50: int
+    mae_p50_s: float | None
+    bias_p50_s: float | None
+    false_alarms_p50: int
+    misses_p50: int

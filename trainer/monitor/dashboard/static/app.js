@@ -297,6 +297,76 @@ function skillTable(skill) {
   ], rows, "No scored forecast yet (a period is scored once its telemetry has arrived).");
 }
 
+function fmtEnergy(q) {
+  if (!q) return "–";
+  return `${fmtNum(q.p50)} Wh (P10 ${fmtNum(q.p10)}, P90 ${fmtNum(q.p90)})`;
+}
+
+function fmtDuration(s) {
+  if (s === null || s === undefined) return "–";
+  const sign = s < 0 ? "−" : "";
+  const m = Math.round(Math.abs(s) / 60);
+  return m >= 60 ? `${sign}${Math.floor(m / 60)} h ${pad(m % 60)} min` : `${sign}${m} min`;
+}
+
+/** The newest plan's SOC fan (P10–P90, P50) with the measured SOC over it, the reserve
+ * line and how earlier plans did (P50 3 h ahead), plus its figures and metrics. */
+function planCard(plan) {
+  const p = plan.latest;
+  if (!p) {
+    return el("section", { class: "card", id: "plan-card" }, el("h2", {}, "Energy plan"),
+      el("p", { class: "muted", id: "plan-empty" }, "No plan received yet."));
+  }
+  const t = p.times;
+  const zip = (...cols) => t.map((x, i) => [x, ...cols.map((c) => c[i])]);
+  const x0 = p.issued - 24 * 3600;
+  const x1 = Math.max(p.horizon_end, ...plan.measured.map((m) => m[0]));
+  const fan = chart({ label: "Battery SOC plan", unit: "%", x0, x1, y0: 0, y1: 100, now: p.issued,
+    series: [
+      { kind: "band", cls: "s-fan", id: "plan-band", points: zip(p.soc.p10, p.soc.p90) },
+      { kind: "line", cls: "s-fan-p50", id: "plan-p50", points: zip(p.soc.p50) },
+      { kind: "line", cls: "s-reserve", id: "plan-reserve", points: [[x0, p.reserve], [x1, p.reserve]] },
+      // when P10 SOC reaches the reserve: a vertical mark
+      { kind: "line", cls: "s-reserve-at", id: "plan-reserve-at",
+        points: p.reserve_at ? [[p.reserve_at, 0], [p.reserve_at, 100]] : [] },
+      { kind: "line", cls: "s-past", id: "plan-past", points: plan.past.map((r) => [r[0], r[1]]), gap: 3 * 900 },
+      { kind: "line", cls: "s-soc", id: "plan-measured", points: plan.measured, gap: 3 * 900 },
+    ] });
+  const bal = p.balance_to_sunrise_wh;
+  const night = bal ? (bal.p50 < 0 ? `deficit ${fmtEnergy({ p10: -bal.p10, p50: -bal.p50, p90: -bal.p90 })}`
+    : `surplus ${fmtEnergy(bal)}`) : "–";
+  const facts = el("dl", { class: "facts", id: "plan-facts" },
+    el("dt", {}, "Issued"), el("dd", { "data-fact": "issued" }, fmtTime(p.issued)),
+    el("dt", {}, "Reserve"), el("dd", { "data-fact": "reserve" }, `${fmtNum(p.reserve)} %`),
+    el("dt", {}, "Reserve reached (P10)"), el("dd", { "data-fact": "reserve-at" }, p.reserve_at ? fmtTime(p.reserve_at) : "not within the plan"),
+    el("dt", {}, "Reserve reached (P50)"), el("dd", { "data-fact": "reserve-at-p50" }, p.reserve_at_p50 ? fmtTime(p.reserve_at_p50) : "not within the plan"),
+    el("dt", {}, "Until next sunrise"), el("dd", { "data-fact": "night" }, `${night} (sunrise ${fmtTime(p.next_sunrise)})`),
+    el("dt", {}, "Surplus today"), el("dd", { "data-fact": "surplus" }, fmtEnergy(p.surplus_today_wh)),
+    el("dt", {}, "Methods"), el("dd", {}, `load ${p.load_method || "–"}, PV ${p.pv_method || "–"}, spread ${p.spread_source || "–"}`),
+  );
+  const rows = plan.horizons.slice().sort((a, b) => a.horizon_min - b.horizon_min);
+  const metrics = table("plan-metrics", [
+    ["Horizon", (r) => `${r.horizon_min / 60} h`],
+    ["SOC MAE [%-pt] (n)", (r) => r.soc_mae === null ? "–" : `${(100 * r.soc_mae).toFixed(1)} (${r.n_soc})`, true],
+    ["P10–P90 coverage", (r) => r.coverage === null ? "–" : r.coverage.toFixed(2), true],
+    ["Load MAE [W]", (r) => fmtNum(r.load_mae), true],
+    ["Yesterday's MAE [W]", (r) => fmtNum(r.load_mae_persistence), true],
+    ["Load skill (n)", (r) => r.load_skill === null ? "–" : `${fmtSkill(r.load_skill)} (${r.n_load})`, true],
+  ], rows, "No plan scored yet (a plan is scored once its 24 hours have passed).");
+  const reserve = table("plan-reserve", [
+    ["Plans judged", (r) => fmtNum(r.n), true],
+    ["Reserve time error P10 (n)", (r) => `${fmtDuration(r.mae_s)} (${r.both})`, true],
+    ["P50 (n)", (r) => `${fmtDuration(r.mae_p50_s)} (${r.both_p50})`, true],
+    ["False alarms P10", (r) => fmtNum(r.false_alarms), true],
+    ["Misses P10", (r) => fmtNum(r.misses), true],
+  ], plan.reserve, "No plan judged on its reserve yet.");
+  return el("section", { class: "card", id: "plan-card" },
+    el("h2", {}, "Energy plan: battery SOC [%], plan vs measured"), fan,
+    legend([["s-fan", "P10–P90 of the newest plan"], ["s-fan-p50", "P50"], ["s-soc", "measured SOC"],
+      ["s-reserve", "reserve (mark: P10 reaches it)"], ["s-past", "earlier plans, P50 3 h ahead"]]),
+    facts, el("h3", {}, "Plan accuracy (7 days)"), metrics, reserve);
+}
+
 function dayButtons() {
   return el("div", { class: "toolbar" }, el("span", { class: "muted" }, "History:"),
     [1, 2, 7, 30].map((d) => el("button", {
@@ -372,6 +442,7 @@ async function renderSite(main, site) {
       el("section", { class: "card", id: "battery-card" },
         el("h2", {}, "Battery power [W] (+ charging)"), bat),
     ),
+    planCard(data.plan),
     el("section", { class: "card", id: "skill-card" },
       el("h2", {}, "Skill against smart persistence by horizon: live and shadow"), skillChart,
       legend(horizons.map((hz, i) => [`h${i % 6}`, `${hz} min`]).concat([["", "solid: live, dashed: shadow"]])),

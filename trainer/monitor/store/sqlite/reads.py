@@ -30,16 +30,25 @@ from trainer.monitor.store.records import (
     ForecastPoint,
     LatestForecast,
     ModelRow,
+    OpenPlan,
     OpenPoint,
+    PlanErrorStats,
+    PlanScorePoint,
+    ReserveStats,
     ScoredPoint,
     SkillBucket,
     StatusRow,
+    StoredPlan,
     StreamStat,
     ValuesRow,
 )
 from trainer.monitor.store.sqlite.connection import SqliteConnection
 
 __all__ = ["SqliteReads"]
+
+
+#: streams whose sequence gaps are losses (the plan stream is sequenced like forecasts)
+_SEQUENCED = frozenset(SEQ_STREAMS) | {"plan"}
 
 
 def _path(name: str) -> str:
@@ -84,7 +93,7 @@ class SqliteReads(SqliteConnection):
         )
         out = []
         for s, d, st, ep, first, last, rec, dup, seen in self._read(sql, [site] if site else []):
-            lost = (last - first + 1 - rec) if first is not None and st in SEQ_STREAMS else 0
+            lost = (last - first + 1 - rec) if first is not None and st in _SEQUENCED else 0
             out.append(StreamStat(s, d, st, ep, rec, dup, max(lost, 0), seen))
         return out
 
@@ -175,11 +184,15 @@ class SqliteReads(SqliteConnection):
             [site, since, until])]
 
     def reading_values(self, site: str, names: Sequence[str], since: float, until: float,
-                       *, require: str | None = None) -> list[ValuesRow]:
+                       *, require: str | None = None,
+                       device: str | None = None) -> list[ValuesRow]:
         """Values ``names`` of the readings with ``since < ts <= until``, by time."""
         cols = ", ".join("json_extract(body, ?)" for _ in names)
         params: list[Any] = [*(_path(n) for n in names), site, since, until]
         sql = f"SELECT device, ts, {cols} FROM readings WHERE site=? AND ts>? AND ts<=?"
+        if device is not None:
+            sql += " AND device=?"
+            params.append(device)
         if require is not None:
             sql += " AND json_extract(body, ?) IS NOT NULL"
             params.append(_path(require))
@@ -334,3 +347,86 @@ class SqliteReads(SqliteConnection):
             " s.shadow=p.shadow AND s.model_sha=p.model_sha"
             " WHERE p.site=? AND p.target=? AND p.horizon_min=? AND p.period_end>=?"
             " ORDER BY p.period_end", [site, target, horizon_min, since])]
+
+    # ----------------------------------------------------------------- plans
+
+    def _plans(self, where: str, params: Sequence[Any], tail: str = "") -> list[StoredPlan]:
+        rows = self._read("SELECT rowid, site, device, issued, horizon_end, body FROM plans"
+                          f" WHERE {where}{tail}", params)
+        return [StoredPlan(int(i), str(s), str(d), float(t), float(e), _object(b))
+                for i, s, d, t, e, b in rows]
+
+    def latest_plan(self, site: str) -> StoredPlan | None:
+        """The newest plan of ``site`` (by issue time), if any."""
+        found = self._plans("site=?", [site], " ORDER BY issued DESC, received DESC LIMIT 1")
+        return found[0] if found else None
+
+    def unscored_plan_sites(self) -> list[str]:
+        """Sites with plans not scored yet."""
+        return [str(r[0]) for r in self._read("SELECT DISTINCT site FROM plans WHERE scored=0")]
+
+    def open_plans(self, site: str, until: float) -> list[OpenPlan]:
+        """Unscored plans of ``site`` whose horizon ends at or before ``until``, by issue."""
+        return self._plans("site=? AND scored=0 AND horizon_end<=?", [site, until],
+                           " ORDER BY issued")
+
+    def plan_error_stats(self, site: str | None = None, *, since: float,
+                         until: float) -> list[PlanErrorStats]:
+        """Plan errors per site, device and horizon, target times in ``[since, until]``."""
+        where = ["target_time>=?", "target_time<=?"]
+        params: list[Any] = [since, until if math.isfinite(until) else 1e18]
+        if site:
+            where.append("site=?")
+            params.append(site)
+        rows = self._read(
+            "SELECT site, device, horizon_min,"
+            " count(soc_actual), avg(abs(soc_p50-soc_actual)),"
+            " avg(CASE WHEN soc_actual IS NULL THEN NULL WHEN soc_actual>=soc_p10"
+            " AND soc_actual<=soc_p90 THEN 1.0 ELSE 0.0 END),"
+            " sum(load_actual IS NOT NULL AND load_persistence IS NOT NULL"
+            " AND load_p50 IS NOT NULL),"
+            " avg(CASE WHEN load_persistence IS NULL THEN NULL ELSE abs(load_p50-load_actual) END),"
+            " avg(CASE WHEN load_p50 IS NULL THEN NULL ELSE abs(load_persistence-load_actual) END)"
+            f" FROM plan_scores WHERE {' AND '.join(where)}"
+            " GROUP BY site, device, horizon_min ORDER BY site, device, horizon_min", params)
+        return [PlanErrorStats(str(s), str(d), int(h), int(ns), _opt(mae), _opt(cov),
+                               int(nl or 0), _opt(lm), _opt(lp))
+                for s, d, h, ns, mae, cov, nl, lm, lp in rows]
+
+    def plan_reserve_stats(self, site: str | None = None, *, since: float,
+                           until: float) -> list[ReserveStats]:
+        """Time-to-reserve outcomes per site and device of judged plans issued in the window."""
+        where = ["scored=1", "issued>=?", "issued<=?"]
+        params: list[Any] = [since, until if math.isfinite(until) else 1e18]
+        if site:
+            where.append("site=?")
+            params.append(site)
+        cols = []
+        for at in ("reserve_at", "reserve_at_p50"):
+            both = f"{at} IS NOT NULL AND reserve_measured IS NOT NULL"
+            cols += [f"sum({both})",
+                     f"avg(CASE WHEN {both} THEN abs(reserve_measured-{at}) END)",
+                     f"avg(CASE WHEN {both} THEN reserve_measured-{at} END)",
+                     f"sum({at} IS NOT NULL AND reserve_measured IS NULL)",
+                     f"sum({at} IS NULL AND reserve_measured IS NOT NULL)"]
+        rows = self._read(
+            f"SELECT site, device, count(*), {', '.join(cols)}"
+            f" FROM plans WHERE {' AND '.join(where)} GROUP BY site, device"
+            " ORDER BY site, device", params)
+        return [ReserveStats(str(s), str(d), int(n), int(b or 0), _opt(m), _opt(bias),
+                             int(fa or 0), int(mi or 0), int(b5 or 0), _opt(m5), _opt(bias5),
+                             int(fa5 or 0), int(mi5 or 0))
+                for s, d, n, b, m, bias, fa, mi, b5, m5, bias5, fa5, mi5 in rows]
+
+    def newest_plan_scores(self) -> dict[str, float]:
+        """Site -> target time of its newest plan score. [s]"""
+        return {str(s): float(t) for s, t in self._read(
+            "SELECT site, max(target_time) FROM plan_scores GROUP BY site")}
+
+    def plan_score_points(self, site: str, horizon_min: int, since: float,
+                          until: float) -> list[PlanScorePoint]:
+        """Scored P50 SOC and measured SOC of one horizon, target times in ``(since, until]``."""
+        return [PlanScorePoint(float(t), _opt(p), _opt(a)) for t, p, a in self._read(
+            "SELECT target_time, avg(soc_p50), avg(soc_actual) FROM plan_scores"
+            " WHERE site=? AND horizon_min=? AND target_time>? AND target_time<=?"
+            " GROUP BY target_time ORDER BY target_time", [site, horizon_min, since, until])]

@@ -9,7 +9,10 @@ Does NOT: open connections or run transactions (the caller does, see
 
 Versions: 0 had no outbox epoch; 1 added ``epoch`` to the key of the
 sequenced tables (their rows from version 0 land in the legacy epoch ``""``)
-and ``epoch``/``seq`` to ``status``.
+and ``epoch``/``seq`` to ``status``; 2 added the energy plans (``plans``:
+one row per plan message, its body verbatim plus the columns the queries
+need, and ``plan_scores``: one row per plan and scored horizon), new tables
+only, so a version-1 file keeps everything it had.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ import sqlite3
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "create_or_migrate"]
 
-#: ``PRAGMA user_version`` of the current schema (1: the epoch column)
-SCHEMA_VERSION = 1
+#: ``PRAGMA user_version`` of the current schema (1: the epoch column, 2: plans)
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings(
@@ -66,6 +69,20 @@ CREATE TABLE IF NOT EXISTS alerts(
     id INTEGER PRIMARY KEY, site TEXT, device TEXT, code TEXT, key TEXT, level TEXT,
     raised REAL, cleared REAL, message TEXT, data TEXT);
 CREATE INDEX IF NOT EXISTS alerts_open ON alerts(site, device, code, key, cleared);
+CREATE TABLE IF NOT EXISTS plans(
+    site TEXT, device TEXT, seq INTEGER, ts REAL, issued REAL, horizon_end REAL,
+    reserve_soc REAL, reserve_at REAL, reserve_at_p50 REAL, received REAL, body TEXT,
+    epoch TEXT NOT NULL DEFAULT '', scored INTEGER DEFAULT 0,
+    reserve_measured REAL,
+    PRIMARY KEY(site, device, epoch, seq));
+CREATE INDEX IF NOT EXISTS plans_issued ON plans(site, issued);
+CREATE INDEX IF NOT EXISTS plans_open ON plans(site, scored, horizon_end);
+CREATE TABLE IF NOT EXISTS plan_scores(
+    site TEXT, device TEXT, issued REAL, horizon_min INTEGER, target_time REAL,
+    soc_p10 REAL, soc_p50 REAL, soc_p90 REAL, soc_actual REAL,
+    load_p50 REAL, load_actual REAL, load_persistence REAL,
+    PRIMARY KEY(site, device, issued, horizon_min));
+CREATE INDEX IF NOT EXISTS plan_scores_time ON plan_scores(site, target_time);
 """
 
 #: Tables whose primary key gained ``epoch`` in schema 1 (rebuilt on migration).

@@ -29,6 +29,8 @@ from trainer.monitor.store import bodies
 from trainer.monitor.store.records import (
     BatchResult,
     FleetMessage,
+    PlanOutcome,
+    PlanScoreRow,
     Reject,
     ScoreRow,
     StoreBusy,
@@ -140,7 +142,7 @@ class SqliteWriter(SqliteConnection):
         res.duplicates += dup
 
     def _write_one(self, db: sqlite3.Connection, msg: FleetMessage, res: BatchResult) -> None:
-        writer = {"forecast": _forecast, "events": _event}.get(msg.stream)
+        writer = {"forecast": _forecast, "events": _event, "plan": _plan}.get(msg.stream)
         if writer is not None and msg.seq is not None:
             new = writer(db, msg)
             self._account(db, msg, epoch=msg.epoch, new_seqs=[msg.seq] if new else [],
@@ -188,6 +190,18 @@ class SqliteWriter(SqliteConnection):
             db.executemany("UPDATE forecast_points SET scored=1 WHERE rowid=?",
                            [(int(r),) for r in scored])
 
+    def write_plan_scores(self, scores: Sequence[PlanScoreRow],
+                          outcomes: Sequence[PlanOutcome]) -> None:
+        """Store plan-horizon ``scores`` and each plan's outcome (marking it scored), at once."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO plan_scores(site, device, issued, horizon_min, target_time,"
+                " soc_p10, soc_p50, soc_p90, soc_actual, load_p50, load_actual,"
+                " load_persistence) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                scores)
+            db.executemany("UPDATE plans SET scored=?, reserve_measured=? WHERE rowid=?",
+                           [(int(o.scored), o.reserve_measured, int(o.id)) for o in outcomes])
+
 
 def _isolated(db: sqlite3.Connection, write: Callable[[], None]) -> Exception | None:
     """Run ``write()`` under a savepoint; its exception (rolled back) or None."""
@@ -217,6 +231,14 @@ def _forecast(db: sqlite3.Connection, msg: FleetMessage) -> bool:
         " model_sha, period_end, period_s, p10, p50, p90) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
         " ON CONFLICT DO NOTHING", points)
     return True
+
+
+def _plan(db: sqlite3.Connection, msg: FleetMessage) -> bool:
+    cur = db.execute(
+        "INSERT INTO plans(site, device, seq, ts, issued, horizon_end, reserve_soc, reserve_at,"
+        " reserve_at_p50, received, body, epoch) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+        " ON CONFLICT DO NOTHING", bodies.plan_record(msg))
+    return cur.rowcount == 1
 
 
 def _event(db: sqlite3.Connection, msg: FleetMessage) -> bool:

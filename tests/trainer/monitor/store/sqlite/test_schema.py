@@ -17,10 +17,11 @@ T0 = 1_780_000_000.0
 
 def test_a_new_store_has_the_current_schema_version(tmp_path: Path) -> None:
     store = Store(tmp_path / "m.sqlite")
-    assert sql(store, "PRAGMA user_version")[0][0] == SCHEMA_VERSION == 1
+    assert sql(store, "PRAGMA user_version")[0][0] == SCHEMA_VERSION == 2
     tables = {r[0] for r in sql(store, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"readings", "forecasts", "forecast_points", "events", "status", "models",
-            "manifests", "streams", "rejected", "scores", "alerts"} <= tables
+            "manifests", "streams", "rejected", "scores", "alerts", "plans",
+            "plan_scores"} <= tables
 
 
 def test_schema_0_store_is_migrated_with_its_data_in_the_legacy_epoch(tmp_path: Path) -> None:
@@ -42,7 +43,7 @@ def test_schema_0_store_is_migrated_with_its_data_in_the_legacy_epoch(tmp_path: 
     con.commit()
     con.close()
     store = Store(db)
-    assert sql(store, "PRAGMA user_version")[0][0] == 1
+    assert sql(store, "PRAGMA user_version")[0][0] == SCHEMA_VERSION
     assert sql(store, "SELECT seq, epoch FROM readings ORDER BY seq") == [(1, ""), (2, "")]
     (row,) = store.stream_stats("s1")
     assert (row.epoch, row.received, row.lost) == ("", 2, 0)
