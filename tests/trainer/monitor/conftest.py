@@ -52,6 +52,18 @@ def status(site: str, gw: str, t: float, state: str = "online",
     return f"helio/{site}/{gw}/status", json.dumps(body).encode()
 
 
+def envelope(site: str, device: str, stream: str, t: float | None = None,
+             seq: int | None = None, **fields: Any) -> dict[str, Any]:
+    """A schema-1 body of ``stream`` with its envelope (ids, stream, seq, timestamp)."""
+    body: dict[str, Any] = {"schema_version": 1, "site_id": site, "device_id": device,
+                            "stream": stream}
+    if seq is not None:
+        body["seq"] = seq
+    if t is not None:
+        body["timestamp"] = iso(t)
+    return {**body, **fields}
+
+
 def offline(site: str, gw: str) -> bytes:
     """The Last Will payload."""
     return json.dumps({"schema_version": 1, "site_id": site, "device_id": gw,

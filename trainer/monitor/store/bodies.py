@@ -1,10 +1,10 @@
 """What each stream's message body becomes in the store: one function per stream.
 
 Responsible for: reading a :class:`~trainer.monitor.store.records.FleetMessage`'s
-body (already checked by :func:`edge.runtime.contract.check_body`) into the
-flat records a backend writes. This is the only place the store reads message
-fields, so a change of the wire format is a change here, one function per
-stream.
+body (already checked by :func:`edge.runtime.contract.check_body`) through its
+stream's schema in :mod:`edge.runtime.contract` (``ForecastBody.from_body``
+and the like) into the flat records a backend writes. This is the only place
+the store reads message fields.
 
 Does NOT: write anything or check the contract (the monitor refuses bad
 messages before the store sees them); sans-IO, no SQL.
@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from typing import Any, NamedTuple
 
-from edge.runtime.contract import parse_time
+from edge.runtime.contract import EventBody, ForecastBody, ModelBody, StatusBody, parse_time
 from trainer.monitor.store.records import FleetMessage
 
 __all__ = [
@@ -174,25 +174,23 @@ def reading_record(msg: FleetMessage) -> ReadingRecord:
 
 def forecast_records(msg: FleetMessage) -> tuple[ForecastRecord, list[ForecastPointRecord]]:
     """The ``forecast`` stream: its envelope and one point per target and horizon."""
-    body = msg.body
-    model = body.get("model") or {}
-    issue = parse_time(body.get("issue_time")) or msg.ts
-    shadow = int(bool(body.get("shadow", False)))
-    sha = str(model.get("sha256", ""))
-    head = ForecastRecord(msg.site, msg.device, msg.seq, msg.ts, issue,
-                          str(model.get("version", "")), sha, shadow,
-                          int(bool(body.get("inputs_stale", False))), msg.received, msg.epoch)
-    period_s = 60.0 * float(body.get("step_minutes", 15))
+    fc = ForecastBody.from_body(msg.body)
+    issue = fc.issue_time.timestamp()
+    shadow = int(fc.shadow)
+    sha = fc.model.sha256
+    head = ForecastRecord(msg.site, msg.device, msg.seq, msg.ts, issue, fc.model.version, sha,
+                          shadow, int(fc.inputs_stale), msg.received, msg.epoch)
+    period_s = 60.0 * float(fc.step_minutes)
     points = []
-    for entry in body.get("forecasts", []):
-        end = parse_time(entry.get("period_end"))
+    for entry in fc.forecasts:
+        end = entry.period_end.timestamp()
         for target in FORECAST_TARGETS:
-            q = entry.get(target)
-            if end is None or not isinstance(q, dict):
+            q = getattr(entry, target)
+            if q is None:
                 continue
             points.append(ForecastPointRecord(
-                msg.site, msg.device, target, int(entry["horizon_min"]), issue, shadow, sha,
-                end, period_s, q.get("p10"), q.get("p50"), q.get("p90")))
+                msg.site, msg.device, target, entry.horizon_min, issue, shadow, sha,
+                end, period_s, q.p10, q.p50, q.p90))
     return head, points
 
 
@@ -224,24 +222,23 @@ def plan_record(msg: FleetMessage) -> PlanRecord:
 
 def event_record(msg: FleetMessage) -> EventRecord:
     """The ``events`` stream."""
-    b = msg.body
-    return EventRecord(msg.site, msg.device, msg.seq, msg.ts, str(b.get("level", "")),
-                       str(b.get("code", "")), str(b.get("message", "")),
-                       json.dumps(b.get("data", {})), msg.received, msg.epoch)
+    ev = EventBody.from_body(msg.body)
+    return EventRecord(msg.site, msg.device, msg.seq, msg.ts, ev.level, ev.code,
+                       ev.message or "", json.dumps(dict(ev.data)), msg.received, msg.epoch)
 
 
 def status_record(msg: FleetMessage) -> StatusRecord:
     """The ``status`` stream (heartbeats and the Last Will)."""
-    return StatusRecord(msg.site, msg.device, str(msg.body.get("state", "")), msg.ts,
-                        msg.received, json.dumps(msg.body), msg.epoch, msg.seq)
+    st = StatusBody.from_body(msg.body)
+    return StatusRecord(msg.site, msg.device, st.state, msg.ts, msg.received,
+                        json.dumps(msg.body), msg.epoch, msg.seq)
 
 
 def model_record(msg: FleetMessage) -> ModelRecord:
-    """The ``model`` stream (retained: the model of one role)."""
-    b = msg.body
-    return ModelRecord(msg.site, msg.device, str(b.get("version", "")),
-                       str(b.get("sha256", "")), int(bool(b.get("blessed", False))),
-                       str(b.get("role", "active")), msg.received, json.dumps(b))
+    """The ``model`` stream (retained: the model of one role; ``active`` when unnamed)."""
+    m = ModelBody.from_body(msg.body)
+    return ModelRecord(msg.site, msg.device, m.version, m.sha256, int(bool(m.blessed)),
+                       m.role or "active", msg.received, json.dumps(msg.body))
 
 
 def manifest_record(manifest: dict[str, Any]) -> ManifestRecord | None:

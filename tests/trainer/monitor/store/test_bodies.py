@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tests.trainer.monitor.conftest import forecast, iso, reading, status
+from edge.runtime.contract import ContractError
+from tests.trainer.monitor.conftest import envelope, forecast, iso, offline, reading, status
 from trainer.monitor.ingest import parse_message
 from trainer.monitor.store import FleetMessage, bodies
 
@@ -45,23 +46,26 @@ def test_a_forecast_gives_its_envelope_and_a_point_per_target_and_horizon() -> N
     assert (pv60.p10, pv60.p50, pv60.p90) == pytest.approx((40.0, 50.0, 60.0))
 
 
-def test_a_forecast_without_issue_time_is_issued_at_its_timestamp() -> None:
-    body = {"model": {"sha256": "s"}, "forecasts": [
-        {"horizon_min": 15, "period_end": iso(T0 + 900), "pv_power": {"p50": 1.0},
-         "ghi": "not a quantile object"},
-        {"horizon_min": 30, "pv_power": {"p50": 2.0}},  # no period end: skipped
-    ]}
+def test_a_forecast_is_read_through_its_schema() -> None:
+    """A body the contract would refuse (here built by hand, without issue time) raises,
+    for the writer to keep it in ``rejected``; a target a forecast leaves out gives no point."""
+    body = envelope("s1", "gw", "forecast", T0, 1, model={"version": "v", "sha256": "s"},
+                    shadow=False, step_minutes=15, forecasts=[
+                        {"horizon_min": 15, "period_end": iso(T0 + 900), "pv_power": {"p50": 1.0}}])
+    with pytest.raises(ContractError, match="issue_time is missing"):
+        bodies.forecast_records(FleetMessage("s1", "gw", "forecast", 1, T0, T0, body))
     head, points = bodies.forecast_records(
-        FleetMessage("s1", "gw", "forecast", 1, T0, T0, body))
-    assert head.issue == T0 and head.model_version == "" and head.shadow == 0
+        FleetMessage("s1", "gw", "forecast", 1, T0, T0, {**body, "issue_time": iso(T0)}))
+    assert head.issue == T0 and head.model_version == "v" and head.shadow == 0
     assert [(p.target, p.horizon_min, p.period_s, p.p10, p.p50) for p in points] == [
         ("pv_power", 15, 900.0, None, 1.0)]
 
 
 def test_an_event_keeps_its_data_as_json() -> None:
     msg = FleetMessage("s1", "gw", "events", 2, T0, T0 + 1,
-                       {"level": "warning", "code": "model_refused", "message": "bad",
-                        "data": {"reason": "sha"}}, epoch="e1")
+                       envelope("s1", "gw", "events", T0, 2, level="warning",
+                                code="model_refused", message="bad", data={"reason": "sha"}),
+                       epoch="e1")
     record = bodies.event_record(msg)
     assert record[:7] == ("s1", "gw", 2, T0, "warning", "model_refused", "bad")
     assert json.loads(record.data) == {"reason": "sha"}
@@ -72,18 +76,20 @@ def test_a_status_and_the_last_will() -> None:
     record = bodies.status_record(_msg(status("s1", "gw", T0, seq=5, epoch="e1")))
     assert (record.state, record.ts, record.seq, record.epoch) == ("online", T0, 5, "e1")
     assert json.loads(record.payload)["model"]["version"] == "v1"
-    will = bodies.status_record(FleetMessage("s1", "gw", "status", None, None, T0,
-                                             {"state": "offline"}))
+    will = bodies.status_record(_msg(("helio/s1/gw/status", offline("s1", "gw"))))
     assert (will.state, will.seq) == ("offline", None)
 
 
 def test_a_model_message_is_active_unless_it_says_otherwise() -> None:
-    active = bodies.model_record(FleetMessage("s1", "gw", "model", None, None, T0,
-                                              {"version": "v2", "sha256": "ab"}))
+    active = bodies.model_record(FleetMessage(
+        "s1", "gw", "model", None, None, T0,
+        envelope("s1", "gw", "model", version="v2", sha256="ab")))
     assert (active.version, active.sha256, active.blessed, active.role) == (
         "v2", "ab", 0, "active")
-    shadow = bodies.model_record(FleetMessage("s1", "gw", "model", None, None, T0,
-                                              {"role": "shadow", "blessed": True}))
+    shadow = bodies.model_record(FleetMessage(
+        "s1", "gw", "model", None, None, T0,
+        envelope("s1", "gw", "model", version="v2", sha256="ab", role="shadow",
+                 blessed=True)))
     assert (shadow.role, shadow.blessed) == ("shadow", 1)
 
 

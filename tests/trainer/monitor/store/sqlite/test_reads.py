@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.trainer.monitor.conftest import forecast, reading, status
+from tests.trainer.monitor.conftest import envelope, forecast, reading, status
 from trainer.monitor.ingest import parse_message
 from trainer.monitor.store import FleetMessage, ReadOnlyStore, Store
 from trainer.monitor.store.records import BucketMean, BucketValue, ValuesRow
@@ -73,8 +73,8 @@ def test_battery_power_uses_charge_minus_discharge_without_a_battery_current(
 def test_events_filtered_by_code_newest_first(tmp_path: Path) -> None:
     store = Store(tmp_path / "m.sqlite")
     store.write_batch([FleetMessage("s1", "gw", "events", n, T0 + n, T0,
-                                    {"level": "info", "code": code, "message": code,
-                                     "data": {"n": n}})
+                                    envelope("s1", "gw", "events", T0 + n, n, level="info",
+                                             code=code, message=code, data={"n": n}))
                        for n, code in ((1, "model_received"), (2, "boot"),
                                        (3, "model_promoted"))])
     rows = store.events(site="s1", codes=("model_received", "model_promoted"))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.trainer.monitor.conftest import forecast, reading, status
+from tests.trainer.monitor.conftest import envelope, forecast, reading, status
 from tests.trainer.monitor.sql_helpers import sql
 from trainer.monitor.ingest import parse_message
 from trainer.monitor.store import FleetMessage, ScoreRow, Store, StoreBusy
@@ -52,7 +52,7 @@ def test_store_isolates_a_message_it_cannot_bind(tmp_path: Path) -> None:
     good = [parse_message(*reading("s1", "mppt", n, T0 + n, pv_power=1.0), T0)
             for n in (1, 2, 3)]
     evil = FleetMessage("s1", "gateway", "events", 2**64, T0, T0,
-                        {"level": "info", "code": "x", "data": {}},
+                        envelope("s1", "gateway", "events", T0, 1, level="info", code="x"),
                         topic="helio/s1/gateway/events")
     evil_reading = FleetMessage("s1", "mppt", "reading", 4, T0, T0, {}, b"\xff\xfe",
                                 topic="helio/s1/mppt/reading")
