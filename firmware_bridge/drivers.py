@@ -393,14 +393,19 @@ class Pi30Driver(_PortDriver):
         ------
         SettingError
             ``name`` is not whitelisted or ``value`` is out of this unit's range
-            (nothing is sent).
+            (nothing is sent). Without the unit's QPIRI (it does not answer) the
+            result is ``failed`` and nothing is sent.
         DeviceUnavailable
             The port is not open.
         """
         module = PROTOCOLS["pi30"].module
+        if name not in module.SETTERS:
+            module.build_setting(name, value, None)  # raises: not on the whitelist
         if not self.ratings:
             with contextlib.suppress(BridgeError):
                 self.ratings = dict(self._read_qpiri(stats))
+            if not self.ratings:  # no QPIRI: no range to check against, nothing sent
+                return SettingResult(name, value, "failed", None, "")
         ratings = module.setting_ratings(self.ratings, self.utility_currents)
         request = module.build_setting(name, value, ratings)
         command = request[:-3].decode("ascii")

@@ -113,6 +113,11 @@ def test_out_of_range_values_are_refused_before_anything_is_sent() -> None:
     stats = DeviceStats()
     try:
         driver.open()
+        # a silent inverter and no QPIRI yet: no range to check, nothing sent, not raised
+        result = driver.write_setting("output_source_priority", "utility_first", stats,
+                                      apply_timeout=0.1, read_interval=0.05)
+        assert result.status == "failed"
+        assert os.read(master, 64) == pi30.build_request("QPIRI")
         driver.ratings = {"rated_battery_voltage": 48.0}
         for name, value in [("battery_recharge_voltage", 52.0), ("max_ac_charge_current", 25),
                             ("output_source_priority", "grid"), ("battery_type", "user")]:
@@ -122,7 +127,7 @@ def test_out_of_range_values_are_refused_before_anything_is_sent() -> None:
         # and a silent inverter: the write fails without raising, counted as a timeout
         result = driver.write_setting("output_source_priority", "utility_first", stats,
                                       apply_timeout=0.1, read_interval=0.05)
-        assert result.status == "failed" and stats.timeouts == 1
+        assert result.status == "failed" and stats.timeouts == 2
         assert os.read(master, 64) == pi30.build_request("POP00")
     finally:
         driver.close()

@@ -181,7 +181,7 @@ SETTERS: Mapping[str, Setter] = MappingProxyType({s.name: s for s in (
 )})
 
 
-def build_setting(name: str, value: Value, ratings: SettingRatings) -> bytes:
+def build_setting(name: str, value: Value, ratings: SettingRatings | None) -> bytes:
     """Request bytes (command + CRC + CR) that set ``name`` to ``value``.
 
     Parameters
@@ -192,7 +192,8 @@ def build_setting(name: str, value: Value, ratings: SettingRatings) -> bytes:
         Enum name (priorities) or number: back-to-grid / back-to-battery
         voltage [V], utility charge current [A].
     ratings : SettingRatings
-        The unit's own ratings (:func:`setting_ratings`).
+        The unit's own ratings (:func:`setting_ratings`); None only to check
+        the name (every value then fails its range check).
 
     Raises
     ------
@@ -202,6 +203,8 @@ def build_setting(name: str, value: Value, ratings: SettingRatings) -> bytes:
     setter = SETTERS.get(name)
     if setter is None:
         raise SettingError(f"{name!r} is not a whitelisted PI30 setting ({sorted(SETTERS)})")
+    if ratings is None:
+        raise SettingError(f"{name}: the unit's ratings (QPIRI) are not known")
     return build_request(setter.command(value, ratings))
 
 
