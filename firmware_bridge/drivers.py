@@ -5,7 +5,8 @@ streaming device for a window (VE.Direct: the latest complete block wins,
 blocks merged so split field sets add up), send queries and frame the
 replies (PI30: flush stale input, send QPIGS/QMOD/QPIWS, QPIRI once per
 connection), or read register blocks through pymodbus (EPEver). Framer
-rejects are added to ``stats.checksum_errors``.
+rejects are added to ``stats.checksum_errors``. PI30 also writes the
+whitelisted settings and reads them back (:meth:`Pi30Driver.write_setting`).
 
 Does NOT: retry or reconnect (the device does), log, or keep readings.
 Raises only :class:`~firmware_bridge.errors.DeviceUnavailable` (port gone),
