@@ -21,7 +21,7 @@ import logging
 
 from firmware_bridge.clock import Clock, SystemClock
 from firmware_bridge.config import DeviceConfig
-from firmware_bridge.drivers import DeviceStats, Driver, make_driver
+from firmware_bridge.drivers import DeviceStats, Driver, SettingResult, make_driver
 from firmware_bridge.errors import BridgeError, DeviceTimeout, DeviceUnavailable
 from firmware_bridge.readings import Reading, Value
 
@@ -193,6 +193,31 @@ class Device:
         out += self._unit_readings
         self._unit_readings = []
         return out
+
+    def write_setting(
+        self, name: str, value: Value, *, apply_timeout: float = 600.0,
+        read_interval: float = 30.0,
+    ) -> SettingResult:
+        """Write one whitelisted setting and read it back (PI30 only; see
+        :meth:`~firmware_bridge.drivers.Pi30Driver.write_setting`).
+
+        Never raises on serial faults (status ``failed``, the port reconnects
+        on the next poll); raises ``SettingError`` for a value out of range
+        and TypeError for a driver without settings.
+        """
+        write = getattr(self.driver, "write_setting", None)
+        if write is None:
+            raise TypeError(f"{self.device_id}: its protocol has no setting commands")
+        if not self._stats.connected and not self._connect():
+            return SettingResult(name, value, "failed", None, "")
+        try:
+            result: SettingResult = write(name, value, self._stats, apply_timeout=apply_timeout,
+                                          read_interval=read_interval)
+        except DeviceUnavailable as exc:
+            self._on_lost(exc)
+            return SettingResult(name, value, "failed", None, "")
+        self._note_new_unknowns()
+        return result
 
     def take_notices(self) -> list[DeviceNotice]:
         """Notices raised since the last call (each unknown field or refused command once)."""

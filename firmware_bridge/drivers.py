@@ -5,7 +5,8 @@ streaming device for a window (VE.Direct: the latest complete block wins,
 blocks merged so split field sets add up), send queries and frame the
 replies (PI30: flush stale input, send QPIGS/QMOD/QPIWS, QPIRI once per
 connection), or read register blocks through pymodbus (EPEver). Framer
-rejects are added to ``stats.checksum_errors``.
+rejects are added to ``stats.checksum_errors``. PI30 also writes the
+whitelisted settings and reads them back (:meth:`Pi30Driver.write_setting`).
 
 Does NOT: retry or reconnect (the device does), log, or keep readings.
 Raises only :class:`~firmware_bridge.errors.DeviceUnavailable` (port gone),
@@ -20,7 +21,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pymodbus.client import ModbusSerialClient
 from pymodbus.exceptions import ConnectionException, ModbusException
@@ -29,6 +30,7 @@ from firmware_bridge.errors import BridgeError, DeviceTimeout, DeviceUnavailable
 from firmware_bridge.protocols import MODBUS_MAPS, PROTOCOLS
 from firmware_bridge.protocols.base import ProtocolSpec, Values
 from firmware_bridge.protocols.modbus_map import RegisterMap
+from firmware_bridge.readings import Value
 from firmware_bridge.timestamps import isoformat_z
 from firmware_bridge.transport import Port, open_port
 
@@ -37,6 +39,7 @@ __all__ = [
     "Driver",
     "ModbusDriver",
     "Pi30Driver",
+    "SettingResult",
     "VeDirectDriver",
     "make_driver",
     "modbus_driver",
@@ -202,6 +205,39 @@ class _NakError(ProtocolError):
     """The device refused a command."""
 
 
+#: Outcome of :meth:`Pi30Driver.write_setting`.
+SettingStatus = Literal["applied", "refused", "not_applied", "unsupported", "failed"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SettingResult:
+    """What became of one setting write.
+
+    Attributes
+    ----------
+    name : str
+        The setting (its QPIRI field, a key of ``pi30.SETTERS``).
+    value : Value
+        What was asked.
+    status : str
+        ``applied`` (ACK and QPIRI reads it back), ``refused`` (the device
+        answered NAK: now recorded as unsupported), ``not_applied`` (ACK, but
+        QPIRI did not show it within the bound), ``unsupported`` (refused
+        before: not sent again) or ``failed`` (no valid answer to the command:
+        a serial fault, counted in the stats like a read's).
+    read_back : Value or None
+        The last QPIRI value of the setting (None when none was read).
+    command : str
+        The command text sent (``POP02``).
+    """
+
+    name: str
+    value: Value
+    status: SettingStatus
+    read_back: Value | None
+    command: str
+
+
 class Pi30Driver(_PortDriver):
     """Query a PI30 inverter.
 
@@ -214,7 +250,10 @@ class Pi30Driver(_PortDriver):
     the four basic ones is recorded once in ``stats.unsupported_commands`` and
     not asked again (a refused PV or load counter stands for its whole group:
     QET refused, QEY/QEM/QED are not asked); fields a reply carries that the tables do not know are
-    counted in ``stats.unknown_fields``.
+    counted in ``stats.unknown_fields``. Also once per connection: QID and
+    QVFW (``serial_number``, ``firmware_version``) and QMUCHGCR (the allowed
+    utility charge currents, for :meth:`write_setting`), each optional.
+    ``sleep`` waits between read-backs of :meth:`write_setting` (injected).
     """
 
     def __init__(
@@ -227,8 +266,12 @@ class Pi30Driver(_PortDriver):
         parallel_units: int = 0,
         energy_period: float = 60.0,
         today: Callable[[], date] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(url, baudrate=baudrate, timeout=timeout, monotonic=monotonic)
+        self.sleep = sleep
+        self.ratings: Values = {}
+        self.utility_currents: tuple[int, ...] = ()
         self.parallel_units = parallel_units
         self.energy_period = energy_period
         self.today = today or (lambda: datetime.now().astimezone().date())
@@ -236,6 +279,7 @@ class Pi30Driver(_PortDriver):
 
     def on_open(self) -> None:
         self.need_ratings = True
+        self.need_identity = True
         self._energy_due = self.monotonic()
 
     def take_unit_values(self) -> dict[str, Values]:
@@ -254,6 +298,9 @@ class Pi30Driver(_PortDriver):
         if self.monotonic() >= self._energy_due:
             self._energy_due = self.monotonic() + self.energy_period
             out += [(command, True) for command in module.energy_commands(self.today())]
+        if self.need_identity:  # after the live values: identity can wait a poll
+            out += [(command, True) for command in (*module.IDENTITY_COMMANDS, "QMUCHGCR")]
+            self.need_identity = False
         return [(c, opt) for c, opt in out if module.command_family(c) not in refused
                 and c not in refused]
 
@@ -294,7 +341,11 @@ class Pi30Driver(_PortDriver):
             answered = True
             if command == "QPIRI":
                 self.need_ratings = False
-                self.static_names = frozenset(answer) | frozenset(module.ENERGY_COUNTERS.values())
+                self.ratings = dict(answer)
+                self.static_names = (frozenset(answer) | frozenset(module.ENERGY_COUNTERS.values())
+                                     | {"serial_number", "firmware_version"})
+            if command == "QMUCHGCR":
+                continue
             if module.command_family(command) == "QPGS":
                 self._units[command[4:]] = answer
             else:
@@ -304,10 +355,121 @@ class Pi30Driver(_PortDriver):
     def query(self, command: str, stats: DeviceStats) -> Values:
         """Send one command and decode its reply (unknown fields are counted)."""
         module = PROTOCOLS["pi30"].module
+        reply = self._exchange(command, module.build_request(command), stats)
+        if reply.nak:
+            raise _NakError(f"{command}: device answered NAK")
+        if command == "QMUCHGCR":
+            self.utility_currents = module.parse_current_choices(reply.payload)
+            stats.frames_good += 1
+            return {}
+        decoded = module.decode(command, reply)
+        for key in decoded.unknown:
+            count_unknown(stats, key)
+        stats.frames_good += 1
+        values: Values = decoded.values
+        return values
+
+    def write_setting(
+        self, name: str, value: Value, stats: DeviceStats, *,
+        apply_timeout: float = 600.0, read_interval: float = 30.0,
+    ) -> SettingResult:
+        """Send one whitelisted setting, then read it back with QPIRI until it shows.
+
+        Parameters
+        ----------
+        name : str
+            A key of ``pi30.SETTERS`` (``output_source_priority``...).
+        value : Value
+            Enum name or number ([V] for PBCV/PBDV, [A] for MUCHGC).
+        stats : DeviceStats
+            Counters: serial faults are counted as for reads; a NAK'd command
+            is appended to ``unsupported_commands`` and never sent again.
+        apply_timeout : float
+            How long to wait for QPIRI to show the value; real units can take
+            minutes (esphome-pipsolar #27) [s].
+        read_interval : float
+            Wait between QPIRI read-backs [s].
+
+        Raises
+        ------
+        SettingError
+            ``name`` is not whitelisted or ``value`` is out of this unit's range
+            (nothing is sent). Without the unit's QPIRI (it does not answer) the
+            result is ``failed`` and nothing is sent.
+        DeviceUnavailable
+            The port is not open.
+        """
+        module = PROTOCOLS["pi30"].module
+        if name not in module.SETTERS:
+            module.build_setting(name, value, None)  # raises: not on the whitelist
+        if not self.ratings:
+            with contextlib.suppress(BridgeError):
+                self.ratings = dict(self._read_qpiri(stats))
+            if not self.ratings:  # no QPIRI: no range to check against, nothing sent
+                return SettingResult(name, value, "failed", None, "")
+        ratings = module.setting_ratings(self.ratings, self.utility_currents)
+        request = module.build_setting(name, value, ratings)
+        command = request[:-3].decode("ascii")
+        setter = module.SETTERS[name]
+        before = setter.read_back(self.ratings) if self.ratings else None
+
+        def result(status: SettingStatus, read_back: Value | None) -> SettingResult:
+            return SettingResult(name, value, status, read_back, command)
+
+        if command in stats.unsupported_commands:
+            return result("unsupported", before)
+        try:
+            reply = self._exchange(command, request, stats)
+        except DeviceUnavailable:
+            raise
+        except DeviceTimeout:
+            stats.timeouts += 1
+            return result("failed", before)
+        if reply.nak:
+            stats.unsupported_commands.append(command)
+            return result("refused", before)
+        if not reply.ack:
+            stats.protocol_errors += 1
+            return result("failed", before)
+        stats.frames_good += 1
+        deadline = self.monotonic() + apply_timeout
+        read_back = before
+        while True:
+            try:
+                qpiri = self._read_qpiri(stats)
+            except DeviceUnavailable:
+                raise
+            except BridgeError:
+                qpiri = {}
+            else:
+                self.ratings = dict(qpiri)
+                read_back = setter.read_back(qpiri)
+                if _same(read_back, value):
+                    return result("applied", read_back)
+            if self.monotonic() + read_interval > deadline:
+                return result("not_applied", read_back)
+            self.sleep(read_interval)
+
+    def _read_qpiri(self, stats: DeviceStats) -> Values:
+        """One QPIRI, with faults counted as for a poll's queries."""
+        try:
+            return self.query("QPIRI", stats)
+        except DeviceTimeout:
+            stats.timeouts += 1
+            raise
+        except DeviceUnavailable:
+            raise
+        except BridgeError:
+            stats.protocol_errors += 1
+            raise
+
+    def _exchange(self, command: str, request: bytes, stats: DeviceStats) -> Any:
+        """Send ``request``; the last valid reply (framer rejects counted)."""
+        module = PROTOCOLS["pi30"].module
         port = self._port()
         framer = module.Pi30Framer()
         port.flush_input()
-        port.write(module.build_request(command))
+        port.write(request)
         replies: list[Any] = []
 
         def done(chunk: bytes) -> bool:
@@ -318,15 +480,14 @@ class Pi30Driver(_PortDriver):
         stats.checksum_errors += framer.frames_bad
         if not replies:
             raise DeviceTimeout(f"{self.url}: no valid reply to {command} within {self.timeout} s")
-        reply = replies[-1]
-        if reply.nak:
-            raise _NakError(f"{command}: device answered NAK")
-        decoded = module.decode(command, reply)
-        for key in decoded.unknown:
-            count_unknown(stats, key)
-        stats.frames_good += 1
-        values: Values = decoded.values
-        return values
+        return replies[-1]
+
+
+def _same(read_back: Value | None, wanted: Value) -> bool:
+    """Whether a QPIRI value shows the setting (numbers to 0.05)."""
+    if isinstance(wanted, int | float) and isinstance(read_back, int | float):
+        return abs(float(read_back) - float(wanted)) < 0.05
+    return read_back == wanted
 
 
 class ModbusDriver:

@@ -83,8 +83,9 @@ def test_read_after_hangup_is_unavailable() -> None:
 def test_pi30_driver_writes_exact_requests() -> None:
     """One poll sends QPIRI (first poll only), QPIGS, QMOD, QPIWS: command, CRC, CR.
 
-    Then the optional QPIGS2 and the first PV and load energy counters; NAKed,
-    they (and the rest of their group) are recorded as unsupported and not asked again.
+    Then the optional QPIGS2, the first PV and load energy counters and, once per
+    connection, QID, QVFW and QMUCHGCR; NAKed, they (and the rest of their group)
+    are recorded as unsupported and not asked again.
     """
     master, slave = os.openpty()
     tty.setraw(slave)
@@ -95,7 +96,7 @@ def test_pi30_driver_writes_exact_requests() -> None:
     def inverter() -> None:  # refuses everything, records what it is sent
         buf = b""
         deadline = time.monotonic() + 5.0
-        while len(seen) < 7 and time.monotonic() < deadline:
+        while len(seen) < 10 and time.monotonic() < deadline:
             buf += os.read(master, 256)
             while b"\r" in buf:
                 frame, buf = buf.split(b"\r", 1)
@@ -115,8 +116,10 @@ def test_pi30_driver_writes_exact_requests() -> None:
     assert seen[:4] == [b"QPIRI\xf8\x54\r", b"QPIGS\xb7\xa9\r", b"QMOD\x49\xc1\r",
                         b"QPIWS\xb4\xda\r"]
     # one refused counter stands for its group: QET for QE*, QLT for QL*
-    assert [pi30.parse_request(frame) for frame in seen[4:]] == ["QPIGS2", "QET", "QLT"]
+    assert [pi30.parse_request(frame) for frame in seen[4:]] == [
+        "QPIGS2", "QET", "QLT", "QID", "QVFW", "QMUCHGCR"]
     assert device.stats.protocol_errors == 4
     assert device.stats.timeouts == 0
     assert device.stats.unsupported_commands == ["QPIGS2", "QET", "QEY", "QEM", "QED", "QLT",
-                                                 "QLY", "QLM", "QLD"]
+                                                 "QLY", "QLM", "QLD", "QID", "QVFW",
+                                                 "QMUCHGCR"]

@@ -2,11 +2,12 @@
 
 Responsible for: request bytes (command + CRC-16/XMODEM + CR with the escape
 quirk) and the reply framer (:mod:`.framer`), the field and status-bit tables of
-QPIGS, QPIRI, QMOD, QPIWS, QPIGS2, QPGSn and the energy counters
+QPIGS, QPIRI, QMOD, QPIWS, QPIGS2, QPGSn, QID, QVFW and the energy counters
 QET/QEY/QEM/QED/QLT/QLY/QLM/QLD (:mod:`.tables`), the one decode API
 :func:`decode` (:mod:`.decoder`: tolerant, a field that does not decode is left
 out and reported in :attr:`Decoded.unknown`), and the encoders the simulator
-uses (:mod:`.encoder`), built from the same tables.
+uses (:mod:`.encoder`), built from the same tables; the whitelisted setting
+commands with their range checks (:mod:`.settings`).
 
 Does NOT: open ports, sleep, log, or decide the polling schedule (see
 :data:`POLL_COMMANDS`). Must not import: anything beyond ``firmware_bridge.checksums``,
@@ -51,10 +52,22 @@ from firmware_bridge.protocols.pi30.framer import (
     build_request,
     parse_request,
 )
+from firmware_bridge.protocols.pi30.settings import (
+    MUCHGC_FALLBACK,
+    SETTERS,
+    Setter,
+    SettingError,
+    SettingRatings,
+    build_setting,
+    parse_current_choices,
+    parse_setting,
+    setting_ratings,
+)
 from firmware_bridge.protocols.pi30.tables import (
     ACK,
     BAUDRATE,
     ENERGY_COUNTERS,
+    IDENTITY_COMMANDS,
     NAK,
     NAK_NO_CRC,
     OPTIONAL_COMMANDS,
@@ -81,6 +94,8 @@ __all__ = [
     "COMMANDS",
     "ENCODERS",
     "ENERGY_COUNTERS",
+    "IDENTITY_COMMANDS",
+    "MUCHGC_FALLBACK",
     "NAK",
     "NAK_NO_CRC",
     "OPTIONAL_COMMANDS",
@@ -94,15 +109,20 @@ __all__ = [
     "QPIGS_MAX_FIELDS",
     "QPIRI_FIELDS",
     "QPIWS_BITS",
+    "SETTERS",
     "BitTable",
     "Decoded",
     "Pi30Field",
     "Pi30Framer",
     "Pi30Reply",
     "RequestFramer",
+    "Setter",
+    "SettingError",
+    "SettingRatings",
     "StatusBits",
     "build_request",
     "build_response",
+    "build_setting",
     "command_family",
     "decode",
     "encode_counter",
@@ -114,5 +134,8 @@ __all__ = [
     "encode_qpiri",
     "encode_qpiws",
     "energy_commands",
+    "parse_current_choices",
     "parse_request",
+    "parse_setting",
+    "setting_ratings",
 ]

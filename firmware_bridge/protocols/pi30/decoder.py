@@ -197,8 +197,10 @@ def _qpgs(payload: str) -> Decoded:
     """Decode QPGSn (one unit of a parallel system): 27 fields, 29 on MAX 48 V models.
 
     The status byte gives ``charging_source``, ``battery_status``, ``grid_lost``,
-    ``load_output_on`` and ``scc_ok``. A unit that is not present (first field 0)
-    decodes to ``{"parallel_unit_present": 0}`` only.
+    ``load_output_on`` and ``scc_ok``. Presence is decided from the content
+    (:func:`_qpgs_present`), not from the first field alone: a real PI30MAX
+    answers ``QPGS0`` with ``0`` first yet a serial number and live values. An
+    absent unit decodes to ``{"parallel_unit_present": 0}`` only.
 
     Raises
     ------
@@ -209,10 +211,11 @@ def _qpgs(payload: str) -> Decoded:
     if len(parts) < len(QPGS_FIELDS):
         raise ProtocolError(f"QPGS: expected 27 or 29 fields, got {len(parts)}")
     unknown: list[str] = []
-    if parts[0] == "0":
+    if not _qpgs_present(parts):
         return Decoded({"parallel_unit_present": 0})
     table = QPGS_MAX_FIELDS if len(parts) >= len(QPGS_MAX_FIELDS) else QPGS_FIELDS
     out = _decode_fields(parts, table, "QPGS", unknown)
+    out["parallel_unit_present"] = 1
     mode = QMOD_MODES.get(parts[QPGS_MODE])
     if mode is None:
         unknown.append(f"QPGS mode={parts[QPGS_MODE]!r}")
@@ -222,6 +225,36 @@ def _qpgs(payload: str) -> Decoded:
     _net_current(out)
     return Decoded(out, tuple(unknown))
 
+
+
+def _qpgs_present(parts: list[str]) -> bool:
+    """Whether a QPGSn reply describes a unit that is there.
+
+    Rule: first field ``1``; or a serial number that is not all zeros together
+    with a non-zero AC output voltage or battery voltage (fields 7 and 12). An
+    empty slot of a parallel system sends ``0``, a zero serial and zero values.
+    """
+    if parts[0] == "1":
+        return True
+    serial = parts[1].strip("0")
+    live = any(_is_number(parts[i]) and float(parts[i]) != 0.0 for i in (6, 11))
+    return bool(serial) and live
+
+
+def _qid(payload: str) -> Decoded:
+    """Decode QID (device serial number, PI30 §2.2) into ``serial_number``."""
+    text = payload.strip()
+    if not text or not text.isalnum():
+        raise ProtocolError(f"QID: expected a serial number, got {payload!r}")
+    return Decoded({"serial_number": text})
+
+
+def _qvfw(payload: str) -> Decoded:
+    """Decode QVFW (main CPU firmware, ``VERFW:00072.70``) into ``firmware_version``."""
+    text = payload.strip()
+    if not text.startswith("VERFW:") or not text[6:].strip():
+        raise ProtocolError(f"QVFW: expected VERFW:<version>, got {payload!r}")
+    return Decoded({"firmware_version": text[6:].strip()})
 
 
 def _report_counter(name: str, command: str) -> Callable[[str], Decoded]:
@@ -238,7 +271,7 @@ def _report_counter(name: str, command: str) -> Callable[[str], Decoded]:
 #: Command family -> tolerant decoder (see :class:`Decoded`).
 _REPORTERS: Mapping[str, Callable[[str], Decoded]] = MappingProxyType({
     "QPIGS": _qpigs, "QPIRI": _qpiri, "QMOD": _qmod, "QPIWS": _qpiws,
-    "QPIGS2": _qpigs2, "QPGS": _qpgs,
+    "QPIGS2": _qpigs2, "QPGS": _qpgs, "QID": _qid, "QVFW": _qvfw,
     **{family: _report_counter(name, family) for family, name in ENERGY_COUNTERS.items()},
 })
 

@@ -29,6 +29,7 @@ __all__ = [
     "BAUDRATE",
     "CHARGING_SOURCES",
     "ENERGY_COUNTERS",
+    "IDENTITY_COMMANDS",
     "NAK",
     "NAK_NO_CRC",
     "OPTIONAL_COMMANDS",
@@ -66,6 +67,8 @@ NAK_NO_CRC = b"(NAK\r"
 POLL_COMMANDS: tuple[str, ...] = ("QPIGS", "QMOD", "QPIWS")
 #: Asked every poll too, until the firmware NAKs them (models without a second tracker).
 OPTIONAL_COMMANDS: tuple[str, ...] = ("QPIGS2",)
+#: Asked once per connection: serial number and main CPU firmware (PI30 §2.2, §2.3).
+IDENTITY_COMMANDS: tuple[str, ...] = ("QID", "QVFW")
 
 
 

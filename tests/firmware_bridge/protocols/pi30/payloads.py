@@ -42,3 +42,34 @@ SIM_VALUES = {
 }
 
 COMMANDS = ["QPIGS", "QPIRI", "QMOD", "QPIWS", "QPIGS2", "QPGS0", "QET", "QEY2026", "QED20260301"]
+
+# A PI30MAX reply to QPGS0 as real units send it for the unit the reader is wired to
+# (hand-built, PI30MAX §2.11 layout, 29 fields): the first field says 0 ("not
+# present") yet the unit carries a serial number and live values.
+QPGS0_MAX_LEADING_ZERO = " ".join((
+    "0",  # parallel unit exists: 0, although the unit answers
+    "92932105105315",  # serial number
+    "B",  # work mode: battery
+    "00",  # fault code
+    "000.0", "00.00",  # grid voltage [V], frequency [Hz]: no AC input
+    "230.0", "50.00",  # AC output voltage [V], frequency [Hz]: live
+    "0345", "0312", "006",  # AC output apparent [VA], active power [W], load [%]
+    "52.1",  # battery voltage [V]
+    "000", "057",  # battery charging current [A], capacity [%]
+    "000.0",  # PV input voltage [V]
+    "000",  # total charging current [A]
+    "00345", "00312", "006",  # total AC output apparent [VA], active [W], load [%]
+    "10000010",  # status: b7 SCC ok, b1 load on
+    "0",  # output mode: single
+    "3",  # charger source priority: solar only
+    "060", "120", "30",  # max charge current, its limit, max AC charge current [A]
+    "00",  # PV input current [A]
+    "007",  # battery discharge current [A]
+    "000.0", "00",  # PV2 voltage [V], current [A]
+))
+#: An empty slot of a parallel system: 0, a zero serial, zero values.
+QPGS_EMPTY_SLOT = " ".join((
+    "0", "00000000000000", "B", "00", "000.0", "00.00", "000.0", "00.00", "0000", "0000",
+    "000", "00.0", "000", "000", "000.0", "000", "00000", "00000", "000", "00000000", "0", "0",
+    "000", "000", "00", "00", "000",
+))
