@@ -563,6 +563,27 @@ def measure_import(device: Device, python: str, repeat: int = 1) -> dict[str, An
     return out
 
 
+PLAN_FIGURE = Path(__file__).with_name("plan_figure.py")
+
+
+def measure_plan(device: Device, python: str) -> dict[str, Any]:
+    """CPU per energy-plan update (the agent's loop thread), inside (emulated) and on x86. [ms]"""
+    shutil.copy(PLAN_FIGURE, device.root / "tmp/plan_figure.py")
+    shutil.copy(SITE, device.root / "tmp/plan_site.toml")
+    dev = device.run([f"{VENV_BIN}/python", "/tmp/plan_figure.py", "/tmp/plan_site.toml"],
+                     timeout=900)
+    x86 = subprocess.run([python, str(PLAN_FIGURE), str(SITE)], capture_output=True, cwd=REPO,
+                         check=False)
+    out: dict[str, Any] = {}
+    for name, done in (("aarch64", dev), ("x86", x86)):
+        if done.returncode == 0:
+            p50, p99, n = done.stdout.decode().split()
+            out[name] = {"p50_ms": float(p50), "p99_ms": float(p99), "updates": int(n)}
+        else:
+            out[name] = {"error": done.stderr.decode(errors="replace")[-500:]}
+    return out
+
+
 def midday_boundary() -> dt.datetime:
     """Today's 12:00 UTC (midday in Abuja: the panels produce) as the step boundary."""
     today = dt.datetime.now(dt.UTC).date()
@@ -638,6 +659,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             with job.step("import time and memory"):
                 job.figures["import"] = measure_import(device, args.python, 3)
                 job.say(f"import: {job.figures['import']}")
+            with job.step("energy-plan update"):  # a figure, not a check: printed
+                job.figures["plan_update"] = measure_plan(device, args.python)
+                job.say(f"plan update: {job.figures['plan_update']}")
     except Exception as exc:  # the job reports what broke, then fails
         job.failures.append(f"{type(exc).__name__}: {exc}")
         job.say(f"ERROR {type(exc).__name__}: {exc}")
