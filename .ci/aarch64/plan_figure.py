@@ -49,7 +49,7 @@ def main(site_path: str, n: int = 40) -> None:
         times.append(time.process_time() - c0)
     times.sort()
     p50, p99 = times[len(times) // 2], times[int(0.99 * (len(times) - 1))]
-    print(round(1e3 * p50, 2), round(1e3 * p99, 2), len(times))
+    print(round(1e3 * p50, 2), round(1e3 * p99, 2), len(times))  # noqa: T201 - a script
 
 
 if __name__ == "__main__":
