@@ -295,6 +295,7 @@ class Outbox:
         try:
             self._open(synchronous)
             self._integrity_check()
+            self._convert_page_size()
         except sqlite3.DatabaseError as exc:
             if self.path == ":memory:":
                 raise
@@ -318,13 +319,6 @@ class Outbox:
             if self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
                 self._db.execute("PRAGMA journal_mode=DELETE")  # VACUUM keeps a WAL's page size
                 self._db.execute("VACUUM")
-        elif (self._db.execute("PRAGMA page_size").fetchone()[0] != self.page_size
-              and self.path != ":memory:" and Path(self.path).stat().st_size <= _CONVERT_MAX):
-            # a small file (a drained queue) takes the configured page size; a big one
-            # (an outage's backlog) keeps its own until it has drained
-            self._db.execute("PRAGMA journal_mode=DELETE")
-            self._db.execute(f"PRAGMA page_size={self.page_size}")
-            self._db.execute("VACUUM")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self._db.execute(f"PRAGMA wal_autocheckpoint={self.wal_autocheckpoint}")
@@ -343,6 +337,21 @@ class Outbox:
         """``PRAGMA quick_check`` within ``check_s``; raises ``DatabaseError`` on damage."""
         if self.check_s > 0 and self.path != ":memory:":
             self.check = quick_check(self._db, self.check_s)
+
+    def _convert_page_size(self) -> None:
+        """Rebuild a small file (a drained queue) with the configured page size.
+
+        A big one (an outage's backlog) keeps its own until a start finds it
+        drained: ``VACUUM`` rewrites the whole file. Runs after the integrity check.
+        """
+        if (self.path == ":memory:"
+                or int(self._db.execute("PRAGMA page_size").fetchone()[0]) == self.page_size
+                or Path(self.path).stat().st_size > _CONVERT_MAX):
+            return
+        self._db.execute("PRAGMA journal_mode=DELETE")  # VACUUM keeps a WAL's page size
+        self._db.execute(f"PRAGMA page_size={self.page_size}")
+        self._db.execute("VACUUM")
+        self._db.execute("PRAGMA journal_mode=WAL")
 
     def _insert_salvaged(self, rows: list[tuple[str, bytes, int, int]]) -> None:
         if not rows:
