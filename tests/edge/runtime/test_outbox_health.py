@@ -22,6 +22,7 @@ from pathlib import Path
 
 from edge.runtime.outbox import Outbox
 
+
 def _fill(path: Path, n: int = 3000) -> str:
     with Outbox(path) as box:
         for i in range(n):

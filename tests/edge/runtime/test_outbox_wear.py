@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.runtime import outbox as outbox_module
 from edge.runtime.config import load_agent_config
 from edge.runtime.outbox import COMMIT_WINDOW_S, Outbox
 from firmware_bridge.config import ConfigError
@@ -164,7 +166,7 @@ def test_default_window_commits_once_per_window(tmp_path: Path) -> None:
         if clock.t < COMMIT_WINDOW_S:
             assert box.peek(10) == []  # nothing is offered before its commit
     assert 80 / COMMIT_WINDOW_S - 1 <= len(commits) <= 80 / COMMIT_WINDOW_S + 1
-    assert all(b - a >= COMMIT_WINDOW_S for a, b in zip(commits, commits[1:], strict=False))
+    assert all(b - a >= COMMIT_WINDOW_S for a, b in itertools.pairwise(commits))
     box.close()
     with Outbox(tmp_path / "o.sqlite") as again:
         assert again.stats.queued == 160 and again.last_seq("mppt", "reading") == 80
@@ -204,8 +206,6 @@ def test_small_existing_file_takes_the_page_size_and_keeps_its_queue(tmp_path: P
 def test_large_existing_file_keeps_its_page_size(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """A backlog is not rebuilt at start (VACUUM of a full outbox takes minutes on a Pi)."""
-    from edge.runtime import outbox as outbox_module
-
     path = tmp_path / "o.sqlite"
     with Outbox(path, page_size=4096) as old:
         old.put_many("d", "s", [("t", _enc)] * 50)
