@@ -1,14 +1,11 @@
-"""SD-card wear of the outbox: bytes written and fsyncs per reading.
+"""SD-card wear of the outbox: bytes written and fsyncs per reading, per setting.
 
 Twenty simulated minutes at 1 Hz: two source devices each put one reading (about 400
 bytes of JSON) per second, and the publisher acknowledges what is committed,
-as the agent and the publisher do. Run twice in a child process:
-
-- ``before``: every put commits at once and acknowledged rows are deleted
-  about every 0.2 s (one delete commit per reading at 1 Hz), the behaviour
-  before group commit;
-- ``after``: the agent's default ``commit_window_s = 1``: puts and deletes
-  of one second share one commit.
+as the agent and the publisher do. Each setting of :data:`SETTINGS` (the
+Outbox keywords that differ from the defaults: ``commit_window_s``,
+``synchronous``, ``page_size``, ``wal_autocheckpoint``) runs in a child process
+on a new database. Target: <= 2 KiB and <= 0.1 fsync per reading.
 
 Bytes written are the child's ``wchar`` from ``/proc/self/io`` (every byte
 SQLite hands to write/pwrite, WAL and checkpoints included); fsync and
@@ -42,8 +39,8 @@ def _io_written() -> int:
     return 0
 
 
-def child(path: str, window: float) -> None:
-    """Run the simulation; print ``readings bytes_written``."""
+def child(path: str, settings: str) -> None:
+    """Run the simulation with ``settings`` (JSON of Outbox keywords); print ``readings bytes``."""
     from datetime import UTC, datetime
 
     from edge.runtime.contract import Topics
@@ -51,7 +48,10 @@ def child(path: str, window: float) -> None:
     from edge.testkit.clocks import ManualClock
 
     clock = ManualClock(datetime(2026, 11, 30, 12, tzinfo=UTC))
-    box = Outbox(path, commit_window_s=window, clock=clock.monotonic)
+    from edge.runtime.outbox import COMMIT_WINDOW_S
+
+    box = Outbox(path, clock=clock.monotonic,
+                 **{"commit_window_s": COMMIT_WINDOW_S, **json.loads(settings)})
     values = {"pv_power": 812.5, "battery_voltage": 52.31, "battery_current": 14.2,
               "pv_voltage": 97.4, "load_power": 402.0, "charge_state": "bulk",
               "yield_today": 3.42, "battery_soc": 81.0}
@@ -77,10 +77,10 @@ def child(path: str, window: float) -> None:
     sys.stdout.write(f"{n} {_io_written() - start}\n")
 
 
-def _run(window: float) -> tuple[int, int, int | None]:
+def _run(settings: dict[str, object]) -> tuple[int, int, int | None]:
     with tempfile.TemporaryDirectory(prefix="helio-wear-") as tmp:
         cmd = [sys.executable, "-m", "bench.bench_outbox_wear", "--child",
-               str(Path(tmp) / "outbox.sqlite"), str(window)]
+               str(Path(tmp) / "outbox.sqlite"), json.dumps(settings)]
         strace = shutil.which("strace")
         summary = Path(tmp) / "strace.txt"
         if strace:
@@ -96,21 +96,43 @@ def _run(window: float) -> tuple[int, int, int | None]:
         return readings, written, syncs
 
 
+#: (label, Outbox keywords that differ from the defaults: 8 s, FULL, 1 KiB pages,
+#: autocheckpoint 1000 pages).
+SETTINGS: list[tuple[str, dict[str, object]]] = [
+    ("default: window 8 s, full, 1 KiB", {}),
+    ("commit per put (window 0), full, 4 KiB", {"commit_window_s": 0.0, "page_size": 4096}),
+    ("before: window 1 s, full, 4 KiB", {"commit_window_s": 1.0, "page_size": 4096}),
+    ("window 1 s, normal, 4 KiB", {"commit_window_s": 1.0, "synchronous": "normal",
+                                   "page_size": 4096}),
+    ("window 1 s, full, 1 KiB", {"commit_window_s": 1.0}),
+    ("window 1 s, normal, 1 KiB", {"commit_window_s": 1.0, "synchronous": "normal"}),
+    ("window 5 s, full, 4 KiB", {"commit_window_s": 5.0, "page_size": 4096}),
+    ("window 5 s, full, 2 KiB", {"commit_window_s": 5.0, "page_size": 2048}),
+    ("window 5 s, full, 1 KiB", {"commit_window_s": 5.0}),
+    ("window 5 s, normal, 1 KiB", {"commit_window_s": 5.0, "synchronous": "normal"}),
+    ("window 6 s, full, 1 KiB", {"commit_window_s": 6.0}),
+    ("window 10 s, full, 1 KiB", {"commit_window_s": 10.0}),
+    ("window 8 s, full, 1 KiB, checkpoint 4000", {"wal_autocheckpoint": 4000}),
+    ("window 8 s, full, 1 KiB, checkpoint 250", {"wal_autocheckpoint": 250}),
+]
+
+
 def main() -> None:
     print(f"outbox SD-card wear, {SECONDS} s at 1 Hz x {len(DEVICES)} devices, each reading"
           " acknowledged right after its commit")
-    for label, window in (("before (commit per put, delete per ack)", 0.0),
-                          ("after  (group commit window 1 s)      ", 1.0)):
-        readings, written, syncs = _run(window)
-        per_day = written / readings * 86400 * len(DEVICES) / 1e9
-        sync_text = "n/a (no strace)" if syncs is None else f"{syncs / readings:.2f}"
-        print(f"  {label}: {written / readings / 1024:6.1f} KiB written/reading,"
-              f" fsyncs/reading {sync_text},"
-              f" {per_day:.2f} GB/day for the {len(DEVICES)} devices")
+    print(f"  {'setting':<42} {'KiB/reading':>11} {'fsync/reading':>13} {'MB/day':>7}"
+          f" {'fsync/day':>9}")
+    for label, settings in SETTINGS:
+        readings, written, syncs = _run(settings)
+        per_day = readings / SECONDS * 86400
+        sync_text = "n/a" if syncs is None else f"{syncs / readings:.3f}"
+        day_text = "n/a" if syncs is None else f"{syncs / readings * per_day:.0f}"
+        print(f"  {label:<42} {written / readings / 1024:11.2f} {sync_text:>13}"
+              f" {written / readings * per_day / 1e6:7.0f} {day_text:>9}", flush=True)
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        child(sys.argv[2], float(sys.argv[3]))
+        child(sys.argv[2], sys.argv[3])
     else:
         main()

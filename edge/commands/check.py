@@ -1,9 +1,12 @@
 """``helio-edge check --config FILE``: is this device ready to run?
 
 Checks the config, the site, the bundle (signature, hashes, one test
-prediction), each device (one reading), the outbox location and the broker
-(a real MQTT connect with the configured TLS and credentials), and prints
-one line per check, naming the files it used. On an installed release
+prediction), each device (one reading), the outbox location, the broker
+(a real MQTT connect with the configured TLS and credentials) and the
+installed footprint (the size of the environment the agent runs from, its
+largest packages, and whether a library that does not belong on a device
+is importable: on an installed release that is a failure), and prints one
+line per check, naming the files it used. On an installed release
 (``/opt/helio-edge/current/venv/bin/helio-edge``) ``--config`` defaults to
 the installed /etc/helio-edge/config.toml. Exit status: 0 all good, 1 a
 check failed, 2 the config itself is bad (or none was given outside an
@@ -15,11 +18,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import functools
+import importlib.machinery
+import importlib.metadata
 import math
 import os
+import stat
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from edge.commands._installed import installed_release
@@ -31,13 +38,16 @@ from firmware_bridge.config import ConfigError
 
 Check = tuple[bool, str]
 
+#: Libraries the device does not need (trainer and laptop side); none should be importable there.
+NOT_ON_DEVICE = ("pandas", "pvlib", "scipy", "h5py", "tensorflow")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--config``, ``--skip``."""
     parser.add_argument("--config", help="agent config (TOML); default on an installed "
                         "release: /etc/helio-edge/config.toml")
     parser.add_argument(
-        "--skip", action="append", default=[], choices=["bundle", "devices", "broker"],
+        "--skip", action="append", default=[], choices=["bundle", "devices", "broker", "footprint"],
         help="leave out a group of checks (repeatable)",
     )
     parser.add_argument("--timeout", type=float, default=5.0,
@@ -129,6 +139,99 @@ def check_broker(cfg: AgentConfig, site_id: str, timeout: float) -> Check:
     return True, f"{b.host}:{b.port} {'TLS ' if b.tls else ''}connected in {ms:.0f} ms"
 
 
+@dataclass(frozen=True, slots=True)
+class Footprint:
+    """What the running interpreter's environment holds.
+
+    Attributes
+    ----------
+    prefix : str
+        The environment (``sys.prefix``: the venv).
+    prefix_bytes : int
+        Size of the files below ``prefix`` (symbolic links not followed). [bytes]
+    site_dirs : tuple of str
+        The package directories on the import path (``site-packages``,
+        ``dist-packages``), the venv's own and those linked in by ``.pth``.
+    site_bytes : int
+        Size of those directories together, the venv's counted once. [bytes]
+    largest : tuple of (str, int)
+        The biggest installed distributions and their sizes [bytes], largest first.
+    importable : tuple of str
+        The names of :data:`NOT_ON_DEVICE` that this environment can import.
+    """
+
+    prefix: str
+    prefix_bytes: int
+    site_dirs: tuple[str, ...]
+    site_bytes: int
+    largest: tuple[tuple[str, int], ...]
+    importable: tuple[str, ...]
+
+
+def _tree_bytes(root: Path, seen: set[tuple[int, int]]) -> int:
+    """Bytes of the regular files below ``root``; ``seen`` (device, inode) counts each once."""
+    total = 0
+    for top, _dirs, files in os.walk(root):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(top, name))
+            except OSError:
+                continue
+            key = (st.st_dev, st.st_ino)
+            if stat.S_ISREG(st.st_mode) and key not in seen:
+                seen.add(key)
+                total += st.st_size
+    return total
+
+
+def _dist_bytes(dist: importlib.metadata.Distribution) -> int:
+    total = 0
+    for f in dist.files or ():
+        try:
+            total += Path(str(dist.locate_file(f))).stat().st_size
+        except OSError:
+            continue
+    return total
+
+
+def footprint(path: Sequence[str] | None = None, prefix: str | None = None,
+              top: int = 5) -> Footprint:
+    """Measure an environment (default: this interpreter's ``sys.path`` and ``sys.prefix``)."""
+    entries = list(sys.path if path is None else path)
+    where = prefix if prefix is not None else sys.prefix
+    prefix_seen: set[tuple[int, int]] = set()
+    prefix_bytes = _tree_bytes(Path(where), prefix_seen)
+    site_dirs = tuple(dict.fromkeys(
+        str(Path(e).resolve()) for e in entries
+        if e and Path(e).name in ("site-packages", "dist-packages") and Path(e).is_dir()))
+    site_seen: set[tuple[int, int]] = set()
+    site_bytes = sum(_tree_bytes(Path(d), site_seen) for d in site_dirs)
+    sizes: dict[str, int] = {}
+    for dist in importlib.metadata.distributions(path=list(site_dirs)):
+        name = dist.metadata["Name"] or "?"
+        if name not in sizes:
+            sizes[name] = _dist_bytes(dist)
+    largest = tuple(sorted(sizes.items(), key=lambda kv: -kv[1])[:top])
+    importable = tuple(n for n in NOT_ON_DEVICE
+                       if importlib.machinery.PathFinder.find_spec(n, entries) is not None)
+    return Footprint(where, prefix_bytes, site_dirs, site_bytes, largest, importable)
+
+
+def check_footprint(on_device: bool) -> Check:
+    """The installed footprint; a library of :data:`NOT_ON_DEVICE` fails on an installed release."""
+    fp = footprint()
+    mb = 1e6
+    largest = ", ".join(f"{n} {b / mb:.0f} MB" for n, b in fp.largest)
+    text = (f"{fp.prefix} {fp.prefix_bytes / mb:.1f} MB, packages {fp.site_bytes / mb:.0f} MB"
+            f" in {len(fp.site_dirs)} dir(s) (largest: {largest or 'none'}); ")
+    if not fp.importable:
+        return True, text + "none of " + ", ".join(NOT_ON_DEVICE) + " is importable"
+    text += "importable here, not needed on a device: " + ", ".join(fp.importable)
+    if on_device:
+        return False, text
+    return True, text + " (not an installed release: not counted)"
+
+
 def _run_check(name: str, fn: Callable[[], Check], out: list[tuple[str, bool, str]]) -> None:
     try:
         ok, detail = fn()
@@ -165,6 +268,9 @@ def run(args: argparse.Namespace) -> int:
             _run_check(f"device {d.id}", functools.partial(check_device, cfg, i, args.timeout),
                        results)
     _run_check("outbox", lambda: check_outbox(cfg), results)
+    if "footprint" not in args.skip:
+        on_device = installed_release() is not None
+        _run_check("footprint", lambda: check_footprint(on_device), results)
     if "broker" not in args.skip:
         _run_check("broker", lambda: check_broker(cfg, site.site.id, args.timeout), results)
     width = max(len(name) for name, _, _ in results)

@@ -103,7 +103,10 @@ def build(
     topics = Topics(site.site.id, cfg.agent.id, cfg.mqtt.topic_prefix)
     outbox = Outbox(cfg.outbox_path, max_messages=cfg.outbox.max_messages,
                     synchronous=cfg.outbox.synchronous,
-                    commit_window_s=cfg.outbox.commit_window_s)
+                    commit_window_s=cfg.outbox.commit_window_s,
+                    page_size=cfg.outbox.page_size,
+                    wal_autocheckpoint=cfg.outbox.wal_autocheckpoint,
+                    journal_size_limit=cfg.outbox.journal_size_limit)
     publisher = MqttPublisher(
         broker_settings(cfg, site.site.id), outbox, will_topic=topics.status,
         will_payload=offline_status(topics), max_inflight=cfg.mqtt.max_inflight,

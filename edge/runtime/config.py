@@ -15,6 +15,12 @@ import typing
 from pathlib import Path
 
 from edge.runtime.contract import DEFAULT_PREFIX, MONITOR_DEVICE
+from edge.runtime.outbox import (
+    COMMIT_WINDOW_S,
+    DEFAULT_JOURNAL_SIZE_LIMIT,
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_WAL_AUTOCHECKPOINT,
+)
 from firmware_bridge.config import ConfigError, DeviceConfig, check_id, from_mapping, load_toml
 
 # the edge agent (helio-edge run / check)
@@ -167,25 +173,47 @@ class OutboxConfig:
         beyond it. The default holds about three days of two devices at
         1 Hz plus forecasts.
     synchronous : str
-        SQLite ``synchronous``: ``full`` survives power loss with no lost
-        commit; ``normal`` writes less (SD-card wear) but may lose the last
-        commits on power loss (never corrupts).
+        SQLite ``synchronous``: ``full`` syncs every commit, so a power cut
+        loses at most the commit window; ``normal`` syncs only at
+        checkpoints: the same loss on a process crash, but on a power cut
+        it may also roll back the commits since the last checkpoint (never
+        corrupts). See docs/deploy.md, "Writes to the SD card".
     commit_window_s : float
         Group commit: messages are committed together at most this long
         after the first of them (one fsync for all), so this is the most a
-        power cut can lose; 0 commits every message at once. [s]
+        crash or (with ``full``) a power cut can lose; 0 commits every
+        message at once. [s]
+    page_size : int
+        SQLite page size of a new outbox (a power of two, 512..65536); an
+        existing file takes it at the next start when it is small (a
+        drained queue). Smaller pages: fewer bytes rewritten per commit.
+        [bytes]
+    wal_autocheckpoint : int
+        WAL pages after which a commit copies them into the database. [-]
+    journal_size_limit : int
+        Size the WAL file is cut back to after a checkpoint, so an outage's
+        burst does not leave a large WAL behind. [bytes]
     """
 
     path: str = ""
     max_messages: int = 600_000
     synchronous: typing.Literal["full", "normal"] = "full"
-    commit_window_s: float = 1.0
+    commit_window_s: float = COMMIT_WINDOW_S
+    page_size: int = DEFAULT_PAGE_SIZE
+    wal_autocheckpoint: int = DEFAULT_WAL_AUTOCHECKPOINT
+    journal_size_limit: int = DEFAULT_JOURNAL_SIZE_LIMIT
 
     def __post_init__(self) -> None:
         if self.max_messages < 10:
             raise ValueError("max_messages must be at least 10")
         if not 0.0 <= self.commit_window_s <= 60.0:
             raise ValueError("commit_window_s must be in 0..60")
+        if self.page_size < 512 or self.page_size > 65536 or self.page_size & (self.page_size - 1):
+            raise ValueError("page_size must be a power of two in 512..65536")
+        if self.wal_autocheckpoint < 1:
+            raise ValueError("wal_autocheckpoint must be at least 1")
+        if self.journal_size_limit < 0:
+            raise ValueError("journal_size_limit must be >= 0")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

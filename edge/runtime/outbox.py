@@ -10,18 +10,38 @@ Does NOT: talk to the network, build payloads, or log.
 
 Group commit and SD-card wear
 -----------------------------
-With ``commit_window_s`` > 0 (the agent's default is 1 s), :meth:`Outbox.put`
-assigns the sequence numbers at once but keeps the rows in memory; they are
-committed together, in one transaction, when the oldest has waited the
-window (a background thread, or the next put), on :meth:`Outbox.flush` and
-on :meth:`Outbox.close`. The publisher only ever sees committed rows, so a
-sequence number taken by a message lost before its commit was never sent
-and is given again after a restart. The window is therefore the most a
-power cut (or ``kill -9``) can lose; in exchange each commit's fsync and
-page writes are shared by every message of the window. The database uses
-``auto_vacuum=INCREMENTAL``: once a drain has emptied the queue, free pages
-beyond a few hundred are returned to the file system, so the file shrinks
-back after an outage.
+With ``commit_window_s`` > 0 (the agent's default is :data:`COMMIT_WINDOW_S`,
+8 s), :meth:`Outbox.put` assigns the sequence numbers at once but keeps the
+rows in memory; they are committed together, in one transaction, when the
+oldest has waited the window (a background thread, or the next put), on
+:meth:`Outbox.flush` and on :meth:`Outbox.close`. The publisher only ever
+sees committed rows, so a sequence number taken by a message lost before its
+commit was never sent and is given again after a restart. The window is
+therefore the most a power cut (or ``kill -9``) can lose; in exchange each
+commit's fsync and page writes are shared by every message of the window.
+The database uses ``auto_vacuum=INCREMENTAL``: once a drain has emptied the
+queue, free pages beyond about 1 MiB are returned to the file system, so the
+file shrinks back after an outage.
+
+Writes to the card
+------------------
+What a commit costs the card: every page it changes is appended to the WAL
+(the newest leaf of the queue, the leaf its deletes touch, the ``seq`` and
+``sqlite_sequence`` rows, a pointer-map page), and at a checkpoint (every
+``wal_autocheckpoint`` WAL pages) each changed page is written once more
+into the database. So a longer window shares those pages among more
+readings, and smaller pages (``page_size``, default 1 KiB: a reading is
+about 0.5 KiB) rewrite fewer bytes around each. ``synchronous=FULL`` costs
+one fsync per commit plus two per checkpoint; ``NORMAL`` only the
+checkpoint's two. ``journal_size_limit`` does not change the writes: it
+cuts the WAL file back after a checkpoint so a burst does not leave it
+large. ``bench/bench_outbox_wear.py`` measures each setting (bytes and
+fsyncs per reading at 1 Hz, 2 devices); docs/deploy.md has the table and
+why the defaults are what they are (8 s at FULL with 1 KiB pages: 1.45 KiB
+and 0.075 fsync per reading, against 6.1 KiB and 0.51 at 1 s with 4 KiB
+pages). The page size applies to a new file, and to an existing one at
+open while it is small (a drained queue, <= 8 MiB: rebuilt by ``VACUUM``);
+a bigger one keeps its page size until a later start finds it drained.
 
 Epoch and recovery
 ------------------
@@ -67,14 +87,19 @@ refused by an ACL that is later fixed is still delivered.
 Durability
 ----------
 WAL mode with ``synchronous=FULL`` (the default) syncs the WAL on every
-commit, so a message whose :meth:`Outbox.put` returned survives ``kill -9``
-and power loss, and its sequence number is never reused or skipped after a
+commit, so a message whose commit has happened (what :meth:`Outbox.put`
+returns with no window; the window's end with one) survives ``kill -9`` and
+power loss, and its sequence number is never reused or skipped after a
 restart (counter and row are one transaction). ``synchronous=NORMAL`` in WAL
-mode is still corruption-free but may roll back the last commits on power
-loss (not on a process crash); it halves SD-card writes. Acknowledged rows
-are deleted in batches: a crash between the broker's acknowledgement and the
-delete re-sends those few messages (at-least-once; receivers de-duplicate on
-``seq``).
+mode is still corruption-free and loses nothing more than the window on a
+process crash (the committed WAL is in the kernel's page cache), but on
+power loss it may roll back every commit since the last sync (the last
+checkpoint, or the kernel's own write-back, typically within 30 s); the
+numbers of those commits are given out again, which a receiver sees as the
+same ``seq`` for different messages. It is therefore not the default. Acknowledged
+rows are deleted in batches: a crash between the broker's acknowledgement
+and the delete re-sends those few messages (at-least-once; receivers
+de-duplicate on ``seq``).
 """
 
 from __future__ import annotations
@@ -98,7 +123,8 @@ from edge.runtime.outbox_health import (
 )
 from edge.runtime.statefile import move_aside
 
-__all__ = ["Outbox", "OutboxRow", "OutboxStats", "Recovery", "UncleanStop", "new_epoch"]
+__all__ = ["COMMIT_WINDOW_S", "Outbox", "OutboxRow", "OutboxStats", "Recovery", "UncleanStop",
+           "new_epoch"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -138,9 +164,20 @@ MAX_PARKED = 10_000
 
 
 
-#: Free pages kept after a drain (about 1 MB at 4 KiB pages) so the next burst need not grow
-#: the file again.
-_KEEP_FREE_PAGES = 256
+#: The agent's group commit window [s]: see "Writes to the card" above.
+COMMIT_WINDOW_S = 8.0
+#: SQLite page size of a new database [bytes].
+DEFAULT_PAGE_SIZE = 1024
+#: WAL pages after which a commit checkpoints them into the database [-].
+DEFAULT_WAL_AUTOCHECKPOINT = 1000
+#: Bytes the WAL file is truncated to after a checkpoint (it is reused from its start) [bytes].
+DEFAULT_JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024
+_PAGE_SIZES = frozenset(1 << k for k in range(9, 17))
+#: Files up to this size are rebuilt at open when their page size is not the configured one.
+_CONVERT_MAX = 8 * 1024 * 1024
+
+#: Free space kept after a drain so the next burst need not grow the file again [bytes].
+_KEEP_FREE_BYTES = 1024 * 1024
 
 
 def new_epoch() -> str:
@@ -216,11 +253,21 @@ class Outbox:
         clock: Callable[[], float] = time.monotonic,
         check_s: float = DEFAULT_CHECK_S,
         wall: Callable[[], float] = time.time,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        wal_autocheckpoint: int = DEFAULT_WAL_AUTOCHECKPOINT,
+        journal_size_limit: int = DEFAULT_JOURNAL_SIZE_LIMIT,
     ) -> None:
         if max_messages < 1:
             raise ValueError("max_messages must be positive")
         if commit_window_s < 0:
             raise ValueError("commit_window_s must be >= 0")
+        if page_size not in _PAGE_SIZES:
+            raise ValueError(f"page_size must be one of {sorted(_PAGE_SIZES)}")
+        if wal_autocheckpoint < 1:
+            raise ValueError("wal_autocheckpoint must be positive")
+        self.page_size = page_size
+        self.wal_autocheckpoint = wal_autocheckpoint
+        self.journal_size_limit = journal_size_limit
         self.commit_window_s = commit_window_s
         self._clock = clock
         self._pending: list[tuple[str, bytes, int, int]] = []
@@ -248,6 +295,7 @@ class Outbox:
         try:
             self._open(synchronous)
             self._integrity_check()
+            self._convert_page_size()
         except sqlite3.DatabaseError as exc:
             if self.path == ":memory:":
                 raise
@@ -266,11 +314,15 @@ class Outbox:
         )
         if self._db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
             # must precede the first table (or be followed by VACUUM, once, on older files)
+            self._db.execute(f"PRAGMA page_size={self.page_size}")  # before auto_vacuum
             self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
             if self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                self._db.execute("PRAGMA journal_mode=DELETE")  # VACUUM keeps a WAL's page size
                 self._db.execute("VACUUM")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        self._db.execute(f"PRAGMA wal_autocheckpoint={self.wal_autocheckpoint}")
+        self._db.execute(f"PRAGMA journal_size_limit={self.journal_size_limit}")
         self._db.executescript(_SCHEMA)
         self._count = int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
         row = self._db.execute("SELECT value FROM counters WHERE name='evicted'").fetchone()
@@ -285,6 +337,21 @@ class Outbox:
         """``PRAGMA quick_check`` within ``check_s``; raises ``DatabaseError`` on damage."""
         if self.check_s > 0 and self.path != ":memory:":
             self.check = quick_check(self._db, self.check_s)
+
+    def _convert_page_size(self) -> None:
+        """Rebuild a small file (a drained queue) with the configured page size.
+
+        A big one (an outage's backlog) keeps its own until a start finds it
+        drained: ``VACUUM`` rewrites the whole file. Runs after the integrity check.
+        """
+        if (self.path == ":memory:"
+                or int(self._db.execute("PRAGMA page_size").fetchone()[0]) == self.page_size
+                or Path(self.path).stat().st_size > _CONVERT_MAX):
+            return
+        self._db.execute("PRAGMA journal_mode=DELETE")  # VACUUM keeps a WAL's page size
+        self._db.execute(f"PRAGMA page_size={self.page_size}")
+        self._db.execute("VACUUM")
+        self._db.execute("PRAGMA journal_mode=WAL")
 
     def _insert_salvaged(self, rows: list[tuple[str, bytes, int, int]]) -> None:
         if not rows:
@@ -554,9 +621,10 @@ class Outbox:
     def _shrink(self) -> None:
         """After a drain, give free pages beyond a small reserve back to the file system."""
         free = int(self._db.execute("PRAGMA freelist_count").fetchone()[0])
-        if free > _KEEP_FREE_PAGES:
+        keep = _KEEP_FREE_BYTES // int(self._db.execute("PRAGMA page_size").fetchone()[0])
+        if free > keep:
             # sqlite3.execute steps once (one page); executescript runs it to the end
-            self._db.executescript(f"PRAGMA incremental_vacuum({free - _KEEP_FREE_PAGES});")
+            self._db.executescript(f"PRAGMA incremental_vacuum({free - keep});")
 
     def last_seq(self, device_id: str, stream: str) -> int:
         """The last sequence number given out for a stream (0 when none)."""

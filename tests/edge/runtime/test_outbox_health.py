@@ -22,8 +22,6 @@ from pathlib import Path
 
 from edge.runtime.outbox import Outbox
 
-PAGE = 4096
-
 
 def _fill(path: Path, n: int = 3000) -> str:
     with Outbox(path) as box:
@@ -35,8 +33,9 @@ def _fill(path: Path, n: int = 3000) -> str:
 
 def _scramble_page(path: Path, page: int) -> bytes:
     data = bytearray(path.read_bytes())
+    size = int.from_bytes(data[16:18], "big")  # the header's page size
     rnd = random.Random(7)
-    data[(page - 1) * PAGE: page * PAGE] = bytes(rnd.randrange(256) for _ in range(PAGE))
+    data[(page - 1) * size: page * size] = bytes(rnd.randrange(256) for _ in range(size))
     path.write_bytes(bytes(data))
     return bytes(data)
 

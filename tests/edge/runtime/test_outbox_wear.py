@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -13,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from edge.runtime.outbox import Outbox
+from edge.runtime import outbox as outbox_module
+from edge.runtime.config import load_agent_config
+from edge.runtime.outbox import COMMIT_WINDOW_S, Outbox
+from firmware_bridge.config import ConfigError
 
 
 class FakeClock:
@@ -148,3 +152,82 @@ def test_acks_join_the_next_group_commit(tmp_path: Path) -> None:
     box.put("mppt", "reading", "t", _enc)  # one commit: two deletes and one insert
     assert _committed(path) == 1 and box.stats.queued == 1
     box.close()
+
+
+def test_default_window_commits_once_per_window(tmp_path: Path) -> None:
+    """Two devices at 1 Hz for 80 s: one commit per window, none before it ends."""
+    clock = FakeClock()
+    box = Outbox(tmp_path / "o.sqlite", commit_window_s=COMMIT_WINDOW_S, clock=clock)
+    commits: list[float] = []
+    box._db.set_trace_callback(lambda sql: commits.append(clock.t) if sql == "COMMIT" else None)
+    for k in range(160):
+        clock.t = k * 0.5
+        box.put("mppt" if k % 2 else "inverter", "reading", "t", _enc)
+        if clock.t < COMMIT_WINDOW_S:
+            assert box.peek(10) == []  # nothing is offered before its commit
+    assert 80 / COMMIT_WINDOW_S - 1 <= len(commits) <= 80 / COMMIT_WINDOW_S + 1
+    assert all(b - a >= COMMIT_WINDOW_S for a, b in itertools.pairwise(commits))
+    box.close()
+    with Outbox(tmp_path / "o.sqlite") as again:
+        assert again.stats.queued == 160 and again.last_seq("mppt", "reading") == 80
+
+
+def _pragma(box: Outbox, name: str) -> int:
+    return int(box._db.execute(f"PRAGMA {name}").fetchone()[0])
+
+
+def test_new_database_gets_the_page_size_and_wal_limits(tmp_path: Path) -> None:
+    with Outbox(tmp_path / "o.sqlite") as box:
+        assert _pragma(box, "page_size") == 1024
+        assert _pragma(box, "wal_autocheckpoint") == 1000
+        assert _pragma(box, "journal_size_limit") == 4 * 1024 * 1024
+        assert _pragma(box, "auto_vacuum") == 2
+    with Outbox(tmp_path / "b.sqlite", page_size=2048, wal_autocheckpoint=300,
+                journal_size_limit=0) as box:
+        assert (_pragma(box, "page_size"), _pragma(box, "wal_autocheckpoint"),
+                _pragma(box, "journal_size_limit")) == (2048, 300, 0)
+    with pytest.raises(ValueError, match="page_size"):
+        Outbox(tmp_path / "c.sqlite", page_size=1000)
+
+
+def test_small_existing_file_takes_the_page_size_and_keeps_its_queue(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite"
+    with Outbox(path, page_size=4096) as old:
+        old.put_many("d", "s", [("t", _enc)] * 50)
+        epoch = old.epoch
+    with Outbox(path) as box:
+        assert _pragma(box, "page_size") == 1024 and _pragma(box, "auto_vacuum") == 2
+        assert box._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert box.epoch == epoch and box.stats.queued == 50 and box.unclean is None
+        assert [json.loads(r.payload)["seq"] for r in box.peek(100)] == list(range(1, 51))
+        assert box.put("d", "s", "t", _enc) == 51
+
+
+def test_large_existing_file_keeps_its_page_size(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backlog is not rebuilt at start (VACUUM of a full outbox takes minutes on a Pi)."""
+    path = tmp_path / "o.sqlite"
+    with Outbox(path, page_size=4096) as old:
+        old.put_many("d", "s", [("t", _enc)] * 50)
+    monkeypatch.setattr(outbox_module, "_CONVERT_MAX", 1000)
+    with Outbox(path) as box:
+        assert _pragma(box, "page_size") == 4096 and box.stats.queued == 50
+
+
+def test_outbox_table_keys(tmp_path: Path) -> None:
+    base = ('[agent]\nsite = "s.toml"\n[model]\nbundle = "b"\npublic_key = "k"\n'
+            '[mqtt]\nhost = "h"\n')
+    path = tmp_path / "c.toml"
+    path.write_text(base)
+    cfg = load_agent_config(path).outbox
+    assert (cfg.commit_window_s, cfg.page_size, cfg.synchronous) == (COMMIT_WINDOW_S, 1024, "full")
+    path.write_text(base + "[outbox]\ncommit_window_s = 2.0\npage_size = 4096\n"
+                    "wal_autocheckpoint = 500\njournal_size_limit = 0\n")
+    cfg = load_agent_config(path).outbox
+    assert (cfg.commit_window_s, cfg.page_size, cfg.wal_autocheckpoint,
+            cfg.journal_size_limit) == (2.0, 4096, 500, 0)
+    for bad in ("page_size = 1000", "wal_autocheckpoint = 0", "journal_size_limit = -1"):
+        path.write_text(base + "[outbox]\n" + bad + "\n")
+        with pytest.raises(ConfigError) as info:
+            load_agent_config(path)
+        assert info.value.key is not None and info.value.key.startswith("outbox")
