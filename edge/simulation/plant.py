@@ -36,7 +36,7 @@ from edge.forecasting.site import Site
 from edge.simulation.battery import Battery
 from edge.simulation.grid import GridProcess
 from edge.simulation.loadprofile import LoadProfile
-from edge.simulation.sky import SkyModel, SkyRegime
+from edge.simulation.sky import SkyModel, SkyRegime, WeatherFileSky
 from firmware_bridge.simulators.source import PlantRatings, PlantState
 
 __all__ = ["Plant", "PlantState"]
@@ -107,6 +107,12 @@ class Plant:
         carried by the grid and the battery only charges from PV. None: off-grid.
     max_step : float
         Longest integration step; the year simulation uses 60 s. [s]
+    weather : pandas.DataFrame, optional
+        Weather read from a file (canonical frame of ``trainer.data``,
+        stamped onto the simulated years) driving
+        :class:`~edge.simulation.sky.WeatherFileSky` instead of the stochastic
+        :class:`~edge.simulation.sky.SkyModel`; ``site.site`` must then be the
+        file's location. Not with ``regime``.
     """
 
     def __init__(
@@ -121,6 +127,7 @@ class Plant:
         clock: Callable[[], float] = time.monotonic,
         grid: GridProcess | None = None,
         max_step: float = _MAX_STEP,
+        weather: pd.DataFrame | None = None,
     ) -> None:
         self.site = site
         self.ratings = PlantRatings(
@@ -136,7 +143,13 @@ class Plant:
             inverter_output_frequency=site.inverter.output_frequency,
         )
         self.speed = speed
-        self.sky = SkyModel(site.site, seed, regime=regime)
+        self.sky: SkyModel | WeatherFileSky
+        if weather is None:
+            self.sky = SkyModel(site.site, seed, regime=regime)
+        elif regime is not None:
+            raise ValueError("a weather file's sky takes no regime")
+        else:
+            self.sky = WeatherFileSky(site.site, weather)
         self.load = LoadProfile(site.load, site.site.timezone, seed)
         self._zone = ZoneInfo(site.site.timezone)
         self._clock = clock

@@ -8,7 +8,8 @@ them; DNI/DHI come from the Erbs decomposition with closure
 ``GHI = DHI + DNI cos(zenith)``. Used by the device simulators (through
 :class:`SkyModel`) and by ``helio-train synth``.
 
-Does NOT: read weather files, keep global state, or call pvlib per sample:
+Does NOT: read weather files (:class:`WeatherFileSky` takes a frame already
+read by the trainer), keep global state, or call pvlib per sample:
 the streaming form computes a whole day in one vectorised call and
 interpolates.
 
@@ -36,7 +37,7 @@ import pandas as pd
 import pvlib
 
 from edge.forecasting.site import SiteConfig
-from edge.forecasting.solar import clear_sky
+from edge.forecasting.solar import clear_sky, clear_sky_arrays
 from edge.simulation.clouds import (
     MINUTES,
     air_temperature,
@@ -50,6 +51,7 @@ __all__ = [
     "SkyClimate",
     "SkyModel",
     "SkyRegime",
+    "WeatherFileSky",
     "synthetic_weather",
 ]
 
@@ -358,3 +360,131 @@ def _to_epoch(t: datetime) -> float:
     if t.tzinfo is None:
         raise ValueError("datetime must be timezone-aware (UTC)")
     return (t - _EPOCH).total_seconds()
+
+
+class WeatherFileSky:
+    """A sky read from a weather file, with the interface :class:`SkyModel` gives the plant.
+
+    Interpolation onto the one-minute grid: each source row's clear-sky index
+    ``kt = GHI / mean(GHI_clear over the row's interval)`` and diffuse
+    fraction ``DHI / GHI`` are interpolated linearly between interval
+    centres (held flat beyond the first and last daylit row) and applied to
+    the minute's own clear sky, so a minute's GHI follows the sun and an
+    hour's mean stays close to the file's. DNI closes
+    ``GHI = DHI + DNI cos(zenith)`` (capped by the extraterrestrial DNI);
+    without a DHI column the split is Erbs'. Air temperature is
+    interpolated linearly (20 °C when the file has none).
+
+    Parameters
+    ----------
+    site : SiteConfig
+        The file's location with its monthly Linke turbidity.
+    weather : pandas.DataFrame
+        Canonical weather frame (:func:`trainer.data.read_weather`: UTC index
+        at interval centres, ``ghi`` and optionally ``dni``, ``dhi``
+        [W/m²], ``temp_air`` [°C]) already stamped onto the simulated
+        years; must cover every day asked for.
+    interval_minutes : float, optional
+        The rows' averaging interval; default ``weather.attrs`` or the row
+        spacing. [min]
+    """
+
+    def __init__(
+        self, site: SiteConfig, weather: pd.DataFrame, *, interval_minutes: float | None = None
+    ) -> None:
+        if "ghi" not in weather.columns:
+            raise ValueError("the weather frame has no 'ghi' column")
+        frame = weather.sort_index()
+        self.site = site
+        self._t = _epoch_seconds(pd.DatetimeIndex(frame.index))
+        if self._t.size < 2:
+            raise ValueError("the weather frame needs at least two rows")
+        spacing = float(np.median(np.diff(self._t))) / 60.0
+        iv = interval_minutes if interval_minutes is not None else frame.attrs.get(
+            "interval_minutes", spacing)
+        self._half = max(float(iv), 1.0) * 30.0  # half the averaging interval [s]
+
+        def col(name: str, default: float) -> np.ndarray:
+            if name not in frame.columns:
+                return np.full(self._t.size, default)
+            return np.asarray(frame[name].to_numpy(dtype=float), dtype=float)
+
+        self._ghi = col("ghi", np.nan)
+        self._dhi = col("dhi", np.nan)
+        self._temp = col("temp_air", 20.0)
+        self._days: dict[int, tuple[float, pd.DataFrame]] = {}
+
+    @property
+    def regime(self) -> SkyRegime:
+        """Always the climatology: a file's weather is not shifted."""
+        return SkyRegime()
+
+    def set_regime(self, regime: SkyRegime) -> None:
+        """Refused: the weather comes from the file."""
+        raise ValueError("a weather file's sky has no regime to change")
+
+    def day(self, t: datetime) -> tuple[float, pd.DataFrame]:
+        """(start epoch seconds, one-minute frame) of the solar day holding ``t``."""
+        key = int(_day_keys(self.site, np.array([_to_epoch(t)]))[0])
+        cached = self._days.get(key)
+        if cached is None:
+            start = _day_start(self.site, key)
+            cached = (start, self._render(start))
+            self._days = {k: v for k, v in self._days.items() if abs(k - key) <= 1}
+            self._days[key] = cached
+        return cached
+
+    def _render(self, start: float) -> pd.DataFrame:
+        margin = 3.0 * self._half + 3600.0
+        rows = np.flatnonzero((self._t > start - margin) & (self._t < start + _DAY_S + margin))
+        if rows.size == 0 or self._t[rows[0]] > start or self._t[rows[-1]] < start + _DAY_S:
+            day = datetime.fromtimestamp(start + _DAY_S / 2, tz=UTC).date()
+            raise ValueError(f"the weather file does not cover {day}")
+        tc = self._t[rows]
+        # clear sky on a minute grid over the rows' intervals, averaged per row
+        fine = np.arange(tc[0] - self._half + 30.0, tc[-1] + self._half, 60.0)
+        cs_fine = clear_sky_arrays(self.site, fine)["ghi_clear"]
+        owner = np.searchsorted(tc - self._half, fine, side="right") - 1
+        inside = (owner >= 0) & (fine < tc[np.clip(owner, 0, None)] + self._half)
+        sums = np.bincount(owner[inside], weights=cs_fine[inside], minlength=tc.size)
+        counts = np.bincount(owner[inside], minlength=tc.size)
+        cs_mean = sums / np.maximum(counts, 1)
+        ghi, dhi = self._ghi[rows], self._dhi[rows]
+        lit = (cs_mean > 5.0) & np.isfinite(ghi)
+        kt_rows = np.clip(ghi[lit] / cs_mean[lit], 0.0, 1.5)
+        fd_ok = lit & np.isfinite(dhi) & (ghi > 1.0)
+        fd_rows = np.clip(dhi[fd_ok] / ghi[fd_ok], 0.0, 1.0)
+        temp_ok = np.isfinite(self._temp[rows])
+
+        index = pd.date_range(_EPOCH + timedelta(seconds=start), periods=_MINUTES + 1,
+                              freq="1min")
+        secs = start + 60.0 * np.arange(_MINUTES + 1)
+        geo = clear_sky_arrays(self.site, secs)
+        zenith, ghi_clear = geo["zenith"], geo["ghi_clear"]
+        cosz = np.cos(np.radians(zenith))
+        kt = np.interp(secs, tc[lit], kt_rows) if kt_rows.size else np.zeros(secs.size)
+        out_ghi = np.clip(kt * ghi_clear, 0.0, None)
+        if fd_rows.size:
+            fd = np.interp(secs, tc[fd_ok], fd_rows)
+            dni = np.where(cosz > 0.0, (1.0 - fd) * out_ghi / np.maximum(cosz, 1e-6), 0.0)
+        else:
+            parts = pvlib.irradiance.erbs(out_ghi, zenith, index.day_of_year.to_numpy())
+            dni = np.nan_to_num(np.asarray(parts["dni"], dtype=float), nan=0.0)
+        dni = np.clip(np.minimum(dni, geo["dni_extra"]), 0.0, None)
+        dni = np.where(cosz > 0.0, np.minimum(dni, out_ghi / np.maximum(cosz, 1e-6)), 0.0)
+        out_dhi = np.clip(out_ghi - dni * np.clip(cosz, 0.0, None), 0.0, None)
+        temp = (np.interp(secs, tc[temp_ok], self._temp[rows][temp_ok]) if temp_ok.any()
+                else np.full(secs.size, 20.0))
+        return pd.DataFrame(
+            {
+                "ghi": out_ghi,
+                "dni": dni,
+                "dhi": out_dhi,
+                "temp_air": temp,
+                "kt": kt,
+                "zenith": zenith,
+                "azimuth": geo["azimuth"],
+                "ghi_clear": ghi_clear,
+            },
+            index=index,
+        )

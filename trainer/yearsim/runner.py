@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from edge.forecasting.bundle import load_bundle
 from edge.forecasting.engine import ForecastEngine, ForecastResult, ModelHolder
@@ -183,6 +184,7 @@ def run(
     config: PlanConfig | None = None,
     observe: Callable[[TruthPeriod], Measured] = measure,
     progress: Callable[[int, int], None] | None = None,
+    weather: pd.DataFrame | None = None,
 ) -> Record:
     """Simulate ``days`` days from ``start`` and record every plan.
 
@@ -208,10 +210,12 @@ def run(
         the truth reaches the device side.
     progress : callable, optional
         ``progress(done, total)`` once a simulated day.
+    weather : pandas.DataFrame, optional
+        The truth's weather from a file (:class:`Scenario`'s ``weather``).
     """
     t0 = time.perf_counter()
     config = config or PlanConfig(seed=seed)
-    world = Scenario(site, start, seed=seed, grid=grid)
+    world = Scenario(site, start, seed=seed, grid=grid, weather=weather)
     device = DeviceSide(site, holder, config)
     n = days * _DAY
     rec = Record.empty(start, n, config.reserve_soc)

@@ -9,7 +9,9 @@ inverter with its low-voltage cut-off, household load, optional grid) in
 - :class:`Measured`: what the site's devices report, the only thing the
   device side is given (:func:`measure`).
 
-The plant is :class:`edge.simulation.plant.Plant` itself, integrated with a
+The sky is the project's stochastic model, or a weather file's hours
+(``weather=``, :class:`edge.simulation.sky.WeatherFileSky`). The plant is
+:class:`edge.simulation.plant.Plant` itself, integrated with a
 60 s step (the demo uses 10 s; the battery, charger and inverter physics are
 the same code), sampled once a minute for the period means.
 
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
+
+import pandas as pd
 
 from edge.forecasting.engine import CURTAILED_STATES
 from edge.forecasting.site import Site
@@ -144,6 +148,10 @@ class Scenario:
         Initial state of charge. [-]
     grid : GridConfig, optional
         Grid availability of a hybrid site; None (default) is off-grid.
+    weather : pandas.DataFrame, optional
+        Irradiance and air temperature from a weather file
+        (:func:`trainer.yearsim.weather.load_file_weather`) instead of the
+        sky model; ``site`` must then be at the file's location.
     """
 
     def __init__(
@@ -154,6 +162,7 @@ class Scenario:
         seed: int = 0,
         soc: float = 0.8,
         grid: GridConfig | None = None,
+        weather: pd.DataFrame | None = None,
     ) -> None:
         if start.tzinfo is None or start.timestamp() % STEP_S:
             raise ValueError("start must be timezone-aware and on the 15-min grid")
@@ -161,7 +170,7 @@ class Scenario:
         process = GridProcess(grid, start, seed) if grid is not None else None
         self.grid = process
         self.plant = Plant(site, seed=seed, start=start.astimezone(UTC), speed=0.0, soc=soc,
-                           grid=process, max_step=float(_SAMPLE_S))
+                           grid=process, max_step=float(_SAMPLE_S), weather=weather)
         self.now = start.astimezone(UTC)
         self._limit = site.array.ac_limit / _CC_EFFICIENCY  # largest charger input [W]
 
