@@ -40,7 +40,7 @@ from scipy import stats
 from edge.forecasting import reference
 from edge.forecasting.engine import CURTAILED_STATES
 from edge.forecasting.site import Site
-from trainer.monitor.ingest import Alert
+from trainer.monitor.ingest import Alert, toggle_alert
 from trainer.monitor.scoring import period_means, rolling_metrics
 from trainer.monitor.store import MonitorStore
 
@@ -202,16 +202,7 @@ class DriftWatch:
     # -------------------------------------------------------------- helpers
 
     def _set(self, active: bool, alert: Alert, key: str, now: float) -> list[Alert]:
-        base = {"site": alert.site, "device": alert.device, "code": alert.code, "key": key}
-        if active:
-            if self.store.raise_alert(**base, level=alert.level, ts=now, message=alert.message,
-                                      data=alert.data):
-                return [alert]
-            return []
-        if self.store.clear_alert(**base, ts=now):
-            return [dataclasses.replace(alert, level="info", cleared=True,
-                                        message=f"cleared: {alert.code} {key}")]
-        return []
+        return toggle_alert(self.store, active, alert, key, now)
 
     def _gateway(self, site: str) -> str:
         return self.store.gateway(site) or "site"

@@ -33,6 +33,7 @@ section 4.8.2), so a monitor in a shared group also subscribes, unshared, to
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import queue
@@ -171,6 +172,24 @@ class Alert:
     ts: float
     data: dict[str, Any] = field(default_factory=dict)
     cleared: bool = False
+
+
+def toggle_alert(store: MonitorStore, active: bool, alert: Alert, key: str,
+                 now: float) -> list[Alert]:
+    """Raise ``alert`` (under ``key``) while ``active``, clear it once not: the alerts to publish.
+
+    Nothing when the state did not change (an open alarm is not raised again).
+    """
+    base = {"site": alert.site, "device": alert.device, "code": alert.code, "key": key}
+    if active:
+        if store.raise_alert(**base, level=alert.level, ts=now, message=alert.message,
+                             data=alert.data):
+            return [alert]
+        return []
+    if store.clear_alert(**base, ts=now):
+        return [dataclasses.replace(alert, level="info", cleared=True,
+                                    message=f"cleared: {alert.code} {key}")]
+    return []
 
 
 def alert_payload(alert: Alert) -> bytes:

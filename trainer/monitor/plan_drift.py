@@ -33,7 +33,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
-from trainer.monitor.ingest import Alert
+from trainer.monitor.ingest import Alert, toggle_alert
 from trainer.monitor.plan_scoring import PlanMetric, plan_metrics
 from trainer.monitor.store import MonitorStore
 
@@ -115,16 +115,7 @@ class PlanDriftWatch:
         return out
 
     def _set(self, active: bool, alert: Alert, key: str, now: float) -> list[Alert]:
-        base = {"site": alert.site, "device": alert.device, "code": alert.code, "key": key}
-        if active:
-            if self.store.raise_alert(**base, level=alert.level, ts=now, message=alert.message,
-                                      data=alert.data):
-                return [alert]
-            return []
-        if self.store.clear_alert(**base, ts=now):
-            return [dataclasses.replace(alert, level="info", cleared=True,
-                                        message=f"cleared: {alert.code} {key}")]
-        return []
+        return toggle_alert(self.store, active, alert, key, now)
 
     def check(self, site: str, newest: float, now: float) -> list[Alert]:
         """Evaluate both keys of ``site``, windows back from its newest score ``newest`` [s]."""

@@ -6,17 +6,11 @@ BuckBoost and Phoenix blocks laid out by hand from VE.Direct Protocol 3.33 Table
 from __future__ import annotations
 
 import itertools
-import os
-import threading
-import tty
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware_bridge.config import DeviceConfig
-from firmware_bridge.device import Device, DeviceSettings, open_device
 from firmware_bridge.errors import BridgeError, ChecksumError, FrameError, ProtocolError
 from firmware_bridge.protocols import vedirect
 from firmware_bridge.protocols.vedirect import TextBlock, VeDirectFramer
@@ -514,46 +508,6 @@ def test_ttg_none_encodes_as_minus_one() -> None:
                                        vedirect.BMV_LABELS))
     assert "TTG\t-1" in block.lines
     assert vedirect.decode(block) == {"battery_soc": 100.0}
-
-
-# ------------------------------------------------------------------ device layer
-
-class PtyStream:
-    """A pseudo-terminal whose master side writes ``frames`` in a loop, one list per update."""
-
-    def __init__(self, updates: list[bytes], period: float = 0.25) -> None:
-        self.master, slave = os.openpty()
-        tty.setraw(slave)
-        self.path = os.ttyname(slave)
-        self._slave = slave
-        self.updates, self.period = updates, period
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        i = 0
-        while not self._stop.is_set():
-            os.write(self.master, self.updates[i % len(self.updates)])
-            i += 1
-            self._stop.wait(self.period)
-
-    def close(self) -> None:
-        self._stop.set()
-        self.thread.join(2)
-        os.close(self.master)
-        os.close(self._slave)
-
-
-@pytest.fixture
-def bmv_device() -> Iterator[tuple[PtyStream, Device]]:
-    stream = PtyStream([BMV_MAIN + BMV_HISTORY])
-    cfg = DeviceConfig(id="bmv", protocol="vedirect", port=stream.path, timeout=1.0,
-                       poll_interval=0.25)
-    dev = open_device(cfg, settings=DeviceSettings())
-    yield stream, dev
-    dev.close()
-    stream.close()
 
 
 # ------------------------------------------------------------------ random bytes
