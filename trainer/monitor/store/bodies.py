@@ -17,9 +17,10 @@ keeps it in ``rejected``.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any, NamedTuple
 
-from edge.runtime.contract import EventBody, ForecastBody, ModelBody, StatusBody, parse_time
+from edge.runtime.contract import EventBody, ForecastBody, ModelBody, PlanBody, StatusBody
 from trainer.monitor.store.records import FleetMessage
 
 __all__ = [
@@ -204,20 +205,18 @@ def plan_record(msg: FleetMessage) -> PlanRecord:
         do not have one value per period end (the writer keeps it in
         ``rejected``).
     """
-    b = msg.body
-    issued = parse_time(b.get("issued")) or msg.ts
-    ends = [parse_time(t) for t in b.get("period_end") or []]
-    if issued is None or not ends or any(t is None for t in ends):
-        raise ValueError("a plan needs its issue time and period ends")
-    soc = b.get("soc") or {}
-    if any(len(soc.get(q) or []) != len(ends) for q in ("p10", "p50", "p90")):
-        raise ValueError("plan SOC quantiles must have one value per period end")
-    plan = {k: v for k, v in b.items() if k not in _ENVELOPE}
-    return PlanRecord(msg.site, msg.device, msg.seq, msg.ts, float(issued),
-                      float(max(t for t in ends if t is not None)),
-                      float(b.get("reserve_soc", 0.0)), parse_time(b.get("reserve_at")),
-                      parse_time(b.get("reserve_at_p50")), msg.received,
-                      json.dumps(plan, separators=(",", ":")), msg.epoch)
+    plan = PlanBody.from_body(msg.body)  # its lists are checked against period_end there
+    ends = [t.timestamp() for t in plan.period_end]
+    if not ends:
+        raise ValueError("a plan needs its period ends")
+    fields = {k: v for k, v in msg.body.items() if k not in _ENVELOPE}
+
+    def epoch(t: datetime | None) -> float | None:
+        return None if t is None else t.timestamp()
+
+    return PlanRecord(msg.site, msg.device, msg.seq, msg.ts, plan.issued.timestamp(), max(ends),
+                      plan.reserve_soc, epoch(plan.reserve_at), epoch(plan.reserve_at_p50),
+                      msg.received, json.dumps(fields, separators=(",", ":")), msg.epoch)
 
 
 def event_record(msg: FleetMessage) -> EventRecord:
