@@ -45,7 +45,14 @@ import paho.mqtt.client as mqtt
 
 from edge.demo.broker import EmbeddedBroker
 from edge.forecasting.site import Site, load_site
-from edge.runtime.config import AgentConfig, AgentSection, DiscoveryConfig, ModelConfig, MqttConfig
+from edge.runtime.config import (
+    AgentConfig,
+    AgentSection,
+    DiscoveryConfig,
+    ModelConfig,
+    MqttConfig,
+    OutboxConfig,
+)
 from edge.runtime.contract import tree_filter
 from edge.runtime.mqtt import BrokerSettings, make_client
 from edge.testkit.launchers import find_mosquitto, free_port, running_mosquitto
@@ -310,6 +317,9 @@ def demo_config(
         model=ModelConfig(bundle=str(bundle), public_key=str(public_key)),
         mqtt=MqttConfig(host="127.0.0.1", port=port, reconnect_min_s=0.5, reconnect_max_s=5.0),
         discovery=DiscoveryConfig(enabled=True),
+        # an accelerated site: the device's 8 s group commit would hold 8 s x speed of
+        # simulated readings back from the live view (at 300x: 40 simulated minutes)
+        outbox=OutboxConfig(commit_window_s=1.0),
         devices=(
             DeviceConfig(id="mppt", protocol="vedirect", port=urls["mppt"], poll_interval=1.0),
             DeviceConfig(id="inverter", protocol="pi30", port=urls["inverter"],
