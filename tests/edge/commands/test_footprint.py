@@ -3,11 +3,12 @@ whether a library that does not belong on a device is importable."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
 
-from edge.commands.check import footprint
+from edge.commands.check import NOT_ON_DEVICE, footprint
 from tests.edge.commands.helpers import agent_config, cli
 
 
@@ -54,10 +55,13 @@ def test_check_reports_the_footprint_of_this_environment(tmp_path: Path) -> None
                "--skip", "broker")
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("footprint"))
     assert "OK" in line and sys.prefix in line and "largest: " in line
-    # the test environment is the trainer's: the heavy libraries are there, named, and not
-    # counted as a problem outside an installed release
+    # the test environment has some of the heavy libraries (all of them with the trainer,
+    # fewer on the legacy edge stack): each is named, and not counted as a problem outside
+    # an installed release
     named = line.split("not needed on a device: ")[1]
-    assert "tensorflow" in named and "scipy" in named and "not counted" in named
+    present = [m for m in NOT_ON_DEVICE if importlib.util.find_spec(m) is not None]
+    assert present, "the test environment was expected to carry at least pandas"
+    assert all(m in named for m in present) and "not counted" in named
     assert proc.returncode == 0, proc.stdout + proc.stderr
     skipped = cli("check", "--config", str(cfg), "--skip", "bundle", "--skip", "devices",
                   "--skip", "broker", "--skip", "footprint")
