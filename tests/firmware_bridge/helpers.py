@@ -113,3 +113,23 @@ SHUNT = bytes.fromhex(
     "0d0a" "436865636b73756d" "09"  # Checksum \t
     "c3"  # checksum byte: all bytes sum to 0 mod 256
 )
+
+
+# what those frames decode to
+
+BMV_MAIN_VALUES = {
+    "product_id": "0x204", "battery_voltage": 12.65, "starter_battery_voltage": 12.81,
+    "battery_current": -3.25, "battery_power": -41, "consumed_charge": -12.345,
+    "battery_soc": 87.6, "time_to_go": 1234, "alarm_on": 0, "relay_on": 0, "alarm_reason": "",
+    "monitor_model": "702", "firmware_version": "308",
+}
+
+BMV_HISTORY_VALUES = {
+    "deepest_discharge": -55.0, "last_discharge": -12.0, "average_discharge": -20.5,
+    "charge_cycles": 43, "full_discharges": 2, "cumulative_charge_drawn": -3456.789,
+    "min_battery_voltage": 10.35, "max_battery_voltage": 14.8,
+    "seconds_since_full_charge": 86400, "automatic_syncs": 37, "low_voltage_alarms": 3,
+    "high_voltage_alarms": 0, "min_starter_battery_voltage": 11.2,
+    "max_starter_battery_voltage": 14.1, "discharged_energy_total": 123450,
+    "charged_energy_total": 145000,
+}

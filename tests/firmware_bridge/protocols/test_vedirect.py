@@ -15,7 +15,13 @@ from firmware_bridge.errors import BridgeError, ChecksumError, FrameError, Proto
 from firmware_bridge.protocols import vedirect
 from firmware_bridge.protocols.vedirect import TextBlock, VeDirectFramer
 from firmware_bridge.readings import check_values
-from tests.firmware_bridge.helpers import BMV_HISTORY, BMV_MAIN, SHUNT
+from tests.firmware_bridge.helpers import (
+    BMV_HISTORY,
+    BMV_HISTORY_VALUES,
+    BMV_MAIN,
+    BMV_MAIN_VALUES,
+    SHUNT,
+)
 from tests.firmware_bridge.helpers import DATA as CAPTURES_DIR
 
 DATA = CAPTURES_DIR / "vedirect"
@@ -396,25 +402,6 @@ PHOENIX = bytes.fromhex(
     "0d0a" "436865636b73756d" "09"  # Checksum \t
     "07"  # checksum byte: all bytes sum to 0 mod 256
 )
-
-
-BMV_MAIN_VALUES = {
-    "product_id": "0x204", "battery_voltage": 12.65, "starter_battery_voltage": 12.81,
-    "battery_current": -3.25, "battery_power": -41, "consumed_charge": -12.345,
-    "battery_soc": 87.6, "time_to_go": 1234, "alarm_on": 0, "relay_on": 0, "alarm_reason": "",
-    "monitor_model": "702", "firmware_version": "308",
-}
-
-
-BMV_HISTORY_VALUES = {
-    "deepest_discharge": -55.0, "last_discharge": -12.0, "average_discharge": -20.5,
-    "charge_cycles": 43, "full_discharges": 2, "cumulative_charge_drawn": -3456.789,
-    "min_battery_voltage": 10.35, "max_battery_voltage": 14.8,
-    "seconds_since_full_charge": 86400, "automatic_syncs": 37, "low_voltage_alarms": 3,
-    "high_voltage_alarms": 0, "min_starter_battery_voltage": 11.2,
-    "max_starter_battery_voltage": 14.1, "discharged_energy_total": 123450,
-    "charged_energy_total": 145000,
-}
 
 
 def _one(raw: bytes) -> vedirect.TextBlock:
